@@ -1,0 +1,67 @@
+//! The audit events each directory change writes, named once so both backends agree.
+//! Actions are `<noun>.<verb>`; targets are `<noun>:<id>`.
+
+use portcullis_domain::{
+    AccountAssignment, AccountId, Actor, AdminTokenId, ApplicationAssignment, ApplicationId,
+    GroupId, NewAuditEvent, PermissionSetId, UserId,
+};
+
+pub fn user(actor: Actor, verb: &str, id: UserId) -> NewAuditEvent {
+    NewAuditEvent::new(actor, format!("user.{verb}"), format!("user:{id}"))
+}
+
+pub fn group(actor: Actor, verb: &str, id: GroupId) -> NewAuditEvent {
+    NewAuditEvent::new(actor, format!("group.{verb}"), format!("group:{id}"))
+}
+
+pub fn membership(actor: Actor, verb: &str, group: GroupId, user: UserId) -> NewAuditEvent {
+    NewAuditEvent::new(actor, format!("group.member.{verb}"), format!("group:{group}"))
+        .with_details(format!(r#"{{"userId":"{user}"}}"#))
+}
+
+pub fn account(actor: Actor, verb: &str, id: &AccountId) -> NewAuditEvent {
+    NewAuditEvent::new(actor, format!("account.{verb}"), format!("account:{id}"))
+}
+
+pub fn permission_set(actor: Actor, verb: &str, id: PermissionSetId) -> NewAuditEvent {
+    NewAuditEvent::new(actor, format!("permission-set.{verb}"), format!("permission-set:{id}"))
+}
+
+pub fn assignment(actor: Actor, verb: &str, a: &AccountAssignment) -> NewAuditEvent {
+    NewAuditEvent::new(actor, format!("assignment.{verb}"), format!("account:{}", a.account_id))
+        .with_details(format!(
+            r#"{{"permissionSetId":"{}","principalType":"{}","principalId":"{}"}}"#,
+            a.permission_set_id,
+            a.principal.principal_type(),
+            a.principal.uuid()
+        ))
+}
+
+pub fn application(actor: Actor, verb: &str, id: ApplicationId) -> NewAuditEvent {
+    NewAuditEvent::new(actor, format!("application.{verb}"), format!("application:{id}"))
+}
+
+pub fn application_assignment(actor: Actor, verb: &str, a: &ApplicationAssignment) -> NewAuditEvent {
+    NewAuditEvent::new(
+        actor,
+        format!("application.assignment.{verb}"),
+        format!("application:{}", a.application_id),
+    )
+    .with_details(format!(
+        r#"{{"principalType":"{}","principalId":"{}"}}"#,
+        a.principal.principal_type(),
+        a.principal.uuid()
+    ))
+}
+
+pub fn settings(actor: Actor) -> NewAuditEvent {
+    NewAuditEvent::new(actor, "settings.update", "settings")
+}
+
+pub fn signing_key(actor: Actor, verb: &str, kid: &str) -> NewAuditEvent {
+    NewAuditEvent::new(actor, format!("signing-key.{verb}"), format!("signing-key:{kid}"))
+}
+
+pub fn admin_token(actor: Actor, verb: &str, id: AdminTokenId) -> NewAuditEvent {
+    NewAuditEvent::new(actor, format!("admin-token.{verb}"), format!("admin-token:{id}"))
+}

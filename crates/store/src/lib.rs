@@ -1,0 +1,240 @@
+//! The directory: people, groups, accounts, permission sets, assignments, applications, settings,
+//! signing keys, administrator tokens and the audit log.
+//!
+//! Each aggregate has a narrow trait; [`Directory`] composes them. Two backends implement them all:
+//! [`postgres::PostgresDirectory`] (production) and [`sqlite::SqliteDirectory`] (the embedded
+//! default). Both pass the same conformance suite (`tests/conformance.rs`).
+//!
+//! Contracts every backend keeps:
+//! - Every mutating call takes the [`Actor`] and writes one audit event (built by [`events`]) in
+//!   the same transaction as the change: either both are stored or neither is.
+//! - Deleting a user, group, account, permission set or application removes its memberships and
+//!   assignments in the same transaction.
+//! - Listings are keyset-paginated in a stable order; `Page::next` is the key of the last item.
+
+pub mod events;
+pub mod postgres;
+pub mod sqlite;
+mod types;
+
+use async_trait::async_trait;
+use portcullis_domain::{
+    AccountAssignment, AccountId, Actor, AdminToken, AdminTokenId, Application, ApplicationAssignment,
+    ApplicationId, AuditEvent, AuditFilter, Group, GroupId, NewAccount, NewAdminToken,
+    NewApplication, NewAuditEvent, NewGroup, NewPermissionSet, NewUser, Page, PageRequest,
+    PermissionSet, PermissionSetId, Principal, Settings, User, UserId, UserName, UserPatch,
+};
+
+pub use portcullis_domain::Account;
+pub use types::{AssignmentFilter, Entitlement, NewSigningKey, SigningKey};
+
+/// What can go wrong in a store, in terms a caller can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The named thing (`"user"`, `"group"`, …) does not exist.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// A uniqueness rule would be broken; the message names the field (`userName`, `email`, …).
+    #[error("{message}")]
+    Conflict { field: &'static str, message: String },
+    /// A referenced thing does not exist (an assignment to an unknown account, …).
+    #[error("{field} refers to a {entity} that does not exist")]
+    InvalidReference {
+        field: &'static str,
+        entity: &'static str,
+    },
+    /// The backend could not be reached or failed; retrying later may succeed.
+    #[error("directory unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A stored value no longer satisfies the domain rules (a bug or a manual edit).
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    pub fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Unavailable(Box::new(e))
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// People. User names and emails are unique, case-insensitively.
+/// Listing order: lower-cased user name.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    async fn create_user(&self, actor: Actor, user: NewUser) -> Result<User>;
+    async fn get_user(&self, id: UserId) -> Result<User>;
+    /// Case-insensitive.
+    async fn find_user_by_name(&self, name: &UserName) -> Result<Option<User>>;
+    async fn list_users(&self, page: PageRequest) -> Result<Page<User>>;
+    async fn update_user(&self, actor: Actor, id: UserId, patch: UserPatch) -> Result<User>;
+    /// Also removes the user's group memberships and assignments.
+    async fn delete_user(&self, actor: Actor, id: UserId) -> Result<()>;
+}
+
+/// Groups and membership. Group names are unique, case-insensitively.
+/// Listing order: lower-cased group name; members by lower-cased user name.
+#[async_trait]
+pub trait GroupStore: Send + Sync {
+    async fn create_group(&self, actor: Actor, group: NewGroup) -> Result<Group>;
+    async fn get_group(&self, id: GroupId) -> Result<Group>;
+    async fn list_groups(&self, page: PageRequest) -> Result<Page<Group>>;
+    async fn update_group(&self, actor: Actor, id: GroupId, group: NewGroup) -> Result<Group>;
+    /// Also removes the group's memberships and assignments.
+    async fn delete_group(&self, actor: Actor, id: GroupId) -> Result<()>;
+    /// Idempotent: adding a member twice leaves one membership (and audits each call).
+    async fn add_member(&self, actor: Actor, group: GroupId, user: UserId) -> Result<()>;
+    /// `NotFound("membership")` when the user is not a member.
+    async fn remove_member(&self, actor: Actor, group: GroupId, user: UserId) -> Result<()>;
+    async fn list_members(&self, group: GroupId, page: PageRequest) -> Result<Page<User>>;
+    /// The groups a user belongs to, by name.
+    async fn list_user_groups(&self, user: UserId) -> Result<Vec<Group>>;
+}
+
+/// Accounts, keyed by their 12-digit id. Listing order: account id.
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    /// `Conflict { field: "accountId" }` when the id is taken.
+    async fn create_account(&self, actor: Actor, account: NewAccount) -> Result<Account>;
+    async fn get_account(&self, id: &AccountId) -> Result<Account>;
+    async fn list_accounts(&self, page: PageRequest) -> Result<Page<Account>>;
+    /// Replaces name, email and console URL of the account `account.id`.
+    async fn update_account(&self, actor: Actor, account: NewAccount) -> Result<Account>;
+    /// Also removes the account's assignments.
+    async fn delete_account(&self, actor: Actor, id: &AccountId) -> Result<()>;
+}
+
+/// Permission sets. Names are unique (case-sensitively, as role names are).
+/// Listing order: name.
+#[async_trait]
+pub trait PermissionSetStore: Send + Sync {
+    async fn create_permission_set(&self, actor: Actor, ps: NewPermissionSet) -> Result<PermissionSet>;
+    async fn get_permission_set(&self, id: PermissionSetId) -> Result<PermissionSet>;
+    async fn list_permission_sets(&self, page: PageRequest) -> Result<Page<PermissionSet>>;
+    async fn update_permission_set(
+        &self,
+        actor: Actor,
+        id: PermissionSetId,
+        ps: NewPermissionSet,
+    ) -> Result<PermissionSet>;
+    /// Also removes the permission set's assignments.
+    async fn delete_permission_set(&self, actor: Actor, id: PermissionSetId) -> Result<()>;
+}
+
+/// Account assignments: (account, permission set, principal).
+#[async_trait]
+pub trait AssignmentStore: Send + Sync {
+    /// `Conflict { field: "assignment" }` when it exists; `InvalidReference` naming `accountId`,
+    /// `permissionSetId` or `principalId` when one of them does not exist.
+    async fn create_assignment(&self, actor: Actor, a: AccountAssignment) -> Result<()>;
+    /// `NotFound("assignment")` when it does not exist.
+    async fn delete_assignment(&self, actor: Actor, a: &AccountAssignment) -> Result<()>;
+    /// Ordered by (account id, permission set id, principal type, principal id); the page key
+    /// is those four joined by `/`.
+    async fn list_assignments(
+        &self,
+        filter: &AssignmentFilter,
+        page: PageRequest,
+    ) -> Result<Page<AccountAssignment>>;
+    /// Every (account, permission set) the user holds, directly or through any of their groups,
+    /// each pair once, ordered by account id then role name. One indexed query.
+    async fn user_entitlements(&self, user: UserId) -> Result<Vec<Entitlement>>;
+}
+
+/// Business applications and who may use them. Listing order: lower-cased name, then id.
+#[async_trait]
+pub trait ApplicationStore: Send + Sync {
+    async fn create_application(&self, actor: Actor, app: NewApplication) -> Result<Application>;
+    async fn get_application(&self, id: ApplicationId) -> Result<Application>;
+    async fn list_applications(&self, page: PageRequest) -> Result<Page<Application>>;
+    /// Replaces name, description and enabled; the kind in `app` must match the stored one
+    /// (`Conflict { field: "kind" }` otherwise).
+    async fn update_application(
+        &self,
+        actor: Actor,
+        id: ApplicationId,
+        app: NewApplication,
+    ) -> Result<Application>;
+    /// Also removes the application's assignments.
+    async fn delete_application(&self, actor: Actor, id: ApplicationId) -> Result<()>;
+    /// `Conflict { field: "assignment" }` when it exists; `InvalidReference` for an unknown
+    /// application or principal.
+    async fn assign_application(&self, actor: Actor, a: ApplicationAssignment) -> Result<()>;
+    /// `NotFound("assignment")` when it does not exist.
+    async fn unassign_application(&self, actor: Actor, a: ApplicationAssignment) -> Result<()>;
+    /// Principals assigned to the application, users first, then groups, each by id.
+    async fn list_application_assignments(&self, app: ApplicationId) -> Result<Vec<Principal>>;
+    /// Enabled applications the user may use, directly or through a group, by name.
+    async fn user_applications(&self, user: UserId) -> Result<Vec<Application>>;
+}
+
+/// The organisation settings (one record; defaults until first written).
+#[async_trait]
+pub trait SettingsStore: Send + Sync {
+    async fn get_settings(&self) -> Result<Settings>;
+    async fn put_settings(&self, actor: Actor, settings: Settings) -> Result<Settings>;
+}
+
+/// Signing keys shared by every node (private halves encrypted by the caller before storing).
+#[async_trait]
+pub trait SigningKeyStore: Send + Sync {
+    /// `Conflict { field: "kid" }` when the key id exists.
+    async fn insert_signing_key(&self, actor: Actor, key: NewSigningKey) -> Result<SigningKey>;
+    /// Keys of one purpose, newest first, including retired ones not yet deleted.
+    async fn list_signing_keys(&self, purpose: &str) -> Result<Vec<SigningKey>>;
+    /// Marks a key retired from the given time on (it stays published until deleted).
+    async fn retire_signing_key(
+        &self,
+        actor: Actor,
+        kid: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<()>;
+    async fn delete_signing_key(&self, actor: Actor, kid: &str) -> Result<()>;
+}
+
+/// Administrator API tokens, stored as SHA-256 hashes.
+#[async_trait]
+pub trait AdminTokenStore: Send + Sync {
+    async fn create_admin_token(&self, actor: Actor, token: NewAdminToken) -> Result<AdminToken>;
+    /// The token whose secret hashes to `hash`, if it exists and has not expired at `now`.
+    async fn find_admin_token(
+        &self,
+        hash: &[u8; 32],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<AdminToken>>;
+    /// All tokens, oldest first.
+    async fn list_admin_tokens(&self) -> Result<Vec<AdminToken>>;
+    async fn revoke_admin_token(&self, actor: Actor, id: AdminTokenId) -> Result<()>;
+}
+
+/// The audit log.
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    /// Records an event that is not part of a directory change (a sign-in, a token issued).
+    async fn record_event(&self, event: NewAuditEvent) -> Result<()>;
+    /// Newest first; the page key is the event id.
+    async fn list_audit_events(&self, filter: &AuditFilter, page: PageRequest) -> Result<Page<AuditEvent>>;
+}
+
+/// The whole directory, as the services above the store see it.
+#[async_trait]
+pub trait Directory:
+    UserStore
+    + GroupStore
+    + AccountStore
+    + PermissionSetStore
+    + AssignmentStore
+    + ApplicationStore
+    + SettingsStore
+    + SigningKeyStore
+    + AdminTokenStore
+    + AuditLog
+{
+    /// Applies pending migrations (idempotent).
+    async fn migrate(&self) -> Result<()>;
+    /// Cheap round trip, for readiness checks.
+    async fn ping(&self) -> Result<()>;
+    /// `"postgres"` or `"sqlite"`.
+    fn backend(&self) -> &'static str;
+}

@@ -1,0 +1,65 @@
+//! Store-level records that are not domain aggregates.
+
+use chrono::{DateTime, Utc};
+use portcullis_domain::{AccountId, PermissionSetId, Principal, RoleName};
+
+/// Which assignments to list; `None` fields match everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AssignmentFilter {
+    pub account_id: Option<AccountId>,
+    pub permission_set_id: Option<PermissionSetId>,
+    pub principal: Option<Principal>,
+}
+
+/// One (account, permission set) a user holds.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Entitlement {
+    pub account_id: AccountId,
+    pub permission_set_id: PermissionSetId,
+    pub role_name: RoleName,
+}
+
+/// A signing key to store. `private_key` is already encrypted by the caller.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewSigningKey {
+    pub kid: String,
+    /// What signs with it: `oidc`, `saml`, `broker`, …
+    pub purpose: String,
+    /// `RS256`, `ES256`, `EdDSA`, …
+    pub algorithm: String,
+    pub private_key: Vec<u8>,
+    /// Public key (PEM, or a certificate for SAML).
+    pub public_key: String,
+    /// When it may start signing (published before then).
+    pub active_from: DateTime<Utc>,
+}
+
+/// A stored signing key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SigningKey {
+    pub kid: String,
+    pub purpose: String,
+    pub algorithm: String,
+    pub private_key: Vec<u8>,
+    pub public_key: String,
+    pub created_at: DateTime<Utc>,
+    pub active_from: DateTime<Utc>,
+    pub retired_at: Option<DateTime<Utc>>,
+}
+
+macro_rules! redacted_debug {
+    ($t:ident) => {
+        impl std::fmt::Debug for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($t))
+                    .field("kid", &self.kid)
+                    .field("purpose", &self.purpose)
+                    .field("algorithm", &self.algorithm)
+                    .field("private_key", &"<redacted>")
+                    .finish_non_exhaustive()
+            }
+        }
+    };
+}
+redacted_debug!(NewSigningKey);
+redacted_debug!(SigningKey);
