@@ -169,3 +169,10 @@ mod tests {
         assert!(Description::parse("x".repeat(701)).is_err());
     }
 }
+
+impl Description {
+    /// The empty description.
+    pub fn default_empty() -> Self {
+        Self(String::new())
+    }
+}

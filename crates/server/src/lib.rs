@@ -1,1 +1,13 @@
-//! placeholder
+//! The `portcullis` server: configuration, wiring of the stores and services, the admin API,
+//! and the command line.
+
+pub mod admin;
+pub mod app;
+pub mod bootstrap;
+pub mod cli;
+pub mod config;
+pub mod state;
+pub mod telemetry;
+
+pub use app::Application;
+pub use config::Config;

@@ -1,0 +1,92 @@
+//! The admin REST API at `/admin/v1` (JSON, camelCase), and its OpenAPI 3 document generated
+//! from the handlers' annotations so it cannot drift from the code.
+
+pub mod accounts;
+pub mod applications;
+pub mod assignments;
+pub mod audit;
+pub mod auth;
+pub mod error;
+pub mod groups;
+pub mod paging;
+pub mod permission_sets;
+pub mod settings;
+pub mod tokens;
+pub mod users;
+mod wire;
+
+use actix_web::{HttpResponse, web};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use error::ApiError;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Portcullis admin API", description = "Manage people, groups, accounts, permission sets, assignments, applications and settings."),
+    paths(
+        users::create, users::list, users::get, users::patch, users::delete, users::groups,
+        groups::create, groups::list, groups::get, groups::patch, groups::delete,
+        groups::members, groups::add_member, groups::remove_member,
+        accounts::create, accounts::list, accounts::get, accounts::patch, accounts::delete,
+        permission_sets::create, permission_sets::list, permission_sets::get, permission_sets::patch,
+        permission_sets::delete,
+        assignments::create, assignments::list, assignments::delete,
+        applications::create, applications::list, applications::get, applications::patch,
+        applications::delete, applications::list_assignments, applications::assign, applications::unassign,
+        settings::get, settings::put,
+        audit::list,
+        tokens::list, tokens::create, tokens::revoke,
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "users"), (name = "groups"), (name = "accounts"), (name = "permission-sets"),
+        (name = "assignments"), (name = "applications"), (name = "settings"), (name = "audit"),
+        (name = "tokens"),
+    )
+)]
+#[derive(Debug)]
+pub struct AdminApi;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok().json(AdminApi::openapi())
+}
+
+async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound("no such admin API path".into()))
+}
+
+/// Mounts `/admin/v1` with its body limits and error shapes.
+pub fn scope(max_body_bytes: usize) -> actix_web::Scope {
+    web::scope("/admin/v1")
+        .app_data(
+            web::JsonConfig::default()
+                .limit(max_body_bytes)
+                .error_handler(move |err, _| error::json_error(err, max_body_bytes)),
+        )
+        .app_data(web::PayloadConfig::default().limit(max_body_bytes))
+        .app_data(web::QueryConfig::default().error_handler(|err, _| error::query_error(err)))
+        .route("/openapi.json", web::get().to(openapi_json))
+        .configure(users::routes)
+        .configure(groups::routes)
+        .configure(accounts::routes)
+        .configure(permission_sets::routes)
+        .configure(assignments::routes)
+        .configure(applications::routes)
+        .configure(settings::routes)
+        .configure(audit::routes)
+        .configure(tokens::routes)
+        .default_service(web::to(not_found))
+}

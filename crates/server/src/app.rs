@@ -1,0 +1,146 @@
+//! The application as a value: [`Application::build`] opens the stores, runs migrations, does the
+//! first-start duties and binds the listener (port 0 in tests); [`Application::run_until_stopped`]
+//! serves.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{App, HttpResponse, HttpServer, web};
+use anyhow::Context;
+use portcullis_store::Directory;
+use portcullis_store::postgres::PostgresDirectory;
+use portcullis_store::sqlite::SqliteDirectory;
+
+use crate::admin;
+use crate::bootstrap::{self, Bootstrap, MasterKey};
+use crate::config::{Config, DatabaseTarget};
+use crate::state::AppState;
+
+/// Opens (and migrates) the directory the configuration names. Only here are concrete
+/// backends named.
+pub async fn open_directory(config: &Config) -> anyhow::Result<Arc<dyn Directory>> {
+    let directory: Arc<dyn Directory> = match config.database_target()? {
+        DatabaseTarget::Sqlite(path) => {
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+            }
+            Arc::new(SqliteDirectory::open(&path).with_context(|| format!("opening {}", path.display()))?)
+        }
+        DatabaseTarget::Postgres(url) => Arc::new(
+            PostgresDirectory::connect(url.expose(), config.database.max_connections)
+                .context("connecting to PostgreSQL")?,
+        ),
+    };
+    directory.migrate().await.context("applying directory migrations")?;
+    Ok(directory)
+}
+
+/// Creates the data directory readable by its owner only (it holds keys and the embedded stores).
+pub fn create_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    if !dir.exists() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating the data directory {}", dir.display()))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .with_context(|| format!("restricting {}", dir.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// A built, bound, not yet running Portcullis.
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: AppState,
+    bootstrap: Bootstrap,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application").field("port", &self.port).finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        create_data_dir(&config.data_dir)?;
+        let master_key = bootstrap::master_key(&config)?;
+        let directory = open_directory(&config).await?;
+        let bootstrap = bootstrap::bootstrap_admin(&config, directory.as_ref()).await?;
+        let listener = TcpListener::bind(config.listen_addr()?)
+            .with_context(|| format!("binding {}", config.listen))?;
+        let port = listener.local_addr()?.port();
+        let state = AppState {
+            directory,
+            config: Arc::new(config),
+        };
+        let server = serve(listener, state.clone(), master_key)?;
+        Ok(Self {
+            port,
+            server,
+            state,
+            bootstrap,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub fn bootstrap(&self) -> &Bootstrap {
+        &self.bootstrap
+    }
+
+    /// Serves until SIGINT/SIGTERM, then finishes in-flight requests (actix's graceful shutdown).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    match state.directory.ping().await {
+        Ok(()) => HttpResponse::Ok().json(serde_json::json!({ "status": "ready" })),
+        Err(e) => {
+            tracing::warn!(error = ?e, "readiness check failed");
+            HttpResponse::ServiceUnavailable()
+                .json(serde_json::json!({ "status": "unavailable", "directory": "unreachable" }))
+        }
+    }
+}
+
+fn serve(listener: TcpListener, state: AppState, master_key: MasterKey) -> anyhow::Result<Server> {
+    let max_body = state.config.admin.max_body_bytes;
+    let data = web::Data::new(state);
+    let key = web::Data::new(master_key);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(key.clone())
+            .wrap(
+                DefaultHeaders::new()
+                    .add(("X-Content-Type-Options", "nosniff"))
+                    .add(("Referrer-Policy", "no-referrer"))
+                    .add(("Cache-Control", "no-store")),
+            )
+            .wrap(actix_web::middleware::Compress::default())
+            .route("/healthz", web::get().to(healthz))
+            .route("/readyz", web::get().to(readyz))
+            .service(admin::scope(max_body))
+    })
+    .listen(listener)?
+    .shutdown_timeout(30)
+    .run();
+    Ok(server)
+}

@@ -1,0 +1,121 @@
+//! The command line: `serve`, `migrate`, `config check`, and `admin …` (a client of the admin API).
+
+mod admin;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+
+#[derive(Debug, Parser)]
+#[command(name = "portcullis", version, about = "Portcullis: a self-hosted identity center")]
+pub struct Cli {
+    /// A TOML configuration file (its keys are overridden by PORTCULLIS__… variables).
+    #[arg(long, global = true, env = "PORTCULLIS_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve,
+    /// Apply directory migrations and exit.
+    Migrate,
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Administer a running Portcullis through its admin API.
+    Admin(admin::AdminArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Load and validate the configuration, then print it with secrets redacted.
+    Check,
+}
+
+/// Parses the command line and runs it; the exit code says how it went (2: bad configuration).
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(cli))
+}
+
+fn load_config(cli: &Cli) -> Result<Config, ExitCode> {
+    Config::load(cli.config.as_deref()).map_err(|e| {
+        eprintln!("error: invalid configuration: {e}");
+        ExitCode::from(2)
+    })
+}
+
+async fn run(cli: Cli) -> ExitCode {
+    match &cli.command {
+        Command::Config(ConfigCommand::Check) => match load_config(&cli) {
+            Ok(config) => {
+                print!("{}", config.to_redacted_toml());
+                eprintln!("configuration OK");
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+        Command::Serve => {
+            let config = match load_config(&cli) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            crate::telemetry::init(&config.log);
+            report(serve(config).await)
+        }
+        Command::Migrate => {
+            let config = match load_config(&cli) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            crate::telemetry::init(&config.log);
+            report(migrate(config).await)
+        }
+        Command::Admin(args) => admin::run(&cli, args).await,
+    }
+}
+
+fn report(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let public = config.public_base().to_owned();
+    let app = crate::Application::build(config).await?;
+    tracing::info!(
+        port = app.port(),
+        directory = app.state().directory.backend(),
+        sign_in_url = %format!("{public}/start"),
+        "Portcullis is serving"
+    );
+    app.run_until_stopped().await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn migrate(config: Config) -> anyhow::Result<()> {
+    crate::app::create_data_dir(&config.data_dir)?;
+    let directory = crate::app::open_directory(&config).await?;
+    println!("migrations applied ({})", directory.backend());
+    Ok(())
+}

@@ -1,0 +1,67 @@
+//! Printing admin API answers: human tables by default, the raw JSON with `--json`.
+
+use serde_json::Value;
+
+/// Columns of a table: (heading, JSON field).
+pub type Columns = &'static [(&'static str, &'static str)];
+
+fn cell(v: Option<&Value>) -> String {
+    match v {
+        None | Some(Value::Null) => "-".into(),
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(a)) => a.iter().map(|v| cell(Some(v))).collect::<Vec<_>>().join(","),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// Renders rows as an aligned table.
+pub fn table(rows: &[Value], columns: Columns) -> String {
+    let grid: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| columns.iter().map(|(_, f)| cell(r.get(*f))).collect())
+        .collect();
+    let widths: Vec<usize> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, (h, _))| grid.iter().map(|r| r[i].chars().count()).chain([h.len()]).max().unwrap_or(0))
+        .collect();
+    let line = |cells: Vec<String>| {
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_owned()
+    };
+    let mut out = vec![line(columns.iter().map(|(h, _)| h.to_string()).collect())];
+    out.extend(grid.into_iter().map(line));
+    out.join("\n") + "\n"
+}
+
+/// Renders one object as `key: value` lines.
+pub fn record(v: &Value) -> String {
+    match v.as_object() {
+        Some(map) => {
+            let w = map.keys().map(|k| k.len()).max().unwrap_or(0);
+            map.iter().map(|(k, v)| format!("{k:<w$}  {}\n", cell(Some(v)))).collect()
+        }
+        None => format!("{v}\n"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_align_and_show_missing_values() {
+        let rows = vec![
+            serde_json::json!({"a": "x", "b": 1}),
+            serde_json::json!({"a": "longer", "b": null}),
+        ];
+        let t = table(&rows, &[("A", "a"), ("B", "b")]);
+        assert_eq!(t, "A       B\nx       1\nlonger  -\n");
+    }
+}
