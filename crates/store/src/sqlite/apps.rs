@@ -1,0 +1,257 @@
+//! Applications and application assignments in SQLite.
+
+use async_trait::async_trait;
+use deadpool_sqlite::rusqlite::{Connection, Row, params};
+use portcullis_domain::{
+    Actor, Application, ApplicationAssignment, ApplicationId, ApplicationKind, Description,
+    DisplayName, NewApplication, Page, PageRequest, Principal, UserId,
+};
+
+use super::access::{check_principal, principal_columns, principal_row};
+use super::{
+    SqliteDirectory, col_parse, col_text, col_time, conflict, exists, limit, query_all, query_opt,
+};
+use crate::types::now_millis;
+use crate::{ApplicationStore, Result, StoreError, events};
+
+const APPLICATION_COLS: &str = "id, name, description, kind, enabled, created_at, updated_at";
+const APPLICATION_COLS_A: &str =
+    "a.id, a.name, a.description, a.kind, a.enabled, a.created_at, a.updated_at";
+
+fn application_row(row: &Row<'_>) -> Result<Application> {
+    Ok(Application {
+        id: col_parse(row, 0, "applications.id")?,
+        name: col_text(row, 1, "applications.name", DisplayName::parse)?,
+        description: col_text(row, 2, "applications.description", Description::parse)?,
+        kind: col_parse::<ApplicationKind>(row, 3, "applications.kind")?,
+        enabled: row.get(4)?,
+        created_at: col_time(row, 5)?,
+        updated_at: col_time(row, 6)?,
+    })
+}
+
+/// The page key: SQLite's `lower(name)` (ASCII only), a slash, the id.
+fn application_key(a: &Application) -> String {
+    format!("{}/{}", a.name.as_str().to_ascii_lowercase(), a.id)
+}
+
+fn load_application(conn: &Connection, id: ApplicationId) -> Result<Option<Application>> {
+    query_opt(
+        conn,
+        &format!("SELECT {APPLICATION_COLS} FROM applications WHERE id = ?1"),
+        [id.to_string()],
+        application_row,
+    )
+}
+
+fn application_exists(conn: &Connection, id: ApplicationId) -> Result<bool> {
+    exists(
+        conn,
+        "SELECT 1 FROM applications WHERE id = ?1",
+        [id.to_string()],
+    )
+}
+
+#[async_trait]
+impl ApplicationStore for SqliteDirectory {
+    async fn create_application(&self, actor: Actor, app: NewApplication) -> Result<Application> {
+        self.write(move |tx| {
+            let id = ApplicationId::new();
+            let now = now_millis();
+            tx.prepare_cached(
+                "INSERT INTO applications (id, name, description, kind, enabled, created_at, \
+                 updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+            )?
+            .execute(params![
+                id.to_string(),
+                app.name.as_str(),
+                app.description.as_str(),
+                app.kind.as_str(),
+                app.enabled,
+                now.timestamp_millis(),
+            ])?;
+            let created = Application {
+                id,
+                name: app.name,
+                description: app.description,
+                kind: app.kind,
+                enabled: app.enabled,
+                created_at: now,
+                updated_at: now,
+            };
+            Ok((created, events::application(actor, "create", id)))
+        })
+        .await
+    }
+
+    async fn get_application(&self, id: ApplicationId) -> Result<Application> {
+        self.read(move |conn| {
+            load_application(conn, id)?.ok_or(StoreError::NotFound("application"))
+        })
+        .await
+    }
+
+    async fn list_applications(&self, page: PageRequest) -> Result<Page<Application>> {
+        self.read(move |conn| {
+            let rows = match &page.after {
+                None => query_all(
+                    conn,
+                    &format!(
+                        "SELECT {APPLICATION_COLS} FROM applications ORDER BY lower(name), id LIMIT ?1"
+                    ),
+                    [limit(&page)],
+                    application_row,
+                )?,
+                Some(after) => {
+                    // A key without a slash compares as a name with an empty id.
+                    let (name, id) = after.rsplit_once('/').unwrap_or((after.as_str(), ""));
+                    query_all(
+                        conn,
+                        &format!(
+                            "SELECT {APPLICATION_COLS} FROM applications \
+                             WHERE (lower(name), id) > (?1, ?2) ORDER BY lower(name), id LIMIT ?3"
+                        ),
+                        params![name, id, limit(&page)],
+                        application_row,
+                    )?
+                }
+            };
+            Ok(Page::from_rows(rows, page.size, application_key))
+        })
+        .await
+    }
+
+    async fn update_application(
+        &self,
+        actor: Actor,
+        id: ApplicationId,
+        app: NewApplication,
+    ) -> Result<Application> {
+        self.write(move |tx| {
+            let current = load_application(tx, id)?.ok_or(StoreError::NotFound("application"))?;
+            if current.kind != app.kind {
+                return Err(conflict("kind", "an application's kind cannot be changed"));
+            }
+            let now = now_millis();
+            tx.prepare_cached(
+                "UPDATE applications SET name = ?2, description = ?3, enabled = ?4, updated_at = ?5 \
+                 WHERE id = ?1",
+            )?
+            .execute(params![
+                id.to_string(),
+                app.name.as_str(),
+                app.description.as_str(),
+                app.enabled,
+                now.timestamp_millis(),
+            ])?;
+            let updated = Application {
+                id,
+                name: app.name,
+                description: app.description,
+                kind: current.kind,
+                enabled: app.enabled,
+                created_at: current.created_at,
+                updated_at: now,
+            };
+            Ok((updated, events::application(actor, "update", id)))
+        })
+        .await
+    }
+
+    async fn delete_application(&self, actor: Actor, id: ApplicationId) -> Result<()> {
+        self.write(move |tx| {
+            let n = tx
+                .prepare_cached("DELETE FROM applications WHERE id = ?1")?
+                .execute([id.to_string()])?;
+            if n == 0 {
+                return Err(StoreError::NotFound("application"));
+            }
+            Ok(((), events::application(actor, "delete", id)))
+        })
+        .await
+    }
+
+    async fn assign_application(&self, actor: Actor, a: ApplicationAssignment) -> Result<()> {
+        self.write(move |tx| {
+            if !application_exists(tx, a.application_id)? {
+                return Err(StoreError::InvalidReference {
+                    field: "applicationId",
+                    entity: "application",
+                });
+            }
+            check_principal(tx, a.principal)?;
+            let (user_id, group_id) = principal_columns(a.principal);
+            if exists(
+                tx,
+                "SELECT 1 FROM application_assignments WHERE application_id = ?1 \
+                 AND user_id IS ?2 AND group_id IS ?3",
+                params![a.application_id.to_string(), user_id, group_id],
+            )? {
+                return Err(conflict("assignment", "this assignment already exists"));
+            }
+            tx.prepare_cached(
+                "INSERT INTO application_assignments (application_id, user_id, group_id, created_at) \
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![
+                a.application_id.to_string(),
+                user_id,
+                group_id,
+                now_millis().timestamp_millis(),
+            ])?;
+            Ok(((), events::application_assignment(actor, "create", &a)))
+        })
+        .await
+    }
+
+    async fn unassign_application(&self, actor: Actor, a: ApplicationAssignment) -> Result<()> {
+        self.write(move |tx| {
+            let (user_id, group_id) = principal_columns(a.principal);
+            let n = tx
+                .prepare_cached(
+                    "DELETE FROM application_assignments WHERE application_id = ?1 \
+                     AND user_id IS ?2 AND group_id IS ?3",
+                )?
+                .execute(params![a.application_id.to_string(), user_id, group_id])?;
+            if n == 0 {
+                return Err(StoreError::NotFound("assignment"));
+            }
+            Ok(((), events::application_assignment(actor, "delete", &a)))
+        })
+        .await
+    }
+
+    async fn list_application_assignments(&self, app: ApplicationId) -> Result<Vec<Principal>> {
+        self.read(move |conn| {
+            if !application_exists(conn, app)? {
+                return Err(StoreError::NotFound("application"));
+            }
+            query_all(
+                conn,
+                "SELECT user_id, group_id FROM application_assignments WHERE application_id = ?1 \
+                 ORDER BY user_id IS NULL, coalesce(user_id, group_id)",
+                [app.to_string()],
+                |row| principal_row(row, 0, "application_assignments principal"),
+            )
+        })
+        .await
+    }
+
+    async fn user_applications(&self, user: UserId) -> Result<Vec<Application>> {
+        self.read(move |conn| {
+            query_all(
+                conn,
+                &format!(
+                    "SELECT {APPLICATION_COLS_A} FROM applications a WHERE a.enabled = 1 \
+                     AND a.id IN (SELECT application_id FROM application_assignments \
+                        WHERE user_id = ?1 \
+                           OR group_id IN (SELECT group_id FROM group_members WHERE user_id = ?1)) \
+                     ORDER BY lower(a.name), a.id"
+                ),
+                [user.to_string()],
+                application_row,
+            )
+        })
+        .await
+    }
+}

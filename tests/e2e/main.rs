@@ -1,0 +1,7 @@
+//! End-to-end tests: each test spawns a real Portcullis on port 0 (on SQLite and on a fresh
+//! PostgreSQL database) and drives it over HTTP as an operator's tools would.
+
+mod admin_api;
+mod bad_input;
+mod helpers;
+mod openapi;
