@@ -48,9 +48,11 @@ pub const ADMIN_TOKEN: &str = "pcat_test-bootstrap-token-0123456789";
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut config = Config::default();
-    config.listen = "127.0.0.1:0".into();
-    config.data_dir = dir.path().join("data");
+    let mut config = Config {
+        listen: "127.0.0.1:0".into(),
+        data_dir: dir.path().join("data"),
+        ..Config::default()
+    };
     config.admin.bootstrap_token = Some(Secret::new(ADMIN_TOKEN));
     config.admin.max_body_bytes = 16 * 1024;
     let db = match backend {
@@ -63,7 +65,9 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
             Some(db)
         }
     };
-    let app = Application::build(config).await.expect("build the application");
+    let app = Application::build(config)
+        .await
+        .expect("build the application");
     let base = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     TestApp {
@@ -87,7 +91,11 @@ impl Answer {
     pub fn fields(&self) -> Vec<String> {
         self.body["fields"]
             .as_array()
-            .map(|a| a.iter().filter_map(|f| f["field"].as_str().map(str::to_owned)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|f| f["field"].as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }
@@ -110,7 +118,10 @@ impl TestApp {
     }
 
     pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Answer {
-        let mut req = self.client.request(method, self.url(path)).bearer_auth(&self.token);
+        let mut req = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(&self.token);
         if let Some(b) = body {
             req = req.json(&b);
         }
@@ -136,14 +147,19 @@ impl TestApp {
     /// Creates a user and returns its id.
     pub async fn user(&self, name: &str) -> String {
         let a = self
-            .post("users", serde_json::json!({"userName": name, "email": format!("{name}@example.com")}))
+            .post(
+                "users",
+                serde_json::json!({"userName": name, "email": format!("{name}@example.com")}),
+            )
             .await;
         assert_eq!(a.status, 201, "{a:?}");
         a.body["userId"].as_str().expect("userId").to_owned()
     }
 
     pub async fn group(&self, name: &str) -> String {
-        let a = self.post("groups", serde_json::json!({"displayName": name})).await;
+        let a = self
+            .post("groups", serde_json::json!({"displayName": name}))
+            .await;
         assert_eq!(a.status, 201, "{a:?}");
         a.body["groupId"].as_str().expect("groupId").to_owned()
     }
@@ -157,8 +173,13 @@ impl TestApp {
     }
 
     pub async fn permission_set(&self, name: &str) -> String {
-        let a = self.post("permission-sets", serde_json::json!({"name": name})).await;
+        let a = self
+            .post("permission-sets", serde_json::json!({"name": name}))
+            .await;
         assert_eq!(a.status, 201, "{a:?}");
-        a.body["permissionSetId"].as_str().expect("permissionSetId").to_owned()
+        a.body["permissionSetId"]
+            .as_str()
+            .expect("permissionSetId")
+            .to_owned()
     }
 }

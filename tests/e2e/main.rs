@@ -1,6 +1,8 @@
 //! End-to-end tests: each test spawns a real Portcullis on port 0 (on SQLite and on a fresh
 //! PostgreSQL database) and drives it over HTTP as an operator's tools would.
 
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 mod admin_api;
 mod bad_input;
 mod helpers;

@@ -8,7 +8,11 @@ async fn every_documented_operation_exists_and_requires_a_token() {
     let app = spawn_app(Backend::Sqlite).await;
     let doc = app.send(app.client.get(app.url("openapi.json"))).await;
     assert_eq!(doc.status, 200);
-    assert!(doc.body["openapi"].as_str().is_some_and(|v| v.starts_with("3.")));
+    assert!(
+        doc.body["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3."))
+    );
     let paths = doc.body["paths"].as_object().expect("paths");
 
     let promised = [
@@ -44,9 +48,17 @@ async fn every_documented_operation_exists_and_requires_a_token() {
             .replace("{tokenId}", &uuid::Uuid::new_v4().to_string());
         for method in item.as_object().expect("operations").keys() {
             let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
-            let a = app.send(app.client.request(m, format!("{}{concrete}", app.base))).await;
-            assert_eq!(a.status, 401, "{method} {path} should exist and require a token: {a:?}");
-            assert!(item[method]["security"].is_array(), "{method} {path} documents its security");
+            let a = app
+                .send(app.client.request(m, format!("{}{concrete}", app.base)))
+                .await;
+            assert_eq!(
+                a.status, 401,
+                "{method} {path} should exist and require a token: {a:?}"
+            );
+            assert!(
+                item[method]["security"].is_array(),
+                "{method} {path} documents its security"
+            );
             operations += 1;
         }
     }

@@ -62,7 +62,9 @@ impl ConsoleUrl {
             _ => return Err(ValidationError::new("must be an https URL")),
         }
         if url.host_str().is_none() || !url.username().is_empty() || url.password().is_some() {
-            return Err(ValidationError::new("must be an https URL with a host and no credentials"));
+            return Err(ValidationError::new(
+                "must be an https URL with a host and no credentials",
+            ));
         }
         Ok(Self(url))
     }
@@ -111,7 +113,13 @@ mod tests {
     #[test]
     fn account_ids() {
         assert!(AccountId::parse("123456789012").is_ok());
-        for bad in ["", "12345678901", "1234567890123", "12345678901a", "１２３４５６７８９０１２"] {
+        for bad in [
+            "",
+            "12345678901",
+            "1234567890123",
+            "12345678901a",
+            "１２３４５６７８９０１２",
+        ] {
             assert!(AccountId::parse(bad).is_err(), "{bad}");
         }
     }
@@ -120,7 +128,13 @@ mod tests {
     fn console_urls() {
         assert!(ConsoleUrl::parse("https://console.example.com/home").is_ok());
         assert!(ConsoleUrl::parse("http://localhost:9000/").is_ok());
-        for bad in ["", "/relative", "http://example.com", "javascript:alert(1)", "https://u:p@example.com"] {
+        for bad in [
+            "",
+            "/relative",
+            "http://example.com",
+            "javascript:alert(1)",
+            "https://u:p@example.com",
+        ] {
             assert!(ConsoleUrl::parse(bad).is_err(), "{bad}");
         }
     }

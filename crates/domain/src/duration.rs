@@ -3,9 +3,67 @@
 
 use crate::ValidationError;
 
+/// A whole-seconds duration bounded to `[min, max]`, written as ISO-8601 on the wire.
+#[macro_export]
+macro_rules! bounded_duration {
+    ($(#[$doc:meta])* $name:ident, min = $min:expr, max = $max:expr, default = $default:expr, limits = $limits:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[serde(try_from = "u64", into = "u64")]
+        pub struct $name(u64);
+
+        impl $name {
+            pub const MIN_SECONDS: u64 = $min;
+            pub const MAX_SECONDS: u64 = $max;
+            pub const DEFAULT_SECONDS: u64 = $default;
+
+            pub fn from_seconds(seconds: u64) -> Result<Self, $crate::ValidationError> {
+                if (Self::MIN_SECONDS..=Self::MAX_SECONDS).contains(&seconds) {
+                    Ok(Self(seconds))
+                } else {
+                    Err($crate::ValidationError::new(concat!("must be between ", $limits)))
+                }
+            }
+            /// Parses the ISO-8601 form used on the wire.
+            pub fn parse_iso8601(s: &str) -> Result<Self, $crate::ValidationError> {
+                Self::from_seconds($crate::duration::parse_iso8601_seconds(s)?)
+            }
+            pub fn seconds(&self) -> u64 {
+                self.0
+            }
+            pub fn to_iso8601(&self) -> String {
+                $crate::duration::format_iso8601_seconds(self.0)
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self(Self::DEFAULT_SECONDS)
+            }
+        }
+
+        impl TryFrom<u64> for $name {
+            type Error = $crate::ValidationError;
+            fn try_from(s: u64) -> Result<Self, Self::Error> {
+                Self::from_seconds(s)
+            }
+        }
+
+        impl From<$name> for u64 {
+            fn from(v: $name) -> u64 {
+                v.0
+            }
+        }
+    };
+}
+
 /// Parses an ISO-8601 duration into whole seconds.
 pub fn parse_iso8601_seconds(s: &str) -> Result<u64, ValidationError> {
-    let invalid = || ValidationError::new(format!("'{s}' is not an ISO-8601 duration such as PT1H or P1D"));
+    let invalid = || {
+        ValidationError::new(format!(
+            "'{s}' is not an ISO-8601 duration such as PT1H or P1D"
+        ))
+    };
     let (rest, parsed) = iso8601::parsers::parse_duration(s.as_bytes()).map_err(|_| invalid())?;
     // iso8601 accepts a bare `PT` as zero; a duration must name at least one component.
     if !rest.is_empty() || s.ends_with('T') || !s.bytes().any(|b| b.is_ascii_digit()) {
@@ -28,7 +86,9 @@ pub fn parse_iso8601_seconds(s: &str) -> Result<u64, ValidationError> {
                 ));
             }
             if millisecond != 0 {
-                return Err(ValidationError::new("fractions of a second are not supported"));
+                return Err(ValidationError::new(
+                    "fractions of a second are not supported",
+                ));
             }
             Ok(u64::from(day) * 86_400
                 + u64::from(hour) * 3_600

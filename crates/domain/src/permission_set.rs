@@ -5,7 +5,6 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::duration::{format_iso8601_seconds, parse_iso8601_seconds};
 use crate::{Description, PermissionSetId, ValidationError};
 
 /// A role name: 1–32 of `A-Z a-z 0-9 + = , . @ _ -` (the Identity Center permission-set name rule).
@@ -19,7 +18,10 @@ impl RoleName {
         if s.is_empty() || s.len() > 32 {
             return Err(ValidationError::new("must be 1 to 32 characters"));
         }
-        if !s.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c)) {
+        if !s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
+        {
             return Err(ValidationError::new(
                 "may contain only letters, digits and + = , . @ _ -",
             ));
@@ -50,54 +52,14 @@ impl fmt::Display for RoleName {
     }
 }
 
-/// How long role credentials from this permission set live: 1 to 12 hours, default 1 hour.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "u64", into = "u64")]
-pub struct PermissionSetDuration(u64);
-
-impl PermissionSetDuration {
-    pub const MIN_SECONDS: u64 = 3_600;
-    pub const MAX_SECONDS: u64 = 12 * 3_600;
-
-    pub fn from_seconds(seconds: u64) -> Result<Self, ValidationError> {
-        if (Self::MIN_SECONDS..=Self::MAX_SECONDS).contains(&seconds) {
-            Ok(Self(seconds))
-        } else {
-            Err(ValidationError::new(
-                "must be between 1 hour (PT1H) and 12 hours (PT12H)",
-            ))
-        }
-    }
-    /// Parses the ISO-8601 form used on the wire (`PT1H` … `PT12H`).
-    pub fn parse_iso8601(s: &str) -> Result<Self, ValidationError> {
-        Self::from_seconds(parse_iso8601_seconds(s)?)
-    }
-    pub fn seconds(&self) -> u64 {
-        self.0
-    }
-    pub fn to_iso8601(&self) -> String {
-        format_iso8601_seconds(self.0)
-    }
-}
-
-impl Default for PermissionSetDuration {
-    fn default() -> Self {
-        Self(Self::MIN_SECONDS)
-    }
-}
-
-impl TryFrom<u64> for PermissionSetDuration {
-    type Error = ValidationError;
-    fn try_from(s: u64) -> Result<Self, Self::Error> {
-        Self::from_seconds(s)
-    }
-}
-
-impl From<PermissionSetDuration> for u64 {
-    fn from(v: PermissionSetDuration) -> u64 {
-        v.0
-    }
-}
+crate::bounded_duration!(
+    /// How long role credentials from this permission set live: 1 to 12 hours, default 1 hour.
+    PermissionSetDuration,
+    min = 3_600,
+    max = 12 * 3_600,
+    default = 3_600,
+    limits = "1 hour (PT1H) and 12 hours (PT12H)"
+);
 
 /// A permission set as stored. Its name is unique.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

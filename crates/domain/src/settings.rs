@@ -4,56 +4,15 @@
 use serde::{Deserialize, Serialize};
 
 use crate::ValidationError;
-use crate::duration::{format_iso8601_seconds, parse_iso8601_seconds};
 
-/// The absolute lifetime of a portal session: 15 minutes to 90 days, default 8 hours.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "u64", into = "u64")]
-pub struct SessionLifetime(u64);
-
-impl SessionLifetime {
-    pub const MIN_SECONDS: u64 = 15 * 60;
-    pub const MAX_SECONDS: u64 = 90 * 86_400;
-    pub const DEFAULT_SECONDS: u64 = 8 * 3_600;
-
-    pub fn from_seconds(seconds: u64) -> Result<Self, ValidationError> {
-        if (Self::MIN_SECONDS..=Self::MAX_SECONDS).contains(&seconds) {
-            Ok(Self(seconds))
-        } else {
-            Err(ValidationError::new(
-                "must be between 15 minutes (PT15M) and 90 days (P90D)",
-            ))
-        }
-    }
-    pub fn parse_iso8601(s: &str) -> Result<Self, ValidationError> {
-        Self::from_seconds(parse_iso8601_seconds(s)?)
-    }
-    pub fn seconds(&self) -> u64 {
-        self.0
-    }
-    pub fn to_iso8601(&self) -> String {
-        format_iso8601_seconds(self.0)
-    }
-}
-
-impl Default for SessionLifetime {
-    fn default() -> Self {
-        Self(Self::DEFAULT_SECONDS)
-    }
-}
-
-impl TryFrom<u64> for SessionLifetime {
-    type Error = ValidationError;
-    fn try_from(s: u64) -> Result<Self, Self::Error> {
-        Self::from_seconds(s)
-    }
-}
-
-impl From<SessionLifetime> for u64 {
-    fn from(v: SessionLifetime) -> u64 {
-        v.0
-    }
-}
+crate::bounded_duration!(
+    /// The absolute lifetime of a portal session: 15 minutes to 90 days, default 8 hours.
+    SessionLifetime,
+    min = 15 * 60,
+    max = 90 * 86_400,
+    default = 8 * 3_600,
+    limits = "15 minutes (PT15M) and 90 days (P90D)"
+);
 
 /// When to ask for a second factor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]

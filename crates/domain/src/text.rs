@@ -62,13 +62,17 @@ fn bounded(s: &str, max: usize) -> Result<(), ValidationError> {
         return Err(ValidationError::new("must not be blank"));
     }
     if s.chars().count() > max {
-        return Err(ValidationError::new(format!("must be at most {max} characters")));
+        return Err(ValidationError::new(format!(
+            "must be at most {max} characters"
+        )));
     }
     if has_control(s) {
         return Err(ValidationError::new("must not contain control characters"));
     }
     if s.trim() != s {
-        return Err(ValidationError::new("must not start or end with white space"));
+        return Err(ValidationError::new(
+            "must not start or end with white space",
+        ));
     }
     Ok(())
 }
@@ -139,6 +143,13 @@ string_type!(
     }
 );
 
+impl Description {
+    /// The empty description.
+    pub fn default_empty() -> Self {
+        Self(String::new())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,7 +165,15 @@ mod tests {
     #[test]
     fn emails() {
         assert!(Email::parse("a@example.com").is_ok());
-        for bad in ["", "a", "@example.com", "a@", "a@b", "a b@example.com", "a@.com"] {
+        for bad in [
+            "",
+            "a",
+            "@example.com",
+            "a@",
+            "a@b",
+            "a b@example.com",
+            "a@.com",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
     }
@@ -167,12 +186,5 @@ mod tests {
         assert!(DisplayName::parse("a\u{7}").is_err());
         assert!(Description::parse("").is_ok());
         assert!(Description::parse("x".repeat(701)).is_err());
-    }
-}
-
-impl Description {
-    /// The empty description.
-    pub fn default_empty() -> Self {
-        Self(String::new())
     }
 }

@@ -24,23 +24,31 @@ pub async fn open_directory(config: &Config) -> anyhow::Result<Arc<dyn Directory
     let directory: Arc<dyn Directory> = match config.database_target()? {
         DatabaseTarget::Sqlite(path) => {
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("creating {}", parent.display()))?;
             }
-            Arc::new(SqliteDirectory::open(&path).with_context(|| format!("opening {}", path.display()))?)
+            Arc::new(
+                SqliteDirectory::open(&path)
+                    .with_context(|| format!("opening {}", path.display()))?,
+            )
         }
         DatabaseTarget::Postgres(url) => Arc::new(
             PostgresDirectory::connect(url.expose(), config.database.max_connections)
                 .context("connecting to PostgreSQL")?,
         ),
     };
-    directory.migrate().await.context("applying directory migrations")?;
+    directory
+        .migrate()
+        .await
+        .context("applying directory migrations")?;
     Ok(directory)
 }
 
 /// Creates the data directory readable by its owner only (it holds keys and the embedded stores).
 pub fn create_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
     if !dir.exists() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating the data directory {}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating the data directory {}", dir.display()))?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -55,13 +63,16 @@ pub fn create_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
 pub struct Application {
     port: u16,
     server: Server,
+    shutdown: Shutdown,
     state: AppState,
     bootstrap: Bootstrap,
 }
 
 impl std::fmt::Debug for Application {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Application").field("port", &self.port).finish_non_exhaustive()
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .finish_non_exhaustive()
     }
 }
 
@@ -78,10 +89,14 @@ impl Application {
             directory,
             config: Arc::new(config),
         };
+        // Signal handlers are in place before the first request can arrive, so a SIGTERM at any
+        // moment after `build` means a graceful stop, never the default kill.
+        let shutdown = Shutdown::install()?;
         let server = serve(listener, state.clone(), master_key)?;
         Ok(Self {
             port,
             server,
+            shutdown,
             state,
             bootstrap,
         })
@@ -99,9 +114,61 @@ impl Application {
         &self.bootstrap
     }
 
-    /// Serves until SIGINT/SIGTERM, then finishes in-flight requests (actix's graceful shutdown).
+    /// Serves until SIGINT/SIGTERM, then stops accepting and finishes in-flight requests within
+    /// the shutdown timeout.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let Self {
+            server,
+            mut shutdown,
+            ..
+        } = self;
+        let handle = server.handle();
+        // The server runs as its own task: `stop` waits for it, so it must be polled meanwhile.
+        let mut task = tokio::spawn(server);
+        let joined = tokio::select! {
+            joined = &mut task => joined,
+            () = shutdown.wait() => {
+                tracing::info!("shutting down: finishing in-flight requests");
+                handle.stop(true).await;
+                task.await
+            }
+        };
+        joined.map_err(std::io::Error::other)?
+    }
+}
+
+/// SIGTERM and SIGINT, registered at build time.
+struct Shutdown {
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl Shutdown {
+    fn install() -> std::io::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Self {
+                term: signal(SignalKind::terminate())?,
+                int: signal(SignalKind::interrupt())?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Self {})
+    }
+
+    async fn wait(&mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
@@ -140,6 +207,7 @@ fn serve(listener: TcpListener, state: AppState, master_key: MasterKey) -> anyho
             .service(admin::scope(max_body))
     })
     .listen(listener)?
+    .disable_signals()
     .shutdown_timeout(30)
     .run();
     Ok(server)

@@ -74,12 +74,14 @@ pub fn master_key(config: &Config) -> anyhow::Result<MasterKey> {
     }
     let path = config.data_dir.join(MASTER_KEY_FILE);
     if path.exists() {
-        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
         return MasterKey::decode(&text).with_context(|| path.display().to_string());
     }
     let mut key = [0u8; 32];
     rand::rng().fill_bytes(&mut key);
-    write_private_file(&path, &STANDARD.encode(key)).with_context(|| format!("writing {}", path.display()))?;
+    write_private_file(&path, &STANDARD.encode(key))
+        .with_context(|| format!("writing {}", path.display()))?;
     tracing::info!(path = %path.display(), "generated a master key; back it up with the data directory");
     Ok(MasterKey(key))
 }
@@ -97,11 +99,18 @@ pub enum Bootstrap {
 
 /// Makes sure an administrator can get in: the configured bootstrap token exists, or — when the
 /// directory has no admin token at all — a new one is generated into the data directory.
-pub async fn bootstrap_admin(config: &Config, directory: &dyn Directory) -> anyhow::Result<Bootstrap> {
+pub async fn bootstrap_admin(
+    config: &Config,
+    directory: &dyn Directory,
+) -> anyhow::Result<Bootstrap> {
     let name = |s: &str| DisplayName::parse(s).map_err(|e| anyhow::anyhow!(e.message));
     if let Some(token) = &config.admin.bootstrap_token {
         let hash = hash_token(token.expose());
-        if directory.find_admin_token(&hash, chrono::Utc::now()).await?.is_none() {
+        if directory
+            .find_admin_token(&hash, chrono::Utc::now())
+            .await?
+            .is_none()
+        {
             directory
                 .create_admin_token(
                     Actor::System,
@@ -121,7 +130,8 @@ pub async fn bootstrap_admin(config: &Config, directory: &dyn Directory) -> anyh
     }
     let (token, hash) = generate_token();
     let path = config.data_dir.join(BOOTSTRAP_TOKEN_FILE);
-    write_private_file(&path, &format!("{token}\n")).with_context(|| format!("writing {}", path.display()))?;
+    write_private_file(&path, &format!("{token}\n"))
+        .with_context(|| format!("writing {}", path.display()))?;
     directory
         .create_admin_token(
             Actor::System,

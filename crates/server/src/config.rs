@@ -190,9 +190,24 @@ impl Config {
         Ok(config)
     }
 
-    /// Replaces each secret by the contents of its `*_FILE` path, when given.
+    /// Replaces each secret by the contents of its `*_FILE` path, when given. An empty value
+    /// (`PORTCULLIS__X=` as compose writes `${X:-}`) means unset.
     fn resolve_files(&mut self) -> Result<(), ConfigError> {
-        fn read(slot: &mut Option<Secret>, file: &Option<PathBuf>, name: &str) -> Result<(), ConfigError> {
+        for slot in [
+            &mut self.master_key,
+            &mut self.database.url,
+            &mut self.sessions.url,
+            &mut self.admin.bootstrap_token,
+        ] {
+            if slot.as_ref().is_some_and(|s| s.expose().trim().is_empty()) {
+                *slot = None;
+            }
+        }
+        fn read(
+            slot: &mut Option<Secret>,
+            file: &Option<PathBuf>,
+            name: &str,
+        ) -> Result<(), ConfigError> {
             if let Some(path) = file {
                 if slot.is_some() {
                     return Err(ConfigError::Invalid(format!(
@@ -208,8 +223,16 @@ impl Config {
             Ok(())
         }
         read(&mut self.master_key, &self.master_key_file, "master_key")?;
-        read(&mut self.database.url, &self.database.url_file, "database.url")?;
-        read(&mut self.sessions.url, &self.sessions.url_file, "sessions.url")?;
+        read(
+            &mut self.database.url,
+            &self.database.url_file,
+            "database.url",
+        )?;
+        read(
+            &mut self.sessions.url,
+            &self.sessions.url_file,
+            "sessions.url",
+        )?;
         read(
             &mut self.admin.bootstrap_token,
             &self.admin.bootstrap_token_file,
@@ -219,22 +242,34 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        let url = url::Url::parse(&self.public_url)
-            .map_err(|e| ConfigError::Invalid(format!("public_url '{}' is not a URL: {e}", self.public_url)))?;
+        let url = url::Url::parse(&self.public_url).map_err(|e| {
+            ConfigError::Invalid(format!(
+                "public_url '{}' is not a URL: {e}",
+                self.public_url
+            ))
+        })?;
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-            return Err(ConfigError::Invalid("public_url must be an http(s) URL with a host".into()));
+            return Err(ConfigError::Invalid(
+                "public_url must be an http(s) URL with a host".into(),
+            ));
         }
         if url.query().is_some() || url.fragment().is_some() {
-            return Err(ConfigError::Invalid("public_url must not have a query or fragment".into()));
+            return Err(ConfigError::Invalid(
+                "public_url must not have a query or fragment".into(),
+            ));
         }
         self.listen_addr()?;
         self.database_target()?;
         self.sessions_target()?;
         if self.database.max_connections == 0 {
-            return Err(ConfigError::Invalid("database.max_connections must be at least 1".into()));
+            return Err(ConfigError::Invalid(
+                "database.max_connections must be at least 1".into(),
+            ));
         }
         if self.admin.max_body_bytes < 1024 {
-            return Err(ConfigError::Invalid("admin.max_body_bytes must be at least 1024".into()));
+            return Err(ConfigError::Invalid(
+                "admin.max_body_bytes must be at least 1024".into(),
+            ));
         }
         if let Some(t) = &self.admin.bootstrap_token
             && t.expose().len() < 16
@@ -254,9 +289,12 @@ impl Config {
     }
 
     pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
-        self.listen
-            .parse()
-            .map_err(|_| ConfigError::Invalid(format!("listen '{}' is not an address such as 127.0.0.1:8080", self.listen)))
+        self.listen.parse().map_err(|_| {
+            ConfigError::Invalid(format!(
+                "listen '{}' is not an address such as 127.0.0.1:8080",
+                self.listen
+            ))
+        })
     }
 
     pub fn database_target(&self) -> Result<DatabaseTarget, ConfigError> {
@@ -270,7 +308,8 @@ impl Config {
                     Ok(DatabaseTarget::Sqlite(PathBuf::from(path)))
                 } else {
                     Err(ConfigError::Invalid(
-                        "database.url must start with postgres://, postgresql:// or sqlite://".into(),
+                        "database.url must start with postgres://, postgresql:// or sqlite://"
+                            .into(),
                     ))
                 }
             }
@@ -280,7 +319,10 @@ impl Config {
     pub fn sessions_target(&self) -> Result<SessionsTarget, ConfigError> {
         match &self.sessions.url {
             None => Ok(SessionsTarget::Embedded(self.data_dir.join("sessions.db"))),
-            Some(url) if url.expose().starts_with("redis://") || url.expose().starts_with("rediss://") => {
+            Some(url)
+                if url.expose().starts_with("redis://")
+                    || url.expose().starts_with("rediss://") =>
+            {
                 Ok(SessionsTarget::Redis(url.clone()))
             }
             Some(_) => Err(ConfigError::Invalid(
@@ -310,7 +352,11 @@ fn describe_figment_error(e: figment::Error) -> String {
                     .unwrap_or_default(),
                 None => String::new(),
             };
-            let key = if e.path.is_empty() { String::new() } else { format!("{}: ", e.path.join(".")) };
+            let key = if e.path.is_empty() {
+                String::new()
+            } else {
+                format!("{}: ", e.path.join("."))
+            };
             format!("{key}{}{source}", e.kind)
         })
         .collect::<Vec<_>>()

@@ -15,8 +15,12 @@ pub fn group(actor: Actor, verb: &str, id: GroupId) -> NewAuditEvent {
 }
 
 pub fn membership(actor: Actor, verb: &str, group: GroupId, user: UserId) -> NewAuditEvent {
-    NewAuditEvent::new(actor, format!("group.member.{verb}"), format!("group:{group}"))
-        .with_details(format!(r#"{{"userId":"{user}"}}"#))
+    NewAuditEvent::new(
+        actor,
+        format!("group.member.{verb}"),
+        format!("group:{group}"),
+    )
+    .with_details(format!(r#"{{"userId":"{user}"}}"#))
 }
 
 pub fn account(actor: Actor, verb: &str, id: &AccountId) -> NewAuditEvent {
@@ -24,24 +28,40 @@ pub fn account(actor: Actor, verb: &str, id: &AccountId) -> NewAuditEvent {
 }
 
 pub fn permission_set(actor: Actor, verb: &str, id: PermissionSetId) -> NewAuditEvent {
-    NewAuditEvent::new(actor, format!("permission-set.{verb}"), format!("permission-set:{id}"))
+    NewAuditEvent::new(
+        actor,
+        format!("permission-set.{verb}"),
+        format!("permission-set:{id}"),
+    )
 }
 
 pub fn assignment(actor: Actor, verb: &str, a: &AccountAssignment) -> NewAuditEvent {
-    NewAuditEvent::new(actor, format!("assignment.{verb}"), format!("account:{}", a.account_id))
-        .with_details(format!(
-            r#"{{"permissionSetId":"{}","principalType":"{}","principalId":"{}"}}"#,
-            a.permission_set_id,
-            a.principal.principal_type(),
-            a.principal.uuid()
-        ))
+    NewAuditEvent::new(
+        actor,
+        format!("assignment.{verb}"),
+        format!("account:{}", a.account_id),
+    )
+    .with_details(format!(
+        r#"{{"permissionSetId":"{}","principalType":"{}","principalId":"{}"}}"#,
+        a.permission_set_id,
+        a.principal.principal_type(),
+        a.principal.uuid()
+    ))
 }
 
 pub fn application(actor: Actor, verb: &str, id: ApplicationId) -> NewAuditEvent {
-    NewAuditEvent::new(actor, format!("application.{verb}"), format!("application:{id}"))
+    NewAuditEvent::new(
+        actor,
+        format!("application.{verb}"),
+        format!("application:{id}"),
+    )
 }
 
-pub fn application_assignment(actor: Actor, verb: &str, a: &ApplicationAssignment) -> NewAuditEvent {
+pub fn application_assignment(
+    actor: Actor,
+    verb: &str,
+    a: &ApplicationAssignment,
+) -> NewAuditEvent {
     NewAuditEvent::new(
         actor,
         format!("application.assignment.{verb}"),
@@ -59,9 +79,17 @@ pub fn settings(actor: Actor) -> NewAuditEvent {
 }
 
 pub fn signing_key(actor: Actor, verb: &str, kid: &str) -> NewAuditEvent {
-    NewAuditEvent::new(actor, format!("signing-key.{verb}"), format!("signing-key:{kid}"))
+    NewAuditEvent::new(
+        actor,
+        format!("signing-key.{verb}"),
+        format!("signing-key:{kid}"),
+    )
 }
 
 pub fn admin_token(actor: Actor, verb: &str, id: AdminTokenId) -> NewAuditEvent {
-    NewAuditEvent::new(actor, format!("admin-token.{verb}"), format!("admin-token:{id}"))
+    NewAuditEvent::new(
+        actor,
+        format!("admin-token.{verb}"),
+        format!("admin-token:{id}"),
+    )
 }

@@ -15,14 +15,17 @@
 pub mod events;
 pub mod postgres;
 pub mod sqlite;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 mod types;
 
 use async_trait::async_trait;
 use portcullis_domain::{
-    AccountAssignment, AccountId, Actor, AdminToken, AdminTokenId, Application, ApplicationAssignment,
-    ApplicationId, AuditEvent, AuditFilter, Group, GroupId, NewAccount, NewAdminToken,
-    NewApplication, NewAuditEvent, NewGroup, NewPermissionSet, NewUser, Page, PageRequest,
-    PermissionSet, PermissionSetId, Principal, Settings, User, UserId, UserName, UserPatch,
+    AccountAssignment, AccountId, Actor, AdminToken, AdminTokenId, Application,
+    ApplicationAssignment, ApplicationId, AuditEvent, AuditFilter, Group, GroupId, NewAccount,
+    NewAdminToken, NewApplication, NewAuditEvent, NewGroup, NewPermissionSet, NewUser, Page,
+    PageRequest, PermissionSet, PermissionSetId, Principal, Settings, User, UserId, UserName,
+    UserPatch,
 };
 
 pub use portcullis_domain::Account;
@@ -36,7 +39,10 @@ pub enum StoreError {
     NotFound(&'static str),
     /// A uniqueness rule would be broken; the message names the field (`userName`, `email`, …).
     #[error("{message}")]
-    Conflict { field: &'static str, message: String },
+    Conflict {
+        field: &'static str,
+        message: String,
+    },
     /// A referenced thing does not exist (an assignment to an unknown account, …).
     #[error("{field} refers to a {entity} that does not exist")]
     InvalidReference {
@@ -109,7 +115,11 @@ pub trait AccountStore: Send + Sync {
 /// Listing order: name.
 #[async_trait]
 pub trait PermissionSetStore: Send + Sync {
-    async fn create_permission_set(&self, actor: Actor, ps: NewPermissionSet) -> Result<PermissionSet>;
+    async fn create_permission_set(
+        &self,
+        actor: Actor,
+        ps: NewPermissionSet,
+    ) -> Result<PermissionSet>;
     async fn get_permission_set(&self, id: PermissionSetId) -> Result<PermissionSet>;
     async fn list_permission_sets(&self, page: PageRequest) -> Result<Page<PermissionSet>>;
     async fn update_permission_set(
@@ -214,7 +224,11 @@ pub trait AuditLog: Send + Sync {
     /// Records an event that is not part of a directory change (a sign-in, a token issued).
     async fn record_event(&self, event: NewAuditEvent) -> Result<()>;
     /// Newest first; the page key is the event id.
-    async fn list_audit_events(&self, filter: &AuditFilter, page: PageRequest) -> Result<Page<AuditEvent>>;
+    async fn list_audit_events(
+        &self,
+        filter: &AuditFilter,
+        page: PageRequest,
+    ) -> Result<Page<AuditEvent>>;
 }
 
 /// The whole directory, as the services above the store see it.

@@ -13,8 +13,6 @@ mod access;
 mod admin;
 mod apps;
 mod people;
-#[cfg(test)]
-mod tests;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -22,6 +20,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use deadpool_sqlite::rusqlite::functions::{Context, FunctionFlags};
+use deadpool_sqlite::rusqlite::types::{Value, ValueRef};
 use deadpool_sqlite::rusqlite::{self, Connection, Params, Row, Transaction, TransactionBehavior};
 use deadpool_sqlite::{Config, Hook, HookError, Pool, Runtime};
 use portcullis_domain::{NewAuditEvent, PageRequest};
@@ -52,13 +52,50 @@ impl std::fmt::Debug for SqliteDirectory {
 /// How many connections the pool holds at most. SQLite serialises writers anyway.
 const MAX_CONNECTIONS: usize = 4;
 
-/// Settings every connection needs, applied once when the pool opens it.
+/// Settings every connection needs, applied once when the pool opens it (before any statement,
+/// migrations included, runs on it).
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    register_unicode_lower(conn)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.busy_timeout(Duration::from_millis(5000))?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     Ok(())
+}
+
+/// Overrides SQLite's built-in `lower()` (which folds ASCII only) with a Unicode-aware one,
+/// [`str::to_lowercase`], the same folding as PostgreSQL's `lower()` and as the page keys built
+/// in Rust ([`fold_case`]). The unique indexes on `lower(...)` and the listing order depend on it,
+/// so every connection must have it before touching the schema.
+fn register_unicode_lower(conn: &Connection) -> rusqlite::Result<()> {
+    conn.create_scalar_function(
+        "lower",
+        1,
+        FunctionFlags::SQLITE_UTF8
+            | FunctionFlags::SQLITE_DETERMINISTIC
+            | FunctionFlags::SQLITE_INNOCUOUS,
+        unicode_lower,
+    )
+}
+
+/// The body of the `lower()` override: NULL stays NULL, text is lower-cased, numbers and blobs
+/// pass through unchanged. Never panics (text that is not valid UTF-8 is folded lossily).
+fn unicode_lower(ctx: &Context<'_>) -> rusqlite::Result<Value> {
+    if ctx.is_empty() {
+        return Ok(Value::Null);
+    }
+    Ok(match ctx.get_raw(0) {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(i) => Value::Integer(i),
+        ValueRef::Real(r) => Value::Real(r),
+        ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+        ValueRef::Text(t) => Value::Text(fold_case(&String::from_utf8_lossy(t))),
+    })
+}
+
+/// Lower-cases `s` exactly as the `lower()` SQL function does on this backend.
+fn fold_case(s: &str) -> String {
+    s.to_lowercase()
 }
 
 impl SqliteDirectory {

@@ -63,3 +63,10 @@ macro_rules! redacted_debug {
 }
 redacted_debug!(NewSigningKey);
 redacted_debug!(SigningKey);
+
+/// The current time at the precision both backends store (milliseconds), so that what a write
+/// returns equals what a later read returns.
+pub(crate) fn now_millis() -> DateTime<Utc> {
+    let now = Utc::now();
+    DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
+}

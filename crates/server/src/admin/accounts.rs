@@ -2,7 +2,9 @@
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
-use portcullis_domain::{Account, AccountId, ConsoleUrl, DisplayName, Email, FieldErrors, NewAccount};
+use portcullis_domain::{
+    Account, AccountId, ConsoleUrl, DisplayName, Email, FieldErrors, NewAccount,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -67,8 +69,10 @@ pub struct PatchAccount {
 
 fn parse_create(b: CreateAccount) -> Result<NewAccount, FieldErrors> {
     let mut e = FieldErrors::new();
-    let id = required(&mut e, "accountId", b.account_id).and_then(|v| e.check("accountId", AccountId::parse(v)));
-    let name = required(&mut e, "name", b.name).and_then(|v| e.check("name", DisplayName::parse(v)));
+    let id = required(&mut e, "accountId", b.account_id)
+        .and_then(|v| e.check("accountId", AccountId::parse(v)));
+    let name =
+        required(&mut e, "name", b.name).and_then(|v| e.check("name", DisplayName::parse(v)));
     let email = required(&mut e, "email", b.email).and_then(|v| e.check("email", Email::parse(v)));
     let console_url = match b.console_url {
         None => Some(None),

@@ -3,8 +3,8 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use portcullis_domain::{
-    Application, ApplicationAssignment, ApplicationId, ApplicationKind, Description, DisplayName, FieldErrors,
-    NewApplication, Principal,
+    Application, ApplicationAssignment, ApplicationId, ApplicationKind, Description, DisplayName,
+    FieldErrors, NewApplication, Principal,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -119,7 +119,10 @@ fn parse(b: ApplicationBody, cur: Option<&Application>) -> Result<NewApplication
     })
 }
 
-fn parse_assignment(app: ApplicationId, b: PrincipalBody) -> Result<ApplicationAssignment, FieldErrors> {
+fn parse_assignment(
+    app: ApplicationId,
+    b: PrincipalBody,
+) -> Result<ApplicationAssignment, FieldErrors> {
     let mut e = FieldErrors::new();
     let principal = parse_principal(&mut e, b.principal_type, b.principal_id);
     e.finish(|| {
@@ -175,7 +178,9 @@ pub async fn get(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id: ApplicationId = parse_id("applicationId", &path)?;
-    Ok(HttpResponse::Ok().json(ApplicationView::from(state.directory.get_application(id).await?)))
+    Ok(HttpResponse::Ok().json(ApplicationView::from(
+        state.directory.get_application(id).await?,
+    )))
 }
 
 #[utoipa::path(patch, path = "/admin/v1/applications/{applicationId}", tag = "applications",
@@ -191,7 +196,10 @@ pub async fn patch(
     let id: ApplicationId = parse_id("applicationId", &path)?;
     let current = state.directory.get_application(id).await?;
     let new = parse(body.into_inner(), Some(&current))?;
-    let app = state.directory.update_application(admin.actor, id, new).await?;
+    let app = state
+        .directory
+        .update_application(admin.actor, id, new)
+        .await?;
     Ok(HttpResponse::Ok().json(ApplicationView::from(app)))
 }
 

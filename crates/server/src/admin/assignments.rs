@@ -66,7 +66,8 @@ pub struct AssignmentQuery {
 
 fn parse(b: AssignmentBody) -> Result<AccountAssignment, FieldErrors> {
     let mut e = FieldErrors::new();
-    let account_id = required(&mut e, "accountId", b.account_id).and_then(|v| e.check("accountId", AccountId::parse(v)));
+    let account_id = required(&mut e, "accountId", b.account_id)
+        .and_then(|v| e.check("accountId", AccountId::parse(v)));
     let permission_set_id = required(&mut e, "permissionSetId", b.permission_set_id)
         .and_then(|v| e.check("permissionSetId", v.parse::<PermissionSetId>()));
     let principal = parse_principal(&mut e, b.principal_type, b.principal_id);
@@ -81,7 +82,10 @@ fn parse(b: AssignmentBody) -> Result<AccountAssignment, FieldErrors> {
 
 fn parse_filter(q: &AssignmentQuery) -> Result<AssignmentFilter, FieldErrors> {
     let mut e = FieldErrors::new();
-    let account_id = q.account_id.clone().and_then(|v| e.check("accountId", AccountId::parse(v)));
+    let account_id = q
+        .account_id
+        .clone()
+        .and_then(|v| e.check("accountId", AccountId::parse(v)));
     let permission_set_id = q
         .permission_set_id
         .as_deref()
@@ -108,7 +112,10 @@ pub async fn create(
     body: web::Json<AssignmentBody>,
 ) -> Result<HttpResponse, ApiError> {
     let a = parse(body.into_inner())?;
-    state.directory.create_assignment(admin.actor, a.clone()).await?;
+    state
+        .directory
+        .create_assignment(admin.actor, a.clone())
+        .await?;
     Ok(HttpResponse::Created().json(AssignmentView::from(a)))
 }
 

@@ -114,14 +114,14 @@ impl ResponseError for ApiError {
             _ => {}
         }
         let fields = match self {
-            Self::Validation(f) => f
-                .0
-                .iter()
-                .map(|(field, message)| FieldError {
-                    field: field.clone(),
-                    message: message.clone(),
-                })
-                .collect(),
+            Self::Validation(f) => {
+                f.0.iter()
+                    .map(|(field, message)| FieldError {
+                        field: field.clone(),
+                        message: message.clone(),
+                    })
+                    .collect()
+            }
             Self::Conflict { field, message } => vec![FieldError {
                 field: field.clone(),
                 message: message.clone(),
@@ -130,7 +130,10 @@ impl ResponseError for ApiError {
         };
         let mut resp = HttpResponse::build(self.status_code());
         if matches!(self, Self::Unauthorized) {
-            resp.insert_header((header::WWW_AUTHENTICATE, r#"Bearer realm="portcullis-admin""#));
+            resp.insert_header((
+                header::WWW_AUTHENTICATE,
+                r#"Bearer realm="portcullis-admin""#,
+            ));
         }
         if matches!(self, Self::Unavailable(_)) {
             resp.insert_header((header::RETRY_AFTER, "5"));
@@ -148,9 +151,9 @@ pub fn json_error(err: actix_web::error::JsonPayloadError, limit: usize) -> acti
     use actix_web::error::JsonPayloadError as E;
     let api = match &err {
         E::OverflowKnownLength { .. } | E::Overflow { .. } => ApiError::PayloadTooLarge(limit),
-        E::ContentType => {
-            ApiError::UnsupportedMediaType("the body must be JSON (Content-Type: application/json)".into())
-        }
+        E::ContentType => ApiError::UnsupportedMediaType(
+            "the body must be JSON (Content-Type: application/json)".into(),
+        ),
         E::Deserialize(e) => ApiError::BadRequest(format!("invalid JSON body: {e}")),
         other => ApiError::BadRequest(format!("cannot read the body: {other}")),
     };

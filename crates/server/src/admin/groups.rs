@@ -190,7 +190,10 @@ pub async fn remove_member(
 ) -> Result<HttpResponse, ApiError> {
     let group: GroupId = parse_id("groupId", &path.0)?;
     let user: UserId = parse_id("userId", &path.1)?;
-    state.directory.remove_member(admin.actor, group, user).await?;
+    state
+        .directory
+        .remove_member(admin.actor, group, user)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

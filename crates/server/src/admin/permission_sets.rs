@@ -3,7 +3,8 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use portcullis_domain::{
-    Description, FieldErrors, NewPermissionSet, PermissionSet, PermissionSetDuration, PermissionSetId, RoleName,
+    Description, FieldErrors, NewPermissionSet, PermissionSet, PermissionSetDuration,
+    PermissionSetId, RoleName,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -58,7 +59,10 @@ pub struct PermissionSetBody {
     pub session_duration: Option<String>,
 }
 
-fn parse(b: PermissionSetBody, cur: Option<PermissionSet>) -> Result<NewPermissionSet, FieldErrors> {
+fn parse(
+    b: PermissionSetBody,
+    cur: Option<PermissionSet>,
+) -> Result<NewPermissionSet, FieldErrors> {
     let mut e = FieldErrors::new();
     let name = match (b.name, &cur) {
         (Some(v), _) => e.check("name", RoleName::parse(v)),
@@ -93,7 +97,10 @@ pub async fn create(
     body: web::Json<PermissionSetBody>,
 ) -> Result<HttpResponse, ApiError> {
     let new = parse(body.into_inner(), None)?;
-    let ps = state.directory.create_permission_set(admin.actor, new).await?;
+    let ps = state
+        .directory
+        .create_permission_set(admin.actor, new)
+        .await?;
     Ok(HttpResponse::Created().json(PermissionSetView::from(ps)))
 }
 
@@ -122,7 +129,9 @@ pub async fn get(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id: PermissionSetId = parse_id("permissionSetId", &path)?;
-    Ok(HttpResponse::Ok().json(PermissionSetView::from(state.directory.get_permission_set(id).await?)))
+    Ok(HttpResponse::Ok().json(PermissionSetView::from(
+        state.directory.get_permission_set(id).await?,
+    )))
 }
 
 #[utoipa::path(patch, path = "/admin/v1/permission-sets/{permissionSetId}", tag = "permission-sets",
@@ -138,7 +147,10 @@ pub async fn patch(
     let id: PermissionSetId = parse_id("permissionSetId", &path)?;
     let current = state.directory.get_permission_set(id).await?;
     let new = parse(body.into_inner(), Some(current))?;
-    let ps = state.directory.update_permission_set(admin.actor, id, new).await?;
+    let ps = state
+        .directory
+        .update_permission_set(admin.actor, id, new)
+        .await?;
     Ok(HttpResponse::Ok().json(PermissionSetView::from(ps)))
 }
 
@@ -152,7 +164,10 @@ pub async fn delete(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id: PermissionSetId = parse_id("permissionSetId", &path)?;
-    state.directory.delete_permission_set(admin.actor, id).await?;
+    state
+        .directory
+        .delete_permission_set(admin.actor, id)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

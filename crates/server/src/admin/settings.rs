@@ -1,7 +1,10 @@
 //! `/admin/v1/settings`: portal session lifetime, MFA policy, email one-time passwords.
 
 use actix_web::{HttpResponse, web};
-use portcullis_domain::{FieldErrors, MfaPolicy, MfaPrompt, MfaType, NoDeviceAction, SessionLifetime, Settings, ValidationError};
+use portcullis_domain::{
+    FieldErrors, MfaPolicy, MfaPrompt, MfaType, NoDeviceAction, SessionLifetime, Settings,
+    ValidationError,
+};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -70,13 +73,21 @@ fn apply(body: SettingsView, cur: Settings) -> Result<Settings, FieldErrors> {
         no_device_action: None,
     });
     let prompt = match mfa_body.prompt {
-        Some(v) => e.check("mfa.prompt", parse_enum::<MfaPrompt>(&v, "EVERY_SIGN_IN, CONTEXT_CHANGE, NEVER")),
+        Some(v) => e.check(
+            "mfa.prompt",
+            parse_enum::<MfaPrompt>(&v, "EVERY_SIGN_IN, CONTEXT_CHANGE, NEVER"),
+        ),
         None => Some(cur.mfa.prompt()),
     };
     let types = match mfa_body.allowed_types {
         Some(list) => list
             .iter()
-            .map(|t| e.check("mfa.allowedTypes", parse_enum::<MfaType>(t, "AUTHENTICATOR_APP, WEBAUTHN")))
+            .map(|t| {
+                e.check(
+                    "mfa.allowedTypes",
+                    parse_enum::<MfaType>(t, "AUTHENTICATOR_APP, WEBAUTHN"),
+                )
+            })
             .collect::<Option<Vec<_>>>(),
         None => Some(cur.mfa.allowed_types().to_vec()),
     };
@@ -103,7 +114,10 @@ fn apply(body: SettingsView, cur: Settings) -> Result<Settings, FieldErrors> {
 #[utoipa::path(get, path = "/admin/v1/settings", tag = "settings",
     responses((status = 200, body = SettingsView)),
     security(("bearer" = [])))]
-pub async fn get(_admin: AdminPrincipal, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn get(
+    _admin: AdminPrincipal,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(SettingsView::from(state.directory.get_settings().await?)))
 }
 

@@ -2,7 +2,10 @@
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
-use portcullis_domain::{AdminToken, AdminTokenId, DisplayName, FieldErrors, NewAdminToken, duration::parse_iso8601_seconds};
+use portcullis_domain::{
+    AdminToken, AdminTokenId, DisplayName, FieldErrors, NewAdminToken,
+    duration::parse_iso8601_seconds,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -68,7 +71,10 @@ pub struct CreateToken {
 #[utoipa::path(get, path = "/admin/v1/tokens", tag = "tokens",
     responses((status = 200, body = TokenList)),
     security(("bearer" = [])))]
-pub async fn list(_admin: AdminPrincipal, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    _admin: AdminPrincipal,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let tokens = state.directory.list_admin_tokens().await?;
     Ok(HttpResponse::Ok().json(TokenList {
         tokens: tokens.into_iter().map(Into::into).collect(),
@@ -85,13 +91,16 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let mut e = FieldErrors::new();
-    let name = required(&mut e, "name", body.name).and_then(|v| e.check("name", DisplayName::parse(v)));
+    let name =
+        required(&mut e, "name", body.name).and_then(|v| e.check("name", DisplayName::parse(v)));
     let expires_at = match body.expires_in {
         None => Some(None),
         Some(v) => e
             .check("expiresIn", parse_iso8601_seconds(&v))
             .and_then(|secs| {
-                let secs = i64::try_from(secs).ok().filter(|s| *s > 0 && *s <= 10 * 366 * 86_400);
+                let secs = i64::try_from(secs)
+                    .ok()
+                    .filter(|s| *s > 0 && *s <= 10 * 366 * 86_400);
                 if secs.is_none() {
                     e.add("expiresIn", "must be between 1 second and 10 years");
                 }

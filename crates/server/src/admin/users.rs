@@ -84,10 +84,16 @@ pub struct PatchUser {
 
 fn parse_new_user(body: CreateUser) -> Result<NewUser, FieldErrors> {
     let mut e = FieldErrors::new();
-    let user_name = required(&mut e, "userName", body.user_name).and_then(|v| e.check("userName", UserName::parse(v)));
-    let email = required(&mut e, "email", body.email).and_then(|v| e.check("email", Email::parse(v)));
-    let given_name = body.given_name.and_then(|v| e.check("givenName", PersonName::parse(v)));
-    let family_name = body.family_name.and_then(|v| e.check("familyName", PersonName::parse(v)));
+    let user_name = required(&mut e, "userName", body.user_name)
+        .and_then(|v| e.check("userName", UserName::parse(v)));
+    let email =
+        required(&mut e, "email", body.email).and_then(|v| e.check("email", Email::parse(v)));
+    let given_name = body
+        .given_name
+        .and_then(|v| e.check("givenName", PersonName::parse(v)));
+    let family_name = body
+        .family_name
+        .and_then(|v| e.check("familyName", PersonName::parse(v)));
     let display = body.display_name.or_else(|| {
         let joined = [given_name.as_ref(), family_name.as_ref()]
             .into_iter()
@@ -95,7 +101,11 @@ fn parse_new_user(body: CreateUser) -> Result<NewUser, FieldErrors> {
             .map(PersonName::as_str)
             .collect::<Vec<_>>()
             .join(" ");
-        let fallback = if joined.is_empty() { user_name.as_ref().map(|u| u.as_str().to_owned())? } else { joined };
+        let fallback = if joined.is_empty() {
+            user_name.as_ref().map(|u| u.as_str().to_owned())?
+        } else {
+            joined
+        };
         Some(fallback)
     });
     let display_name = display.and_then(|v| e.check("displayName", DisplayName::parse(v)));
@@ -114,9 +124,13 @@ fn parse_new_user(body: CreateUser) -> Result<NewUser, FieldErrors> {
 fn parse_patch(body: PatchUser) -> Result<UserPatch, FieldErrors> {
     let mut e = FieldErrors::new();
     let patch = UserPatch {
-        user_name: body.user_name.and_then(|v| e.check("userName", UserName::parse(v))),
+        user_name: body
+            .user_name
+            .and_then(|v| e.check("userName", UserName::parse(v))),
         email: body.email.and_then(|v| e.check("email", Email::parse(v))),
-        display_name: body.display_name.and_then(|v| e.check("displayName", DisplayName::parse(v))),
+        display_name: body
+            .display_name
+            .and_then(|v| e.check("displayName", DisplayName::parse(v))),
         given_name: match body.given_name {
             None => None,
             Some(None) => Some(None),

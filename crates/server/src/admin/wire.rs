@@ -9,7 +9,8 @@ use super::error::ApiError;
 
 /// Parses a path or body id, naming the field when it is malformed.
 pub fn parse_id<T: FromStr<Err = ValidationError>>(field: &str, raw: &str) -> Result<T, ApiError> {
-    raw.parse().map_err(|e: ValidationError| ApiError::field(field, e.message))
+    raw.parse()
+        .map_err(|e: ValidationError| ApiError::field(field, e.message))
 }
 
 /// For PATCH bodies: absent → `None`, `null` → `Some(None)`, a value → `Some(Some(v))`.
@@ -22,7 +23,11 @@ where
 }
 
 /// Records a missing required field.
-pub fn required<T>(errors: &mut portcullis_domain::FieldErrors, field: &str, v: Option<T>) -> Option<T> {
+pub fn required<T>(
+    errors: &mut portcullis_domain::FieldErrors,
+    field: &str,
+    v: Option<T>,
+) -> Option<T> {
     if v.is_none() {
         errors.add(field, "is required");
     }
@@ -40,8 +45,12 @@ pub fn parse_principal(
     kind: Option<String>,
     id: Option<String>,
 ) -> Option<portcullis_domain::Principal> {
-    let kind = required(e, "principalType", kind)
-        .and_then(|k| e.check("principalType", k.parse::<portcullis_domain::PrincipalType>()));
+    let kind = required(e, "principalType", kind).and_then(|k| {
+        e.check(
+            "principalType",
+            k.parse::<portcullis_domain::PrincipalType>(),
+        )
+    });
     let id = required(e, "principalId", id).and_then(|i| {
         e.check(
             "principalId",
@@ -57,8 +66,10 @@ pub fn body_or_query<T: serde::de::DeserializeOwned>(
     query: &str,
 ) -> Result<T, ApiError> {
     if body.iter().any(|b| !b.is_ascii_whitespace()) {
-        serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
+        serde_json::from_slice(body)
+            .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
     } else {
-        serde_urlencoded::from_str(query).map_err(|e| ApiError::BadRequest(format!("invalid query string: {e}")))
+        serde_urlencoded::from_str(query)
+            .map_err(|e| ApiError::BadRequest(format!("invalid query string: {e}")))
     }
 }

@@ -75,7 +75,9 @@ struct Paging {
 #[derive(Debug, Subcommand)]
 enum Users {
     List(Paging),
-    Get { user_id: String },
+    Get {
+        user_id: String,
+    },
     Create {
         #[arg(long)]
         user_name: String,
@@ -106,17 +108,27 @@ enum Users {
         #[arg(long)]
         enabled: Option<bool>,
     },
-    Enable { user_id: String },
-    Disable { user_id: String },
-    Delete { user_id: String },
+    Enable {
+        user_id: String,
+    },
+    Disable {
+        user_id: String,
+    },
+    Delete {
+        user_id: String,
+    },
     /// The groups a user belongs to.
-    Groups { user_id: String },
+    Groups {
+        user_id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 enum Groups {
     List(Paging),
-    Get { group_id: String },
+    Get {
+        group_id: String,
+    },
     Create {
         #[arg(long)]
         display_name: String,
@@ -130,20 +142,30 @@ enum Groups {
         #[arg(long)]
         description: Option<String>,
     },
-    Delete { group_id: String },
+    Delete {
+        group_id: String,
+    },
     Members {
         group_id: String,
         #[command(flatten)]
         paging: Paging,
     },
-    AddMember { group_id: String, user_id: String },
-    RemoveMember { group_id: String, user_id: String },
+    AddMember {
+        group_id: String,
+        user_id: String,
+    },
+    RemoveMember {
+        group_id: String,
+        user_id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 enum Accounts {
     List(Paging),
-    Get { account_id: String },
+    Get {
+        account_id: String,
+    },
     Create {
         #[arg(long)]
         account_id: String,
@@ -163,13 +185,17 @@ enum Accounts {
         #[arg(long)]
         console_url: Option<String>,
     },
-    Delete { account_id: String },
+    Delete {
+        account_id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 enum PermissionSets {
     List(Paging),
-    Get { permission_set_id: String },
+    Get {
+        permission_set_id: String,
+    },
     Create {
         #[arg(long)]
         name: String,
@@ -188,7 +214,9 @@ enum PermissionSets {
         #[arg(long)]
         session_duration: Option<String>,
     },
-    Delete { permission_set_id: String },
+    Delete {
+        permission_set_id: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -225,7 +253,9 @@ enum Assignments {
 #[derive(Debug, Subcommand)]
 enum Applications {
     List(Paging),
-    Get { application_id: String },
+    Get {
+        application_id: String,
+    },
     Create {
         #[arg(long)]
         name: String,
@@ -244,8 +274,12 @@ enum Applications {
         #[arg(long)]
         enabled: Option<bool>,
     },
-    Delete { application_id: String },
-    Assignments { application_id: String },
+    Delete {
+        application_id: String,
+    },
+    Assignments {
+        application_id: String,
+    },
     Assign {
         application_id: String,
         #[arg(long)]
@@ -293,7 +327,9 @@ enum Tokens {
         #[arg(long)]
         expires_in: Option<String>,
     },
-    Revoke { token_id: String },
+    Revoke {
+        token_id: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -327,15 +363,57 @@ struct Call {
     all: bool,
 }
 
-const USER_COLS: Columns = &[("USER ID", "userId"), ("USER NAME", "userName"), ("EMAIL", "email"), ("DISPLAY NAME", "displayName"), ("ENABLED", "enabled")];
-const GROUP_COLS: Columns = &[("GROUP ID", "groupId"), ("NAME", "displayName"), ("DESCRIPTION", "description")];
-const ACCOUNT_COLS: Columns = &[("ACCOUNT ID", "accountId"), ("NAME", "name"), ("EMAIL", "email"), ("CONSOLE URL", "consoleUrl")];
-const PS_COLS: Columns = &[("PERMISSION SET ID", "permissionSetId"), ("NAME", "name"), ("DURATION", "sessionDuration"), ("DESCRIPTION", "description")];
-const ASSIGNMENT_COLS: Columns = &[("ACCOUNT ID", "accountId"), ("PERMISSION SET ID", "permissionSetId"), ("TYPE", "principalType"), ("PRINCIPAL ID", "principalId")];
-const APP_COLS: Columns = &[("APPLICATION ID", "applicationId"), ("NAME", "name"), ("KIND", "kind"), ("ENABLED", "enabled")];
+const USER_COLS: Columns = &[
+    ("USER ID", "userId"),
+    ("USER NAME", "userName"),
+    ("EMAIL", "email"),
+    ("DISPLAY NAME", "displayName"),
+    ("ENABLED", "enabled"),
+];
+const GROUP_COLS: Columns = &[
+    ("GROUP ID", "groupId"),
+    ("NAME", "displayName"),
+    ("DESCRIPTION", "description"),
+];
+const ACCOUNT_COLS: Columns = &[
+    ("ACCOUNT ID", "accountId"),
+    ("NAME", "name"),
+    ("EMAIL", "email"),
+    ("CONSOLE URL", "consoleUrl"),
+];
+const PS_COLS: Columns = &[
+    ("PERMISSION SET ID", "permissionSetId"),
+    ("NAME", "name"),
+    ("DURATION", "sessionDuration"),
+    ("DESCRIPTION", "description"),
+];
+const ASSIGNMENT_COLS: Columns = &[
+    ("ACCOUNT ID", "accountId"),
+    ("PERMISSION SET ID", "permissionSetId"),
+    ("TYPE", "principalType"),
+    ("PRINCIPAL ID", "principalId"),
+];
+const APP_COLS: Columns = &[
+    ("APPLICATION ID", "applicationId"),
+    ("NAME", "name"),
+    ("KIND", "kind"),
+    ("ENABLED", "enabled"),
+];
 const PRINCIPAL_COLS: Columns = &[("TYPE", "principalType"), ("PRINCIPAL ID", "principalId")];
-const TOKEN_COLS: Columns = &[("TOKEN ID", "tokenId"), ("NAME", "name"), ("CREATED", "createdAt"), ("EXPIRES", "expiresAt"), ("BOOTSTRAP", "bootstrap")];
-const AUDIT_COLS: Columns = &[("ID", "eventId"), ("TIME", "time"), ("ACTOR", "actor"), ("ACTION", "action"), ("TARGET", "target")];
+const TOKEN_COLS: Columns = &[
+    ("TOKEN ID", "tokenId"),
+    ("NAME", "name"),
+    ("CREATED", "createdAt"),
+    ("EXPIRES", "expiresAt"),
+    ("BOOTSTRAP", "bootstrap"),
+];
+const AUDIT_COLS: Columns = &[
+    ("ID", "eventId"),
+    ("TIME", "time"),
+    ("ACTOR", "actor"),
+    ("ACTION", "action"),
+    ("TARGET", "target"),
+];
 
 /// A JSON object of the fields that were given.
 fn obj(fields: &[(&str, Option<Value>)]) -> Value {
@@ -351,7 +429,14 @@ fn s(v: &Option<String>) -> Option<Value> {
 }
 
 fn get(path: String, view: View) -> Call {
-    Call { method: reqwest::Method::GET, path, query: vec![], body: None, view, all: false }
+    Call {
+        method: reqwest::Method::GET,
+        path,
+        query: vec![],
+        body: None,
+        view,
+        all: false,
+    }
 }
 
 fn list(path: String, key: &'static str, columns: Columns, p: &Paging) -> Call {
@@ -362,11 +447,22 @@ fn list(path: String, key: &'static str, columns: Columns, p: &Paging) -> Call {
     if let Some(t) = &p.next_token {
         query.push(("nextToken", t.clone()));
     }
-    Call { query, all: p.all, ..get(path, View::List { key, columns }) }
+    Call {
+        query,
+        all: p.all,
+        ..get(path, View::List { key, columns })
+    }
 }
 
 fn send(method: reqwest::Method, path: String, body: Option<Value>, view: View) -> Call {
-    Call { method, path, query: vec![], body, view, all: false }
+    Call {
+        method,
+        path,
+        query: vec![],
+        body,
+        view,
+        all: false,
+    }
 }
 
 fn post(path: String, body: Value) -> Call {
@@ -387,7 +483,14 @@ fn call(resource: &Resource) -> Call {
         Resource::Users(c) => match c {
             Users::List(p) => list("users".into(), "users", USER_COLS, p),
             Users::Get { user_id } => get(format!("users/{user_id}"), View::Record),
-            Users::Create { user_name, email, display_name, given_name, family_name, disabled } => post(
+            Users::Create {
+                user_name,
+                email,
+                display_name,
+                given_name,
+                family_name,
+                disabled,
+            } => post(
                 "users".into(),
                 obj(&[
                     ("userName", Some(json!(user_name))),
@@ -398,7 +501,15 @@ fn call(resource: &Resource) -> Call {
                     ("enabled", Some(json!(!disabled))),
                 ]),
             ),
-            Users::Update { user_id, user_name, email, display_name, given_name, family_name, enabled } => patch(
+            Users::Update {
+                user_id,
+                user_name,
+                email,
+                display_name,
+                given_name,
+                family_name,
+                enabled,
+            } => patch(
                 format!("users/{user_id}"),
                 obj(&[
                     ("userName", s(user_name)),
@@ -409,35 +520,72 @@ fn call(resource: &Resource) -> Call {
                     ("enabled", enabled.map(|e| json!(e))),
                 ]),
             ),
-            Users::Enable { user_id } => patch(format!("users/{user_id}"), json!({"enabled": true})),
-            Users::Disable { user_id } => patch(format!("users/{user_id}"), json!({"enabled": false})),
+            Users::Enable { user_id } => {
+                patch(format!("users/{user_id}"), json!({"enabled": true}))
+            }
+            Users::Disable { user_id } => {
+                patch(format!("users/{user_id}"), json!({"enabled": false}))
+            }
             Users::Delete { user_id } => delete(format!("users/{user_id}"), "user deleted"),
-            Users::Groups { user_id } => get(format!("users/{user_id}/groups"), View::List { key: "groups", columns: GROUP_COLS }),
+            Users::Groups { user_id } => get(
+                format!("users/{user_id}/groups"),
+                View::List {
+                    key: "groups",
+                    columns: GROUP_COLS,
+                },
+            ),
         },
         Resource::Groups(c) => match c {
             Groups::List(p) => list("groups".into(), "groups", GROUP_COLS, p),
             Groups::Get { group_id } => get(format!("groups/{group_id}"), View::Record),
-            Groups::Create { display_name, description } => post(
+            Groups::Create {
+                display_name,
+                description,
+            } => post(
                 "groups".into(),
-                obj(&[("displayName", Some(json!(display_name))), ("description", s(description))]),
+                obj(&[
+                    ("displayName", Some(json!(display_name))),
+                    ("description", s(description)),
+                ]),
             ),
-            Groups::Update { group_id, display_name, description } => patch(
+            Groups::Update {
+                group_id,
+                display_name,
+                description,
+            } => patch(
                 format!("groups/{group_id}"),
-                obj(&[("displayName", s(display_name)), ("description", s(description))]),
+                obj(&[
+                    ("displayName", s(display_name)),
+                    ("description", s(description)),
+                ]),
             ),
             Groups::Delete { group_id } => delete(format!("groups/{group_id}"), "group deleted"),
-            Groups::Members { group_id, paging } => list(format!("groups/{group_id}/members"), "users", USER_COLS, paging),
-            Groups::AddMember { group_id, user_id } => {
-                send(Method::PUT, format!("groups/{group_id}/members/{user_id}"), None, View::Done("member added"))
-            }
-            Groups::RemoveMember { group_id, user_id } => {
-                delete(format!("groups/{group_id}/members/{user_id}"), "member removed")
-            }
+            Groups::Members { group_id, paging } => list(
+                format!("groups/{group_id}/members"),
+                "users",
+                USER_COLS,
+                paging,
+            ),
+            Groups::AddMember { group_id, user_id } => send(
+                Method::PUT,
+                format!("groups/{group_id}/members/{user_id}"),
+                None,
+                View::Done("member added"),
+            ),
+            Groups::RemoveMember { group_id, user_id } => delete(
+                format!("groups/{group_id}/members/{user_id}"),
+                "member removed",
+            ),
         },
         Resource::Accounts(c) => match c {
             Accounts::List(p) => list("accounts".into(), "accounts", ACCOUNT_COLS, p),
             Accounts::Get { account_id } => get(format!("accounts/{account_id}"), View::Record),
-            Accounts::Create { account_id, name, email, console_url } => post(
+            Accounts::Create {
+                account_id,
+                name,
+                email,
+                console_url,
+            } => post(
                 "accounts".into(),
                 obj(&[
                     ("accountId", Some(json!(account_id))),
@@ -446,21 +594,39 @@ fn call(resource: &Resource) -> Call {
                     ("consoleUrl", s(console_url)),
                 ]),
             ),
-            Accounts::Update { account_id, name, email, console_url } => patch(
+            Accounts::Update {
+                account_id,
+                name,
+                email,
+                console_url,
+            } => patch(
                 format!("accounts/{account_id}"),
                 obj(&[
                     ("name", s(name)),
                     ("email", s(email)),
                     // An empty --console-url removes the link.
-                    ("consoleUrl", console_url.as_ref().map(|u| if u.is_empty() { Value::Null } else { json!(u) })),
+                    (
+                        "consoleUrl",
+                        console_url
+                            .as_ref()
+                            .map(|u| if u.is_empty() { Value::Null } else { json!(u) }),
+                    ),
                 ]),
             ),
-            Accounts::Delete { account_id } => delete(format!("accounts/{account_id}"), "account deleted"),
+            Accounts::Delete { account_id } => {
+                delete(format!("accounts/{account_id}"), "account deleted")
+            }
         },
         Resource::PermissionSets(c) => match c {
             PermissionSets::List(p) => list("permission-sets".into(), "permissionSets", PS_COLS, p),
-            PermissionSets::Get { permission_set_id } => get(format!("permission-sets/{permission_set_id}"), View::Record),
-            PermissionSets::Create { name, description, session_duration } => post(
+            PermissionSets::Get { permission_set_id } => {
+                get(format!("permission-sets/{permission_set_id}"), View::Record)
+            }
+            PermissionSets::Create {
+                name,
+                description,
+                session_duration,
+            } => post(
                 "permission-sets".into(),
                 obj(&[
                     ("name", Some(json!(name))),
@@ -468,16 +634,32 @@ fn call(resource: &Resource) -> Call {
                     ("sessionDuration", s(session_duration)),
                 ]),
             ),
-            PermissionSets::Update { permission_set_id, name, description, session_duration } => patch(
+            PermissionSets::Update {
+                permission_set_id,
+                name,
+                description,
+                session_duration,
+            } => patch(
                 format!("permission-sets/{permission_set_id}"),
-                obj(&[("name", s(name)), ("description", s(description)), ("sessionDuration", s(session_duration))]),
+                obj(&[
+                    ("name", s(name)),
+                    ("description", s(description)),
+                    ("sessionDuration", s(session_duration)),
+                ]),
             ),
-            PermissionSets::Delete { permission_set_id } => {
-                delete(format!("permission-sets/{permission_set_id}"), "permission set deleted")
-            }
+            PermissionSets::Delete { permission_set_id } => delete(
+                format!("permission-sets/{permission_set_id}"),
+                "permission set deleted",
+            ),
         },
         Resource::Assignments(c) => match c {
-            Assignments::List { account_id, permission_set_id, principal_type, principal_id, paging } => {
+            Assignments::List {
+                account_id,
+                permission_set_id,
+                principal_type,
+                principal_id,
+                paging,
+            } => {
                 let mut call = list("assignments".into(), "assignments", ASSIGNMENT_COLS, paging);
                 for (k, v) in [
                     ("accountId", account_id),
@@ -492,31 +674,67 @@ fn call(resource: &Resource) -> Call {
                 call
             }
             Assignments::Create(a) => post("assignments".into(), assignment_body(a)),
-            Assignments::Delete(a) => {
-                send(Method::DELETE, "assignments".into(), Some(assignment_body(a)), View::Done("assignment deleted"))
-            }
+            Assignments::Delete(a) => send(
+                Method::DELETE,
+                "assignments".into(),
+                Some(assignment_body(a)),
+                View::Done("assignment deleted"),
+            ),
         },
         Resource::Applications(c) => match c {
             Applications::List(p) => list("applications".into(), "applications", APP_COLS, p),
-            Applications::Get { application_id } => get(format!("applications/{application_id}"), View::Record),
-            Applications::Create { name, kind, description } => post(
+            Applications::Get { application_id } => {
+                get(format!("applications/{application_id}"), View::Record)
+            }
+            Applications::Create {
+                name,
+                kind,
+                description,
+            } => post(
                 "applications".into(),
-                obj(&[("name", Some(json!(name))), ("kind", Some(json!(kind))), ("description", s(description))]),
+                obj(&[
+                    ("name", Some(json!(name))),
+                    ("kind", Some(json!(kind))),
+                    ("description", s(description)),
+                ]),
             ),
-            Applications::Update { application_id, name, description, enabled } => patch(
+            Applications::Update {
+                application_id,
+                name,
+                description,
+                enabled,
+            } => patch(
                 format!("applications/{application_id}"),
-                obj(&[("name", s(name)), ("description", s(description)), ("enabled", enabled.map(|e| json!(e)))]),
+                obj(&[
+                    ("name", s(name)),
+                    ("description", s(description)),
+                    ("enabled", enabled.map(|e| json!(e))),
+                ]),
             ),
-            Applications::Delete { application_id } => delete(format!("applications/{application_id}"), "application deleted"),
+            Applications::Delete { application_id } => delete(
+                format!("applications/{application_id}"),
+                "application deleted",
+            ),
             Applications::Assignments { application_id } => get(
                 format!("applications/{application_id}/assignments"),
-                View::List { key: "assignments", columns: PRINCIPAL_COLS },
+                View::List {
+                    key: "assignments",
+                    columns: PRINCIPAL_COLS,
+                },
             ),
-            Applications::Assign { application_id, principal_type, principal_id } => post(
+            Applications::Assign {
+                application_id,
+                principal_type,
+                principal_id,
+            } => post(
                 format!("applications/{application_id}/assignments"),
                 json!({"principalType": principal_type, "principalId": principal_id}),
             ),
-            Applications::Unassign { application_id, principal_type, principal_id } => send(
+            Applications::Unassign {
+                application_id,
+                principal_type,
+                principal_id,
+            } => send(
                 Method::DELETE,
                 format!("applications/{application_id}/assignments"),
                 Some(json!({"principalType": principal_type, "principalId": principal_id})),
@@ -525,7 +743,13 @@ fn call(resource: &Resource) -> Call {
         },
         Resource::Settings(c) => match c {
             SettingsCmd::Get => get("settings".into(), View::Record),
-            SettingsCmd::Set { session_duration, mfa_prompt, mfa_types, mfa_no_device, email_otp } => {
+            SettingsCmd::Set {
+                session_duration,
+                mfa_prompt,
+                mfa_types,
+                mfa_no_device,
+                email_otp,
+            } => {
                 let mfa = obj(&[
                     ("prompt", s(mfa_prompt)),
                     ("allowedTypes", mfa_types.as_ref().map(|t| json!(t))),
@@ -545,15 +769,27 @@ fn call(resource: &Resource) -> Call {
             }
         },
         Resource::Tokens(c) => match c {
-            Tokens::List => get("tokens".into(), View::List { key: "tokens", columns: TOKEN_COLS }),
-            Tokens::Create { name, expires_in } => {
-                post("tokens".into(), obj(&[("name", Some(json!(name))), ("expiresIn", s(expires_in))]))
-            }
+            Tokens::List => get(
+                "tokens".into(),
+                View::List {
+                    key: "tokens",
+                    columns: TOKEN_COLS,
+                },
+            ),
+            Tokens::Create { name, expires_in } => post(
+                "tokens".into(),
+                obj(&[("name", Some(json!(name))), ("expiresIn", s(expires_in))]),
+            ),
             Tokens::Revoke { token_id } => delete(format!("tokens/{token_id}"), "token revoked"),
         },
         Resource::Audit(a) => {
             let mut call = list("audit-events".into(), "events", AUDIT_COLS, &a.paging);
-            for (k, v) in [("since", &a.since), ("until", &a.until), ("actor", &a.actor), ("action", &a.action)] {
+            for (k, v) in [
+                ("since", &a.since),
+                ("until", &a.until),
+                ("actor", &a.actor),
+                ("action", &a.action),
+            ] {
                 if let Some(v) = v {
                     call.query.push((k, v.clone()));
                 }
@@ -585,7 +821,9 @@ fn endpoint(cli: &Cli, args: &AdminArgs) -> Result<(String, String), String> {
     } else if let Some(f) = &args.token_file {
         std::fs::read_to_string(f).map_err(|e| format!("cannot read {}: {e}", f.display()))?
     } else {
-        let dir = config.map(|c| c.data_dir).unwrap_or_else(|| PathBuf::from("./data"));
+        let dir = config
+            .map(|c| c.data_dir)
+            .unwrap_or_else(|| PathBuf::from("./data"));
         let path = dir.join(BOOTSTRAP_TOKEN_FILE);
         std::fs::read_to_string(&path).map_err(|_| {
             format!(
@@ -595,10 +833,19 @@ fn endpoint(cli: &Cli, args: &AdminArgs) -> Result<(String, String), String> {
             )
         })?
     };
-    Ok((url.trim_end_matches('/').to_owned(), token.trim().to_owned()))
+    Ok((
+        url.trim_end_matches('/').to_owned(),
+        token.trim().to_owned(),
+    ))
 }
 
-async fn execute(client: &reqwest::Client, base: &str, token: &str, c: &Call, next: Option<&str>) -> Result<Value, String> {
+async fn execute(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    c: &Call,
+    next: Option<&str>,
+) -> Result<Value, String> {
     let mut query = c.query.clone();
     if let Some(t) = next {
         query.retain(|(k, _)| *k != "nextToken");
@@ -611,20 +858,41 @@ async fn execute(client: &reqwest::Client, base: &str, token: &str, c: &Call, ne
     if let Some(body) = &c.body {
         req = req.json(body);
     }
-    let resp = req.send().await.map_err(|e| format!("cannot reach {base}: {e}"))?;
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| format!("cannot reach {base}: {e}"))?;
     let status = resp.status();
-    let text = resp.text().await.map_err(|e| format!("reading the answer: {e}"))?;
-    let body: Value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+    let text = resp
+        .text()
+        .await
+        .map_err(|e| format!("reading the answer: {e}"))?;
+    let body: Value = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
     if status.is_success() {
         return Ok(body);
     }
     let mut msg = format!(
         "{} ({})",
-        body.get("message").and_then(Value::as_str).unwrap_or("request failed"),
+        body.get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("request failed"),
         status.as_u16()
     );
-    for f in body.get("fields").and_then(Value::as_array).into_iter().flatten() {
-        msg.push_str(&format!("\n  {}: {}", cell_str(f, "field"), cell_str(f, "message")));
+    for f in body
+        .get("fields")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        msg.push_str(&format!(
+            "\n  {}: {}",
+            cell_str(f, "field"),
+            cell_str(f, "message")
+        ));
     }
     Err(msg)
 }
@@ -651,11 +919,17 @@ pub async fn run(cli: &Cli, args: &AdminArgs) -> ExitCode {
         }
     };
     if let (true, View::List { key, .. }) = (c.all, &c.view) {
-        while let Some(next) = answer.get("nextToken").and_then(Value::as_str).map(str::to_owned) {
+        while let Some(next) = answer
+            .get("nextToken")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+        {
             match execute(&client, &base, &token, &c, Some(&next)).await {
                 Ok(mut more) => {
                     let extra = more.get_mut(*key).map(Value::take).unwrap_or(Value::Null);
-                    if let (Some(items), Value::Array(extra)) = (answer.get_mut(*key).and_then(Value::as_array_mut), extra) {
+                    if let (Some(items), Value::Array(extra)) =
+                        (answer.get_mut(*key).and_then(Value::as_array_mut), extra)
+                    {
                         items.extend(extra);
                     }
                     answer["nextToken"] = more.get("nextToken").cloned().unwrap_or(Value::Null);
@@ -668,12 +942,19 @@ pub async fn run(cli: &Cli, args: &AdminArgs) -> ExitCode {
         }
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&answer).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&answer).unwrap_or_default()
+        );
         return ExitCode::SUCCESS;
     }
     match c.view {
         View::List { key, columns } => {
-            let rows = answer.get(key).and_then(Value::as_array).cloned().unwrap_or_default();
+            let rows = answer
+                .get(key)
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
             print!("{}", table(&rows, columns));
             if let Some(t) = answer.get("nextToken").and_then(Value::as_str) {
                 eprintln!("more results: --next-token {t}");

@@ -11,7 +11,11 @@ use clap::{Parser, Subcommand};
 use crate::config::Config;
 
 #[derive(Debug, Parser)]
-#[command(name = "portcullis", version, about = "Portcullis: a self-hosted identity center")]
+#[command(
+    name = "portcullis",
+    version,
+    about = "Portcullis: a self-hosted identity center"
+)]
 pub struct Cli {
     /// A TOML configuration file (its keys are overridden by PORTCULLIS__… variables).
     #[arg(long, global = true, env = "PORTCULLIS_CONFIG")]
@@ -30,7 +34,7 @@ pub enum Command {
     #[command(subcommand)]
     Config(ConfigCommand),
     /// Administer a running Portcullis through its admin API.
-    Admin(admin::AdminArgs),
+    Admin(Box<admin::AdminArgs>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -42,7 +46,10 @@ pub enum ConfigCommand {
 /// Parses the command line and runs it; the exit code says how it went (2: bad configuration).
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

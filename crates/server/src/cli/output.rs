@@ -9,7 +9,11 @@ fn cell(v: Option<&Value>) -> String {
     match v {
         None | Some(Value::Null) => "-".into(),
         Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(a)) => a.iter().map(|v| cell(Some(v))).collect::<Vec<_>>().join(","),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|v| cell(Some(v)))
+            .collect::<Vec<_>>()
+            .join(","),
         Some(other) => other.to_string(),
     }
 }
@@ -23,7 +27,13 @@ pub fn table(rows: &[Value], columns: Columns) -> String {
     let widths: Vec<usize> = columns
         .iter()
         .enumerate()
-        .map(|(i, (h, _))| grid.iter().map(|r| r[i].chars().count()).chain([h.len()]).max().unwrap_or(0))
+        .map(|(i, (h, _))| {
+            grid.iter()
+                .map(|r| r[i].chars().count())
+                .chain([h.len()])
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let line = |cells: Vec<String>| {
         cells
@@ -45,7 +55,9 @@ pub fn record(v: &Value) -> String {
     match v.as_object() {
         Some(map) => {
             let w = map.keys().map(|k| k.len()).max().unwrap_or(0);
-            map.iter().map(|(k, v)| format!("{k:<w$}  {}\n", cell(Some(v)))).collect()
+            map.iter()
+                .map(|(k, v)| format!("{k:<w$}  {}\n", cell(Some(v))))
+                .collect()
         }
         None => format!("{v}\n"),
     }

@@ -12,7 +12,8 @@ CREATE TABLE users (
     created_at    TIMESTAMPTZ NOT NULL,
     updated_at    TIMESTAMPTZ NOT NULL
 );
-CREATE UNIQUE INDEX users_user_name_key ON users (lower(user_name));
+-- Orderings and keyset comparisons use COLLATE "C" (byte order), as SQLite does.
+CREATE UNIQUE INDEX users_user_name_key ON users ((lower(user_name) COLLATE "C"));
 CREATE UNIQUE INDEX users_email_key ON users (lower(email));
 
 CREATE TABLE groups (
@@ -22,7 +23,7 @@ CREATE TABLE groups (
     created_at   TIMESTAMPTZ NOT NULL,
     updated_at   TIMESTAMPTZ NOT NULL
 );
-CREATE UNIQUE INDEX groups_name_key ON groups (lower(name));
+CREATE UNIQUE INDEX groups_name_key ON groups ((lower(name) COLLATE "C"));
 
 CREATE TABLE group_members (
     group_id  UUID NOT NULL REFERENCES groups (id) ON DELETE CASCADE,
@@ -32,7 +33,7 @@ CREATE TABLE group_members (
 CREATE INDEX group_members_user_idx ON group_members (user_id, group_id);
 
 CREATE TABLE accounts (
-    id           TEXT PRIMARY KEY CHECK (id ~ '^[0-9]{12}$'),
+    id           TEXT COLLATE "C" PRIMARY KEY CHECK (id ~ '^[0-9]{12}$'),
     name         TEXT NOT NULL,
     email        TEXT NOT NULL,
     console_url  TEXT,
@@ -42,7 +43,7 @@ CREATE TABLE accounts (
 
 CREATE TABLE permission_sets (
     id                        UUID PRIMARY KEY,
-    name                      TEXT NOT NULL UNIQUE,
+    name                      TEXT COLLATE "C" NOT NULL UNIQUE,
     description               TEXT NOT NULL DEFAULT '',
     session_duration_seconds  INTEGER NOT NULL CHECK (session_duration_seconds BETWEEN 3600 AND 43200),
     created_at                TIMESTAMPTZ NOT NULL,
@@ -74,7 +75,7 @@ CREATE TABLE applications (
     created_at   TIMESTAMPTZ NOT NULL,
     updated_at   TIMESTAMPTZ NOT NULL
 );
-CREATE INDEX applications_name_idx ON applications (lower(name), id);
+CREATE INDEX applications_name_idx ON applications ((lower(name) COLLATE "C"), id);
 
 CREATE TABLE application_assignments (
     application_id  UUID NOT NULL REFERENCES applications (id) ON DELETE CASCADE,

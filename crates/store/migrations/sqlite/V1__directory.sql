@@ -1,6 +1,7 @@
 -- The directory schema (SQLite). Same shape as the PostgreSQL one: UUIDs as lower-case hyphenated
 -- TEXT, times as INTEGER milliseconds since the Unix epoch (UTC), booleans as INTEGER 0/1.
 -- Requires PRAGMA foreign_keys = ON on every connection (the backend sets it).
+-- lower() below is the Unicode-aware override (Rust's to_lowercase) the backend registers on every connection.
 
 CREATE TABLE users (
     id            TEXT PRIMARY KEY,

@@ -9,7 +9,8 @@ use portcullis_domain::{
 
 use super::access::{check_principal, principal_columns, principal_row};
 use super::{
-    SqliteDirectory, col_parse, col_text, col_time, conflict, exists, limit, query_all, query_opt,
+    SqliteDirectory, col_parse, col_text, col_time, conflict, exists, fold_case, limit, query_all,
+    query_opt,
 };
 use crate::types::now_millis;
 use crate::{ApplicationStore, Result, StoreError, events};
@@ -30,9 +31,9 @@ fn application_row(row: &Row<'_>) -> Result<Application> {
     })
 }
 
-/// The page key: SQLite's `lower(name)` (ASCII only), a slash, the id.
+/// The page key: `lower(name)` (the backend's Unicode-aware override), a slash, the id.
 fn application_key(a: &Application) -> String {
-    format!("{}/{}", a.name.as_str().to_ascii_lowercase(), a.id)
+    format!("{}/{}", fold_case(a.name.as_str()), a.id)
 }
 
 fn load_application(conn: &Connection, id: ApplicationId) -> Result<Option<Application>> {

@@ -8,8 +8,8 @@ use portcullis_domain::{
 };
 
 use super::{
-    SqliteDirectory, col_parse, col_text, col_text_opt, col_time, conflict, exists, limit,
-    query_all, query_opt,
+    SqliteDirectory, col_parse, col_text, col_text_opt, col_time, conflict, exists, fold_case,
+    limit, query_all, query_opt,
 };
 use crate::types::now_millis;
 use crate::{GroupStore, Result, StoreError, UserStore, events};
@@ -49,15 +49,16 @@ pub(super) fn group_row(row: &Row<'_>) -> Result<Group> {
     })
 }
 
-/// The page key of a user (and of a member): the lower-cased user name. User names are ASCII,
-/// so this equals SQLite's `lower()`.
+/// The page key of a user (and of a member): the user name lower-cased as `lower()` does (the
+/// backend's Unicode-aware override).
 fn user_key(u: &User) -> String {
-    u.user_name.as_str().to_ascii_lowercase()
+    fold_case(u.user_name.as_str())
 }
 
-/// The page key of a group: its name lower-cased as SQLite's `lower()` does (ASCII only).
+/// The page key of a group: its name lower-cased as `lower()` does (the backend's Unicode-aware
+/// override).
 fn group_key(g: &Group) -> String {
-    g.name.as_str().to_ascii_lowercase()
+    fold_case(g.name.as_str())
 }
 
 fn load_user(conn: &Connection, id: UserId) -> Result<Option<User>> {

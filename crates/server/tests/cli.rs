@@ -1,0 +1,403 @@
+//! The `portcullis` binary as an operator runs it: configuration layering, `serve`, `migrate`,
+//! and `admin …` against a running server.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_portcullis");
+
+/// A command with a clean environment: no PORTCULLIS variables from the caller leak in.
+fn portcullis(dir: &Path) -> Command {
+    let mut c = Command::new(BIN);
+    c.current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    c
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn config_check_prints_defaults_with_secrets_redacted() {
+    let dir = tempfile::tempdir().expect("dir");
+    let secret_file = dir.path().join("token");
+    std::fs::write(&secret_file, "pcat_file-secret-value-1234567890\n").expect("write");
+    let out = portcullis(dir.path())
+        .args(["config", "check"])
+        .env("PORTCULLIS__PUBLIC_URL", "https://id.example.com")
+        .env("PORTCULLIS__DATABASE__MAX_CONNECTIONS", "32")
+        .env(
+            "PORTCULLIS__MASTER_KEY",
+            "c3VwZXItc2VjcmV0LW1hc3Rlci1rZXktMzItYnl0ZXMh",
+        )
+        .env("PORTCULLIS__ADMIN__BOOTSTRAP_TOKEN_FILE", &secret_file)
+        .output()
+        .expect("run");
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains(r#"public_url = "https://id.example.com""#),
+        "{stdout}"
+    );
+    assert!(stdout.contains("max_connections = 32"), "{stdout}");
+    assert!(
+        stdout.contains(r#"listen = "127.0.0.1:8080""#),
+        "defaults stay: {stdout}"
+    );
+    assert!(
+        stdout.contains(r#"bootstrap_token = "<redacted>""#),
+        "{stdout}"
+    );
+    assert!(stdout.contains(r#"master_key = "<redacted>""#), "{stdout}");
+    assert!(
+        !stdout.contains("file-secret-value") && !stdout.contains("c3VwZXIt"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn toml_file_is_overridden_by_environment() {
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("portcullis.toml");
+    std::fs::write(&file, "listen = \"127.0.0.1:9000\"\npublic_url = \"https://from-file.example.com\"\n[log]\nformat = \"json\"\n").expect("write");
+    let out = portcullis(dir.path())
+        .args(["--config", file.to_str().expect("utf8"), "config", "check"])
+        .env("PORTCULLIS__LISTEN", "127.0.0.1:9001")
+        .output()
+        .expect("run");
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains(r#"listen = "127.0.0.1:9001""#),
+        "env wins over the file: {stdout}"
+    );
+    assert!(
+        stdout.contains(r#"public_url = "https://from-file.example.com""#),
+        "{stdout}"
+    );
+    assert!(stdout.contains(r#"format = "json""#), "{stdout}");
+}
+
+#[test]
+fn unknown_keys_and_variables_are_errors() {
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("bad.toml");
+    std::fs::write(&file, "[database]\nurll = \"postgres://x\"\n").expect("write");
+    let out = portcullis(dir.path())
+        .args(["--config", file.to_str().expect("utf8"), "config", "check"])
+        .output()
+        .expect("run");
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("urll"), "names the unknown key: {stderr}");
+
+    let out = portcullis(dir.path())
+        .args(["config", "check"])
+        .env("PORTCULLIS__SESSIONS__TTL", "5")
+        .output()
+        .expect("run");
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("ttl") && stderr.contains("PORTCULLIS__SESSIONS__TTL"),
+        "{stderr}"
+    );
+
+    for (var, value, needle) in [
+        ("PORTCULLIS__DATABASE__URL", "mysql://x", "database.url"),
+        ("PORTCULLIS__SESSIONS__URL", "memcached://x", "sessions.url"),
+        ("PORTCULLIS__LISTEN", "everywhere", "listen"),
+        ("PORTCULLIS__PUBLIC_URL", "not a url", "public_url"),
+        (
+            "PORTCULLIS__DATABASE__MAX_CONNECTIONS",
+            "many",
+            "max_connections",
+        ),
+    ] {
+        let out = portcullis(dir.path())
+            .args(["config", "check"])
+            .env(var, value)
+            .output()
+            .expect("run");
+        let (_, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{var}: {stderr}");
+        assert!(stderr.contains(needle), "{var}: {stderr}");
+    }
+    let out = portcullis(dir.path())
+        .args(["config", "check"])
+        .env("PORTCULLIS__MASTER_KEY", "a")
+        .env("PORTCULLIS__MASTER_KEY_FILE", "/nonexistent")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// A `portcullis serve` process; killed when dropped.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `serve` on port 0 with JSON logs and reads the bound port from the log.
+fn serve(dir: &Path, extra_env: &[(&str, &str)]) -> Server {
+    let mut cmd = portcullis(dir);
+    cmd.arg("serve")
+        .env("PORTCULLIS__LISTEN", "127.0.0.1:0")
+        .env("PORTCULLIS__LOG__FORMAT", "json")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn serve");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = Vec::new();
+    while Instant::now() < deadline {
+        let Some(Ok(line)) = lines.next() else { break };
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
+            && v["fields"]["message"] == "Portcullis is serving"
+        {
+            let port = v["fields"]["port"].as_u64().expect("port");
+            // Keep draining the log so the server never blocks on a full pipe.
+            std::thread::spawn(move || for _ in lines.by_ref() {});
+            return Server {
+                child,
+                url: format!("http://127.0.0.1:{port}"),
+            };
+        }
+        seen.push(line);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("the server did not start: {}", seen.join("\n"));
+}
+
+#[test]
+fn serve_writes_a_private_bootstrap_token_and_admin_cli_uses_it() {
+    let dir = tempfile::tempdir().expect("dir");
+    let server = serve(dir.path(), &[]);
+    let token_file = dir.path().join("data/bootstrap-admin-token");
+    let token = std::fs::read_to_string(&token_file).expect("bootstrap token file");
+    assert!(token.trim().starts_with("pcat_"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&token_file)
+            .expect("meta")
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+
+    let admin = |args: &[&str]| {
+        // No --token: the CLI finds the bootstrap token in the data directory.
+        portcullis(dir.path())
+            .arg("admin")
+            .arg("--url")
+            .arg(&server.url)
+            .args(args)
+            .output()
+            .expect("run admin")
+    };
+    let out = admin(&[
+        "users",
+        "create",
+        "--user-name",
+        "zoe",
+        "--email",
+        "zoe@example.com",
+        "--given-name",
+        "Zoe",
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("userName") && stdout.contains("zoe"),
+        "{stdout}"
+    );
+
+    let out = admin(&["users", "list"]);
+    let (stdout, _) = text(&out);
+    let mut lines = stdout.lines();
+    assert!(
+        lines
+            .next()
+            .is_some_and(|h| h.starts_with("USER ID") && h.contains("USER NAME")),
+        "{stdout}"
+    );
+    assert!(
+        lines
+            .next()
+            .is_some_and(|l| l.contains("zoe") && l.contains("zoe@example.com")),
+        "{stdout}"
+    );
+
+    let out = admin(&["--json", "users", "list"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["users"][0]["displayName"], "Zoe");
+
+    let out = admin(&[
+        "users",
+        "create",
+        "--user-name",
+        "ZOE",
+        "--email",
+        "z2@example.com",
+    ]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.contains("409") && stderr.contains("userName"),
+        "{stderr}"
+    );
+
+    let out = admin(&["tokens", "create", "--name", "automation"]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    let created = stdout
+        .lines()
+        .find(|l| l.starts_with("token "))
+        .expect("token line")
+        .to_owned();
+    let secret = created.trim_start_matches("token").trim().to_owned();
+    let out = portcullis(dir.path())
+        .args([
+            "admin",
+            "--url",
+            &server.url,
+            "settings",
+            "set",
+            "--session-duration",
+            "PT12H",
+        ])
+        .env("PORTCULLIS_ADMIN_TOKEN", &secret)
+        .output()
+        .expect("run");
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("PT12H"), "{stdout}");
+
+    let out = admin(&["settings", "set", "--session-duration", "P91D"]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.contains("sessionDuration") && stderr.contains("90 days"),
+        "{stderr}"
+    );
+
+    let out = admin(&["audit", "--action", "settings.*"]);
+    let (stdout, _) = text(&out);
+    assert!(
+        stdout.contains("settings.update") && stdout.contains("admin-token:"),
+        "{stdout}"
+    );
+
+    let out = portcullis(dir.path())
+        .args([
+            "admin",
+            "--url",
+            &server.url,
+            "--token",
+            "pcat_wrong",
+            "users",
+            "list",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn restart_keeps_everything_and_does_not_regenerate_the_token() {
+    let dir = tempfile::tempdir().expect("dir");
+    let first = serve(dir.path(), &[]);
+    let token =
+        std::fs::read_to_string(dir.path().join("data/bootstrap-admin-token")).expect("token");
+    let out = portcullis(dir.path())
+        .args([
+            "admin",
+            "--url",
+            &first.url,
+            "groups",
+            "create",
+            "--display-name",
+            "Keepers",
+        ])
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    drop(first);
+
+    let second = serve(dir.path(), &[]);
+    let again =
+        std::fs::read_to_string(dir.path().join("data/bootstrap-admin-token")).expect("token");
+    assert_eq!(token, again);
+    let out = portcullis(dir.path())
+        .args(["admin", "--url", &second.url, "--json", "groups", "list"])
+        .output()
+        .expect("run");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["groups"][0]["displayName"], "Keepers");
+}
+
+#[test]
+fn migrate_applies_the_schema_and_serve_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().expect("dir");
+    let out = portcullis(dir.path()).arg("migrate").output().expect("run");
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("migrations applied (sqlite)"), "{stdout}");
+    assert!(dir.path().join("data/portcullis.db").exists());
+
+    let mut server = serve(dir.path(), &[]);
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(server.child.id().to_string())
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(code) = server.child.try_wait().expect("wait") {
+            assert!(code.success(), "exit status {code:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "did not stop within 30 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn postgres_requires_a_master_key() {
+    let dir = tempfile::tempdir().expect("dir");
+    let out = portcullis(dir.path())
+        .arg("serve")
+        .env(
+            "PORTCULLIS__DATABASE__URL",
+            "postgres://postgres@127.0.0.1:1/none",
+        )
+        .output()
+        .expect("run");
+    let (_, stderr) = text(&out);
+    assert!(!out.status.success());
+    assert!(stderr.contains("MASTER_KEY"), "{stderr}");
+}
