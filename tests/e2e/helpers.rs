@@ -1,7 +1,10 @@
 //! `spawn_app`: a real server on a free port, on the backend a test asks for.
 
+use std::sync::Arc;
+
 use portcullis_server::Application;
 use portcullis_server::config::{Config, Secret};
+use portcullis_sessions::ManualClock;
 use portcullis_store::testing::{TestDatabase, fresh_postgres};
 use serde_json::Value;
 
@@ -38,10 +41,14 @@ macro_rules! on_both_backends {
 /// A running server and a client for it.
 pub struct TestApp {
     pub base: String,
+    /// The clock the server runs on: tests move time with it.
+    pub clock: Arc<ManualClock>,
+    pub data_dir: std::path::PathBuf,
     pub token: String,
     pub client: reqwest::Client,
     _dir: tempfile::TempDir,
     _db: Option<TestDatabase>,
+    _redis: Option<portcullis_sessions::testing::RedisCleanup>,
 }
 
 pub const ADMIN_TOKEN: &str = "pcat_test-bootstrap-token-0123456789";
@@ -55,9 +62,15 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     };
     config.admin.bootstrap_token = Some(Secret::new(ADMIN_TOKEN));
     config.admin.max_body_bytes = 16 * 1024;
+    let mut redis = None;
     let db = match backend {
         Backend::Sqlite => None,
         Backend::Postgres => {
+            // The production pairing: PostgreSQL directory, Redis sessions.
+            let prefix = portcullis_sessions::testing::unique_prefix();
+            config.sessions.url = Some(Secret::new(portcullis_sessions::testing::redis_url()));
+            config.sessions.key_prefix = prefix.clone();
+            redis = Some(portcullis_sessions::testing::RedisCleanup::new(&prefix));
             let db = fresh_postgres().await;
             config.database.url = Some(Secret::new(db.url.clone()));
             config.database.max_connections = 4;
@@ -65,17 +78,22 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
             Some(db)
         }
     };
-    let app = Application::build(config)
+    let data_dir = config.data_dir.clone();
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let app = Application::build_with_clock(config, clock.clone())
         .await
         .expect("build the application");
     let base = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     TestApp {
         base,
+        clock,
+        data_dir,
         token: ADMIN_TOKEN.into(),
         client: reqwest::Client::new(),
         _dir: dir,
         _db: db,
+        _redis: redis,
     }
 }
 
@@ -172,6 +190,47 @@ impl TestApp {
         id.to_owned()
     }
 
+    /// Gives a user a permanent password (not to be changed at sign-in).
+    pub async fn set_password(&self, user_id: &str, password: &str) {
+        let a = self
+            .put(
+                &format!("users/{user_id}/password"),
+                Some(serde_json::json!({"password": password, "temporary": false})),
+            )
+            .await;
+        assert_eq!(a.status, 204, "{a:?}");
+    }
+
+    /// The id of the user with this name.
+    pub async fn user_id(&self, name: &str) -> String {
+        let list = self.get("users?maxResults=1000").await;
+        list.body["users"]
+            .as_array()
+            .and_then(|u| u.iter().find(|u| u["userName"] == name))
+            .and_then(|u| u["userId"].as_str())
+            .expect("user")
+            .to_owned()
+    }
+
+    /// The newest message in the outbox addressed to `email` (the embedded default delivery).
+    pub fn last_mail_to(&self, email: &str) -> String {
+        let dir = self.data_dir.join("outbox");
+        let mut mails: Vec<(std::time::SystemTime, String)> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("no outbox at {}: {e}", dir.display()))
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let text = std::fs::read_to_string(e.path()).ok()?;
+                let modified = e.metadata().ok()?.modified().ok()?;
+                text.contains(email).then_some((modified, text))
+            })
+            .collect();
+        mails.sort();
+        mails
+            .pop()
+            .map(|(_, t)| t)
+            .unwrap_or_else(|| panic!("no message to {email} in {}", dir.display()))
+    }
+
     pub async fn permission_set(&self, name: &str) -> String {
         let a = self
             .post("permission-sets", serde_json::json!({"name": name}))
@@ -182,4 +241,25 @@ impl TestApp {
             .expect("permissionSetId")
             .to_owned()
     }
+}
+
+/// The code in a message: the six digits after "is: " (the messages say "Your … is: 123456").
+pub fn six_digits(text: &str) -> String {
+    let from = text
+        .find("is: ")
+        .map(|i| i + 4)
+        .unwrap_or_else(|| panic!("no code in: {text}"));
+    let bytes = &text.as_bytes()[from..];
+    for i in 0..bytes.len().saturating_sub(5) {
+        let run = &bytes[i..i + 6];
+        let before = i
+            .checked_sub(1)
+            .map(|j| bytes[j].is_ascii_digit())
+            .unwrap_or(false);
+        let after = bytes.get(i + 6).is_some_and(u8::is_ascii_digit);
+        if run.iter().all(u8::is_ascii_digit) && !before && !after {
+            return String::from_utf8_lossy(run).into_owned();
+        }
+    }
+    panic!("no six-digit code in: {text}")
 }

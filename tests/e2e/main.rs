@@ -5,5 +5,7 @@
 
 mod admin_api;
 mod bad_input;
+mod browser_like;
 mod helpers;
 mod openapi;
+mod signin;

@@ -1,1 +1,114 @@
-//! placeholder
+//! Portcullis identity provider: sign-in (password, email one-time passwords and verification
+//! codes, MFA), portal sessions, the portal pages; later OIDC and SAML.
+
+pub mod delivery;
+pub mod pages;
+pub mod password;
+pub mod portal;
+pub mod session;
+pub mod signin;
+pub mod throttle;
+pub mod web;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::web as aw;
+use portcullis_sessions::{Clock, Sessions};
+use portcullis_store::Directory;
+
+use delivery::MessageSender;
+use password::{PasswordConfig, PasswordError, Passwords};
+use throttle::{Throttle, ThrottleConfig};
+use web::Cookies;
+
+/// Sign-in settings from the server's configuration.
+#[derive(Debug, Clone)]
+pub struct IdpConfig {
+    /// The public URL; https means `Secure` cookies with the `__Host-` prefix.
+    pub public_url: url::Url,
+    pub passwords: PasswordConfig,
+    pub throttle: ThrottleConfig,
+    /// How long a browser stays trusted after MFA when the prompt is "when context changes".
+    pub trusted_device: Duration,
+    /// How long an emailed code is valid.
+    pub code_lifetime: Duration,
+    /// Wrong codes allowed before the sign-in starts over.
+    pub code_attempts: u32,
+}
+
+impl IdpConfig {
+    pub fn new(public_url: url::Url) -> Self {
+        Self {
+            public_url,
+            passwords: PasswordConfig::default(),
+            throttle: ThrottleConfig::default(),
+            trusted_device: Duration::from_secs(30 * 86_400),
+            code_lifetime: Duration::from_secs(10 * 60),
+            code_attempts: 5,
+        }
+    }
+}
+
+/// Everything the sign-in and portal handlers use.
+pub struct Idp {
+    pub directory: Arc<dyn Directory>,
+    pub sessions: Arc<dyn Sessions>,
+    pub sender: Arc<dyn MessageSender>,
+    pub clock: Arc<dyn Clock>,
+    pub passwords: Passwords,
+    pub throttle: Throttle,
+    pub cookies: Cookies,
+    pub config: IdpConfig,
+    /// Signs trusted-device cookies (derived from the master key by the server).
+    device_key: [u8; 32],
+}
+
+impl std::fmt::Debug for Idp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Idp")
+            .field("directory", &self.directory.backend())
+            .field("sessions", &self.sessions.backend())
+            .field("sender", &self.sender.describe())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Idp {
+    pub fn new(
+        directory: Arc<dyn Directory>,
+        sessions: Arc<dyn Sessions>,
+        sender: Arc<dyn MessageSender>,
+        clock: Arc<dyn Clock>,
+        config: IdpConfig,
+        device_key: [u8; 32],
+    ) -> Result<Self, PasswordError> {
+        Ok(Self {
+            passwords: Passwords::new(&config.passwords)?,
+            throttle: Throttle {
+                config: config.throttle,
+            },
+            cookies: Cookies::new(config.public_url.scheme() == "https"),
+            directory,
+            sessions,
+            sender,
+            clock,
+            config,
+            device_key,
+        })
+    }
+}
+
+async fn stylesheet() -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .body(include_str!("../static/portcullis.css"))
+}
+
+/// Mounts the sign-in pages, the portal and their assets.
+pub fn routes(cfg: &mut aw::ServiceConfig) {
+    cfg.route("/static/portcullis.css", aw::get().to(stylesheet));
+    signin::routes(cfg);
+    portal::routes(cfg);
+}

@@ -9,13 +9,21 @@ use actix_web::dev::Server;
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::Context;
+use hmac::{Hmac, Mac};
+use portcullis_idp::password::PasswordConfig;
+use portcullis_idp::throttle::ThrottleConfig;
+use portcullis_idp::{Idp, IdpConfig};
+use portcullis_sessions::embedded::EmbeddedSessions;
+use portcullis_sessions::redis::RedisSessions;
+use portcullis_sessions::{Clock, Sessions, SystemClock};
 use portcullis_store::Directory;
 use portcullis_store::postgres::PostgresDirectory;
 use portcullis_store::sqlite::SqliteDirectory;
+use sha2::Sha256;
 
 use crate::admin;
 use crate::bootstrap::{self, Bootstrap, MasterKey};
-use crate::config::{Config, DatabaseTarget};
+use crate::config::{Config, DatabaseTarget, SessionsTarget};
 use crate::state::AppState;
 
 /// Opens (and migrates) the directory the configuration names. Only here are concrete
@@ -42,6 +50,55 @@ pub async fn open_directory(config: &Config) -> anyhow::Result<Arc<dyn Directory
         .await
         .context("applying directory migrations")?;
     Ok(directory)
+}
+
+/// Opens the session store the configuration names (the embedded one sweeps expired rows
+/// every minute).
+pub async fn open_sessions(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Arc<dyn Sessions>> {
+    Ok(match config.sessions_target()? {
+        SessionsTarget::Embedded(path) => {
+            let store = EmbeddedSessions::open(&path, clock)
+                .await
+                .with_context(|| format!("opening the session store {}", path.display()))?;
+            store.spawn_sweeper(std::time::Duration::from_secs(60));
+            Arc::new(store)
+        }
+        SessionsTarget::Redis(url) => Arc::new(
+            RedisSessions::connect(url.expose(), &config.sessions.key_prefix, clock)
+                .await
+                .context("connecting to Redis")?,
+        ),
+    })
+}
+
+/// The sign-in settings from the configuration.
+fn idp_config(config: &Config) -> anyhow::Result<IdpConfig> {
+    let si = &config.signin;
+    let mut idp = IdpConfig::new(url::Url::parse(&config.public_url)?);
+    idp.passwords = PasswordConfig {
+        memory_kib: si.argon2_memory_kib,
+        iterations: si.argon2_iterations,
+        parallelism: si.argon2_parallelism,
+        min_length: si.password_min_length,
+    };
+    idp.throttle = ThrottleConfig {
+        per_user: si.max_failures_per_user,
+        per_address: si.max_failures_per_address,
+        window: std::time::Duration::from_secs(si.lockout_minutes * 60),
+    };
+    idp.trusted_device = std::time::Duration::from_secs(si.trusted_device_days * 86_400);
+    Ok(idp)
+}
+
+/// A key for one purpose, derived from the master key (HMAC-SHA256 of the purpose's label).
+fn derive_key(master: &MasterKey, label: &str) -> anyhow::Result<[u8; 32]> {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(master.bytes())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    mac.update(label.as_bytes());
+    Ok(mac.finalize().into_bytes().into())
 }
 
 /// Creates the data directory readable by its owner only (it holds keys and the embedded stores).
@@ -78,9 +135,24 @@ impl std::fmt::Debug for Application {
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// As [`Application::build`], with the clock every expiry decision uses (tests move it).
+    pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         create_data_dir(&config.data_dir)?;
         let master_key = bootstrap::master_key(&config)?;
         let directory = open_directory(&config).await?;
+        let sessions = open_sessions(&config, clock.clone()).await?;
+        let sender = crate::delivery::build_sender(&config)?;
+        let idp = Idp::new(
+            directory.clone(),
+            sessions,
+            sender,
+            clock,
+            idp_config(&config)?,
+            derive_key(&master_key, "portcullis trusted-device key v1")?,
+        )?;
         let bootstrap = bootstrap::bootstrap_admin(&config, directory.as_ref()).await?;
         let listener = TcpListener::bind(config.listen_addr()?)
             .with_context(|| format!("binding {}", config.listen))?;
@@ -88,6 +160,7 @@ impl Application {
         let state = AppState {
             directory,
             config: Arc::new(config),
+            idp: Arc::new(idp),
         };
         // Signal handlers are in place before the first request can arrive, so a SIGTERM at any
         // moment after `build` means a graceful stop, never the default kill.
@@ -177,24 +250,32 @@ async fn healthz() -> HttpResponse {
 }
 
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    match state.directory.ping().await {
-        Ok(()) => HttpResponse::Ok().json(serde_json::json!({ "status": "ready" })),
-        Err(e) => {
-            tracing::warn!(error = ?e, "readiness check failed");
-            HttpResponse::ServiceUnavailable()
-                .json(serde_json::json!({ "status": "unavailable", "directory": "unreachable" }))
-        }
+    let directory = state.directory.ping().await;
+    let sessions = state.idp.sessions.ping().await;
+    let word = |ok: bool| if ok { "ok" } else { "unreachable" };
+    let body = serde_json::json!({
+        "status": if directory.is_ok() && sessions.is_ok() { "ready" } else { "unavailable" },
+        "directory": word(directory.is_ok()),
+        "sessions": word(sessions.is_ok()),
+    });
+    if directory.is_ok() && sessions.is_ok() {
+        HttpResponse::Ok().json(body)
+    } else {
+        tracing::warn!(directory = ?directory.err(), sessions = ?sessions.err(), "readiness check failed");
+        HttpResponse::ServiceUnavailable().json(body)
     }
 }
 
 fn serve(listener: TcpListener, state: AppState, master_key: MasterKey) -> anyhow::Result<Server> {
     let max_body = state.config.admin.max_body_bytes;
+    let idp = web::Data::from(state.idp.clone());
     let data = web::Data::new(state);
     let key = web::Data::new(master_key);
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
             .app_data(key.clone())
+            .app_data(idp.clone())
             .wrap(
                 DefaultHeaders::new()
                     .add(("X-Content-Type-Options", "nosniff"))
@@ -205,6 +286,7 @@ fn serve(listener: TcpListener, state: AppState, master_key: MasterKey) -> anyho
             .route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(readyz))
             .service(admin::scope(max_body))
+            .configure(portcullis_idp::routes)
     })
     .listen(listener)?
     .disable_signals()

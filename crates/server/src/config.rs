@@ -56,6 +56,8 @@ pub struct Config {
     pub sessions: SessionsConfig,
     pub admin: AdminConfig,
     pub log: LogConfig,
+    pub delivery: DeliveryConfig,
+    pub signin: SigninConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -75,6 +77,42 @@ pub struct SessionsConfig {
     /// Unset: the embedded session store in the data directory. `redis://…` selects Redis.
     pub url: Option<Secret>,
     pub url_file: Option<PathBuf>,
+    /// Prefix of every Redis key (several deployments can share one Redis).
+    pub key_prefix: String,
+}
+
+/// Sign-in: password hashing cost and policy, throttling, trusted browsers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SigninConfig {
+    /// Minimum password length (1–128, default 8).
+    pub password_min_length: usize,
+    /// argon2id memory in KiB (default 19456), iterations (2) and lanes (1).
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    pub argon2_parallelism: u32,
+    /// Failed attempts for one user name within `lockout_minutes` before it is locked.
+    pub max_failures_per_user: u64,
+    /// Failed attempts from one client address within `lockout_minutes` before it is locked.
+    pub max_failures_per_address: u64,
+    pub lockout_minutes: u64,
+    /// How long a browser stays trusted after MFA when the prompt is CONTEXT_CHANGE.
+    pub trusted_device_days: u64,
+}
+
+impl Default for SigninConfig {
+    fn default() -> Self {
+        Self {
+            password_min_length: 8,
+            argon2_memory_kib: 19_456,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+            max_failures_per_user: 5,
+            max_failures_per_address: 50,
+            lockout_minutes: 15,
+            trusted_device_days: 30,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -94,6 +132,88 @@ pub struct LogConfig {
     pub format: LogFormat,
     /// A tracing filter such as `info` or `portcullis=debug,info`.
     pub level: String,
+}
+
+/// How sign-in codes and one-time passwords reach people: SMTP, a webhook, or (neither set)
+/// `.eml` files in `data_dir/outbox`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryConfig {
+    pub smtp: Option<SmtpConfig>,
+    pub webhook: Option<WebhookConfig>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    /// The mail server's host name (also the name its TLS certificate must carry).
+    pub host: String,
+    /// Unset: 465 with `tls`, 587 with `starttls`, 25 with `none`.
+    #[serde(default)]
+    pub port: Option<u16>,
+    #[serde(default)]
+    pub security: SmtpSecurity,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<Secret>,
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// The sender: `id@example.com` or `Portcullis <id@example.com>`.
+    pub from: String,
+    #[serde(default = "default_smtp_timeout")]
+    pub timeout_seconds: u64,
+}
+
+fn default_smtp_timeout() -> u64 {
+    30
+}
+
+impl SmtpConfig {
+    /// The configured port, or the usual one for the security mode.
+    pub fn effective_port(&self) -> u16 {
+        self.port.unwrap_or(match self.security {
+            SmtpSecurity::Tls => 465,
+            SmtpSecurity::Starttls => 587,
+            SmtpSecurity::Plain => 25,
+        })
+    }
+}
+
+/// How the SMTP connection is protected.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SmtpSecurity {
+    /// Implicit TLS from the first byte (usually port 465).
+    #[serde(rename = "tls")]
+    Tls,
+    /// Plain connection upgraded with STARTTLS, which the server must offer (usually port 587).
+    #[default]
+    #[serde(rename = "starttls")]
+    Starttls,
+    /// No encryption at all: only for a local relay or tests.
+    #[serde(rename = "none")]
+    Plain,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// Where messages are POSTed: `https://…` (`http://` only for localhost / 127.0.0.1).
+    pub url: String,
+    /// Key of the HMAC-SHA256 signature sent in `X-Portcullis-Signature`.
+    #[serde(default)]
+    pub secret: Option<Secret>,
+    #[serde(default)]
+    pub secret_file: Option<PathBuf>,
+}
+
+/// Where the configuration sends codes.
+#[derive(Debug, Clone)]
+pub enum DeliveryTarget {
+    /// `.eml` files in this directory.
+    Outbox(PathBuf),
+    Smtp(SmtpConfig),
+    Webhook(WebhookConfig),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,6 +239,7 @@ impl Default for Config {
             sessions: SessionsConfig {
                 url: None,
                 url_file: None,
+                key_prefix: "portcullis:".into(),
             },
             admin: AdminConfig {
                 bootstrap_token: None,
@@ -129,6 +250,8 @@ impl Default for Config {
                 format: LogFormat::Text,
                 level: "info".into(),
             },
+            delivery: DeliveryConfig::default(),
+            signin: SigninConfig::default(),
         }
     }
 }
@@ -198,7 +321,11 @@ impl Config {
             &mut self.database.url,
             &mut self.sessions.url,
             &mut self.admin.bootstrap_token,
-        ] {
+        ]
+        .into_iter()
+        .chain(self.delivery.smtp.as_mut().map(|s| &mut s.password))
+        .chain(self.delivery.webhook.as_mut().map(|w| &mut w.secret))
+        {
             if slot.as_ref().is_some_and(|s| s.expose().trim().is_empty()) {
                 *slot = None;
             }
@@ -238,6 +365,20 @@ impl Config {
             &self.admin.bootstrap_token_file,
             "admin.bootstrap_token",
         )?;
+        if let Some(smtp) = &mut self.delivery.smtp {
+            read(
+                &mut smtp.password,
+                &smtp.password_file,
+                "delivery.smtp.password",
+            )?;
+        }
+        if let Some(webhook) = &mut self.delivery.webhook {
+            read(
+                &mut webhook.secret,
+                &webhook.secret_file,
+                "delivery.webhook.secret",
+            )?;
+        }
         Ok(())
     }
 
@@ -261,6 +402,39 @@ impl Config {
         self.listen_addr()?;
         self.database_target()?;
         self.sessions_target()?;
+        self.delivery_target()?;
+        let si = &self.signin;
+        if !(1..=128).contains(&si.password_min_length) {
+            return Err(ConfigError::Invalid(
+                "signin.password_min_length must be between 1 and 128".into(),
+            ));
+        }
+        if si.argon2_memory_kib < 8 * si.argon2_parallelism.max(1)
+            || si.argon2_iterations == 0
+            || si.argon2_parallelism == 0
+        {
+            return Err(ConfigError::Invalid(
+                "signin.argon2_*: iterations and parallelism must be at least 1, memory at least 8 KiB per lane".into(),
+            ));
+        }
+        if si.max_failures_per_user == 0
+            || si.max_failures_per_address == 0
+            || si.lockout_minutes == 0
+        {
+            return Err(ConfigError::Invalid(
+                "signin.max_failures_* and signin.lockout_minutes must be at least 1".into(),
+            ));
+        }
+        if !(1..=365).contains(&si.trusted_device_days) {
+            return Err(ConfigError::Invalid(
+                "signin.trusted_device_days must be between 1 and 365".into(),
+            ));
+        }
+        if self.sessions.key_prefix.is_empty() || self.sessions.key_prefix.len() > 64 {
+            return Err(ConfigError::Invalid(
+                "sessions.key_prefix must be 1 to 64 characters".into(),
+            ));
+        }
         if self.database.max_connections == 0 {
             return Err(ConfigError::Invalid(
                 "database.max_connections must be at least 1".into(),
@@ -328,6 +502,88 @@ impl Config {
             Some(_) => Err(ConfigError::Invalid(
                 "sessions.url must start with redis:// or rediss://".into(),
             )),
+        }
+    }
+
+    /// Where codes go; checks the `delivery` section. Secrets must already be resolved (as
+    /// [`Config::load`] does).
+    pub fn delivery_target(&self) -> Result<DeliveryTarget, ConfigError> {
+        let invalid = |m: String| Err(ConfigError::Invalid(m));
+        match (&self.delivery.smtp, &self.delivery.webhook) {
+            (None, None) => Ok(DeliveryTarget::Outbox(self.data_dir.join("outbox"))),
+            (Some(_), Some(_)) => invalid(
+                "delivery.smtp and delivery.webhook are both set: choose one way to deliver codes"
+                    .into(),
+            ),
+            (Some(smtp), None) => {
+                if smtp.host.trim().is_empty() || smtp.host.contains(['/', ' ', ':']) {
+                    return invalid(format!(
+                        "delivery.smtp.host '{}' must be a host name such as mail.example.com",
+                        smtp.host
+                    ));
+                }
+                if smtp.port == Some(0) {
+                    return invalid("delivery.smtp.port must be between 1 and 65535".into());
+                }
+                if let Err(e) = smtp.from.parse::<lettre::message::Mailbox>() {
+                    return invalid(format!(
+                        "delivery.smtp.from '{}' is not an address such as \
+                         'Portcullis <id@example.com>': {e}",
+                        smtp.from
+                    ));
+                }
+                if smtp.timeout_seconds == 0 || smtp.timeout_seconds > 600 {
+                    return invalid(
+                        "delivery.smtp.timeout_seconds must be between 1 and 600".into(),
+                    );
+                }
+                match (&smtp.username, &smtp.password) {
+                    (Some(_), None) => {
+                        return invalid(
+                            "delivery.smtp.username is set without delivery.smtp.password \
+                             (or password_file)"
+                                .into(),
+                        );
+                    }
+                    (None, Some(_)) => {
+                        return invalid(
+                            "delivery.smtp.password is set without delivery.smtp.username".into(),
+                        );
+                    }
+                    _ => {}
+                }
+                Ok(DeliveryTarget::Smtp(smtp.clone()))
+            }
+            (None, Some(webhook)) => {
+                let Ok(url) = url::Url::parse(&webhook.url) else {
+                    return invalid(format!(
+                        "delivery.webhook.url '{}' is not a URL",
+                        webhook.url
+                    ));
+                };
+                let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+                match url.scheme() {
+                    "https" if url.host_str().is_some() => {}
+                    "http" if loopback => {}
+                    _ => {
+                        return invalid(
+                            "delivery.webhook.url must be an https:// URL \
+                             (http:// is allowed only for localhost and 127.0.0.1)"
+                                .into(),
+                        );
+                    }
+                }
+                match &webhook.secret {
+                    None => invalid(
+                        "delivery.webhook.secret (or secret_file) is required: it signs each request"
+                            .into(),
+                    ),
+                    Some(s) if s.expose().len() < 16 => invalid(
+                        "delivery.webhook.secret must be at least 16 characters".into(),
+                    ),
+                    Some(_) => Ok(DeliveryTarget::Webhook(webhook.clone())),
+                }
+            }
         }
     }
 

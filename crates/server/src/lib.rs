@@ -6,6 +6,7 @@ pub mod app;
 pub mod bootstrap;
 pub mod cli;
 pub mod config;
+pub mod delivery;
 pub mod state;
 pub mod telemetry;
 

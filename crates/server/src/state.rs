@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use portcullis_idp::Idp;
 use portcullis_store::Directory;
 
 use crate::config::Config;
@@ -11,6 +12,8 @@ use crate::config::Config;
 pub struct AppState {
     pub directory: Arc<dyn Directory>,
     pub config: Arc<Config>,
+    /// Sign-in, sessions and the portal (shares the directory).
+    pub idp: Arc<Idp>,
 }
 
 impl std::fmt::Debug for AppState {

@@ -3,7 +3,7 @@
 
 use portcullis_domain::{
     AccountAssignment, AccountId, Actor, AdminTokenId, ApplicationAssignment, ApplicationId,
-    GroupId, NewAuditEvent, PermissionSetId, UserId,
+    GroupId, MfaDeviceId, MfaDeviceKind, NewAuditEvent, PermissionSetId, UserId,
 };
 
 pub fn user(actor: Actor, verb: &str, id: UserId) -> NewAuditEvent {
@@ -92,4 +92,31 @@ pub fn admin_token(actor: Actor, verb: &str, id: AdminTokenId) -> NewAuditEvent 
         format!("admin-token.{verb}"),
         format!("admin-token:{id}"),
     )
+}
+
+/// A password set (or replaced) by `actor`. The details say whether it must change at the next
+/// sign-in; never the hash.
+pub fn password(actor: Actor, user: UserId, must_change: bool) -> NewAuditEvent {
+    NewAuditEvent::new(actor, "user.password.set", format!("user:{user}"))
+        .with_details(format!(r#"{{"mustChange":{must_change}}}"#))
+}
+
+/// An MFA device registered, renamed or removed. The details name the device and its kind; never
+/// its secret or credential.
+pub fn mfa_device(
+    actor: Actor,
+    verb: &str,
+    user: UserId,
+    id: MfaDeviceId,
+    kind: MfaDeviceKind,
+) -> NewAuditEvent {
+    NewAuditEvent::new(
+        actor,
+        format!("user.mfa-device.{verb}"),
+        format!("user:{user}"),
+    )
+    .with_details(format!(
+        r#"{{"deviceId":"{id}","kind":"{}"}}"#,
+        kind.as_str()
+    ))
 }

@@ -22,10 +22,10 @@ mod types;
 use async_trait::async_trait;
 use portcullis_domain::{
     AccountAssignment, AccountId, Actor, AdminToken, AdminTokenId, Application,
-    ApplicationAssignment, ApplicationId, AuditEvent, AuditFilter, Group, GroupId, NewAccount,
-    NewAdminToken, NewApplication, NewAuditEvent, NewGroup, NewPermissionSet, NewUser, Page,
-    PageRequest, PermissionSet, PermissionSetId, Principal, Settings, User, UserId, UserName,
-    UserPatch,
+    ApplicationAssignment, ApplicationId, AuditEvent, AuditFilter, DisplayName, Group, GroupId,
+    MfaDevice, MfaDeviceId, NewAccount, NewAdminToken, NewApplication, NewAuditEvent, NewGroup,
+    NewMfaDevice, NewPermissionSet, NewUser, Page, PageRequest, PasswordRecord, PermissionSet,
+    PermissionSetId, Principal, Settings, User, UserId, UserName, UserPatch,
 };
 
 pub use portcullis_domain::Account;
@@ -231,6 +231,62 @@ pub trait AuditLog: Send + Sync {
     ) -> Result<Page<AuditEvent>>;
 }
 
+/// Passwords (argon2id PHC strings, hashed by the caller).
+#[async_trait]
+pub trait CredentialStore: Send + Sync {
+    /// The user's password record; `None` when they have none (a user created without one).
+    async fn get_password(&self, user: UserId) -> Result<Option<PasswordRecord>>;
+    /// Sets (or replaces) the password; `must_change` forces a new one at the next sign-in.
+    /// Audited as `user.password.set` (details say whether it must change; never the hash).
+    /// `NotFound("user")` for an unknown user.
+    async fn set_password(
+        &self,
+        actor: Actor,
+        user: UserId,
+        hash: String,
+        must_change: bool,
+    ) -> Result<()>;
+    /// Replaces the hash without an audit event and without touching `must_change` or
+    /// `updated_at`: re-hashing with new argon2 parameters after a successful sign-in.
+    async fn rehash_password(&self, user: UserId, hash: String) -> Result<()>;
+}
+
+/// MFA devices (authenticator apps and WebAuthn credentials) of each person.
+#[async_trait]
+pub trait MfaDeviceStore: Send + Sync {
+    /// Registers a device. At most `kind.limit()` per user and kind:
+    /// `Conflict { field: "kind" }` beyond it (checked in the same transaction).
+    /// `NotFound("user")` for an unknown user. Audited as `user.mfa-device.create`.
+    async fn add_mfa_device(&self, actor: Actor, device: NewMfaDevice) -> Result<MfaDevice>;
+    /// The user's devices, oldest first.
+    async fn list_mfa_devices(&self, user: UserId) -> Result<Vec<MfaDevice>>;
+    /// The device with this WebAuthn credential id, whoever owns it (usernameless sign-in).
+    async fn find_mfa_device_by_credential(&self, credential_id: &str)
+    -> Result<Option<MfaDevice>>;
+    /// `NotFound("mfa device")` when the user has no such device. Audited `user.mfa-device.update`.
+    async fn rename_mfa_device(
+        &self,
+        actor: Actor,
+        user: UserId,
+        id: MfaDeviceId,
+        name: DisplayName,
+    ) -> Result<MfaDevice>;
+    /// `NotFound("mfa device")` when the user has no such device. Audited `user.mfa-device.delete`.
+    async fn delete_mfa_device(&self, actor: Actor, user: UserId, id: MfaDeviceId) -> Result<()>;
+    /// Records a successful use at `at`: sets `last_used_at`, and `secret` when given (a
+    /// WebAuthn credential's new signature counter). For TOTP, `totp_step` is the time step of
+    /// the accepted code: the call returns `false` — and changes nothing — when that step is not
+    /// greater than the last accepted one, so a code can never be used twice. Not audited.
+    async fn record_mfa_use(
+        &self,
+        user: UserId,
+        id: MfaDeviceId,
+        at: chrono::DateTime<chrono::Utc>,
+        totp_step: Option<i64>,
+        secret: Option<Vec<u8>>,
+    ) -> Result<bool>;
+}
+
 /// The whole directory, as the services above the store see it.
 #[async_trait]
 pub trait Directory:
@@ -244,6 +300,8 @@ pub trait Directory:
     + SigningKeyStore
     + AdminTokenStore
     + AuditLog
+    + CredentialStore
+    + MfaDeviceStore
 {
     /// Applies pending migrations (idempotent).
     async fn migrate(&self) -> Result<()>;

@@ -6,6 +6,7 @@
 
 mod accounts;
 mod applications;
+mod credentials;
 mod groups;
 mod misc;
 #[cfg(test)]
@@ -152,6 +153,10 @@ pub(crate) fn pg_err(e: tokio_postgres::Error) -> StoreError {
                 ("assignment", "this application assignment already exists")
             }
             "signing_keys_pkey" => ("kid", "a signing key with this kid already exists"),
+            "mfa_devices_credential_id_key" => (
+                "credentialId",
+                "an MFA device with this credential id already exists",
+            ),
             "admin_tokens_token_hash_key" => {
                 ("token", "an admin token with this hash already exists")
             }
@@ -166,6 +171,9 @@ pub(crate) fn pg_err(e: tokio_postgres::Error) -> StoreError {
         let (field, entity) = match constraint {
             "group_members_group_id_fkey" => return StoreError::NotFound("group"),
             "group_members_user_id_fkey" => ("userId", "user"),
+            "user_passwords_user_id_fkey" | "mfa_devices_user_id_fkey" => {
+                return StoreError::NotFound("user");
+            }
             c if c.ends_with("_account_id_fkey") => ("accountId", "account"),
             c if c.ends_with("_permission_set_id_fkey") => ("permissionSetId", "permission set"),
             c if c.ends_with("_application_id_fkey") => ("applicationId", "application"),

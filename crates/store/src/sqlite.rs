@@ -7,11 +7,13 @@
 //!
 //! The implementation is split by aggregate: [`people`] (users, groups), [`access`] (accounts,
 //! permission sets, account assignments), [`apps`] (applications) and [`admin`] (settings,
-//! signing keys, administrator tokens, the audit log).
+//! signing keys, administrator tokens, the audit log) and [`credentials`] (passwords, MFA
+//! devices).
 
 mod access;
 mod admin;
 mod apps;
+mod credentials;
 mod people;
 
 use std::path::Path;
@@ -214,6 +216,11 @@ const UNIQUE_RULES: &[(&str, &str, &str)] = &[
         "signing_keys.kid",
         "kid",
         "a signing key with this kid already exists",
+    ),
+    (
+        "mfa_devices.credential_id",
+        "credentialId",
+        "an MFA device with this credential id already exists",
     ),
     (
         "admin_tokens.token_hash",

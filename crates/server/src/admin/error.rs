@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 #[serde(rename_all = "camelCase")]
 pub struct ErrorBody {
     /// Stable code: `ValidationError`, `BadRequest`, `Unauthorized`, `NotFound`, `Conflict`,
-    /// `PayloadTooLarge`, `UnsupportedMediaType`, `Unavailable`, `InternalError`.
+    /// `PayloadTooLarge`, `UnsupportedMediaType`, `DeliveryFailed`, `Unavailable`, `InternalError`.
     pub error: &'static str,
     pub message: String,
     /// For `ValidationError` (each invalid field) and `Conflict` (the clashing field).
@@ -44,6 +44,8 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    #[error("the message could not be delivered: {0}")]
+    Delivery(String),
     #[error("the directory is unavailable; try again shortly")]
     Unavailable(#[source] StoreError),
     #[error("internal error")]
@@ -64,6 +66,7 @@ impl ApiError {
             Self::Conflict { .. } => "Conflict",
             Self::PayloadTooLarge(_) => "PayloadTooLarge",
             Self::UnsupportedMediaType(_) => "UnsupportedMediaType",
+            Self::Delivery(_) => "DeliveryFailed",
             Self::Unavailable(_) => "Unavailable",
             Self::Internal(_) => "InternalError",
         }
@@ -102,6 +105,7 @@ impl ResponseError for ApiError {
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Delivery(_) => StatusCode::BAD_GATEWAY,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -10,6 +10,7 @@ pub mod error;
 pub mod groups;
 pub mod paging;
 pub mod permission_sets;
+pub mod sessions;
 pub mod settings;
 pub mod tokens;
 pub mod users;
@@ -26,6 +27,9 @@ use error::ApiError;
     info(title = "Portcullis admin API", description = "Manage people, groups, accounts, permission sets, assignments, applications and settings."),
     paths(
         users::create, users::list, users::get, users::patch, users::delete, users::groups,
+        sessions::list, sessions::revoke_all, sessions::revoke_one, sessions::one_time_password,
+        sessions::set_password,
+        sessions::list_devices, sessions::delete_device,
         groups::create, groups::list, groups::get, groups::patch, groups::delete,
         groups::members, groups::add_member, groups::remove_member,
         accounts::create, accounts::list, accounts::get, accounts::patch, accounts::delete,
@@ -80,6 +84,7 @@ pub fn scope(max_body_bytes: usize) -> actix_web::Scope {
         .app_data(web::QueryConfig::default().error_handler(|err, _| error::query_error(err)))
         .route("/openapi.json", web::get().to(openapi_json))
         .configure(users::routes)
+        .configure(sessions::routes)
         .configure(groups::routes)
         .configure(accounts::routes)
         .configure(permission_sets::routes)

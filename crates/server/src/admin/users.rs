@@ -200,6 +200,10 @@ pub async fn patch(
     let id: UserId = parse_id("userId", &path)?;
     let patch = parse_patch(body.into_inner())?;
     let user = state.directory.update_user(admin.actor, id, patch).await?;
+    if !user.enabled {
+        // A disabled person is signed out everywhere at once.
+        state.idp.sessions.revoke_user_sessions(id).await?;
+    }
     Ok(HttpResponse::Ok().json(UserView::from(user)))
 }
 
@@ -214,6 +218,7 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let id: UserId = parse_id("userId", &path)?;
     state.directory.delete_user(admin.actor, id).await?;
+    state.idp.sessions.revoke_user_sessions(id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -1,0 +1,206 @@
+//! Codes sent by email: the first-sign-in one-time password of a user created without one, and
+//! the verification code the MFA policy asks for when a person has no MFA device. Six digits,
+//! valid for ten minutes, stored only as a hash, a limited number of tries.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use portcullis_domain::{Actor, NewAuditEvent, User};
+use rand::Rng;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::{Pending, Stage, forbidden_form, restart, unavailable};
+use crate::Idp;
+use crate::delivery::{MessagePurpose, OutgoingMessage};
+use crate::pages::{CodePage, MessagePage};
+use crate::web::{Csrf, page, see_other};
+
+const CODE_NS: &str = "signin-code";
+
+fn code_hash(pending_id: &str, code: &str) -> Vec<u8> {
+    Sha256::digest(format!("{pending_id}:{code}").as_bytes()).to_vec()
+}
+
+/// Generates a code for this pending sign-in, emails it, and shows the code page.
+pub async fn send_code(idp: &Idp, pending_id: &str, pending: Pending, user: &User) -> HttpResponse {
+    let code = format!("{:06}", rand::rng().random_range(0..1_000_000u32));
+    let minutes = idp.config.code_lifetime.as_secs() / 60;
+    let (subject, purpose, text) = match pending.stage {
+        Stage::FirstSignInCode => (
+            "Your one-time password for Portcullis",
+            MessagePurpose::OneTimePassword,
+            format!(
+                "Hello {},\n\nYour one-time password is: {code}\n\nEnter it on the sign-in page within {minutes} minutes; you will then choose a password.\nIf you did not try to sign in, you can ignore this message.\n",
+                user.display_name
+            ),
+        ),
+        _ => (
+            "Your Portcullis verification code",
+            MessagePurpose::VerificationCode,
+            format!(
+                "Hello {},\n\nYour verification code is: {code}\n\nEnter it on the sign-in page within {minutes} minutes.\nIf you did not try to sign in, change your password and tell your administrator.\n",
+                user.display_name
+            ),
+        ),
+    };
+    if idp
+        .sessions
+        .put(
+            CODE_NS,
+            pending_id,
+            &code_hash(pending_id, &code),
+            idp.config.code_lifetime,
+        )
+        .await
+        .is_err()
+        || idp.save_pending(pending_id, &pending).await.is_err()
+    {
+        return unavailable();
+    }
+    let message = OutgoingMessage {
+        to: user.email.clone(),
+        to_name: Some(user.display_name.to_string()),
+        subject: subject.into(),
+        text,
+        purpose,
+    };
+    if let Err(e) = idp.sender.send(message).await {
+        tracing::error!(error = ?e, sender = %idp.sender.describe(), "could not deliver a sign-in code");
+        return page(
+            StatusCode::BAD_GATEWAY,
+            &MessagePage {
+                heading: "We could not send your code",
+                text: "Portcullis could not deliver the email with your code. Try again later, or contact your administrator.".into(),
+                link: "/start",
+                link_text: "Start again",
+            },
+            vec![],
+        );
+    }
+    let event = NewAuditEvent::new(
+        Actor::User(user.id),
+        "signin.code-sent",
+        format!("user:{}", user.id),
+    )
+    .with_details(serde_json::json!({ "purpose": format!("{:?}", pending.stage) }).to_string());
+    if let Err(e) = idp.directory.record_event(event).await {
+        tracing::warn!(error = ?e, "could not audit a sent code");
+    }
+    see_other("/signin/code", vec![])
+}
+
+fn code_form(
+    idp: &Idp,
+    req: &HttpRequest,
+    pending: &Pending,
+    error: Option<String>,
+    status: StatusCode,
+) -> HttpResponse {
+    let csrf = Csrf::for_form(&idp.cookies, req);
+    let (heading, explanation) = match pending.stage {
+        Stage::FirstSignInCode => (
+            "Check your email",
+            "This is your first sign-in: we emailed you a one-time password. Enter it below, then choose your password.".to_owned(),
+        ),
+        _ => (
+            "Verification code",
+            "We emailed you a verification code. Enter it below to finish signing in.".to_owned(),
+        ),
+    };
+    let body = CodePage {
+        csrf: csrf.token,
+        heading,
+        explanation,
+        action: "/signin/code",
+        error,
+    };
+    page(status, &body, csrf.cookie.into_iter().collect())
+}
+
+fn is_code_stage(s: Stage) -> bool {
+    matches!(s, Stage::FirstSignInCode | Stage::VerificationCode)
+}
+
+/// `GET /signin/code`.
+pub async fn code_page(idp: web::Data<Idp>, req: HttpRequest) -> HttpResponse {
+    match idp.load_pending(&req).await {
+        Some((_, p)) if is_code_stage(p.stage) => code_form(&idp, &req, &p, None, StatusCode::OK),
+        _ => restart(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    csrf: String,
+    code: String,
+}
+
+/// `POST /signin/code`.
+pub async fn submit_code(
+    idp: web::Data<Idp>,
+    req: HttpRequest,
+    form: web::Form<CodeForm>,
+) -> HttpResponse {
+    if !Csrf::verify(&idp.cookies, &req, &form.csrf) {
+        return forbidden_form();
+    }
+    let Some((id, mut pending)) = idp.load_pending(&req).await else {
+        return restart();
+    };
+    let Some(user_id) = pending.user_id.filter(|_| is_code_stage(pending.stage)) else {
+        return restart();
+    };
+    let stored = match idp.sessions.get(CODE_NS, &id).await {
+        Ok(Some(h)) => h,
+        Ok(None) => {
+            idp.drop_pending(&id).await;
+            return restart();
+        }
+        Err(_) => return unavailable(),
+    };
+    let typed: String = form.code.chars().filter(|c| !c.is_whitespace()).collect();
+    let ok = typed.len() == 6 && bool::from(code_hash(&id, &typed).ct_eq(&stored));
+    if !ok {
+        pending.attempts += 1;
+        if pending.attempts >= idp.config.code_attempts {
+            idp.drop_pending(&id).await;
+            let _ = idp.sessions.delete(CODE_NS, &id).await;
+            return see_other("/start?restart=1", vec![]);
+        }
+        if idp.save_pending(&id, &pending).await.is_err() {
+            return unavailable();
+        }
+        let left = idp.config.code_attempts - pending.attempts;
+        return code_form(
+            &idp,
+            &req,
+            &pending,
+            Some(format!("That code is not right. {left} tries left.")),
+            StatusCode::UNAUTHORIZED,
+        );
+    }
+    if idp.sessions.delete(CODE_NS, &id).await.is_err() {
+        return unavailable();
+    }
+    let user = match idp.directory.get_user(user_id).await {
+        Ok(u) if u.enabled => u,
+        Ok(_) => return restart(),
+        Err(_) => return unavailable(),
+    };
+    pending.attempts = 0;
+    match pending.stage {
+        Stage::FirstSignInCode => {
+            pending.amr.push("otp".into());
+            pending.stage = Stage::NewPassword;
+            match idp.save_pending(&id, &pending).await {
+                Ok(()) => see_other("/signin/new-password", vec![]),
+                Err(_) => unavailable(),
+            }
+        }
+        _ => {
+            pending.amr.extend(["otp".to_owned(), "mfa".to_owned()]);
+            super::complete::finish(&idp, &req, &id, pending, &user).await
+        }
+    }
+}

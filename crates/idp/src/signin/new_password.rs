@@ -1,0 +1,120 @@
+//! Choosing a new password: after an administrator's one-time password, or after the emailed
+//! one-time password of a first sign-in.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use portcullis_domain::{Actor, User};
+use serde::Deserialize;
+
+use super::{Pending, Stage, forbidden_form, restart, unavailable};
+use crate::Idp;
+use crate::pages::NewPasswordPage;
+use crate::password::Password;
+use crate::web::{Csrf, page};
+
+fn form_page(
+    idp: &Idp,
+    req: &HttpRequest,
+    pending: &Pending,
+    error: Option<String>,
+    status: StatusCode,
+) -> HttpResponse {
+    let csrf = Csrf::for_form(&idp.cookies, req);
+    let explanation = if pending.amr.iter().any(|m| m == "otp") {
+        "Welcome! Choose the password you will use from now on."
+    } else {
+        "You signed in with a one-time password. Choose the password you will use from now on."
+    };
+    let body = NewPasswordPage {
+        csrf: csrf.token,
+        username: pending.user_name.clone(),
+        explanation,
+        min_length: idp.passwords.min_length(),
+        error,
+    };
+    page(status, &body, csrf.cookie.into_iter().collect())
+}
+
+async fn load(idp: &Idp, req: &HttpRequest) -> Option<(String, Pending, User)> {
+    let (id, pending) = idp.load_pending(req).await?;
+    if pending.stage != Stage::NewPassword {
+        return None;
+    }
+    let user = idp
+        .directory
+        .get_user(pending.user_id?)
+        .await
+        .ok()
+        .filter(|u| u.enabled)?;
+    Some((id, pending, user))
+}
+
+/// `GET /signin/new-password`.
+pub async fn show(idp: web::Data<Idp>, req: HttpRequest) -> HttpResponse {
+    match load(&idp, &req).await {
+        Some((_, pending, _)) => form_page(&idp, &req, &pending, None, StatusCode::OK),
+        None => restart(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct NewPasswordForm {
+    csrf: String,
+    new_password: String,
+    confirm: String,
+}
+
+/// `POST /signin/new-password`.
+pub async fn submit(
+    idp: web::Data<Idp>,
+    req: HttpRequest,
+    form: web::Form<NewPasswordForm>,
+) -> HttpResponse {
+    if !Csrf::verify(&idp.cookies, &req, &form.csrf) {
+        return forbidden_form();
+    }
+    let Some((id, pending, user)) = load(&idp, &req).await else {
+        return restart();
+    };
+    let form = form.into_inner();
+    if form.new_password != form.confirm {
+        return form_page(
+            &idp,
+            &req,
+            &pending,
+            Some("The two passwords do not match.".into()),
+            StatusCode::BAD_REQUEST,
+        );
+    }
+    let password = Password::new(form.new_password);
+    if let Err(msg) = idp.passwords.check_policy(&password, &user) {
+        return form_page(&idp, &req, &pending, Some(msg), StatusCode::BAD_REQUEST);
+    }
+    // The one-time password itself may not be reused as the new password.
+    if let Ok(Some(old)) = idp.directory.get_password(user.id).await
+        && matches!(
+            idp.passwords.verify(&password, Some(&old.hash)).await,
+            crate::password::Verification::Match { .. }
+        )
+    {
+        return form_page(
+            &idp,
+            &req,
+            &pending,
+            Some("Choose a password different from the one-time password.".into()),
+            StatusCode::BAD_REQUEST,
+        );
+    }
+    let Ok(hash) = idp.passwords.hash(&password).await else {
+        return unavailable();
+    };
+    if idp
+        .directory
+        .set_password(Actor::User(user.id), user.id, hash, false)
+        .await
+        .is_err()
+    {
+        return unavailable();
+    }
+    super::complete::after_first_factor(&idp, &req, &id, pending, &user).await
+}

@@ -1,0 +1,290 @@
+//! The first steps: `/start`, the username, the password.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use portcullis_domain::{Actor, NewAuditEvent, UserName};
+use serde::Deserialize;
+
+use super::{Pending, Stage, forbidden_form, restart, unavailable};
+use crate::Idp;
+use crate::pages::{PasswordPage, UsernamePage};
+use crate::password::{Password, Verification};
+use crate::session::current_session;
+use crate::throttle::minutes;
+use crate::web::{Csrf, SIGNIN_COOKIE, client_address, page, safe_return_to, see_other};
+
+#[derive(Debug, Deserialize)]
+pub struct StartQuery {
+    return_to: Option<String>,
+    expired: Option<String>,
+    signed_out: Option<String>,
+    restart: Option<String>,
+}
+
+/// `GET /start`: the portal when signed in, otherwise the first sign-in step.
+pub async fn start(
+    idp: web::Data<Idp>,
+    req: HttpRequest,
+    q: web::Query<StartQuery>,
+) -> HttpResponse {
+    let return_to = safe_return_to(q.return_to.as_deref());
+    if let Ok(Some(_)) = current_session(&idp, &req).await {
+        return see_other(return_to.as_deref().unwrap_or("/portal"), vec![]);
+    }
+    let notice = if q.expired.is_some() {
+        Some("Your session has ended. Sign in again to continue.".to_owned())
+    } else if q.signed_out.is_some() {
+        Some("You have signed out.".to_owned())
+    } else if q.restart.is_some() {
+        Some("Your sign-in timed out. Please start again.".to_owned())
+    } else {
+        None
+    };
+    username_page(
+        &idp,
+        &req,
+        String::new(),
+        return_to,
+        notice,
+        None,
+        StatusCode::OK,
+    )
+}
+
+fn username_page(
+    idp: &Idp,
+    req: &HttpRequest,
+    username: String,
+    return_to: Option<String>,
+    notice: Option<String>,
+    error: Option<String>,
+    status: StatusCode,
+) -> HttpResponse {
+    let csrf = Csrf::for_form(&idp.cookies, req);
+    let body = UsernamePage {
+        csrf: csrf.token,
+        username,
+        return_to,
+        notice,
+        error,
+    };
+    page(status, &body, csrf.cookie.into_iter().collect())
+}
+
+#[derive(Deserialize)]
+pub struct UsernameForm {
+    csrf: String,
+    username: String,
+    return_to: Option<String>,
+}
+
+/// `POST /signin/username`: remembers the name and asks for the password. Whether the user
+/// exists is not revealed here (nor later: an unknown user gets the same answer as a wrong
+/// password).
+pub async fn submit_username(
+    idp: web::Data<Idp>,
+    req: HttpRequest,
+    form: web::Form<UsernameForm>,
+) -> HttpResponse {
+    if !Csrf::verify(&idp.cookies, &req, &form.csrf) {
+        return forbidden_form();
+    }
+    let return_to = safe_return_to(form.return_to.as_deref());
+    let name = form.username.trim();
+    if UserName::parse(name).is_err() {
+        let error = Some("Enter your username (letters, digits and + = , . @ _ -).".to_owned());
+        return username_page(
+            &idp,
+            &req,
+            name.chars().take(128).collect(),
+            return_to,
+            None,
+            error,
+            StatusCode::BAD_REQUEST,
+        );
+    }
+    let pending = Pending {
+        user_name: name.to_owned(),
+        user_id: None,
+        stage: Stage::Password,
+        return_to,
+        amr: Vec::new(),
+        attempts: 0,
+    };
+    match idp.new_pending(&pending).await {
+        Ok(id) => {
+            let cookie =
+                idp.cookies
+                    .build(SIGNIN_COOKIE, id, 15 * 60, actix_web::cookie::SameSite::Lax);
+            see_other("/signin/password", vec![cookie])
+        }
+        Err(_) => unavailable(),
+    }
+}
+
+fn password_form(
+    idp: &Idp,
+    req: &HttpRequest,
+    username: &str,
+    error: Option<String>,
+    status: StatusCode,
+) -> HttpResponse {
+    let csrf = Csrf::for_form(&idp.cookies, req);
+    let body = PasswordPage {
+        csrf: csrf.token,
+        username: username.to_owned(),
+        error,
+    };
+    page(status, &body, csrf.cookie.into_iter().collect())
+}
+
+/// `GET /signin/password`.
+pub async fn password_page(idp: web::Data<Idp>, req: HttpRequest) -> HttpResponse {
+    match idp.load_pending(&req).await {
+        Some((_, p)) if p.stage == Stage::Password => {
+            password_form(&idp, &req, &p.user_name, None, StatusCode::OK)
+        }
+        _ => restart(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    csrf: String,
+    password: String,
+}
+
+const WRONG: &str = "Incorrect username or password.";
+
+/// `POST /signin/password`: throttled; the same message and the same work (an argon2
+/// verification) whether the user does not exist, is disabled, or typed the wrong password.
+pub async fn submit_password(
+    idp: web::Data<Idp>,
+    req: HttpRequest,
+    form: web::Form<PasswordForm>,
+) -> HttpResponse {
+    if !Csrf::verify(&idp.cookies, &req, &form.csrf) {
+        return forbidden_form();
+    }
+    let Some((id, mut pending)) = idp.load_pending(&req).await else {
+        return restart();
+    };
+    if pending.stage != Stage::Password {
+        return restart();
+    }
+    let address = client_address(&req);
+    let user_key = pending.user_name.to_lowercase();
+    match idp
+        .throttle
+        .locked_for(idp.sessions.as_ref(), &user_key, &address)
+        .await
+    {
+        Ok(Some(wait)) => {
+            let msg = format!(
+                "Too many failed attempts. Try again in {} minutes.",
+                minutes(wait)
+            );
+            return password_form(
+                &idp,
+                &req,
+                &pending.user_name,
+                Some(msg),
+                StatusCode::TOO_MANY_REQUESTS,
+            );
+        }
+        Ok(None) => {}
+        Err(_) => return unavailable(),
+    }
+
+    let Ok(name) = UserName::parse(pending.user_name.clone()) else {
+        return restart();
+    };
+    let user = match idp.directory.find_user_by_name(&name).await {
+        Ok(u) => u.filter(|u| u.enabled),
+        Err(_) => return unavailable(),
+    };
+    let record = match &user {
+        Some(u) => match idp.directory.get_password(u.id).await {
+            Ok(r) => r,
+            Err(_) => return unavailable(),
+        },
+        None => None,
+    };
+    let password = Password::new(form.into_inner().password);
+    let verdict = idp
+        .passwords
+        .verify(&password, record.as_ref().map(|r| r.hash.as_str()))
+        .await;
+
+    // A person created without a password, with email one-time passwords on: their first
+    // attempt sends them a code instead.
+    if let (Some(u), None) = (&user, &record) {
+        let email_otp = match idp.directory.get_settings().await {
+            Ok(s) => s.email_otp,
+            Err(_) => return unavailable(),
+        };
+        if email_otp {
+            pending.user_id = Some(u.id);
+            pending.stage = Stage::FirstSignInCode;
+            pending.attempts = 0;
+            return super::codes::send_code(&idp, &id, pending, u).await;
+        }
+    }
+
+    match (user, record, verdict) {
+        (Some(u), Some(r), Verification::Match { needs_rehash }) => {
+            if idp
+                .throttle
+                .record_success(idp.sessions.as_ref(), &user_key)
+                .await
+                .is_err()
+            {
+                return unavailable();
+            }
+            if needs_rehash
+                && let Ok(h) = idp.passwords.hash(&password).await
+                && let Err(e) = idp.directory.rehash_password(u.id, h).await
+            {
+                tracing::warn!(error = ?e, "could not store the re-hashed password");
+            }
+            pending.user_id = Some(u.id);
+            pending.amr.push("pwd".into());
+            pending.attempts = 0;
+            if r.must_change {
+                pending.stage = Stage::NewPassword;
+                return match idp.save_pending(&id, &pending).await {
+                    Ok(()) => see_other("/signin/new-password", vec![]),
+                    Err(_) => unavailable(),
+                };
+            }
+            super::complete::after_first_factor(&idp, &req, &id, pending, &u).await
+        }
+        (user, _, _) => {
+            if idp
+                .throttle
+                .record_failure(idp.sessions.as_ref(), &user_key, &address)
+                .await
+                .is_err()
+            {
+                return unavailable();
+            }
+            let (actor, target) = match &user {
+                Some(u) => (Actor::User(u.id), format!("user:{}", u.id)),
+                None => (Actor::System, format!("user-name:{user_key}")),
+            };
+            let event = NewAuditEvent::new(actor, "signin.failure", target).with_details(
+                serde_json::json!({ "reason": "bad-credentials", "address": address }).to_string(),
+            );
+            if let Err(e) = idp.directory.record_event(event).await {
+                tracing::warn!(error = ?e, "could not audit a failed sign-in");
+            }
+            password_form(
+                &idp,
+                &req,
+                &pending.user_name,
+                Some(WRONG.into()),
+                StatusCode::UNAUTHORIZED,
+            )
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! Web plumbing shared by the sign-in and portal pages: cookies, CSRF, safe redirects, the
+//! security headers, and rendering.
+
+use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse};
+use askama::Template;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
+use subtle::ConstantTimeEq;
+
+/// Cookie names; `__Host-` prefixed (and `Secure`) when the public URL is https.
+#[derive(Debug, Clone)]
+pub struct Cookies {
+    secure: bool,
+}
+
+impl Cookies {
+    pub fn new(secure: bool) -> Self {
+        Self { secure }
+    }
+
+    pub fn name(&self, base: &'static str) -> String {
+        if self.secure {
+            format!("__Host-{base}")
+        } else {
+            base.to_owned()
+        }
+    }
+
+    /// An HttpOnly cookie for the whole site.
+    pub fn build(
+        &self,
+        base: &'static str,
+        value: String,
+        max_age_secs: i64,
+        same_site: SameSite,
+    ) -> Cookie<'static> {
+        Cookie::build(self.name(base), value)
+            .path("/")
+            .http_only(true)
+            .secure(self.secure)
+            .same_site(same_site)
+            .max_age(CookieDuration::seconds(max_age_secs.max(0)))
+            .finish()
+    }
+
+    /// A cookie that deletes `base`.
+    pub fn removal(&self, base: &'static str) -> Cookie<'static> {
+        let mut c = self.build(base, String::new(), 0, SameSite::Lax);
+        c.make_removal();
+        c
+    }
+
+    pub fn read(&self, req: &HttpRequest, base: &'static str) -> Option<String> {
+        req.cookie(&self.name(base))
+            .map(|c| c.value().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+}
+
+pub const SESSION_COOKIE: &str = "portcullis_session";
+pub const SIGNIN_COOKIE: &str = "portcullis_signin";
+pub const CSRF_COOKIE: &str = "portcullis_csrf";
+pub const DEVICE_COOKIE: &str = "portcullis_device";
+
+/// A random URL-safe string of `bytes` random bytes.
+pub fn random_token(bytes: usize) -> String {
+    let mut b = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut b);
+    URL_SAFE_NO_PAD.encode(b)
+}
+
+/// Double-submit CSRF protection: a random value in a `SameSite=Strict` cookie that every form
+/// must echo in its `csrf` field.
+#[derive(Debug, Clone)]
+pub struct Csrf {
+    pub token: String,
+    /// The cookie to set when the token is new.
+    pub cookie: Option<Cookie<'static>>,
+}
+
+impl Csrf {
+    /// The request's CSRF token, or a new one (with its cookie) for a form about to be shown.
+    pub fn for_form(cookies: &Cookies, req: &HttpRequest) -> Self {
+        match cookies.read(req, CSRF_COOKIE) {
+            Some(token) => Self {
+                token,
+                cookie: None,
+            },
+            None => {
+                let token = random_token(24);
+                let cookie =
+                    cookies.build(CSRF_COOKIE, token.clone(), 60 * 60 * 24, SameSite::Strict);
+                Self {
+                    token,
+                    cookie: Some(cookie),
+                }
+            }
+        }
+    }
+
+    /// Whether a submitted form carries the cookie's token (compared in constant time).
+    pub fn verify(cookies: &Cookies, req: &HttpRequest, submitted: &str) -> bool {
+        match cookies.read(req, CSRF_COOKIE) {
+            Some(expected) => {
+                expected.len() == submitted.len()
+                    && bool::from(expected.as_bytes().ct_eq(submitted.as_bytes()))
+            }
+            None => false,
+        }
+    }
+}
+
+/// `return_to` only ever points at our own origin: an absolute path, not `//host` or `/\host`.
+pub fn safe_return_to(raw: Option<&str>) -> Option<String> {
+    let r = raw?.trim();
+    let ok = r.starts_with('/')
+        && !r.starts_with("//")
+        && !r.starts_with("/\\")
+        && !r.chars().any(|c| c.is_control() || c == '\\')
+        && r.len() <= 2048;
+    ok.then(|| r.to_owned())
+}
+
+/// The Content Security Policy of every page: no inline script, nothing framed.
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                       form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+
+/// Renders a page with the security headers, setting the given cookies.
+pub fn page(
+    status: StatusCode,
+    body: &impl Template,
+    cookies: Vec<Cookie<'static>>,
+) -> HttpResponse {
+    match body.render() {
+        Ok(html) => {
+            let mut resp = HttpResponse::build(status);
+            resp.content_type("text/html; charset=utf-8")
+                .insert_header((header::CONTENT_SECURITY_POLICY, CSP))
+                .insert_header((header::X_FRAME_OPTIONS, "DENY"))
+                .insert_header((header::CACHE_CONTROL, "no-store"));
+            for c in cookies {
+                resp.cookie(c);
+            }
+            resp.body(html)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "template rendering failed");
+            HttpResponse::InternalServerError().body("internal error")
+        }
+    }
+}
+
+/// A 303 redirect to one of our own paths, setting cookies.
+pub fn see_other(location: &str, cookies: Vec<Cookie<'static>>) -> HttpResponse {
+    let mut resp = HttpResponse::SeeOther();
+    resp.insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, "no-store"));
+    for c in cookies {
+        resp.cookie(c);
+    }
+    resp.finish()
+}
+
+/// The client's address as the connection reports it. (Forwarded headers are not trusted: a
+/// client could otherwise choose its own throttling key.)
+pub fn client_address(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn return_to_stays_on_our_origin() {
+        assert_eq!(
+            safe_return_to(Some("/portal?tab=apps")).as_deref(),
+            Some("/portal?tab=apps")
+        );
+        for bad in [
+            "https://evil.example",
+            "//evil.example",
+            "/\\evil.example",
+            "javascript:alert(1)",
+            "portal",
+            "/a\nb",
+        ] {
+            assert_eq!(safe_return_to(Some(bad)), None, "{bad}");
+        }
+        assert_eq!(safe_return_to(None), None);
+    }
+}

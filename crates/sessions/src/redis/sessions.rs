@@ -1,0 +1,250 @@
+//! Portal sessions in Redis.
+
+use std::sync::LazyLock;
+
+use ::redis::Script;
+use async_trait::async_trait;
+use portcullis_domain::UserId;
+
+use super::{RedisSessions, unavailable};
+use crate::{
+    NewSession, PortalSession, Result, SessionError, SessionId, SessionStore, SessionToken,
+};
+
+/// Ends one session if, and only if, its id is in the user's index.
+/// KEYS: the user's index, the session's key. ARGV: the session id, now (ms).
+/// Returns 1 when a live session was ended.
+static REVOKE_ONE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not score then return 0 end
+redis.call('ZREM', KEYS[1], ARGV[1])
+local deleted = redis.call('DEL', KEYS[2])
+if deleted == 1 and tonumber(score) > tonumber(ARGV[2]) then return 1 end
+return 0
+",
+    )
+});
+
+/// Ends every session in the user's index and the index itself, atomically.
+/// KEYS: the user's index. ARGV: the session key prefix, now (ms).
+/// Returns how many live sessions were ended.
+static REVOKE_ALL: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local members = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+local live = 0
+for i = 1, #members, 2 do
+  local deleted = redis.call('DEL', ARGV[1] .. members[i])
+  if deleted == 1 and tonumber(members[i + 1]) > tonumber(ARGV[2]) then live = live + 1 end
+end
+redis.call('DEL', KEYS[1])
+return live
+",
+    )
+});
+
+fn decode(raw: &[u8]) -> Result<PortalSession> {
+    serde_json::from_slice(raw)
+        .map_err(|e| SessionError::Corrupt(format!("a session record is not valid: {e}")))
+}
+
+#[async_trait]
+impl SessionStore for RedisSessions {
+    async fn create_session(&self, new: NewSession) -> Result<(SessionToken, PortalSession)> {
+        let token = SessionToken::generate();
+        let now = self.now();
+        let session = PortalSession {
+            id: token.id(),
+            user_id: new.user_id,
+            created_at: now,
+            expires_at: new.expires_at,
+            amr: new.amr,
+            client: new.client,
+        };
+        let now_ms = now.timestamp_millis();
+        let expires_ms = session.expires_at.timestamp_millis();
+        // A session that is already over is returned but never stored: reading it would find
+        // nothing anyway.
+        let Some(ttl_ms) = u64::try_from(expires_ms.saturating_sub(now_ms))
+            .ok()
+            .filter(|ms| *ms > 0)
+        else {
+            return Ok((token, session));
+        };
+        let body = serde_json::to_vec(&session)
+            .map_err(|e| SessionError::Corrupt(format!("encoding a session: {e}")))?;
+        let index = self.user_index_key(&session.user_id);
+        let id = session.id.as_str();
+        ::redis::pipe()
+            .atomic()
+            .cmd("SET")
+            .arg(self.session_key(id))
+            .arg(body)
+            .arg("PX")
+            .arg(ttl_ms)
+            .ignore()
+            .cmd("ZREMRANGEBYSCORE")
+            .arg(&index)
+            .arg("-inf")
+            .arg(now_ms)
+            .ignore()
+            .cmd("ZADD")
+            .arg(&index)
+            .arg(expires_ms)
+            .arg(id)
+            .ignore()
+            // The index lives as long as its longest-lived session: NX sets a first TTL, GT
+            // extends it.
+            .cmd("PEXPIRE")
+            .arg(&index)
+            .arg(ttl_ms)
+            .arg("NX")
+            .ignore()
+            .cmd("PEXPIRE")
+            .arg(&index)
+            .arg(ttl_ms)
+            .arg("GT")
+            .ignore()
+            .query_async::<()>(&mut self.conn())
+            .await
+            .map_err(unavailable)?;
+        Ok((token, session))
+    }
+
+    async fn get_session(&self, token: &SessionToken) -> Result<Option<PortalSession>> {
+        let id = token.id();
+        let raw: Option<Vec<u8>> = ::redis::cmd("GET")
+            .arg(self.session_key(id.as_str()))
+            .query_async(&mut self.conn())
+            .await
+            .map_err(unavailable)?;
+        let Some(raw) = raw else {
+            return Ok(None);
+        };
+        let session = decode(&raw)?;
+        let live = session.id == id && session.expires_at.timestamp_millis() > self.now_millis();
+        Ok(live.then_some(session))
+    }
+
+    async fn list_user_sessions(&self, user: UserId) -> Result<Vec<PortalSession>> {
+        let index = self.user_index_key(&user);
+        let now_ms = self.now_millis();
+        let (ids,): (Vec<String>,) = ::redis::pipe()
+            .atomic()
+            .cmd("ZREMRANGEBYSCORE")
+            .arg(&index)
+            .arg("-inf")
+            .arg(now_ms)
+            .ignore()
+            .cmd("ZRANGE")
+            .arg(&index)
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut self.conn())
+            .await
+            .map_err(unavailable)?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<String> = ids.iter().map(|id| self.session_key(id)).collect();
+        let bodies: Vec<Option<Vec<u8>>> = ::redis::cmd("MGET")
+            .arg(&keys)
+            .query_async(&mut self.conn())
+            .await
+            .map_err(unavailable)?;
+        let mut sessions = Vec::with_capacity(bodies.len());
+        let mut stale = Vec::new();
+        for (id, body) in ids.iter().zip(bodies) {
+            let Some(body) = body else {
+                stale.push(id.as_str());
+                continue;
+            };
+            let session = decode(&body)?;
+            if session.user_id == user
+                && session.id.as_str() == id
+                && session.expires_at.timestamp_millis() > now_ms
+            {
+                sessions.push(session);
+            }
+        }
+        if !stale.is_empty() {
+            // Sessions gone by their Redis TTL: drop them from the index too.
+            ::redis::cmd("ZREM")
+                .arg(&index)
+                .arg(&stale)
+                .query_async::<()>(&mut self.conn())
+                .await
+                .map_err(unavailable)?;
+        }
+        sessions.sort_by(|a, b| {
+            a.created_at
+                .cmp(&b.created_at)
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        Ok(sessions)
+    }
+
+    async fn revoke_session(&self, user: UserId, id: &SessionId) -> Result<bool> {
+        let ended: i64 = REVOKE_ONE
+            .key(self.user_index_key(&user))
+            .key(self.session_key(id.as_str()))
+            .arg(id.as_str())
+            .arg(self.now_millis())
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(unavailable)?;
+        Ok(ended == 1)
+    }
+
+    async fn revoke_token(&self, token: &SessionToken) -> Result<()> {
+        let id = token.id();
+        let key = self.session_key(id.as_str());
+        let raw: Option<Vec<u8>> = ::redis::cmd("GET")
+            .arg(&key)
+            .query_async(&mut self.conn())
+            .await
+            .map_err(unavailable)?;
+        let Some(raw) = raw else {
+            return Ok(());
+        };
+        let mut pipe = ::redis::pipe();
+        pipe.atomic().cmd("DEL").arg(&key).ignore();
+        // A record that cannot be decoded is deleted all the same; its index entry then goes
+        // when the index is next read.
+        if let Ok(session) = decode(&raw) {
+            pipe.cmd("ZREM")
+                .arg(self.user_index_key(&session.user_id))
+                .arg(id.as_str())
+                .ignore();
+        }
+        pipe.query_async::<()>(&mut self.conn())
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn revoke_user_sessions(&self, user: UserId) -> Result<usize> {
+        let ended: i64 = REVOKE_ALL
+            .key(self.user_index_key(&user))
+            .arg(self.session_key_prefix())
+            .arg(self.now_millis())
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(unavailable)?;
+        Ok(usize::try_from(ended).unwrap_or(0))
+    }
+
+    async fn ping(&self) -> Result<()> {
+        let _: String = ::redis::cmd("PING")
+            .query_async(&mut self.conn())
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    fn backend(&self) -> &'static str {
+        "redis"
+    }
+}

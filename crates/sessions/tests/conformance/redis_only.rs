@@ -1,0 +1,122 @@
+//! Redis-specific checks: what is stored, TTLs, connection failures.
+
+use super::*;
+use portcullis_sessions::SessionError;
+use portcullis_sessions::redis::RedisSessions;
+
+#[tokio::test]
+async fn stores_only_the_token_hash() {
+    let clock = Arc::new(ManualClock::new(start_time()));
+    let (store, _guard) = testing::redis_scoped(clock.clone()).await;
+    assert_eq!(store.backend(), "redis");
+    let (token, session) = store
+        .create_session(new_session(UserId::new(), clock.now() + mins(60)))
+        .await
+        .unwrap();
+    let entries = testing::redis_dump(store.prefix()).unwrap();
+    assert_eq!(
+        entries.len(),
+        2,
+        "a session key and the user's index: {entries:?}"
+    );
+    let secret = token.expose().as_bytes();
+    for entry in &entries {
+        assert!(!entry.key.contains(token.expose()), "{}", entry.key);
+        for value in &entry.contents {
+            assert!(
+                !value.windows(secret.len()).any(|w| w == secret),
+                "token in {}",
+                entry.key
+            );
+        }
+    }
+    let session_key = format!("{}session:{}", store.prefix(), session.id);
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.key == session_key && e.kind == "string")
+    );
+    let index_key = format!("{}user-sessions:{}", store.prefix(), session.user_id);
+    let index = entries.iter().find(|e| e.key == index_key).unwrap();
+    assert_eq!(index.kind, "zset");
+    assert_eq!(
+        index.contents,
+        vec![session.id.as_str().as_bytes().to_vec()]
+    );
+}
+
+#[tokio::test]
+async fn every_key_has_a_real_ttl() {
+    let clock = Arc::new(ManualClock::new(start_time()));
+    let (store, _guard) = testing::redis_scoped(clock.clone()).await;
+    let user = UserId::new();
+    store
+        .create_session(new_session(user, clock.now() + mins(10)))
+        .await
+        .unwrap();
+    store
+        .create_session(new_session(user, clock.now() + mins(60)))
+        .await
+        .unwrap();
+    store.put("ns", "a", b"v", MIN).await.unwrap();
+    assert!(store.put_if_absent("ns", "b", b"v", MIN).await.unwrap());
+    store.increment("ns", "c", MIN).await.unwrap();
+    store.increment("ns", "c", MIN).await.unwrap();
+    let entries = testing::redis_dump(store.prefix()).unwrap();
+    assert_eq!(entries.len(), 6, "{entries:?}");
+    for entry in &entries {
+        assert!(entry.pttl_ms > 0, "{} has no TTL", entry.key);
+        if entry.key.contains(":flow:") {
+            assert!(entry.pttl_ms <= 60_000, "{}: {}", entry.key, entry.pttl_ms);
+        }
+    }
+    // The index lives as long as the longest session.
+    let index_key = format!("{}user-sessions:{user}", store.prefix());
+    let index = entries.iter().find(|e| e.key == index_key).unwrap();
+    assert!(index.pttl_ms > 50 * 60_000, "{}", index.pttl_ms);
+}
+
+#[tokio::test]
+async fn unreachable_server_is_unavailable_quickly() {
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(start_time()));
+    let started = std::time::Instant::now();
+    let err = RedisSessions::connect("redis://127.0.0.1:1", "pctest:x:", clock.clone())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SessionError::Unavailable(_)), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+
+    let err = RedisSessions::connect("not a url", "pctest:x:", clock)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SessionError::Unavailable(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn silent_server_does_not_hang() {
+    // A non-routable address: the connection attempt times out instead of hanging.
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(start_time()));
+    let started = std::time::Instant::now();
+    let err = RedisSessions::connect("redis://10.255.255.1:6379", "pctest:x:", clock)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SessionError::Unavailable(_)), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn debug_shows_no_secrets() {
+    let clock = Arc::new(ManualClock::new(start_time()));
+    let (store, _guard) = testing::redis_scoped(clock).await;
+    let debug = format!("{store:?}");
+    assert!(debug.contains("RedisSessions"));
+    assert!(!debug.contains("redis://"), "{debug}");
+}
