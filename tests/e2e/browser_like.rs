@@ -28,6 +28,17 @@ impl Page {
     pub fn csrf(&self) -> String {
         self.field("csrf").expect("a form with a csrf field")
     }
+    /// The form's CSRF field, or `fallback` when the page has no form.
+    pub fn csrf_or(&self, fallback: &str) -> String {
+        self.field("csrf").unwrap_or_else(|| fallback.to_owned())
+    }
+    /// The CSRF token pages publish for their scripts (`<meta name="csrf-token">`).
+    pub fn meta_csrf(&self) -> String {
+        let needle = "name=\"csrf-token\" content=\"";
+        let start = self.body.find(needle).expect("a csrf-token meta tag") + needle.len();
+        let end = self.body[start..].find('"').expect("end of meta") + start;
+        self.body[start..end].to_owned()
+    }
 }
 
 impl Browser {
@@ -79,6 +90,20 @@ impl Browser {
                 .expect("POST"),
         )
         .await
+    }
+
+    /// A JSON POST as `static/webauthn.js` sends it: the CSRF token in `X-CSRF-Token`.
+    pub async fn post_json(&self, path: &str, csrf: &str) -> (u16, serde_json::Value) {
+        let resp = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("X-CSRF-Token", csrf)
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .expect("POST");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(serde_json::Value::Null))
     }
 
     /// Username then password, from `/start`; returns the answer to the password form.

@@ -7,5 +7,7 @@ mod admin_api;
 mod bad_input;
 mod browser_like;
 mod helpers;
+mod mfa_totp;
+mod mfa_webauthn;
 mod openapi;
 mod signin;

@@ -1,7 +1,9 @@
 //! Portcullis identity provider: sign-in (password, email one-time passwords and verification
 //! codes, MFA), portal sessions, the portal pages; later OIDC and SAML.
 
+pub mod crypto;
 pub mod delivery;
+pub mod mfa;
 pub mod pages;
 pub mod password;
 pub mod portal;
@@ -9,6 +11,7 @@ pub mod session;
 pub mod signin;
 pub mod throttle;
 pub mod web;
+pub mod webauthn;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,6 +65,8 @@ pub struct Idp {
     pub config: IdpConfig,
     /// Signs trusted-device cookies (derived from the master key by the server).
     device_key: [u8; 32],
+    /// Seals MFA secrets at rest (its key is derived from the master key by the server).
+    pub secrets: crypto::SecretBox,
 }
 
 impl std::fmt::Debug for Idp {
@@ -82,6 +87,7 @@ impl Idp {
         clock: Arc<dyn Clock>,
         config: IdpConfig,
         device_key: [u8; 32],
+        secret_key: [u8; 32],
     ) -> Result<Self, PasswordError> {
         Ok(Self {
             passwords: Passwords::new(&config.passwords)?,
@@ -95,6 +101,7 @@ impl Idp {
             clock,
             config,
             device_key,
+            secrets: crypto::SecretBox::new(&secret_key),
         })
     }
 }
@@ -110,5 +117,7 @@ async fn stylesheet() -> actix_web::HttpResponse {
 pub fn routes(cfg: &mut aw::ServiceConfig) {
     cfg.route("/static/portcullis.css", aw::get().to(stylesheet));
     signin::routes(cfg);
+    mfa::routes(cfg);
+    webauthn::routes(cfg);
     portal::routes(cfg);
 }

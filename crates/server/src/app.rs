@@ -152,6 +152,7 @@ impl Application {
             clock,
             idp_config(&config)?,
             derive_key(&master_key, "portcullis trusted-device key v1")?,
+            derive_key(&master_key, "portcullis mfa secret key v1")?,
         )?;
         let bootstrap = bootstrap::bootstrap_admin(&config, directory.as_ref()).await?;
         let listener = TcpListener::bind(config.listen_addr()?)

@@ -109,21 +109,8 @@ pub async fn after_first_factor(
         Ok(d) => d,
         Err(_) => return unavailable(),
     };
-    let usable = devices.iter().any(|d| match d.kind {
-        portcullis_domain::MfaDeviceKind::AuthenticatorApp => {
-            policy.allows(portcullis_domain::MfaType::AuthenticatorApp)
-        }
-        portcullis_domain::MfaDeviceKind::Webauthn => {
-            policy.allows(portcullis_domain::MfaType::Webauthn)
-        }
-    });
-    if usable {
-        // Authenticator-app and security-key challenges are not served yet: say so plainly
-        // rather than let the person in with one factor.
-        return blocked(
-            "Your account has an MFA device, but this Portcullis version cannot ask for it yet. \
-             Ask your administrator to remove the device or to change the MFA policy.",
-        );
+    if devices.iter().any(|d| crate::mfa::usable(policy, d)) {
+        return crate::mfa::start_challenge(idp, id, pending).await;
     }
     match policy.no_device() {
         NoDeviceAction::Allow => finish(idp, req, id, pending, user).await,
@@ -131,10 +118,9 @@ pub async fn after_first_factor(
             "Your administrator requires multi-factor authentication, and no MFA device is registered for you. \
              Contact your administrator.",
         ),
-        NoDeviceAction::RequireRegistration => blocked(
-            "Your administrator requires you to register an MFA device, which this Portcullis version cannot do yet. \
-             Contact your administrator.",
-        ),
+        NoDeviceAction::RequireRegistration => {
+            crate::mfa::start_registration(idp, id, pending).await
+        }
         NoDeviceAction::EmailCode if already_otp => {
             // The emailed one-time password already proved control of the mailbox.
             finish(idp, req, id, pending, user).await
@@ -200,7 +186,7 @@ pub async fn finish(
     see_other(pending.return_to.as_deref().unwrap_or("/portal"), cookies)
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 pub struct SignOutForm {
     csrf: String,
 }

@@ -6,7 +6,7 @@
 //! a short-lived cookie: any node can serve any step.
 
 mod codes;
-mod complete;
+pub mod complete;
 mod new_password;
 mod primary;
 
@@ -35,6 +35,11 @@ pub enum Stage {
     NewPassword,
     /// The MFA policy sent a verification code by email.
     VerificationCode,
+    /// The person has an MFA device: waiting for it (`/signin/mfa`).
+    Mfa,
+    /// The policy requires a device and the person has none: registering one
+    /// (`/signin/mfa/register`).
+    MfaRegistration,
 }
 
 /// A sign-in in progress.
@@ -52,14 +57,14 @@ pub struct Pending {
 }
 
 impl Idp {
-    async fn load_pending(&self, req: &HttpRequest) -> Option<(String, Pending)> {
+    pub(crate) async fn load_pending(&self, req: &HttpRequest) -> Option<(String, Pending)> {
         let id = self.cookies.read(req, SIGNIN_COOKIE)?;
         let bytes = self.sessions.get(PENDING_NS, &id).await.ok()??;
         let pending = serde_json::from_slice(&bytes).ok()?;
         Some((id, pending))
     }
 
-    async fn save_pending(
+    pub(crate) async fn save_pending(
         &self,
         id: &str,
         pending: &Pending,
@@ -69,7 +74,7 @@ impl Idp {
         self.sessions.put(PENDING_NS, id, &bytes, PENDING_TTL).await
     }
 
-    async fn new_pending(
+    pub(crate) async fn new_pending(
         &self,
         pending: &Pending,
     ) -> Result<String, portcullis_sessions::SessionError> {
@@ -78,7 +83,7 @@ impl Idp {
         Ok(id)
     }
 
-    async fn drop_pending(&self, id: &str) {
+    pub(crate) async fn drop_pending(&self, id: &str) {
         let _ = self.sessions.delete(PENDING_NS, id).await;
     }
 }

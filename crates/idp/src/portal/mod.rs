@@ -1,6 +1,8 @@
 //! The portal: the Accounts tab (each account and the roles held there) and the Applications
 //! tab. The credential broker and the SAML/OIDC work add console links, access keys and launch
-//! links to these entries.
+//! links to these entries. `devices` is the MFA devices page.
+
+pub mod devices;
 
 use std::collections::BTreeMap;
 
@@ -122,4 +124,5 @@ async fn root() -> HttpResponse {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(root))
         .route("/portal", web::get().to(portal));
+    devices::routes(cfg);
 }

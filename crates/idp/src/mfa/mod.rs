@@ -1,0 +1,580 @@
+//! The second factor at sign-in: the challenge for a person who has an MFA device
+//! (`/signin/mfa`), and registering a first device when the policy requires one
+//! (`/signin/mfa/register`). Authenticator apps are served here; security keys by
+//! `crate::webauthn` on the same pages (the `webauthn-signin` / `webauthn-register` buttons).
+
+pub mod totp;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use portcullis_domain::{
+    Actor, DisplayName, MfaDevice, MfaDeviceKind, MfaPolicy, MfaType, NewAuditEvent, NewMfaDevice,
+    User, UserId,
+};
+use serde::Deserialize;
+
+use crate::Idp;
+use crate::pages::{MessagePage, MfaChallengePage, MfaRegistrationPage};
+use crate::signin::{Pending, Stage, forbidden_form, restart, unavailable};
+use crate::throttle::minutes;
+use crate::web::{Csrf, client_address, page, see_other};
+
+/// Whether the policy lets this device be used.
+pub fn usable(policy: &MfaPolicy, device: &MfaDevice) -> bool {
+    match device.kind {
+        MfaDeviceKind::AuthenticatorApp => policy.allows(MfaType::AuthenticatorApp),
+        MfaDeviceKind::Webauthn => policy.allows(MfaType::Webauthn),
+    }
+}
+
+/// The person has a usable device: ask for it.
+pub(crate) async fn start_challenge(idp: &Idp, id: &str, mut pending: Pending) -> HttpResponse {
+    pending.stage = Stage::Mfa;
+    pending.attempts = 0;
+    match idp.save_pending(id, &pending).await {
+        Ok(()) => see_other("/signin/mfa", vec![]),
+        Err(_) => unavailable(),
+    }
+}
+
+/// The policy requires a device and the person has none: have them register one.
+pub(crate) async fn start_registration(idp: &Idp, id: &str, mut pending: Pending) -> HttpResponse {
+    pending.stage = Stage::MfaRegistration;
+    pending.attempts = 0;
+    match idp.save_pending(id, &pending).await {
+        Ok(()) => see_other("/signin/mfa/register", vec![]),
+        Err(_) => unavailable(),
+    }
+}
+
+/// The pending sign-in at `stage` and its (enabled) user; `Err` is the answer to give.
+async fn pending_at(
+    idp: &Idp,
+    req: &HttpRequest,
+    stage: Stage,
+) -> Result<(String, Pending, User), HttpResponse> {
+    let Some((id, pending)) = idp.load_pending(req).await else {
+        return Err(restart());
+    };
+    let Some(user_id) = pending.user_id.filter(|_| pending.stage == stage) else {
+        return Err(restart());
+    };
+    match idp.directory.get_user(user_id).await {
+        Ok(u) if u.enabled => Ok((id, pending, u)),
+        Ok(_) | Err(portcullis_store::StoreError::NotFound(_)) => {
+            idp.drop_pending(&id).await;
+            Err(restart())
+        }
+        Err(_) => Err(unavailable()),
+    }
+}
+
+async fn policy_and_devices(
+    idp: &Idp,
+    user: UserId,
+) -> Result<(MfaPolicy, Vec<MfaDevice>), HttpResponse> {
+    let settings = idp
+        .directory
+        .get_settings()
+        .await
+        .map_err(|_| unavailable())?;
+    let devices = idp
+        .directory
+        .list_mfa_devices(user)
+        .await
+        .map_err(|_| unavailable())?;
+    Ok((settings.mfa, devices))
+}
+
+fn challenge_form(
+    idp: &Idp,
+    req: &HttpRequest,
+    pending: &Pending,
+    policy: &MfaPolicy,
+    devices: &[MfaDevice],
+    error: Option<String>,
+    status: StatusCode,
+) -> HttpResponse {
+    let has = |kind: MfaDeviceKind| devices.iter().any(|d| d.kind == kind && usable(policy, d));
+    let csrf = Csrf::for_form(&idp.cookies, req);
+    let body = MfaChallengePage {
+        csrf: csrf.token,
+        username: pending.user_name.clone(),
+        totp: has(MfaDeviceKind::AuthenticatorApp),
+        webauthn: has(MfaDeviceKind::Webauthn),
+        error,
+    };
+    page(status, &body, csrf.cookie.into_iter().collect())
+}
+
+/// `GET /signin/mfa`.
+pub async fn challenge_page(idp: web::Data<Idp>, req: HttpRequest) -> HttpResponse {
+    let (_, pending, user) = match pending_at(&idp, &req, Stage::Mfa).await {
+        Ok(p) => p,
+        Err(resp) => return resp,
+    };
+    match policy_and_devices(&idp, user.id).await {
+        Ok((policy, devices)) => challenge_form(
+            &idp,
+            &req,
+            &pending,
+            &policy,
+            &devices,
+            None,
+            StatusCode::OK,
+        ),
+        Err(resp) => resp,
+    }
+}
+
+/// A second factor that was not accepted (used by the security-key check): say so, and offer
+/// to try again.
+pub fn challenge_error(_idp: &Idp, _req: &HttpRequest, text: &str) -> HttpResponse {
+    page(
+        StatusCode::UNAUTHORIZED,
+        &MessagePage {
+            heading: "That did not work",
+            text: text.to_owned(),
+            link: "/signin/mfa",
+            link_text: "Try again",
+        },
+        vec![],
+    )
+}
+
+/// A device that could not be registered during sign-in (used by the security-key
+/// registration): say so, and offer to try again.
+pub fn registration_error(_idp: &Idp, _req: &HttpRequest, text: &str) -> HttpResponse {
+    page(
+        StatusCode::BAD_REQUEST,
+        &MessagePage {
+            heading: "The device was not registered",
+            text: text.to_owned(),
+            link: "/signin/mfa/register",
+            link_text: "Try again",
+        },
+        vec![],
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CodeForm {
+    csrf: String,
+    code: String,
+    name: Option<String>,
+}
+
+/// `Some(answer)` when this user or address is locked out.
+async fn locked(idp: &Idp, req: &HttpRequest, pending: &Pending) -> Result<Option<String>, ()> {
+    let address = client_address(req);
+    match idp
+        .throttle
+        .locked_for(
+            idp.sessions.as_ref(),
+            &pending.user_name.to_lowercase(),
+            &address,
+        )
+        .await
+    {
+        Ok(Some(wait)) => Ok(Some(format!(
+            "Too many failed attempts. Try again in {} minutes.",
+            minutes(wait)
+        ))),
+        Ok(None) => Ok(None),
+        Err(_) => Err(()),
+    }
+}
+
+/// Counts a wrong code: against the throttle, and against the attempts of this sign-in.
+/// `Err(answer)` when the sign-in must start over.
+async fn wrong_code(
+    idp: &Idp,
+    req: &HttpRequest,
+    id: &str,
+    pending: &mut Pending,
+    user: &User,
+    reason: &str,
+) -> Result<u32, HttpResponse> {
+    let address = client_address(req);
+    if idp
+        .throttle
+        .record_failure(
+            idp.sessions.as_ref(),
+            &pending.user_name.to_lowercase(),
+            &address,
+        )
+        .await
+        .is_err()
+    {
+        return Err(unavailable());
+    }
+    let event = NewAuditEvent::new(
+        Actor::User(user.id),
+        "signin.failure",
+        format!("user:{}", user.id),
+    )
+    .with_details(serde_json::json!({ "reason": reason, "address": address }).to_string());
+    if let Err(e) = idp.directory.record_event(event).await {
+        tracing::warn!(error = ?e, "could not audit a failed second factor");
+    }
+    pending.attempts += 1;
+    if pending.attempts >= idp.config.code_attempts {
+        idp.drop_pending(id).await;
+        let _ = idp.sessions.delete(totp::ENROL_NS, &signin_key(id)).await;
+        return Err(see_other("/start?restart=1", vec![]));
+    }
+    if idp.save_pending(id, pending).await.is_err() {
+        return Err(unavailable());
+    }
+    Ok(idp.config.code_attempts - pending.attempts)
+}
+
+/// `POST /signin/mfa/totp`: a code from an authenticator app.
+pub async fn submit_totp(
+    idp: web::Data<Idp>,
+    req: HttpRequest,
+    form: web::Form<CodeForm>,
+) -> HttpResponse {
+    if !Csrf::verify(&idp.cookies, &req, &form.csrf) {
+        return forbidden_form();
+    }
+    let (id, mut pending, user) = match pending_at(&idp, &req, Stage::Mfa).await {
+        Ok(p) => p,
+        Err(resp) => return resp,
+    };
+    let (policy, devices) = match policy_and_devices(&idp, user.id).await {
+        Ok(p) => p,
+        Err(resp) => return resp,
+    };
+    match locked(&idp, &req, &pending).await {
+        Ok(Some(msg)) => {
+            return challenge_form(
+                &idp,
+                &req,
+                &pending,
+                &policy,
+                &devices,
+                Some(msg),
+                StatusCode::TOO_MANY_REQUESTS,
+            );
+        }
+        Ok(None) => {}
+        Err(()) => return unavailable(),
+    }
+    let apps: Vec<MfaDevice> = devices
+        .iter()
+        .filter(|d| d.kind == MfaDeviceKind::AuthenticatorApp && usable(&policy, d))
+        .cloned()
+        .collect();
+    let check = match totp::verify(&idp, user.id, &apps, &form.code).await {
+        Ok(c) => c,
+        Err(_) => return unavailable(),
+    };
+    match check {
+        totp::Check::Accepted(_) => {
+            if idp
+                .throttle
+                .record_success(idp.sessions.as_ref(), &pending.user_name.to_lowercase())
+                .await
+                .is_err()
+            {
+                return unavailable();
+            }
+            pending.attempts = 0;
+            pending.amr.extend(["otp".to_owned(), "mfa".to_owned()]);
+            crate::signin::complete::finish(&idp, &req, &id, pending, &user).await
+        }
+        totp::Check::Replayed | totp::Check::Wrong => {
+            let replayed = check == totp::Check::Replayed;
+            let reason = if replayed {
+                "totp-replayed"
+            } else {
+                "totp-wrong"
+            };
+            let left = match wrong_code(&idp, &req, &id, &mut pending, &user, reason).await {
+                Ok(left) => left,
+                Err(resp) => return resp,
+            };
+            let msg = if replayed {
+                format!(
+                    "That code was already used. Wait for the next code from your app. {left} tries left."
+                )
+            } else {
+                format!("That code is not right. {left} tries left.")
+            };
+            challenge_form(
+                &idp,
+                &req,
+                &pending,
+                &policy,
+                &devices,
+                Some(msg),
+                StatusCode::UNAUTHORIZED,
+            )
+        }
+    }
+}
+
+/// The flow-store key of the secret being registered during the sign-in `pending_id`.
+fn signin_key(pending_id: &str) -> String {
+    format!("signin:{pending_id}")
+}
+
+/// The secret waiting in the flow store under `key` (sealed for `user`), or a new one.
+pub(crate) async fn enrolment_secret(idp: &Idp, key: &str, user: UserId) -> Result<Vec<u8>, ()> {
+    let aad = totp::aad(user);
+    match idp.sessions.get(totp::ENROL_NS, key).await {
+        Ok(Some(sealed)) => {
+            if let Ok(secret) = idp.secrets.open(&sealed, &aad) {
+                return Ok(secret);
+            }
+        }
+        Ok(None) => {}
+        Err(_) => return Err(()),
+    }
+    let secret = totp::new_secret();
+    idp.sessions
+        .put(
+            totp::ENROL_NS,
+            key,
+            &idp.secrets.seal(&secret, &aad),
+            totp::ENROL_TTL,
+        )
+        .await
+        .map_err(|_| ())?;
+    Ok(secret)
+}
+
+/// The secret waiting under `key`, if it is still there.
+pub(crate) async fn pending_secret(
+    idp: &Idp,
+    key: &str,
+    user: UserId,
+) -> Result<Option<Vec<u8>>, ()> {
+    match idp.sessions.get(totp::ENROL_NS, key).await {
+        Ok(Some(sealed)) => Ok(idp.secrets.open(&sealed, &totp::aad(user)).ok()),
+        Ok(None) => Ok(None),
+        Err(_) => Err(()),
+    }
+}
+
+/// The name a person gave a device, or `default`. `Err` carries the message to show.
+pub(crate) fn device_name(raw: Option<&str>, default: &str) -> Result<DisplayName, String> {
+    let given = raw
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .unwrap_or(default);
+    if given.chars().count() > 64 {
+        return Err("The device name may be at most 64 characters.".into());
+    }
+    DisplayName::parse(given.to_owned()).map_err(|e| format!("The device name {}.", e.message))
+}
+
+/// Stores a proven authenticator app (sealed) and marks `step` used, so the code that proved
+/// it cannot be used again. `Err` carries the message to show.
+pub(crate) async fn store_app(
+    idp: &Idp,
+    user: UserId,
+    name: DisplayName,
+    secret: &[u8],
+    step: i64,
+) -> Result<(), String> {
+    let device = NewMfaDevice {
+        user_id: user,
+        kind: MfaDeviceKind::AuthenticatorApp,
+        name,
+        secret: idp.secrets.seal(secret, &totp::aad(user)),
+        credential_id: None,
+    };
+    let stored = match idp
+        .directory
+        .add_mfa_device(Actor::User(user), device)
+        .await
+    {
+        Ok(d) => d,
+        Err(portcullis_store::StoreError::Conflict { .. }) => {
+            return Err(format!(
+                "You already have the maximum of {} authenticator apps. Remove one before adding another.",
+                MfaDeviceKind::AuthenticatorApp.limit()
+            ));
+        }
+        Err(e) => {
+            tracing::error!(error = ?e, "could not store an authenticator app");
+            return Err("The authenticator app could not be saved. Try again shortly.".into());
+        }
+    };
+    if let Err(e) = idp
+        .directory
+        .record_mfa_use(user, stored.id, idp.clock.now(), Some(step), None)
+        .await
+    {
+        tracing::warn!(error = ?e, "could not mark the registration code used");
+    }
+    Ok(())
+}
+
+async fn registration_form(
+    idp: &Idp,
+    req: &HttpRequest,
+    id: &str,
+    pending: &Pending,
+    user: &User,
+    error: Option<String>,
+    status: StatusCode,
+) -> HttpResponse {
+    let settings = match idp.directory.get_settings().await {
+        Ok(s) => s,
+        Err(_) => return unavailable(),
+    };
+    let totp = if settings.mfa.allows(MfaType::AuthenticatorApp) {
+        let Ok(secret) = enrolment_secret(idp, &signin_key(id), user.id).await else {
+            return unavailable();
+        };
+        totp::Enrolment::new(&secret, user.user_name.as_str())
+    } else {
+        None
+    };
+    let csrf = Csrf::for_form(&idp.cookies, req);
+    let body = MfaRegistrationPage {
+        csrf: csrf.token,
+        username: pending.user_name.clone(),
+        totp,
+        webauthn: settings.mfa.allows(MfaType::Webauthn),
+        error,
+    };
+    page(status, &body, csrf.cookie.into_iter().collect())
+}
+
+/// `GET /signin/mfa/register`.
+pub async fn registration_page(idp: web::Data<Idp>, req: HttpRequest) -> HttpResponse {
+    match pending_at(&idp, &req, Stage::MfaRegistration).await {
+        Ok((id, pending, user)) => {
+            registration_form(&idp, &req, &id, &pending, &user, None, StatusCode::OK).await
+        }
+        Err(resp) => resp,
+    }
+}
+
+/// `POST /signin/mfa/register/totp`: the code proving the new authenticator app; stores it and
+/// finishes the sign-in.
+pub async fn submit_registration(
+    idp: web::Data<Idp>,
+    req: HttpRequest,
+    form: web::Form<CodeForm>,
+) -> HttpResponse {
+    if !Csrf::verify(&idp.cookies, &req, &form.csrf) {
+        return forbidden_form();
+    }
+    let (id, mut pending, user) = match pending_at(&idp, &req, Stage::MfaRegistration).await {
+        Ok(p) => p,
+        Err(resp) => return resp,
+    };
+    let allowed = match idp.directory.get_settings().await {
+        Ok(s) => s.mfa.allows(MfaType::AuthenticatorApp),
+        Err(_) => return unavailable(),
+    };
+    if !allowed {
+        return restart();
+    }
+    match locked(&idp, &req, &pending).await {
+        Ok(Some(msg)) => {
+            return registration_form(
+                &idp,
+                &req,
+                &id,
+                &pending,
+                &user,
+                Some(msg),
+                StatusCode::TOO_MANY_REQUESTS,
+            )
+            .await;
+        }
+        Ok(None) => {}
+        Err(()) => return unavailable(),
+    }
+    let key = signin_key(&id);
+    let secret = match pending_secret(&idp, &key, user.id).await {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            let msg = "The setup timed out. Add the new key below to your app.".to_owned();
+            return registration_form(
+                &idp,
+                &req,
+                &id,
+                &pending,
+                &user,
+                Some(msg),
+                StatusCode::BAD_REQUEST,
+            )
+            .await;
+        }
+        Err(()) => return unavailable(),
+    };
+    let name = match device_name(form.name.as_deref(), "Authenticator app") {
+        Ok(n) => n,
+        Err(msg) => {
+            return registration_form(
+                &idp,
+                &req,
+                &id,
+                &pending,
+                &user,
+                Some(msg),
+                StatusCode::BAD_REQUEST,
+            )
+            .await;
+        }
+    };
+    let Some(step) = totp::matching_step(&secret, &form.code, idp.clock.now().timestamp()) else {
+        let left = match wrong_code(&idp, &req, &id, &mut pending, &user, "totp-registration").await
+        {
+            Ok(left) => left,
+            Err(resp) => return resp,
+        };
+        let msg = format!("That code is not right. {left} tries left.");
+        return registration_form(
+            &idp,
+            &req,
+            &id,
+            &pending,
+            &user,
+            Some(msg),
+            StatusCode::UNAUTHORIZED,
+        )
+        .await;
+    };
+    if let Err(msg) = store_app(&idp, user.id, name, &secret, step).await {
+        return registration_form(
+            &idp,
+            &req,
+            &id,
+            &pending,
+            &user,
+            Some(msg),
+            StatusCode::CONFLICT,
+        )
+        .await;
+    }
+    let _ = idp.sessions.delete(totp::ENROL_NS, &key).await;
+    if idp
+        .throttle
+        .record_success(idp.sessions.as_ref(), &pending.user_name.to_lowercase())
+        .await
+        .is_err()
+    {
+        return unavailable();
+    }
+    pending.attempts = 0;
+    pending.amr.extend(["otp".to_owned(), "mfa".to_owned()]);
+    crate::signin::complete::finish(&idp, &req, &id, pending, &user).await
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/signin/mfa", web::get().to(challenge_page))
+        .route("/signin/mfa/totp", web::post().to(submit_totp))
+        .route("/signin/mfa/register", web::get().to(registration_page))
+        .route(
+            "/signin/mfa/register/totp",
+            web::post().to(submit_registration),
+        );
+}
