@@ -1,7 +1,6 @@
 //! Flow state in Redis: each value is stored behind its absolute expiry (8-byte big-endian Unix
 //! milliseconds), so that reads can check it against the injected clock.
 
-use std::sync::LazyLock;
 use std::time::Duration;
 
 use ::redis::Script;
@@ -22,7 +21,7 @@ end
 
 /// Stores an entry unless a live one (by the caller's clock) is there.
 /// KEYS: the key. ARGV: now (ms), the encoded entry, the Redis TTL (ms). Returns 1 when stored.
-static PUT_IF_ABSENT: LazyLock<Script> = LazyLock::new(|| {
+pub(super) fn put_if_absent_script() -> Script {
     Script::new(&format!(
         r"{EXPIRY_OF}
 local e = expiry_of(redis.call('GET', KEYS[1]))
@@ -31,12 +30,12 @@ redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1
 "
     ))
-});
+}
 
 /// Adds one to a counter, starting a new one (and its window) when there is none live.
 /// KEYS: the key. ARGV: now (ms), the encoded expiry of a new window, the window (ms).
 /// Returns the new count, or -1 when the entry there is not a counter.
-static INCREMENT: LazyLock<Script> = LazyLock::new(|| {
+pub(super) fn increment_script() -> Script {
     Script::new(&format!(
         r"{EXPIRY_OF}
 local v = redis.call('GET', KEYS[1])
@@ -52,7 +51,7 @@ redis.call('SET', KEYS[1], ARGV[2] .. '1', 'PX', ARGV[3])
 return 1
 "
     ))
-});
+}
 
 /// Unix milliseconds as stored: negative times (before 1970) count as 0.
 fn to_stored(ms: i64) -> u64 {
@@ -112,7 +111,9 @@ impl FlowStore for RedisSessions {
         value: &[u8],
         ttl: Duration,
     ) -> Result<bool> {
-        let stored: i64 = PUT_IF_ABSENT
+        let stored: i64 = self
+            .scripts
+            .put_if_absent
             .key(self.flow_key(ns, key))
             .arg(self.now_millis())
             .arg(encode(self.expiry_after(ttl), value))
@@ -150,7 +151,9 @@ impl FlowStore for RedisSessions {
     }
 
     async fn increment(&self, ns: &str, key: &str, window: Duration) -> Result<u64> {
-        let count: i64 = INCREMENT
+        let count: i64 = self
+            .scripts
+            .increment
             .key(self.flow_key(ns, key))
             .arg(self.now_millis())
             .arg(self.expiry_after(window).to_be_bytes().as_slice())

@@ -35,8 +35,28 @@ const CONNECT_DEADLINE: Duration = Duration::from_secs(5);
 #[derive(Clone)]
 pub struct RedisSessions {
     conn: ConnectionManager,
+    scripts: Arc<Scripts>,
     clock: Arc<dyn Clock>,
     prefix: Arc<str>,
+}
+
+/// The Lua scripts the backend runs, compiled once per store (not global state).
+struct Scripts {
+    put_if_absent: redis::Script,
+    increment: redis::Script,
+    revoke_one: redis::Script,
+    revoke_all: redis::Script,
+}
+
+impl Scripts {
+    fn load() -> Self {
+        Self {
+            put_if_absent: flow::put_if_absent_script(),
+            increment: flow::increment_script(),
+            revoke_one: sessions::revoke_one_script(),
+            revoke_all: sessions::revoke_all_script(),
+        }
+    }
 }
 
 impl std::fmt::Debug for RedisSessions {
@@ -72,6 +92,7 @@ impl RedisSessions {
         .map_err(SessionError::unavailable)?;
         Ok(Self {
             conn,
+            scripts: Arc::new(Scripts::load()),
             clock,
             prefix: Arc::from(prefix),
         })

@@ -1,7 +1,5 @@
 //! Portal sessions in Redis.
 
-use std::sync::LazyLock;
-
 use ::redis::Script;
 use async_trait::async_trait;
 use portcullis_domain::UserId;
@@ -14,7 +12,7 @@ use crate::{
 /// Ends one session if, and only if, its id is in the user's index.
 /// KEYS: the user's index, the session's key. ARGV: the session id, now (ms).
 /// Returns 1 when a live session was ended.
-static REVOKE_ONE: LazyLock<Script> = LazyLock::new(|| {
+pub(super) fn revoke_one_script() -> Script {
     Script::new(
         r"
 local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
@@ -25,12 +23,12 @@ if deleted == 1 and tonumber(score) > tonumber(ARGV[2]) then return 1 end
 return 0
 ",
     )
-});
+}
 
 /// Ends every session in the user's index and the index itself, atomically.
 /// KEYS: the user's index. ARGV: the session key prefix, now (ms).
 /// Returns how many live sessions were ended.
-static REVOKE_ALL: LazyLock<Script> = LazyLock::new(|| {
+pub(super) fn revoke_all_script() -> Script {
     Script::new(
         r"
 local members = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
@@ -43,7 +41,7 @@ redis.call('DEL', KEYS[1])
 return live
 ",
     )
-});
+}
 
 fn decode(raw: &[u8]) -> Result<PortalSession> {
     serde_json::from_slice(raw)
@@ -187,7 +185,9 @@ impl SessionStore for RedisSessions {
     }
 
     async fn revoke_session(&self, user: UserId, id: &SessionId) -> Result<bool> {
-        let ended: i64 = REVOKE_ONE
+        let ended: i64 = self
+            .scripts
+            .revoke_one
             .key(self.user_index_key(&user))
             .key(self.session_key(id.as_str()))
             .arg(id.as_str())
@@ -226,7 +226,9 @@ impl SessionStore for RedisSessions {
     }
 
     async fn revoke_user_sessions(&self, user: UserId) -> Result<usize> {
-        let ended: i64 = REVOKE_ALL
+        let ended: i64 = self
+            .scripts
+            .revoke_all
             .key(self.user_index_key(&user))
             .arg(self.session_key_prefix())
             .arg(self.now_millis())

@@ -1,413 +1,73 @@
-//! `portcullis admin …`: every admin API resource from the command line. Each subcommand becomes
-//! one HTTP call; the answer prints as a table (lists), `key value` lines (one object) or JSON.
+//! Each `portcullis admin` subcommand as one admin API call, and how its answer is shown.
 
-use std::path::PathBuf;
-use std::process::ExitCode;
-
-use clap::{Args, Subcommand};
 use serde_json::{Map, Value, json};
 
-use super::Cli;
-use super::output::{Columns, record, table};
-use crate::bootstrap::BOOTSTRAP_TOKEN_FILE;
-use crate::config::Config;
-
-#[derive(Debug, Args)]
-pub struct AdminArgs {
-    /// Base URL of Portcullis (default: the configured public URL).
-    #[arg(long, env = "PORTCULLIS_URL")]
-    url: Option<String>,
-    /// Admin token (default: PORTCULLIS_ADMIN_TOKEN, --token-file, or the bootstrap token file in
-    /// the data directory).
-    #[arg(long, env = "PORTCULLIS_ADMIN_TOKEN", hide_env_values = true)]
-    token: Option<String>,
-    /// Read the admin token from this file.
-    #[arg(long)]
-    token_file: Option<PathBuf>,
-    /// Print the API's JSON instead of a table.
-    #[arg(long, global = true)]
-    json: bool,
-    #[command(subcommand)]
-    resource: Resource,
-}
-
-#[derive(Debug, Subcommand)]
-enum Resource {
-    /// People.
-    #[command(subcommand)]
-    Users(Users),
-    /// Groups and their members.
-    #[command(subcommand)]
-    Groups(Groups),
-    /// Accounts.
-    #[command(subcommand)]
-    Accounts(Accounts),
-    /// Permission sets (roles).
-    #[command(subcommand, name = "permission-sets")]
-    PermissionSets(PermissionSets),
-    /// Account assignments.
-    #[command(subcommand)]
-    Assignments(Assignments),
-    /// Business applications.
-    #[command(subcommand)]
-    Applications(Applications),
-    /// Organisation settings.
-    #[command(subcommand)]
-    Settings(SettingsCmd),
-    /// Admin API tokens.
-    #[command(subcommand)]
-    Tokens(Tokens),
-    /// The audit log, newest first.
-    Audit(AuditArgs),
-}
-
-#[derive(Debug, Args)]
-struct Paging {
-    #[arg(long)]
-    max_results: Option<u32>,
-    #[arg(long)]
-    next_token: Option<String>,
-    /// Follow nextToken until the last page.
-    #[arg(long)]
-    all: bool,
-}
-
-#[derive(Debug, Subcommand)]
-enum Users {
-    List(Paging),
-    Get {
-        user_id: String,
-    },
-    Create {
-        #[arg(long)]
-        user_name: String,
-        #[arg(long)]
-        email: String,
-        #[arg(long)]
-        display_name: Option<String>,
-        #[arg(long)]
-        given_name: Option<String>,
-        #[arg(long)]
-        family_name: Option<String>,
-        /// Create the user disabled.
-        #[arg(long)]
-        disabled: bool,
-    },
-    Update {
-        user_id: String,
-        #[arg(long)]
-        user_name: Option<String>,
-        #[arg(long)]
-        email: Option<String>,
-        #[arg(long)]
-        display_name: Option<String>,
-        #[arg(long)]
-        given_name: Option<String>,
-        #[arg(long)]
-        family_name: Option<String>,
-        #[arg(long)]
-        enabled: Option<bool>,
-    },
-    Enable {
-        user_id: String,
-    },
-    Disable {
-        user_id: String,
-    },
-    Delete {
-        user_id: String,
-    },
-    /// The groups a user belongs to.
-    Groups {
-        user_id: String,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-enum Groups {
-    List(Paging),
-    Get {
-        group_id: String,
-    },
-    Create {
-        #[arg(long)]
-        display_name: String,
-        #[arg(long)]
-        description: Option<String>,
-    },
-    Update {
-        group_id: String,
-        #[arg(long)]
-        display_name: Option<String>,
-        #[arg(long)]
-        description: Option<String>,
-    },
-    Delete {
-        group_id: String,
-    },
-    Members {
-        group_id: String,
-        #[command(flatten)]
-        paging: Paging,
-    },
-    AddMember {
-        group_id: String,
-        user_id: String,
-    },
-    RemoveMember {
-        group_id: String,
-        user_id: String,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-enum Accounts {
-    List(Paging),
-    Get {
-        account_id: String,
-    },
-    Create {
-        #[arg(long)]
-        account_id: String,
-        #[arg(long)]
-        name: String,
-        #[arg(long)]
-        email: String,
-        #[arg(long)]
-        console_url: Option<String>,
-    },
-    Update {
-        account_id: String,
-        #[arg(long)]
-        name: Option<String>,
-        #[arg(long)]
-        email: Option<String>,
-        #[arg(long)]
-        console_url: Option<String>,
-    },
-    Delete {
-        account_id: String,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-enum PermissionSets {
-    List(Paging),
-    Get {
-        permission_set_id: String,
-    },
-    Create {
-        #[arg(long)]
-        name: String,
-        #[arg(long)]
-        description: Option<String>,
-        /// ISO-8601, PT1H to PT12H.
-        #[arg(long)]
-        session_duration: Option<String>,
-    },
-    Update {
-        permission_set_id: String,
-        #[arg(long)]
-        name: Option<String>,
-        #[arg(long)]
-        description: Option<String>,
-        #[arg(long)]
-        session_duration: Option<String>,
-    },
-    Delete {
-        permission_set_id: String,
-    },
-}
-
-#[derive(Debug, Args)]
-struct AssignmentArgs {
-    #[arg(long)]
-    account_id: String,
-    #[arg(long)]
-    permission_set_id: String,
-    /// USER or GROUP.
-    #[arg(long)]
-    principal_type: String,
-    #[arg(long)]
-    principal_id: String,
-}
-
-#[derive(Debug, Subcommand)]
-enum Assignments {
-    List {
-        #[arg(long)]
-        account_id: Option<String>,
-        #[arg(long)]
-        permission_set_id: Option<String>,
-        #[arg(long)]
-        principal_type: Option<String>,
-        #[arg(long)]
-        principal_id: Option<String>,
-        #[command(flatten)]
-        paging: Paging,
-    },
-    Create(AssignmentArgs),
-    Delete(AssignmentArgs),
-}
-
-#[derive(Debug, Subcommand)]
-enum Applications {
-    List(Paging),
-    Get {
-        application_id: String,
-    },
-    Create {
-        #[arg(long)]
-        name: String,
-        /// OIDC or SAML.
-        #[arg(long)]
-        kind: String,
-        #[arg(long)]
-        description: Option<String>,
-    },
-    Update {
-        application_id: String,
-        #[arg(long)]
-        name: Option<String>,
-        #[arg(long)]
-        description: Option<String>,
-        #[arg(long)]
-        enabled: Option<bool>,
-    },
-    Delete {
-        application_id: String,
-    },
-    Assignments {
-        application_id: String,
-    },
-    Assign {
-        application_id: String,
-        #[arg(long)]
-        principal_type: String,
-        #[arg(long)]
-        principal_id: String,
-    },
-    Unassign {
-        application_id: String,
-        #[arg(long)]
-        principal_type: String,
-        #[arg(long)]
-        principal_id: String,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-enum SettingsCmd {
-    Get,
-    Set {
-        /// Portal session lifetime, ISO-8601 (PT15M to P90D).
-        #[arg(long)]
-        session_duration: Option<String>,
-        /// EVERY_SIGN_IN, CONTEXT_CHANGE or NEVER.
-        #[arg(long)]
-        mfa_prompt: Option<String>,
-        /// Comma-separated: AUTHENTICATOR_APP, WEBAUTHN.
-        #[arg(long, value_delimiter = ',')]
-        mfa_types: Option<Vec<String>>,
-        /// REQUIRE_REGISTRATION, EMAIL_CODE, BLOCK or ALLOW.
-        #[arg(long)]
-        mfa_no_device: Option<String>,
-        #[arg(long)]
-        email_otp: Option<bool>,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-enum Tokens {
-    List,
-    Create {
-        #[arg(long)]
-        name: String,
-        /// ISO-8601 lifetime, e.g. P30D.
-        #[arg(long)]
-        expires_in: Option<String>,
-    },
-    Revoke {
-        token_id: String,
-    },
-}
-
-#[derive(Debug, Args)]
-struct AuditArgs {
-    #[arg(long)]
-    since: Option<String>,
-    #[arg(long)]
-    until: Option<String>,
-    #[arg(long)]
-    actor: Option<String>,
-    #[arg(long)]
-    action: Option<String>,
-    #[command(flatten)]
-    paging: Paging,
-}
+use super::commands::*;
+use crate::cli::output::Columns;
 
 /// How to show an answer.
-enum View {
+pub(super) enum View {
     List { key: &'static str, columns: Columns },
     Record,
     Done(&'static str),
 }
 
 /// One admin API call.
-struct Call {
-    method: reqwest::Method,
-    path: String,
-    query: Vec<(&'static str, String)>,
-    body: Option<Value>,
-    view: View,
-    all: bool,
+pub(super) struct Call {
+    pub(super) method: reqwest::Method,
+    pub(super) path: String,
+    pub(super) query: Vec<(&'static str, String)>,
+    pub(super) body: Option<Value>,
+    pub(super) view: View,
+    pub(super) all: bool,
 }
 
-const USER_COLS: Columns = &[
+pub(super) const USER_COLS: Columns = &[
     ("USER ID", "userId"),
     ("USER NAME", "userName"),
     ("EMAIL", "email"),
     ("DISPLAY NAME", "displayName"),
     ("ENABLED", "enabled"),
 ];
-const GROUP_COLS: Columns = &[
+pub(super) const GROUP_COLS: Columns = &[
     ("GROUP ID", "groupId"),
     ("NAME", "displayName"),
     ("DESCRIPTION", "description"),
 ];
-const ACCOUNT_COLS: Columns = &[
+pub(super) const ACCOUNT_COLS: Columns = &[
     ("ACCOUNT ID", "accountId"),
     ("NAME", "name"),
     ("EMAIL", "email"),
     ("CONSOLE URL", "consoleUrl"),
 ];
-const PS_COLS: Columns = &[
+pub(super) const PS_COLS: Columns = &[
     ("PERMISSION SET ID", "permissionSetId"),
     ("NAME", "name"),
     ("DURATION", "sessionDuration"),
     ("DESCRIPTION", "description"),
 ];
-const ASSIGNMENT_COLS: Columns = &[
+pub(super) const ASSIGNMENT_COLS: Columns = &[
     ("ACCOUNT ID", "accountId"),
     ("PERMISSION SET ID", "permissionSetId"),
     ("TYPE", "principalType"),
     ("PRINCIPAL ID", "principalId"),
 ];
-const APP_COLS: Columns = &[
+pub(super) const APP_COLS: Columns = &[
     ("APPLICATION ID", "applicationId"),
     ("NAME", "name"),
     ("KIND", "kind"),
     ("ENABLED", "enabled"),
 ];
-const PRINCIPAL_COLS: Columns = &[("TYPE", "principalType"), ("PRINCIPAL ID", "principalId")];
-const TOKEN_COLS: Columns = &[
+pub(super) const PRINCIPAL_COLS: Columns =
+    &[("TYPE", "principalType"), ("PRINCIPAL ID", "principalId")];
+pub(super) const TOKEN_COLS: Columns = &[
     ("TOKEN ID", "tokenId"),
     ("NAME", "name"),
     ("CREATED", "createdAt"),
     ("EXPIRES", "expiresAt"),
     ("BOOTSTRAP", "bootstrap"),
 ];
-const AUDIT_COLS: Columns = &[
+pub(super) const AUDIT_COLS: Columns = &[
     ("ID", "eventId"),
     ("TIME", "time"),
     ("ACTOR", "actor"),
@@ -416,7 +76,7 @@ const AUDIT_COLS: Columns = &[
 ];
 
 /// A JSON object of the fields that were given.
-fn obj(fields: &[(&str, Option<Value>)]) -> Value {
+pub(super) fn obj(fields: &[(&str, Option<Value>)]) -> Value {
     let map: Map<String, Value> = fields
         .iter()
         .filter_map(|(k, v)| v.clone().map(|v| ((*k).to_owned(), v)))
@@ -424,11 +84,11 @@ fn obj(fields: &[(&str, Option<Value>)]) -> Value {
     Value::Object(map)
 }
 
-fn s(v: &Option<String>) -> Option<Value> {
+pub(super) fn s(v: &Option<String>) -> Option<Value> {
     v.as_ref().map(|v| json!(v))
 }
 
-fn get(path: String, view: View) -> Call {
+pub(super) fn get(path: String, view: View) -> Call {
     Call {
         method: reqwest::Method::GET,
         path,
@@ -439,7 +99,7 @@ fn get(path: String, view: View) -> Call {
     }
 }
 
-fn list(path: String, key: &'static str, columns: Columns, p: &Paging) -> Call {
+pub(super) fn list(path: String, key: &'static str, columns: Columns, p: &Paging) -> Call {
     let mut query = vec![];
     if let Some(m) = p.max_results {
         query.push(("maxResults", m.to_string()));
@@ -454,7 +114,7 @@ fn list(path: String, key: &'static str, columns: Columns, p: &Paging) -> Call {
     }
 }
 
-fn send(method: reqwest::Method, path: String, body: Option<Value>, view: View) -> Call {
+pub(super) fn send(method: reqwest::Method, path: String, body: Option<Value>, view: View) -> Call {
     Call {
         method,
         path,
@@ -465,19 +125,19 @@ fn send(method: reqwest::Method, path: String, body: Option<Value>, view: View) 
     }
 }
 
-fn post(path: String, body: Value) -> Call {
+pub(super) fn post(path: String, body: Value) -> Call {
     send(reqwest::Method::POST, path, Some(body), View::Record)
 }
 
-fn patch(path: String, body: Value) -> Call {
+pub(super) fn patch(path: String, body: Value) -> Call {
     send(reqwest::Method::PATCH, path, Some(body), View::Record)
 }
 
-fn delete(path: String, what: &'static str) -> Call {
+pub(super) fn delete(path: String, what: &'static str) -> Call {
     send(reqwest::Method::DELETE, path, None, View::Done(what))
 }
 
-fn call(resource: &Resource) -> Call {
+pub(super) fn call(resource: &Resource) -> Call {
     use reqwest::Method;
     match resource {
         Resource::Users(c) => match c {
@@ -799,169 +459,11 @@ fn call(resource: &Resource) -> Call {
     }
 }
 
-fn assignment_body(a: &AssignmentArgs) -> Value {
+pub(super) fn assignment_body(a: &AssignmentArgs) -> Value {
     json!({
         "accountId": a.account_id,
         "permissionSetId": a.permission_set_id,
         "principalType": a.principal_type,
         "principalId": a.principal_id,
     })
-}
-
-/// Where to send calls and with which token.
-fn endpoint(cli: &Cli, args: &AdminArgs) -> Result<(String, String), String> {
-    let config = Config::load(cli.config.as_deref()).ok();
-    let url = args
-        .url
-        .clone()
-        .or_else(|| config.as_ref().map(|c| c.public_base().to_owned()))
-        .unwrap_or_else(|| "http://localhost:8080".into());
-    let token = if let Some(t) = &args.token {
-        t.clone()
-    } else if let Some(f) = &args.token_file {
-        std::fs::read_to_string(f).map_err(|e| format!("cannot read {}: {e}", f.display()))?
-    } else {
-        let dir = config
-            .map(|c| c.data_dir)
-            .unwrap_or_else(|| PathBuf::from("./data"));
-        let path = dir.join(BOOTSTRAP_TOKEN_FILE);
-        std::fs::read_to_string(&path).map_err(|_| {
-            format!(
-                "no admin token: pass --token, set PORTCULLIS_ADMIN_TOKEN, or use --token-file \
-                 (no {} found)",
-                path.display()
-            )
-        })?
-    };
-    Ok((
-        url.trim_end_matches('/').to_owned(),
-        token.trim().to_owned(),
-    ))
-}
-
-async fn execute(
-    client: &reqwest::Client,
-    base: &str,
-    token: &str,
-    c: &Call,
-    next: Option<&str>,
-) -> Result<Value, String> {
-    let mut query = c.query.clone();
-    if let Some(t) = next {
-        query.retain(|(k, _)| *k != "nextToken");
-        query.push(("nextToken", t.to_owned()));
-    }
-    let mut req = client
-        .request(c.method.clone(), format!("{base}/admin/v1/{}", c.path))
-        .bearer_auth(token)
-        .query(&query);
-    if let Some(body) = &c.body {
-        req = req.json(body);
-    }
-    let resp = req
-        .send()
-        .await
-        .map_err(|e| format!("cannot reach {base}: {e}"))?;
-    let status = resp.status();
-    let text = resp
-        .text()
-        .await
-        .map_err(|e| format!("reading the answer: {e}"))?;
-    let body: Value = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or(Value::String(text))
-    };
-    if status.is_success() {
-        return Ok(body);
-    }
-    let mut msg = format!(
-        "{} ({})",
-        body.get("message")
-            .and_then(Value::as_str)
-            .unwrap_or("request failed"),
-        status.as_u16()
-    );
-    for f in body
-        .get("fields")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        msg.push_str(&format!(
-            "\n  {}: {}",
-            cell_str(f, "field"),
-            cell_str(f, "message")
-        ));
-    }
-    Err(msg)
-}
-
-fn cell_str<'a>(v: &'a Value, k: &str) -> &'a str {
-    v.get(k).and_then(Value::as_str).unwrap_or("")
-}
-
-pub async fn run(cli: &Cli, args: &AdminArgs) -> ExitCode {
-    let (base, token) = match endpoint(cli, args) {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let client = reqwest::Client::new();
-    let c = call(&args.resource);
-    let mut answer = match execute(&client, &base, &token, &c, None).await {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    if let (true, View::List { key, .. }) = (c.all, &c.view) {
-        while let Some(next) = answer
-            .get("nextToken")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-        {
-            match execute(&client, &base, &token, &c, Some(&next)).await {
-                Ok(mut more) => {
-                    let extra = more.get_mut(*key).map(Value::take).unwrap_or(Value::Null);
-                    if let (Some(items), Value::Array(extra)) =
-                        (answer.get_mut(*key).and_then(Value::as_array_mut), extra)
-                    {
-                        items.extend(extra);
-                    }
-                    answer["nextToken"] = more.get("nextToken").cloned().unwrap_or(Value::Null);
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::FAILURE;
-                }
-            }
-        }
-    }
-    if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&answer).unwrap_or_default()
-        );
-        return ExitCode::SUCCESS;
-    }
-    match c.view {
-        View::List { key, columns } => {
-            let rows = answer
-                .get(key)
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            print!("{}", table(&rows, columns));
-            if let Some(t) = answer.get("nextToken").and_then(Value::as_str) {
-                eprintln!("more results: --next-token {t}");
-            }
-        }
-        View::Record => print!("{}", record(&answer)),
-        View::Done(what) => println!("{what}"),
-    }
-    ExitCode::SUCCESS
 }

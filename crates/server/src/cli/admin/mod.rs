@@ -1,0 +1,195 @@
+//! `portcullis admin …`: every admin API resource from the command line. Each subcommand becomes
+//! one HTTP call; the answer prints as a table (lists), `key value` lines (one object) or JSON.
+
+mod calls;
+mod commands;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use serde_json::Value;
+
+use super::Cli;
+use super::output::{record, table};
+use crate::bootstrap::BOOTSTRAP_TOKEN_FILE;
+use crate::config::Config;
+use calls::{Call, View, call};
+use commands::Resource;
+
+#[derive(Debug, Args)]
+pub struct AdminArgs {
+    /// Base URL of Portcullis (default: the configured public URL).
+    #[arg(long, env = "PORTCULLIS_URL")]
+    url: Option<String>,
+    /// Admin token (default: PORTCULLIS_ADMIN_TOKEN, --token-file, or the bootstrap token file in
+    /// the data directory).
+    #[arg(long, env = "PORTCULLIS_ADMIN_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Read the admin token from this file.
+    #[arg(long)]
+    token_file: Option<PathBuf>,
+    /// Print the API's JSON instead of a table.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    resource: Resource,
+}
+
+/// Where to send calls and with which token.
+fn endpoint(cli: &Cli, args: &AdminArgs) -> Result<(String, String), String> {
+    let config = Config::load(cli.config.as_deref()).ok();
+    let url = args
+        .url
+        .clone()
+        .or_else(|| config.as_ref().map(|c| c.public_base().to_owned()))
+        .unwrap_or_else(|| "http://localhost:8080".into());
+    let token = if let Some(t) = &args.token {
+        t.clone()
+    } else if let Some(f) = &args.token_file {
+        std::fs::read_to_string(f).map_err(|e| format!("cannot read {}: {e}", f.display()))?
+    } else {
+        let dir = config
+            .map(|c| c.data_dir)
+            .unwrap_or_else(|| PathBuf::from("./data"));
+        let path = dir.join(BOOTSTRAP_TOKEN_FILE);
+        std::fs::read_to_string(&path).map_err(|_| {
+            format!(
+                "no admin token: pass --token, set PORTCULLIS_ADMIN_TOKEN, or use --token-file \
+                 (no {} found)",
+                path.display()
+            )
+        })?
+    };
+    Ok((
+        url.trim_end_matches('/').to_owned(),
+        token.trim().to_owned(),
+    ))
+}
+
+async fn execute(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    c: &Call,
+    next: Option<&str>,
+) -> Result<Value, String> {
+    let mut query = c.query.clone();
+    if let Some(t) = next {
+        query.retain(|(k, _)| *k != "nextToken");
+        query.push(("nextToken", t.to_owned()));
+    }
+    let mut req = client
+        .request(c.method.clone(), format!("{base}/admin/v1/{}", c.path))
+        .bearer_auth(token)
+        .query(&query);
+    if let Some(body) = &c.body {
+        req = req.json(body);
+    }
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| format!("cannot reach {base}: {e}"))?;
+    let status = resp.status();
+    let text = resp
+        .text()
+        .await
+        .map_err(|e| format!("reading the answer: {e}"))?;
+    let body: Value = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    if status.is_success() {
+        return Ok(body);
+    }
+    let mut msg = format!(
+        "{} ({})",
+        body.get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("request failed"),
+        status.as_u16()
+    );
+    for f in body
+        .get("fields")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        msg.push_str(&format!(
+            "\n  {}: {}",
+            cell_str(f, "field"),
+            cell_str(f, "message")
+        ));
+    }
+    Err(msg)
+}
+
+fn cell_str<'a>(v: &'a Value, k: &str) -> &'a str {
+    v.get(k).and_then(Value::as_str).unwrap_or("")
+}
+
+pub async fn run(cli: &Cli, args: &AdminArgs) -> ExitCode {
+    let (base, token) = match endpoint(cli, args) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let client = reqwest::Client::new();
+    let c = call(&args.resource);
+    let mut answer = match execute(&client, &base, &token, &c, None).await {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let (true, View::List { key, .. }) = (c.all, &c.view) {
+        while let Some(next) = answer
+            .get("nextToken")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+        {
+            match execute(&client, &base, &token, &c, Some(&next)).await {
+                Ok(mut more) => {
+                    let extra = more.get_mut(*key).map(Value::take).unwrap_or(Value::Null);
+                    if let (Some(items), Value::Array(extra)) =
+                        (answer.get_mut(*key).and_then(Value::as_array_mut), extra)
+                    {
+                        items.extend(extra);
+                    }
+                    answer["nextToken"] = more.get("nextToken").cloned().unwrap_or(Value::Null);
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&answer).unwrap_or_default()
+        );
+        return ExitCode::SUCCESS;
+    }
+    match c.view {
+        View::List { key, columns } => {
+            let rows = answer
+                .get(key)
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            print!("{}", table(&rows, columns));
+            if let Some(t) = answer.get("nextToken").and_then(Value::as_str) {
+                eprintln!("more results: --next-token {t}");
+            }
+        }
+        View::Record => print!("{}", record(&answer)),
+        View::Done(what) => println!("{what}"),
+    }
+    ExitCode::SUCCESS
+}
