@@ -48,6 +48,8 @@ pub enum ApiError {
     Delivery(String),
     #[error("the directory is unavailable; try again shortly")]
     Unavailable(#[source] StoreError),
+    #[error("the session store is unavailable; try again shortly")]
+    SessionsUnavailable(#[source] portcullis_sessions::SessionError),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -67,7 +69,7 @@ impl ApiError {
             Self::PayloadTooLarge(_) => "PayloadTooLarge",
             Self::UnsupportedMediaType(_) => "UnsupportedMediaType",
             Self::Delivery(_) => "DeliveryFailed",
-            Self::Unavailable(_) => "Unavailable",
+            Self::Unavailable(_) | Self::SessionsUnavailable(_) => "Unavailable",
             Self::Internal(_) => "InternalError",
         }
     }
@@ -106,7 +108,7 @@ impl ResponseError for ApiError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Delivery(_) => StatusCode::BAD_GATEWAY,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::SessionsUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -115,6 +117,7 @@ impl ResponseError for ApiError {
         match self {
             Self::Internal(e) => tracing::error!(error = ?e, "admin request failed"),
             Self::Unavailable(e) => tracing::warn!(error = ?e, "directory unavailable"),
+            Self::SessionsUnavailable(e) => tracing::warn!(error = ?e, "session store unavailable"),
             _ => {}
         }
         let fields = match self {
@@ -139,7 +142,7 @@ impl ResponseError for ApiError {
                 r#"Bearer realm="portcullis-admin""#,
             ));
         }
-        if matches!(self, Self::Unavailable(_)) {
+        if matches!(self, Self::Unavailable(_) | Self::SessionsUnavailable(_)) {
             resp.insert_header((header::RETRY_AFTER, "5"));
         }
         resp.json(ErrorBody {

@@ -18,7 +18,10 @@ use crate::state::AppState;
 
 impl From<SessionError> for ApiError {
     fn from(e: SessionError) -> Self {
-        ApiError::Internal(anyhow::Error::new(e).context("session store"))
+        match e {
+            SessionError::Unavailable(_) => ApiError::SessionsUnavailable(e),
+            SessionError::Corrupt(_) => ApiError::Internal(anyhow::Error::new(e).context("session store")),
+        }
     }
 }
 
