@@ -281,7 +281,7 @@ test('an authenticator app: registered at sign-in, then asked for; a used code i
   // A wrong code is refused and the same key stays on the page.
   await page.locator('#code').fill(wrongCode(key, stepAt()));
   await submit(page, 'Verify and continue');
-  assert.equal(where(page), '/signin/mfa/register');
+  assert.equal(where(page), '/signin/mfa/register/totp', 'the form is shown again (401)');
   assert.equal(await text(page, '[role=alert]'), 'That code is not right. 4 tries left.');
   assert.equal(await text(page, '#totp-secret'), secret);
 
@@ -312,7 +312,7 @@ test('an authenticator app: registered at sign-in, then asked for; a used code i
   assert.ok(stepAt() <= registeredStep + 1, 'still within the one step of skew (test timing)');
   await page.locator('#code').fill(registrationCode);
   await submit(page, 'Verify');
-  assert.equal(where(page), '/signin/mfa');
+  assert.equal(where(page), '/signin/mfa/totp', 'the form is shown again (401)');
   assert.equal(
     await text(page, '[role=alert]'),
     'That code was already used. Wait for the next code from your app. 4 tries left.',
@@ -343,7 +343,7 @@ test('an authenticator app: registered at sign-in, then asked for; a used code i
   await page.locator('#code').fill(wrongCode(key, stepAt()));
   await submit(page, 'Verify');
   assert.equal(await text(page, '[role=alert]'), 'That code is not right. 3 tries left.');
-  assert.equal(where(page), '/signin/mfa');
+  assert.equal(where(page), '/signin/mfa/totp');
   await assertSignedOut(context);
   assert.equal((await sessionsOf(who)).length, 0, 'no session from a refused code');
 });

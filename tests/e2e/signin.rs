@@ -15,6 +15,7 @@ on_both_backends!(
     return_to_survives_and_never_leaves_our_origin,
     admin_one_time_password_forces_a_new_password,
     first_sign_in_by_emailed_one_time_password,
+    first_sign_in_codes_cannot_flood_a_mailbox,
     mfa_policy_without_devices,
     trusted_browser_skips_the_code_when_context_is_unchanged,
     revocation_by_admin_and_by_disabling,
@@ -350,6 +351,40 @@ async fn first_sign_in_by_emailed_one_time_password(app: TestApp) {
             .status,
         401
     );
+}
+
+async fn first_sign_in_codes_cannot_flood_a_mailbox(app: TestApp) {
+    assert_eq!(
+        app.put("settings", Some(json!({"emailOtp": true})))
+            .await
+            .status,
+        200
+    );
+    app.user("ned").await;
+    let mails = || {
+        std::fs::read_dir(app.data_dir.join("outbox"))
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .filter(|e| {
+                        std::fs::read_to_string(e.path())
+                            .is_ok_and(|t| t.contains("ned@example.com"))
+                    })
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    for sent in 1..=5 {
+        let page = Browser::new(&app.base).sign_in("ned", "anything").await;
+        assert_eq!(
+            page.location.as_deref(),
+            Some("/signin/code"),
+            "attempt {sent}: {page:?}"
+        );
+        assert_eq!(mails(), sent);
+    }
+    let refused = Browser::new(&app.base).sign_in("ned", "anything").await;
+    assert_eq!(refused.status, 429, "{refused:?}");
+    assert_eq!(mails(), 5, "no sixth message");
 }
 
 async fn mfa_policy_without_devices(app: TestApp) {

@@ -120,18 +120,22 @@ fn device_name(raw: Option<&str>) -> Result<DisplayName, String> {
 
 // ----- second factor at sign-in -----
 
-async fn pending_at(idp: &Idp, req: &HttpRequest, stage: Stage) -> Option<(String, Pending, User)> {
-    let (id, pending) = idp.load_pending(req).await?;
-    if pending.stage != stage {
-        return None;
-    }
-    let user = idp
-        .directory
-        .get_user(pending.user_id?)
+/// The pending sign-in at `stage`, for the JSON endpoints: 409 when there is none (the page
+/// tells the person to start again), 503 when the stores cannot be reached.
+async fn pending_json(
+    idp: &Idp,
+    req: &HttpRequest,
+    stage: Stage,
+) -> Result<(String, Pending, User), HttpResponse> {
+    crate::mfa::pending_at(idp, req, stage)
         .await
-        .ok()
-        .filter(|u| u.enabled)?;
-    Some((id, pending, user))
+        .map_err(|answer| {
+            if answer.status() == StatusCode::SERVICE_UNAVAILABLE {
+                json_error(StatusCode::SERVICE_UNAVAILABLE, "try again shortly")
+            } else {
+                json_error(StatusCode::CONFLICT, "the sign-in expired; start again")
+            }
+        })
 }
 
 /// `POST /signin/mfa/webauthn/options`: a challenge for the person's registered keys.
@@ -145,8 +149,9 @@ pub async fn signin_options(idp: web::Data<Idp>, req: HttpRequest) -> HttpRespon
             "security keys are not available on this site",
         );
     };
-    let Some((id, _, user)) = pending_at(&idp, &req, Stage::Mfa).await else {
-        return json_error(StatusCode::CONFLICT, "the sign-in expired; start again");
+    let (id, _, user) = match pending_json(&idp, &req, Stage::Mfa).await {
+        Ok(found) => found,
+        Err(answer) => return answer,
     };
     let Ok(devices) = idp.directory.list_mfa_devices(user.id).await else {
         return json_error(StatusCode::SERVICE_UNAVAILABLE, "try again shortly");
@@ -189,8 +194,9 @@ pub async fn signin_verify(
     let Some(rp) = relying_party(&idp.config.public_url) else {
         return restart();
     };
-    let Some((id, mut pending, user)) = pending_at(&idp, &req, Stage::Mfa).await else {
-        return restart();
+    let (id, mut pending, user) = match crate::mfa::pending_at(&idp, &req, Stage::Mfa).await {
+        Ok(found) => found,
+        Err(answer) => return answer,
     };
     let Some(state) = take_state::<PasskeyAuthentication>(&idp, AUTH_NS, &id).await else {
         return failed(
@@ -334,9 +340,9 @@ pub async fn enrol_options(idp: web::Data<Idp>, req: HttpRequest) -> HttpRespons
     if !header_csrf_ok(&idp, &req) {
         return json_error(StatusCode::FORBIDDEN, "invalid CSRF token");
     }
-    match pending_at(&idp, &req, Stage::MfaRegistration).await {
-        Some((id, _, user)) => start_registration(&idp, &user, &id).await,
-        None => json_error(StatusCode::CONFLICT, "the sign-in expired; start again"),
+    match pending_json(&idp, &req, Stage::MfaRegistration).await {
+        Ok((id, _, user)) => start_registration(&idp, &user, &id).await,
+        Err(answer) => answer,
     }
 }
 
@@ -349,9 +355,11 @@ pub async fn enrol_finish(
     if !Csrf::verify(&idp.cookies, &req, &form.csrf) {
         return forbidden_form();
     }
-    let Some((id, mut pending, user)) = pending_at(&idp, &req, Stage::MfaRegistration).await else {
-        return restart();
-    };
+    let (id, mut pending, user) =
+        match crate::mfa::pending_at(&idp, &req, Stage::MfaRegistration).await {
+            Ok(found) => found,
+            Err(answer) => return answer,
+        };
     match finish_registration(&idp, &user, &id, &form).await {
         Ok(()) => {
             pending.amr.extend(["hwk".to_owned(), "mfa".to_owned()]);

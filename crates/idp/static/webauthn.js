@@ -129,9 +129,12 @@
       button.disabled = true;
       action(button).catch((e) => {
         button.disabled = false;
-        showError(e && e.name === "NotAllowedError"
-          ? "The security key request was cancelled or timed out."
-          : (e && e.message) || "The security key could not be used.");
+        const messages = {
+          NotAllowedError: "The security key request was cancelled or timed out.",
+          InvalidStateError: "This security key or passkey is already registered for you.",
+          SecurityError: "Security keys cannot be used on this address.",
+        };
+        showError((e && messages[e.name]) || (e && e.message) || "The security key could not be used.");
       });
     });
   };

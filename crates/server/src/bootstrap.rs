@@ -111,7 +111,7 @@ pub async fn bootstrap_admin(
             .await?
             .is_none()
         {
-            directory
+            let created = directory
                 .create_admin_token(
                     Actor::System,
                     NewAdminToken {
@@ -121,7 +121,18 @@ pub async fn bootstrap_admin(
                         bootstrap: true,
                     },
                 )
-                .await?;
+                .await;
+            match created {
+                Ok(_) => {}
+                // Several nodes starting together on one database race here: another one
+                // created the same token between our look-up and our insert.
+                Err(portcullis_store::StoreError::Conflict { .. })
+                    if directory
+                        .find_admin_token(&hash, chrono::Utc::now())
+                        .await?
+                        .is_some() => {}
+                Err(e) => return Err(e.into()),
+            }
         }
         return Ok(Bootstrap::Configured);
     }

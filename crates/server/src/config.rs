@@ -400,7 +400,15 @@ impl Config {
             ));
         }
         self.listen_addr()?;
-        self.database_target()?;
+        if matches!(self.database_target()?, DatabaseTarget::Postgres(_))
+            && self.master_key.is_none()
+        {
+            return Err(ConfigError::Invalid(
+                "PORTCULLIS__MASTER_KEY or PORTCULLIS__MASTER_KEY_FILE is required with PostgreSQL \
+                 (every node must use the same key); generate one with `openssl rand -base64 32`"
+                    .into(),
+            ));
+        }
         self.sessions_target()?;
         self.delivery_target()?;
         let si = &self.signin;

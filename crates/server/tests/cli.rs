@@ -1,7 +1,20 @@
 //! The `portcullis` binary as an operator runs it: configuration layering, `serve`, `migrate`,
-//! and `admin …` against a running server.
+//! and `admin …` against a running server; the deployment files checked against the binary
+//! (`deploy_files`); several nodes sharing PostgreSQL and Redis (`cluster`); and what happens
+//! when PostgreSQL or Redis goes away and comes back (`faults`).
+//!
+//! One test binary: the modules live in `tests/cli/`.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
+
+#[path = "cli/browser.rs"]
+mod browser;
+#[path = "cli/cluster.rs"]
+mod cluster;
+#[path = "cli/deploy_files.rs"]
+mod deploy_files;
+#[path = "cli/faults.rs"]
+mod faults;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -145,6 +158,15 @@ fn unknown_keys_and_variables_are_errors() {
 struct Server {
     child: Child,
     url: String,
+}
+
+/// A TCP port that was free a moment ago on 127.0.0.1 (for servers that cannot bind port 0).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind port 0")
+        .local_addr()
+        .expect("local addr")
+        .port()
 }
 
 impl Drop for Server {
@@ -400,4 +422,81 @@ fn postgres_requires_a_master_key() {
     let (_, stderr) = text(&out);
     assert!(!out.status.success());
     assert!(stderr.contains("MASTER_KEY"), "{stderr}");
+}
+
+#[test]
+fn admin_cli_manages_passwords_sessions_and_mfa_devices() {
+    let dir = tempfile::tempdir().expect("dir");
+    let server = serve(dir.path(), &[]);
+    let admin = |args: &[&str]| {
+        let out = portcullis(dir.path())
+            .arg("admin")
+            .arg("--url")
+            .arg(&server.url)
+            .args(args)
+            .output()
+            .expect("run admin");
+        let (stdout, stderr) = text(&out);
+        (out.status.code(), stdout, stderr)
+    };
+    let (code, stdout, stderr) = admin(&[
+        "--json",
+        "users",
+        "create",
+        "--user-name",
+        "ola",
+        "--email",
+        "ola@example.com",
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let user: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    let id = user["userId"].as_str().expect("id").to_owned();
+
+    let (code, stdout, _) = admin(&[
+        "users",
+        "set-password",
+        &id,
+        "--password",
+        "Tr1cky-Horse-Battery",
+    ]);
+    assert_eq!((code, stdout.trim()), (Some(0), "password set"));
+    let (code, _, stderr) = admin(&["users", "set-password", &id, "--password", "password1"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("password") && stderr.contains("too common"),
+        "{stderr}"
+    );
+
+    let (code, stdout, _) = admin(&["users", "one-time-password", &id]);
+    assert_eq!(code, Some(0));
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("oneTimePassword"))
+        .expect("the password line")
+        .to_owned();
+    assert_eq!(
+        line.split_whitespace().nth(1).map(str::len),
+        Some(16),
+        "{stdout}"
+    );
+
+    let (code, stdout, _) = admin(&["users", "sessions", &id]);
+    assert_eq!(code, Some(0));
+    assert!(stdout.starts_with("SESSION ID"), "{stdout}");
+    let (code, stdout, _) = admin(&["users", "revoke-sessions", &id]);
+    assert_eq!(code, Some(0));
+    assert!(
+        stdout.contains("revoked") && stdout.contains('0'),
+        "{stdout}"
+    );
+    let (code, stdout, _) = admin(&["users", "mfa-devices", &id]);
+    assert_eq!(code, Some(0));
+    assert!(stdout.starts_with("DEVICE ID"), "{stdout}");
+    let (code, _, stderr) = admin(&["users", "remove-mfa-device", &id, &uuid_like()]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("404"), "{stderr}");
+}
+
+fn uuid_like() -> String {
+    "00000000-0000-4000-8000-000000000000".into()
 }

@@ -3,7 +3,7 @@
 //!
 //! Each aggregate has a narrow trait; [`Directory`] composes them. Two backends implement them all:
 //! [`postgres::PostgresDirectory`] (production) and [`sqlite::SqliteDirectory`] (the embedded
-//! default). Both pass the same conformance suite (`tests/conformance.rs`).
+//! default). Both pass the same conformance suite (`tests/conformance/`).
 //!
 //! Contracts every backend keeps:
 //! - Every mutating call takes the [`Actor`] and writes one audit event (built by [`events`]) in

@@ -47,14 +47,17 @@ pub(crate) async fn start_registration(idp: &Idp, id: &str, mut pending: Pending
     }
 }
 
-/// The pending sign-in at `stage` and its (enabled) user; `Err` is the answer to give.
-async fn pending_at(
+/// The pending sign-in at `stage` and its (enabled) user; `Err` is the answer to give: start
+/// over when there is none, the 503 page when the stores cannot be reached.
+pub(crate) async fn pending_at(
     idp: &Idp,
     req: &HttpRequest,
     stage: Stage,
 ) -> Result<(String, Pending, User), HttpResponse> {
-    let Some((id, pending)) = idp.load_pending(req).await else {
-        return Err(restart());
+    let (id, pending) = match idp.try_load_pending(req).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return Err(restart()),
+        Err(_) => return Err(unavailable()),
     };
     let Some(user_id) = pending.user_id.filter(|_| pending.stage == stage) else {
         return Err(restart());

@@ -124,9 +124,12 @@ fn is_code_stage(s: Stage) -> bool {
 
 /// `GET /signin/code`.
 pub async fn code_page(idp: web::Data<Idp>, req: HttpRequest) -> HttpResponse {
-    match idp.load_pending(&req).await {
-        Some((_, p)) if is_code_stage(p.stage) => code_form(&idp, &req, &p, None, StatusCode::OK),
-        _ => restart(),
+    match idp.try_load_pending(&req).await {
+        Ok(Some((_, p))) if is_code_stage(p.stage) => {
+            code_form(&idp, &req, &p, None, StatusCode::OK)
+        }
+        Ok(_) => restart(),
+        Err(_) => unavailable(),
     }
 }
 
@@ -145,8 +148,10 @@ pub async fn submit_code(
     if !Csrf::verify(&idp.cookies, &req, &form.csrf) {
         return forbidden_form();
     }
-    let Some((id, mut pending)) = idp.load_pending(&req).await else {
-        return restart();
+    let (id, mut pending) = match idp.try_load_pending(&req).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return restart(),
+        Err(_) => return unavailable(),
     };
     let Some(user_id) = pending.user_id.filter(|_| is_code_stage(pending.stage)) else {
         return restart();

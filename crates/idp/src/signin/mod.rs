@@ -57,11 +57,22 @@ pub struct Pending {
 }
 
 impl Idp {
-    pub(crate) async fn load_pending(&self, req: &HttpRequest) -> Option<(String, Pending)> {
-        let id = self.cookies.read(req, SIGNIN_COOKIE)?;
-        let bytes = self.sessions.get(PENDING_NS, &id).await.ok()??;
-        let pending = serde_json::from_slice(&bytes).ok()?;
-        Some((id, pending))
+    /// The pending sign-in of this browser: `Ok(None)` when there is none (no cookie, expired,
+    /// unreadable), `Err` when the session store cannot be reached — which must be told apart,
+    /// or an outage looks to the person like a sign-in that timed out.
+    pub(crate) async fn try_load_pending(
+        &self,
+        req: &HttpRequest,
+    ) -> Result<Option<(String, Pending)>, portcullis_sessions::SessionError> {
+        let Some(id) = self.cookies.read(req, SIGNIN_COOKIE) else {
+            return Ok(None);
+        };
+        let Some(bytes) = self.sessions.get(PENDING_NS, &id).await? else {
+            return Ok(None);
+        };
+        Ok(serde_json::from_slice(&bytes)
+            .ok()
+            .map(|pending| (id, pending)))
     }
 
     pub(crate) async fn save_pending(

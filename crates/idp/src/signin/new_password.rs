@@ -3,10 +3,10 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use portcullis_domain::{Actor, User};
+use portcullis_domain::Actor;
 use serde::Deserialize;
 
-use super::{Pending, Stage, forbidden_form, restart, unavailable};
+use super::{Pending, Stage, forbidden_form, unavailable};
 use crate::Idp;
 use crate::pages::NewPasswordPage;
 use crate::password::Password;
@@ -35,25 +35,11 @@ fn form_page(
     page(status, &body, csrf.cookie.into_iter().collect())
 }
 
-async fn load(idp: &Idp, req: &HttpRequest) -> Option<(String, Pending, User)> {
-    let (id, pending) = idp.load_pending(req).await?;
-    if pending.stage != Stage::NewPassword {
-        return None;
-    }
-    let user = idp
-        .directory
-        .get_user(pending.user_id?)
-        .await
-        .ok()
-        .filter(|u| u.enabled)?;
-    Some((id, pending, user))
-}
-
 /// `GET /signin/new-password`.
 pub async fn show(idp: web::Data<Idp>, req: HttpRequest) -> HttpResponse {
-    match load(&idp, &req).await {
-        Some((_, pending, _)) => form_page(&idp, &req, &pending, None, StatusCode::OK),
-        None => restart(),
+    match crate::mfa::pending_at(&idp, &req, Stage::NewPassword).await {
+        Ok((_, pending, _)) => form_page(&idp, &req, &pending, None, StatusCode::OK),
+        Err(answer) => answer,
     }
 }
 
@@ -73,8 +59,9 @@ pub async fn submit(
     if !Csrf::verify(&idp.cookies, &req, &form.csrf) {
         return forbidden_form();
     }
-    let Some((id, pending, user)) = load(&idp, &req).await else {
-        return restart();
+    let (id, pending, user) = match crate::mfa::pending_at(&idp, &req, Stage::NewPassword).await {
+        Ok(found) => found,
+        Err(answer) => return answer,
     };
     let form = form.into_inner();
     if form.new_password != form.confirm {

@@ -140,11 +140,12 @@ fn password_form(
 
 /// `GET /signin/password`.
 pub async fn password_page(idp: web::Data<Idp>, req: HttpRequest) -> HttpResponse {
-    match idp.load_pending(&req).await {
-        Some((_, p)) if p.stage == Stage::Password => {
+    match idp.try_load_pending(&req).await {
+        Ok(Some((_, p))) if p.stage == Stage::Password => {
             password_form(&idp, &req, &p.user_name, None, StatusCode::OK)
         }
-        _ => restart(),
+        Ok(_) => restart(),
+        Err(_) => unavailable(),
     }
 }
 
@@ -166,8 +167,10 @@ pub async fn submit_password(
     if !Csrf::verify(&idp.cookies, &req, &form.csrf) {
         return forbidden_form();
     }
-    let Some((id, mut pending)) = idp.load_pending(&req).await else {
-        return restart();
+    let (id, mut pending) = match idp.try_load_pending(&req).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return restart(),
+        Err(_) => return unavailable(),
     };
     if pending.stage != Stage::Password {
         return restart();
@@ -224,6 +227,16 @@ pub async fn submit_password(
             Err(_) => return unavailable(),
         };
         if email_otp {
+            // Each request sends an email: count it like a failed attempt, so nobody can flood
+            // the person's mailbox (the throttle locks the name after a few).
+            if idp
+                .throttle
+                .record_failure(idp.sessions.as_ref(), &user_key, &address)
+                .await
+                .is_err()
+            {
+                return unavailable();
+            }
             pending.user_id = Some(u.id);
             pending.stage = Stage::FirstSignInCode;
             pending.attempts = 0;

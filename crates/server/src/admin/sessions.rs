@@ -20,7 +20,9 @@ impl From<SessionError> for ApiError {
     fn from(e: SessionError) -> Self {
         match e {
             SessionError::Unavailable(_) => ApiError::SessionsUnavailable(e),
-            SessionError::Corrupt(_) => ApiError::Internal(anyhow::Error::new(e).context("session store")),
+            SessionError::Corrupt(_) => {
+                ApiError::Internal(anyhow::Error::new(e).context("session store"))
+            }
         }
     }
 }

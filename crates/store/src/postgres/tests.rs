@@ -1,4 +1,4 @@
-//! PostgreSQL-specific behaviour (the cross-backend contract is `tests/conformance.rs`): the
+//! PostgreSQL-specific behaviour (the cross-backend contract is `tests/conformance/`): the
 //! entitlements query's plan, migrations racing from several nodes, and failing fast when the
 //! server is unreachable.
 #![allow(clippy::unwrap_used, clippy::expect_used)]

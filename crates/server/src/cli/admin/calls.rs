@@ -60,6 +60,19 @@ pub(super) const APP_COLS: Columns = &[
 ];
 pub(super) const PRINCIPAL_COLS: Columns =
     &[("TYPE", "principalType"), ("PRINCIPAL ID", "principalId")];
+pub(super) const SESSION_COLS: Columns = &[
+    ("SESSION ID", "sessionId"),
+    ("CREATED", "createdAt"),
+    ("EXPIRES", "expiresAt"),
+    ("AMR", "amr"),
+    ("ADDRESS", "ip"),
+];
+pub(super) const DEVICE_COLS: Columns = &[
+    ("DEVICE ID", "deviceId"),
+    ("KIND", "kind"),
+    ("NAME", "name"),
+    ("LAST USED", "lastUsedAt"),
+];
 pub(super) const TOKEN_COLS: Columns = &[
     ("TOKEN ID", "tokenId"),
     ("NAME", "name"),
@@ -187,6 +200,50 @@ pub(super) fn call(resource: &Resource) -> Call {
                 patch(format!("users/{user_id}"), json!({"enabled": false}))
             }
             Users::Delete { user_id } => delete(format!("users/{user_id}"), "user deleted"),
+            Users::Sessions { user_id } => get(
+                format!("users/{user_id}/sessions"),
+                View::List {
+                    key: "sessions",
+                    columns: SESSION_COLS,
+                },
+            ),
+            Users::RevokeSessions {
+                user_id,
+                session_id,
+            } => match session_id {
+                Some(sid) => delete(format!("users/{user_id}/sessions/{sid}"), "session ended"),
+                None => send(
+                    reqwest::Method::DELETE,
+                    format!("users/{user_id}/sessions"),
+                    None,
+                    View::Record,
+                ),
+            },
+            Users::SetPassword {
+                user_id,
+                password,
+                temporary,
+            } => send(
+                reqwest::Method::PUT,
+                format!("users/{user_id}/password"),
+                Some(json!({"password": password, "temporary": temporary})),
+                View::Done("password set"),
+            ),
+            Users::OneTimePassword { user_id, email } => post(
+                format!("users/{user_id}/one-time-password"),
+                json!({"delivery": if *email { "EMAIL" } else { "RETURN" }}),
+            ),
+            Users::MfaDevices { user_id } => get(
+                format!("users/{user_id}/mfa-devices"),
+                View::List {
+                    key: "devices",
+                    columns: DEVICE_COLS,
+                },
+            ),
+            Users::RemoveMfaDevice { user_id, device_id } => delete(
+                format!("users/{user_id}/mfa-devices/{device_id}"),
+                "device removed",
+            ),
             Users::Groups { user_id } => get(
                 format!("users/{user_id}/groups"),
                 View::List {

@@ -92,6 +92,40 @@ pub(super) enum Users {
     Groups {
         user_id: String,
     },
+    /// The user's live portal sessions.
+    Sessions {
+        user_id: String,
+    },
+    /// End one session (with --session-id) or all of the user's sessions.
+    RevokeSessions {
+        user_id: String,
+        #[arg(long)]
+        session_id: Option<String>,
+    },
+    /// Set a password (checked against the password policy).
+    SetPassword {
+        user_id: String,
+        #[arg(long)]
+        password: String,
+        /// The person must choose a new password at the next sign-in.
+        #[arg(long)]
+        temporary: bool,
+    },
+    /// Generate a one-time password: printed once, or emailed to the person with --email.
+    OneTimePassword {
+        user_id: String,
+        #[arg(long)]
+        email: bool,
+    },
+    /// The user's MFA devices.
+    MfaDevices {
+        user_id: String,
+    },
+    /// Remove an MFA device (a lost phone or key).
+    RemoveMfaDevice {
+        user_id: String,
+        device_id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

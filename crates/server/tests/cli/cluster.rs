@@ -1,0 +1,170 @@
+//! Several nodes: three `portcullis serve` processes started together on one fresh PostgreSQL
+//! database and one Redis prefix, behind no load balancer but one browser that visits each.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use portcullis_sessions::testing::{RedisCleanup, redis_url, unique_prefix};
+use portcullis_store::testing::fresh_postgres;
+use reqwest::Method;
+
+use super::browser::{Admin, Browser, PASSWORD};
+use crate::{Server, serve};
+
+pub const MASTER_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+pub const ADMIN_TOKEN: &str = "pcat_cluster-bootstrap-token-0123456789";
+
+/// Starts one node per data directory, all at the same time, with the same environment.
+fn start_together(dirs: Vec<PathBuf>, env: Vec<(String, String)>) -> Vec<Server> {
+    std::thread::scope(|s| {
+        let handles: Vec<_> = dirs
+            .iter()
+            .map(|dir| {
+                let env = &env;
+                s.spawn(move || {
+                    let env: Vec<(&str, &str)> =
+                        env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                    serve(dir, &env)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| panic!("a node did not start")))
+            .collect()
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_share_sessions_revocation_and_lockouts() {
+    // Dropped last: the database and the Redis keys outlive the nodes that use them.
+    let db = fresh_postgres().await;
+    let prefix = unique_prefix();
+    let _redis = RedisCleanup::new(&prefix);
+    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().expect("dir")).collect();
+    let env: Vec<(String, String)> = [
+        ("PORTCULLIS__PUBLIC_URL", "http://127.0.0.1:8080"),
+        ("PORTCULLIS__DATABASE__URL", db.url.as_str()),
+        ("PORTCULLIS__DATABASE__MAX_CONNECTIONS", "4"),
+        ("PORTCULLIS__SESSIONS__URL", &redis_url()),
+        ("PORTCULLIS__SESSIONS__KEY_PREFIX", &prefix),
+        ("PORTCULLIS__MASTER_KEY", MASTER_KEY),
+        ("PORTCULLIS__ADMIN__BOOTSTRAP_TOKEN", ADMIN_TOKEN),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+
+    // Three nodes racing on an empty database: migrations and the bootstrap token.
+    let paths = dirs.iter().map(|d| d.path().to_owned()).collect();
+    let started = Instant::now();
+    let nodes = tokio::task::spawn_blocking(move || start_together(paths, env))
+        .await
+        .expect("start the nodes");
+    eprintln!(
+        "three nodes started together on one empty database in {:?}",
+        started.elapsed()
+    );
+    let [n1, n2, n3] = [&nodes[0].url, &nodes[1].url, &nodes[2].url];
+    assert!(n1 != n2 && n2 != n3 && n1 != n3, "three different ports");
+
+    let admin = Admin::new(ADMIN_TOKEN);
+    for node in [n1, n2, n3] {
+        let ready = reqwest::get(format!("{node}/readyz"))
+            .await
+            .expect("readyz");
+        assert_eq!(ready.status(), 200, "{node} is ready");
+    }
+    admin.mfa_never(n1).await;
+    let ada = admin.person(n1, "ada").await;
+    // The directory is shared: node 3 sees what node 1 wrote.
+    let seen = admin
+        .call(Method::GET, n3, &format!("users/{ada}"), None)
+        .await;
+    assert_eq!(
+        seen.status, 200,
+        "node 3 reads the user node 1 created: {seen:?}"
+    );
+
+    // A session made on node 1 is good on nodes 2 and 3.
+    let browser = Browser::new();
+    let done = browser.sign_in(n1, "ada", PASSWORD).await;
+    assert_eq!(
+        (done.status, done.location.as_deref()),
+        (303, Some("/portal")),
+        "signed in on node 1: {done:?}"
+    );
+    for node in [n1, n2, n3] {
+        let portal = browser.get(node, "/portal").await;
+        assert_eq!(
+            portal.status, 200,
+            "the portal on {node} with node 1's cookie"
+        );
+        assert!(portal.body.contains("ada"), "{}", portal.body);
+    }
+    let listed = admin
+        .call(Method::GET, n2, &format!("users/{ada}/sessions"), None)
+        .await;
+    assert_eq!(
+        listed.body["sessions"].as_array().map(Vec::len),
+        Some(1),
+        "node 2's admin API lists the session made on node 1: {listed:?}"
+    );
+
+    // Revoked through node 1's admin API: refused on node 2 at once (no cache on any node).
+    let revoked = admin
+        .call(Method::DELETE, n1, &format!("users/{ada}/sessions"), None)
+        .await;
+    assert_eq!(
+        (revoked.status, revoked.body["revoked"].as_u64()),
+        (200, Some(1)),
+        "{revoked:?}"
+    );
+    for node in [n2, n3, n1] {
+        let portal = browser.get(node, "/portal").await;
+        assert_eq!(
+            portal.status, 303,
+            "the revoked session is refused on {node} at once: {portal:?}"
+        );
+        assert!(
+            portal
+                .location
+                .as_deref()
+                .is_some_and(|l| l.starts_with("/start")),
+            "{portal:?}"
+        );
+    }
+
+    // Failed sign-ins count across the nodes: five spread over them lock the name everywhere.
+    admin.person(n2, "bob").await;
+    let attacker = Browser::new();
+    for (i, node) in [n1, n2, n3, n1, n2].into_iter().enumerate() {
+        let failed = attacker.sign_in(node, "bob", "wrong-password").await;
+        assert_eq!(
+            failed.status,
+            401,
+            "failure {} on {node}: {failed:?}",
+            i + 1
+        );
+    }
+    for node in [n3, n1, n2] {
+        // Even the right password, from another browser, waits.
+        let locked = Browser::new().sign_in(node, "bob", PASSWORD).await;
+        assert_eq!(
+            locked.status, 429,
+            "after 5 failures over three nodes, {node} refuses bob: {locked:?}"
+        );
+        assert!(
+            locked.body.contains("Too many failed attempts"),
+            "{}",
+            locked.body
+        );
+    }
+    // Another person is not affected, on any node.
+    admin.person(n3, "cy").await;
+    for node in [n1, n2, n3] {
+        let ok = Browser::new().sign_in(node, "cy", PASSWORD).await;
+        assert_eq!(ok.status, 303, "cy signs in on {node}: {ok:?}");
+    }
+    drop(nodes);
+}
