@@ -54,6 +54,11 @@ pub struct TestApp {
 pub const ADMIN_TOKEN: &str = "pcat_test-bootstrap-token-0123456789";
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_configured(backend, |_| {}).await
+}
+
+/// As [`spawn_app`], with a last word on the configuration.
+pub async fn spawn_app_configured(backend: Backend, adjust: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut config = Config {
         listen: "127.0.0.1:0".into(),
@@ -78,6 +83,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
             Some(db)
         }
     };
+    adjust(&mut config);
     let data_dir = config.data_dir.clone();
     let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
     let app = Application::build_with_clock(config, clock.clone())

@@ -613,3 +613,52 @@ async fn sessions_expire_by_the_clock_and_follow_the_setting(app: TestApp) {
     app.clock.advance(chrono::Duration::minutes(2));
     assert_eq!(c.get("/portal").await.status, 303);
 }
+
+fn behind_proxy(app: &TestApp, client: &str) -> Browser {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("x-forwarded-for", client.parse().expect("header"));
+    Browser::with_headers(&app.base, headers)
+}
+
+async fn address_throttle(trusted: bool) -> (u16, u16) {
+    let app = crate::helpers::spawn_app_configured(crate::helpers::Backend::Sqlite, |c| {
+        c.signin.max_failures_per_address = 3;
+        c.signin.max_failures_per_user = 100;
+        if trusted {
+            c.signin.trusted_proxies = vec!["127.0.0.1".parse().expect("ip")];
+        }
+    })
+    .await;
+    mfa_off(&app).await;
+    person(&app, "pia").await;
+    for name in ["x1", "x2", "x3"] {
+        assert_eq!(
+            behind_proxy(&app, "203.0.113.7")
+                .sign_in(name, "wrong")
+                .await
+                .status,
+            401
+        );
+    }
+    let same_client = behind_proxy(&app, "203.0.113.7")
+        .sign_in("pia", PASSWORD)
+        .await
+        .status;
+    let other_client = behind_proxy(&app, "198.51.100.9")
+        .sign_in("pia", PASSWORD)
+        .await
+        .status;
+    (same_client, other_client)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trusted_proxy_names_the_client_for_throttling() {
+    // Behind a trusted proxy: the failing client is locked, everyone else signs in.
+    assert_eq!(address_throttle(true).await, (429, 303));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarded_headers_from_anyone_else_are_ignored() {
+    // Not a trusted proxy: the header is ignored, so all these requests are one address.
+    assert_eq!(address_throttle(false).await, (429, 429));
+}

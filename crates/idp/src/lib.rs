@@ -3,6 +3,7 @@
 
 pub mod crypto;
 pub mod delivery;
+pub mod metrics;
 pub mod mfa;
 pub mod pages;
 pub mod password;
@@ -38,6 +39,9 @@ pub struct IdpConfig {
     pub code_lifetime: Duration,
     /// Wrong codes allowed before the sign-in starts over.
     pub code_attempts: u32,
+    /// Reverse proxies whose `X-Forwarded-For` names the real client (for throttling and the
+    /// session's recorded address).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl IdpConfig {
@@ -49,6 +53,7 @@ impl IdpConfig {
             trusted_device: Duration::from_secs(30 * 86_400),
             code_lifetime: Duration::from_secs(10 * 60),
             code_attempts: 5,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -67,6 +72,8 @@ pub struct Idp {
     device_key: [u8; 32],
     /// Seals MFA secrets at rest (its key is derived from the master key by the server).
     pub secrets: crypto::SecretBox,
+    /// Sign-in counters (no-ops unless the server sets them with [`Idp::with_metrics`]).
+    pub metrics: metrics::SigninMetrics,
 }
 
 impl std::fmt::Debug for Idp {
@@ -80,6 +87,11 @@ impl std::fmt::Debug for Idp {
 }
 
 impl Idp {
+    /// The requesting client's address, through the configured trusted proxies.
+    pub fn client_address(&self, req: &actix_web::HttpRequest) -> String {
+        web::client_address(req, &self.config.trusted_proxies)
+    }
+
     pub fn new(
         directory: Arc<dyn Directory>,
         sessions: Arc<dyn Sessions>,
@@ -102,7 +114,14 @@ impl Idp {
             config,
             device_key,
             secrets: crypto::SecretBox::new(&secret_key),
+            metrics: metrics::SigninMetrics::disabled(),
         })
+    }
+
+    /// Records sign-in outcomes with these instruments.
+    pub fn with_metrics(mut self, metrics: metrics::SigninMetrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 }
 

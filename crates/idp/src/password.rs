@@ -139,6 +139,7 @@ impl Passwords {
 
     /// Checks `password` against `stored`, or against a dummy hash when there is none, so that
     /// an unknown user takes as long as a wrong password. Runs on the blocking pool.
+    #[tracing::instrument(skip_all)]
     pub async fn verify(&self, password: &Password, stored: Option<&str>) -> Verification {
         let real = stored.map(str::to_owned);
         let target = real

@@ -164,12 +164,29 @@ pub fn see_other(location: &str, cookies: Vec<Cookie<'static>>) -> HttpResponse 
     resp.finish()
 }
 
-/// The client's address as the connection reports it. (Forwarded headers are not trusted: a
-/// client could otherwise choose its own throttling key.)
-pub fn client_address(req: &HttpRequest) -> String {
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".into())
+/// The client's address: the connection's peer, unless that peer is one of `trusted_proxies` —
+/// then the right-most `X-Forwarded-For` entry that is not itself a trusted proxy. Forwarded
+/// headers from anyone else are ignored, or a client could choose its own throttling key.
+pub fn client_address(req: &HttpRequest, trusted_proxies: &[std::net::IpAddr]) -> String {
+    let Some(peer) = req.peer_addr().map(|a| a.ip()) else {
+        return "unknown".into();
+    };
+    if !trusted_proxies.contains(&peer) {
+        return peer.to_string();
+    }
+    let forwarded: Vec<std::net::IpAddr> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse().ok())
+        .collect();
+    forwarded
+        .iter()
+        .rev()
+        .find(|a| !trusted_proxies.contains(a))
+        .unwrap_or(&peer)
+        .to_string()
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@ use webauthn_rs::prelude::{
 };
 
 use crate::Idp;
+use crate::metrics::MfaKind;
 use crate::session::current_session;
 use crate::signin::{Pending, Stage, forbidden_form, restart, unavailable};
 use crate::web::{CSRF_COOKIE, Csrf, see_other};
@@ -216,6 +217,7 @@ pub async fn signin_verify(
         Ok(r) => r,
         Err(e) => {
             tracing::info!(error = %e, user = %user.id, "a security key check failed");
+            idp.metrics.mfa(MfaKind::Webauthn, false);
             return failed(
                 &idp,
                 &req,
@@ -230,6 +232,7 @@ pub async fn signin_verify(
         .into_iter()
         .find(|(_, p)| p.cred_id() == result.cred_id())
     else {
+        idp.metrics.mfa(MfaKind::Webauthn, false);
         return failed(&idp, &req, "That security key is not registered for you.");
     };
     let updated = key
@@ -244,6 +247,7 @@ pub async fn signin_verify(
     {
         return unavailable();
     }
+    idp.metrics.mfa(MfaKind::Webauthn, true);
     pending.amr.extend(["hwk".to_owned(), "mfa".to_owned()]);
     crate::signin::complete::finish(&idp, &req, &id, pending, &user).await
 }

@@ -10,6 +10,8 @@ use actix_web::middleware::DefaultHeaders;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::Context;
 use hmac::{Hmac, Mac};
+use opentelemetry::metrics::Meter;
+use portcullis_idp::metrics::SigninMetrics;
 use portcullis_idp::password::PasswordConfig;
 use portcullis_idp::throttle::ThrottleConfig;
 use portcullis_idp::{Idp, IdpConfig};
@@ -25,6 +27,7 @@ use crate::admin;
 use crate::bootstrap::{self, Bootstrap, MasterKey};
 use crate::config::{Config, DatabaseTarget, SessionsTarget};
 use crate::state::AppState;
+use crate::telemetry::{self, HttpMetrics};
 
 /// Opens (and migrates) the directory the configuration names. Only here are concrete
 /// backends named.
@@ -90,6 +93,7 @@ fn idp_config(config: &Config) -> anyhow::Result<IdpConfig> {
         window: std::time::Duration::from_secs(si.lockout_minutes * 60),
     };
     idp.trusted_device = std::time::Duration::from_secs(si.trusted_device_days * 86_400);
+    idp.trusted_proxies = si.trusted_proxies.clone();
     Ok(idp)
 }
 
@@ -140,6 +144,16 @@ impl Application {
 
     /// As [`Application::build`], with the clock every expiry decision uses (tests move it).
     pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        Self::build_instrumented(config, clock, telemetry::noop_meter()).await
+    }
+
+    /// As [`Application::build_with_clock`], recording metrics with `meter` (from
+    /// [`telemetry::Telemetry::meter`]).
+    pub async fn build_instrumented(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        meter: Meter,
+    ) -> anyhow::Result<Self> {
         create_data_dir(&config.data_dir)?;
         let master_key = bootstrap::master_key(&config)?;
         let directory = open_directory(&config).await?;
@@ -153,7 +167,8 @@ impl Application {
             idp_config(&config)?,
             derive_key(&master_key, "portcullis trusted-device key v1")?,
             derive_key(&master_key, "portcullis mfa secret key v1")?,
-        )?;
+        )?
+        .with_metrics(SigninMetrics::new(&meter));
         let bootstrap = bootstrap::bootstrap_admin(&config, directory.as_ref()).await?;
         let listener = TcpListener::bind(config.listen_addr()?)
             .with_context(|| format!("binding {}", config.listen))?;
@@ -166,7 +181,12 @@ impl Application {
         // Signal handlers are in place before the first request can arrive, so a SIGTERM at any
         // moment after `build` means a graceful stop, never the default kill.
         let shutdown = Shutdown::install()?;
-        let server = serve(listener, state.clone(), master_key)?;
+        let server = serve(
+            listener,
+            state.clone(),
+            master_key,
+            HttpMetrics::new(&meter),
+        )?;
         Ok(Self {
             port,
             server,
@@ -267,7 +287,12 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-fn serve(listener: TcpListener, state: AppState, master_key: MasterKey) -> anyhow::Result<Server> {
+fn serve(
+    listener: TcpListener,
+    state: AppState,
+    master_key: MasterKey,
+    http_metrics: HttpMetrics,
+) -> anyhow::Result<Server> {
     let max_body = state.config.admin.max_body_bytes;
     let idp = web::Data::from(state.idp.clone());
     let data = web::Data::new(state);
@@ -284,6 +309,13 @@ fn serve(listener: TcpListener, state: AppState, master_key: MasterKey) -> anyho
                     .add(("Cache-Control", "no-store")),
             )
             .wrap(actix_web::middleware::Compress::default())
+            // Outermost: the span and the duration cover every other middleware.
+            .wrap({
+                let m = http_metrics.clone();
+                actix_web::middleware::from_fn(move |req, next| {
+                    telemetry::observe(m.clone(), req, next)
+                })
+            })
             .route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(readyz))
             .service(admin::scope(max_body))

@@ -1,22 +1,303 @@
-//! Logging set-up: human-readable text by default, JSON lines as an option.
+//! Logging and OpenTelemetry.
+//!
+//! Logs go to stderr as human-readable text or JSON lines, as always. With
+//! `telemetry.otlp_endpoint` set, spans (one per HTTP request, plus a few around sign-in work)
+//! and metrics are also exported over OTLP/gRPC. Nothing here is global apart from the tracing
+//! subscriber: the [`Telemetry`] value owns the providers and hands out the [`Meter`] that the
+//! application passes to its instruments.
+//!
+//! What goes into a span is chosen here, never copied from the request wholesale: the method,
+//! the route *pattern* (`/admin/v1/users/{id}`, not the path), the status and the duration. No
+//! query string, header, cookie or body is recorded.
 
+use std::time::{Duration, Instant};
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use anyhow::Context;
+use opentelemetry::KeyValue;
+use opentelemetry::metrics::{Histogram, Meter, MeterProvider as _, NoopMeterProvider};
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::{WithExportConfig, WithTonicConfig};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing::Instrument;
+use tracing::field::Empty;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
-use crate::config::{LogConfig, LogFormat};
+use crate::config::{LogConfig, LogFormat, TelemetryConfig};
 
-/// Installs the global tracing subscriber (once, from `main`). `RUST_LOG` overrides the level.
-pub fn init(log: &LogConfig) {
+/// The instrumentation scope of every span and instrument.
+const SCOPE: &str = "portcullis";
+
+/// How long one export may take before it is abandoned.
+const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The exporters' providers (none when export is off). Shut it down when the server stops, or
+/// the last spans and metrics are lost.
+pub struct Telemetry {
+    tracer_provider: Option<SdkTracerProvider>,
+    meter_provider: Option<SdkMeterProvider>,
+    meter: Meter,
+}
+
+impl std::fmt::Debug for Telemetry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Telemetry")
+            .field("exporting", &self.tracer_provider.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Telemetry {
+    /// No export: the meter records nothing.
+    pub fn disabled() -> Self {
+        Self {
+            tracer_provider: None,
+            meter_provider: None,
+            meter: noop_meter(),
+        }
+    }
+
+    /// The meter every instrument of this process comes from.
+    pub fn meter(&self) -> Meter {
+        self.meter.clone()
+    }
+
+    /// Exports what is buffered and stops the exporters. Call it inside the runtime the
+    /// exporters were built in (their gRPC channel lives there); it blocks a pool thread, not
+    /// the caller's.
+    pub async fn shutdown(self) {
+        let Self {
+            tracer_provider,
+            meter_provider,
+            ..
+        } = self;
+        if tracer_provider.is_none() && meter_provider.is_none() {
+            return;
+        }
+        let done = tokio::task::spawn_blocking(move || {
+            if let Some(p) = meter_provider
+                && let Err(e) = p.shutdown()
+            {
+                tracing::warn!(error = %e, "could not flush the metrics exporter");
+            }
+            if let Some(p) = tracer_provider
+                && let Err(e) = p.shutdown()
+            {
+                tracing::warn!(error = %e, "could not flush the trace exporter");
+            }
+        })
+        .await;
+        if let Err(e) = done {
+            tracing::warn!(error = %e, "telemetry shutdown failed");
+        }
+    }
+}
+
+/// A meter whose instruments record nothing.
+pub fn noop_meter() -> Meter {
+    NoopMeterProvider::new().meter(SCOPE)
+}
+
+/// Installs the process's tracing subscriber (once, from `cli::main`) and, when `telemetry`
+/// names an endpoint, the OTLP exporters. `RUST_LOG` overrides the log level (of the stderr
+/// output only). Must run inside the Tokio runtime.
+pub fn init(log: &LogConfig, telemetry: Option<&TelemetryConfig>) -> anyhow::Result<Telemetry> {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&log.level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let result = match log.format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Text => builder.try_init(),
+    let stderr = match log.format {
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .with_writer(std::io::stderr)
+            .with_filter(filter)
+            .boxed(),
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_filter(filter)
+            .boxed(),
     };
-    if result.is_err() {
+    let exporting = match telemetry.filter(|t| t.endpoint().is_some()) {
+        Some(t) => Some(exporters(t)?),
+        None => None,
+    };
+    let otel = exporting.as_ref().map(|(tracer_provider, _)| {
+        // Only our own crates' spans and events: never those of the HTTP/2 client that
+        // exports them (no feedback loop), whatever the log level.
+        tracing_opentelemetry::layer()
+            .with_tracer(tracer_provider.tracer(SCOPE))
+            .with_filter(Targets::new().with_target("portcullis", tracing::Level::INFO))
+    });
+    if tracing_subscriber::registry()
+        .with(stderr)
+        .with(otel)
+        .try_init()
+        .is_err()
+    {
         eprintln!("a tracing subscriber was already installed");
     }
+    Ok(match exporting {
+        Some((tracer_provider, meter_provider)) => Telemetry {
+            meter: meter_provider.meter(SCOPE),
+            tracer_provider: Some(tracer_provider),
+            meter_provider: Some(meter_provider),
+        },
+        None => Telemetry::disabled(),
+    })
+}
+
+/// The OTLP/gRPC trace and metric pipelines for `t` (whose endpoint is set).
+fn exporters(t: &TelemetryConfig) -> anyhow::Result<(SdkTracerProvider, SdkMeterProvider)> {
+    let endpoint = t.endpoint().unwrap_or_default().to_owned();
+    let mut metadata = tonic::metadata::MetadataMap::new();
+    for (name, value) in t.headers() {
+        let key = tonic::metadata::MetadataKey::from_bytes(name.as_bytes())
+            .with_context(|| format!("telemetry.otlp_headers: bad header name '{name}'"))?;
+        let value = value.expose().parse().map_err(|_| {
+            anyhow::anyhow!("telemetry.otlp_headers: bad value for header '{name}'")
+        })?;
+        metadata.insert(key, value);
+    }
+    let tls = endpoint
+        .starts_with("https://")
+        .then(|| tonic::transport::ClientTlsConfig::new().with_native_roots());
+    let mut spans = opentelemetry_otlp::SpanExporter::builder()
+        .with_tonic()
+        .with_endpoint(endpoint.clone())
+        .with_timeout(EXPORT_TIMEOUT)
+        .with_metadata(metadata.clone());
+    if let Some(tls) = tls.clone() {
+        spans = spans.with_tls_config(tls);
+    }
+    let spans = spans.build().context("building the OTLP span exporter")?;
+
+    let mut metrics = opentelemetry_otlp::MetricExporter::builder()
+        .with_tonic()
+        .with_endpoint(endpoint)
+        .with_timeout(EXPORT_TIMEOUT)
+        .with_metadata(metadata);
+    if let Some(tls) = tls {
+        metrics = metrics.with_tls_config(tls);
+    }
+    let metrics = metrics
+        .build()
+        .context("building the OTLP metric exporter")?;
+
+    let resource = Resource::builder()
+        .with_service_name(t.service_name.clone())
+        .with_attribute(KeyValue::new("service.version", env!("CARGO_PKG_VERSION")))
+        .build();
+    let tracer_provider = SdkTracerProvider::builder()
+        .with_batch_exporter(spans)
+        .with_resource(resource.clone())
+        .build();
+    let reader = PeriodicReader::builder(metrics)
+        .with_interval(Duration::from_secs(t.metrics_interval_seconds))
+        .build();
+    let meter_provider = SdkMeterProvider::builder()
+        .with_reader(reader)
+        .with_resource(resource)
+        .build();
+    Ok((tracer_provider, meter_provider))
+}
+
+/// The HTTP server instruments (OpenTelemetry semantic conventions).
+#[derive(Clone)]
+pub struct HttpMetrics {
+    duration: Histogram<f64>,
+}
+
+impl std::fmt::Debug for HttpMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpMetrics").finish_non_exhaustive()
+    }
+}
+
+impl HttpMetrics {
+    pub fn new(meter: &Meter) -> Self {
+        Self {
+            duration: meter
+                .f64_histogram("http.server.request.duration")
+                .with_description("Duration of HTTP server requests")
+                .with_unit("s")
+                .with_boundaries(vec![
+                    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+                ])
+                .build(),
+        }
+    }
+}
+
+/// The method as the conventions name it: one of the standard ones, or `_OTHER` (a client
+/// cannot blow up the number of series with made-up methods).
+fn method_name(method: &actix_web::http::Method) -> &'static str {
+    match method.as_str() {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "CONNECT" => "CONNECT",
+        "OPTIONS" => "OPTIONS",
+        "TRACE" => "TRACE",
+        "PATCH" => "PATCH",
+        _ => "_OTHER",
+    }
+}
+
+/// Middleware (with `actix_web::middleware::from_fn`): a server span around each request, and
+/// its duration in `http.server.request.duration`.
+pub async fn observe<B: MessageBody>(
+    metrics: HttpMetrics,
+    req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<B>, actix_web::Error> {
+    let method = method_name(req.method());
+    // The pattern of the route this request will take (looked up in the resource map: known
+    // before the router runs, so the span can be named after it from the start).
+    let route = req.match_pattern();
+    let name = match &route {
+        Some(route) => format!("{method} {route}"),
+        None => method.to_owned(),
+    };
+    let span = tracing::info_span!(
+        "HTTP request",
+        otel.name = name,
+        otel.kind = "server",
+        otel.status_code = Empty,
+        http.request.method = method,
+        http.route = route.as_deref(),
+        http.response.status_code = Empty,
+        error.type = Empty,
+    );
+    let started = Instant::now();
+    let result = next.call(req).instrument(span.clone()).await;
+    let seconds = started.elapsed().as_secs_f64();
+    let status = match &result {
+        Ok(res) => res.status().as_u16(),
+        Err(e) => e.as_response_error().status_code().as_u16(),
+    };
+    let status = i64::from(status);
+    let mut attributes = vec![
+        KeyValue::new("http.request.method", method),
+        KeyValue::new("http.response.status_code", status),
+    ];
+    if let Some(route) = route {
+        attributes.push(KeyValue::new("http.route", route));
+    }
+    span.record("http.response.status_code", status);
+    if status >= 500 {
+        span.record("otel.status_code", "ERROR");
+        span.record("error.type", status.to_string());
+        attributes.push(KeyValue::new("error.type", status.to_string()));
+    }
+    metrics.duration.record(seconds, &attributes);
+    result
 }

@@ -1,7 +1,8 @@
 //! The `portcullis` binary as an operator runs it: configuration layering, `serve`, `migrate`,
 //! and `admin …` against a running server; the deployment files checked against the binary
 //! (`deploy_files`); several nodes sharing PostgreSQL and Redis (`cluster`); and what happens
-//! when PostgreSQL or Redis goes away and comes back (`faults`).
+//! when PostgreSQL or Redis goes away and comes back (`faults`); OTLP export of spans and
+//! metrics to a collector stand-in (`telemetry`).
 //!
 //! One test binary: the modules live in `tests/cli/`.
 
@@ -15,6 +16,8 @@ mod cluster;
 mod deploy_files;
 #[path = "cli/faults.rs"]
 mod faults;
+#[path = "cli/telemetry.rs"]
+mod telemetry;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;

@@ -14,10 +14,11 @@ use portcullis_domain::{
 use serde::Deserialize;
 
 use crate::Idp;
+use crate::metrics::{MfaKind, SigninResult};
 use crate::pages::{MessagePage, MfaChallengePage, MfaRegistrationPage};
 use crate::signin::{Pending, Stage, forbidden_form, restart, unavailable};
 use crate::throttle::minutes;
-use crate::web::{Csrf, client_address, page, see_other};
+use crate::web::{Csrf, page, see_other};
 
 /// Whether the policy lets this device be used.
 pub fn usable(policy: &MfaPolicy, device: &MfaDevice) -> bool {
@@ -169,7 +170,7 @@ pub struct CodeForm {
 
 /// `Some(answer)` when this user or address is locked out.
 async fn locked(idp: &Idp, req: &HttpRequest, pending: &Pending) -> Result<Option<String>, ()> {
-    let address = client_address(req);
+    let address = idp.client_address(req);
     match idp
         .throttle
         .locked_for(
@@ -198,7 +199,7 @@ async fn wrong_code(
     user: &User,
     reason: &str,
 ) -> Result<u32, HttpResponse> {
-    let address = client_address(req);
+    let address = idp.client_address(req);
     if idp
         .throttle
         .record_failure(
@@ -251,6 +252,7 @@ pub async fn submit_totp(
     };
     match locked(&idp, &req, &pending).await {
         Ok(Some(msg)) => {
+            idp.metrics.signin(SigninResult::Locked);
             return challenge_form(
                 &idp,
                 &req,
@@ -275,6 +277,7 @@ pub async fn submit_totp(
     };
     match check {
         totp::Check::Accepted(_) => {
+            idp.metrics.mfa(MfaKind::Totp, true);
             if idp
                 .throttle
                 .record_success(idp.sessions.as_ref(), &pending.user_name.to_lowercase())
@@ -288,6 +291,7 @@ pub async fn submit_totp(
             crate::signin::complete::finish(&idp, &req, &id, pending, &user).await
         }
         totp::Check::Replayed | totp::Check::Wrong => {
+            idp.metrics.mfa(MfaKind::Totp, false);
             let replayed = check == totp::Check::Replayed;
             let reason = if replayed {
                 "totp-replayed"

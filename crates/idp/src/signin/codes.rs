@@ -13,6 +13,7 @@ use subtle::ConstantTimeEq;
 use super::{Pending, Stage, forbidden_form, restart, unavailable};
 use crate::Idp;
 use crate::delivery::{MessagePurpose, OutgoingMessage};
+use crate::metrics::{MfaKind, SigninResult};
 use crate::pages::{CodePage, MessagePage};
 use crate::web::{Csrf, page, see_other};
 
@@ -23,6 +24,7 @@ fn code_hash(pending_id: &str, code: &str) -> Vec<u8> {
 }
 
 /// Generates a code for this pending sign-in, emails it, and shows the code page.
+#[tracing::instrument(skip_all)]
 pub async fn send_code(idp: &Idp, pending_id: &str, pending: Pending, user: &User) -> HttpResponse {
     let code = format!("{:06}", rand::rng().random_range(0..1_000_000u32));
     let minutes = idp.config.code_lifetime.as_secs() / 60;
@@ -87,6 +89,7 @@ pub async fn send_code(idp: &Idp, pending_id: &str, pending: Pending, user: &Use
     if let Err(e) = idp.directory.record_event(event).await {
         tracing::warn!(error = ?e, "could not audit a sent code");
     }
+    idp.metrics.signin(SigninResult::CodeSent);
     see_other("/signin/code", vec![])
 }
 
@@ -167,6 +170,11 @@ pub async fn submit_code(
     let typed: String = form.code.chars().filter(|c| !c.is_whitespace()).collect();
     let ok = typed.len() == 6 && bool::from(code_hash(&id, &typed).ct_eq(&stored));
     if !ok {
+        if pending.stage == Stage::FirstSignInCode {
+            idp.metrics.signin(SigninResult::Failure);
+        } else {
+            idp.metrics.mfa(MfaKind::Email, false);
+        }
         pending.attempts += 1;
         if pending.attempts >= idp.config.code_attempts {
             idp.drop_pending(&id).await;
@@ -204,6 +212,7 @@ pub async fn submit_code(
             }
         }
         _ => {
+            idp.metrics.mfa(MfaKind::Email, true);
             pending.amr.extend(["otp".to_owned(), "mfa".to_owned()]);
             super::complete::finish(&idp, &req, &id, pending, &user).await
         }

@@ -15,9 +15,7 @@ use sha2::Sha256;
 use super::{Pending, Stage, forbidden_form, unavailable};
 use crate::Idp;
 use crate::pages::MessagePage;
-use crate::web::{
-    Csrf, DEVICE_COOKIE, SESSION_COOKIE, SIGNIN_COOKIE, client_address, page, see_other,
-};
+use crate::web::{Csrf, DEVICE_COOKIE, SESSION_COOKIE, SIGNIN_COOKIE, page, see_other};
 
 impl Idp {
     /// A cookie that marks this browser as trusted for `user` until it expires (MFA prompt
@@ -134,6 +132,7 @@ pub async fn after_first_factor(
 }
 
 /// Creates the portal session (a new token: no fixation) and sends the person on.
+#[tracing::instrument(skip_all)]
 pub async fn finish(
     idp: &Idp,
     req: &HttpRequest,
@@ -152,7 +151,7 @@ pub async fn finish(
         expires_at: now + chrono::Duration::seconds(lifetime as i64),
         amr: pending.amr.clone(),
         client: ClientInfo {
-            ip: Some(client_address(req)),
+            ip: Some(idp.client_address(req)),
             user_agent: req
                 .headers()
                 .get(actix_web::http::header::USER_AGENT)
@@ -165,6 +164,8 @@ pub async fn finish(
         Err(_) => return unavailable(),
     };
     idp.drop_pending(id).await;
+    idp.metrics.session_created();
+    idp.metrics.signin(crate::metrics::SigninResult::Success);
     let event = NewAuditEvent::new(Actor::User(user.id), "signin.success", format!("user:{}", user.id)).with_details(
         serde_json::json!({ "sessionId": session.id, "amr": pending.amr, "address": session.client.ip }).to_string(),
     );

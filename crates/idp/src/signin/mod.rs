@@ -60,6 +60,7 @@ impl Idp {
     /// The pending sign-in of this browser: `Ok(None)` when there is none (no cookie, expired,
     /// unreadable), `Err` when the session store cannot be reached — which must be told apart,
     /// or an outage looks to the person like a sign-in that timed out.
+    #[tracing::instrument(skip_all)]
     pub(crate) async fn try_load_pending(
         &self,
         req: &HttpRequest,
@@ -75,6 +76,7 @@ impl Idp {
             .map(|pending| (id, pending)))
     }
 
+    #[tracing::instrument(skip_all)]
     pub(crate) async fn save_pending(
         &self,
         id: &str,

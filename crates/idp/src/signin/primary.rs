@@ -7,11 +7,12 @@ use serde::Deserialize;
 
 use super::{Pending, Stage, forbidden_form, restart, unavailable};
 use crate::Idp;
+use crate::metrics::SigninResult;
 use crate::pages::{PasswordPage, UsernamePage};
 use crate::password::{Password, Verification};
 use crate::session::current_session;
 use crate::throttle::minutes;
-use crate::web::{Csrf, SIGNIN_COOKIE, client_address, page, safe_return_to, see_other};
+use crate::web::{Csrf, SIGNIN_COOKIE, page, safe_return_to, see_other};
 
 #[derive(Debug, Deserialize)]
 pub struct StartQuery {
@@ -175,7 +176,7 @@ pub async fn submit_password(
     if pending.stage != Stage::Password {
         return restart();
     }
-    let address = client_address(&req);
+    let address = idp.client_address(&req);
     let user_key = pending.user_name.to_lowercase();
     match idp
         .throttle
@@ -183,6 +184,7 @@ pub async fn submit_password(
         .await
     {
         Ok(Some(wait)) => {
+            idp.metrics.signin(SigninResult::Locked);
             let msg = format!(
                 "Too many failed attempts. Try again in {} minutes.",
                 minutes(wait)
@@ -281,6 +283,7 @@ pub async fn submit_password(
             {
                 return unavailable();
             }
+            idp.metrics.signin(SigninResult::Failure);
             let (actor, target) = match &user {
                 Some(u) => (Actor::User(u.id), format!("user:{}", u.id)),
                 None => (Actor::System, format!("user-name:{user_key}")),

@@ -81,15 +81,27 @@ async fn run(cli: Cli) -> ExitCode {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            crate::telemetry::init(&config.log);
-            report(serve(config).await)
+            let telemetry = match crate::telemetry::init(&config.log, Some(&config.telemetry)) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("error: cannot start telemetry: {e:#}");
+                    return ExitCode::from(2);
+                }
+            };
+            let result = serve(config, telemetry.meter()).await;
+            // Flush the last spans and metrics, whether the server stopped or failed.
+            telemetry.shutdown().await;
+            report(result)
         }
         Command::Migrate => {
             let config = match load_config(&cli) {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            crate::telemetry::init(&config.log);
+            if let Err(e) = crate::telemetry::init(&config.log, None) {
+                eprintln!("error: cannot start logging: {e:#}");
+                return ExitCode::FAILURE;
+            }
             report(migrate(config).await)
         }
         Command::Admin(args) => admin::run(&cli, args).await,
@@ -106,9 +118,10 @@ fn report(result: anyhow::Result<()>) -> ExitCode {
     }
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
+async fn serve(config: Config, meter: opentelemetry::metrics::Meter) -> anyhow::Result<()> {
     let public = config.public_base().to_owned();
-    let app = crate::Application::build(config).await?;
+    let clock = std::sync::Arc::new(portcullis_sessions::SystemClock);
+    let app = crate::Application::build_instrumented(config, clock, meter).await?;
     tracing::info!(
         port = app.port(),
         directory = app.state().directory.backend(),

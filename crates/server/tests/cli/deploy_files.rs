@@ -88,6 +88,7 @@ fn placeholder(variable: &str) -> &'static str {
         "PORTCULLIS_BOOTSTRAP_TOKEN" => "pcat_compose-check-token-0123456789",
         "PORTCULLIS_PUBLIC_URL" => "https://id.example.com",
         "POSTGRES_PASSWORD" => "s3cret-password",
+        "PORTCULLIS_OTLP_ENDPOINT" => "http://otel-collector:4317",
         other => panic!(
             "docker-compose.yml interpolates ${{{other}}}: give it a placeholder value in \
              deploy_files.rs so that the configuration check covers it"
@@ -525,4 +526,59 @@ fn dockerfile_is_multi_stage_unprivileged_and_has_the_saml_runtime_libraries() {
              {installed:?}"
         );
     }
+}
+
+#[test]
+fn telemetry_profile_runs_a_collector_that_receives_otlp_grpc() {
+    let compose = compose();
+    let collector = service(&compose, "otel-collector");
+    let profiles: Vec<String> = collector["profiles"]
+        .as_vec()
+        .map(|v| v.iter().filter_map(scalar).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        profiles,
+        ["telemetry"],
+        "the collector is optional: only under the `telemetry` profile"
+    );
+    let image = scalar(&collector["image"]).unwrap_or_default();
+    assert!(
+        image
+            .rsplit_once(':')
+            .is_some_and(|(_, tag)| tag != "latest"),
+        "collector image pinned: {image}"
+    );
+    let mounts: Vec<String> = collector["volumes"]
+        .as_vec()
+        .map(|v| v.iter().filter_map(scalar).collect())
+        .unwrap_or_default();
+    let config = mounts
+        .iter()
+        .find_map(|m| m.strip_prefix("./").and_then(|m| m.split(':').next()))
+        .unwrap_or_else(|| panic!("no config file mounted: {mounts:?}"));
+    let (path, text) = repo_file(config);
+    let doc = YamlLoader::load_from_str(&text)
+        .unwrap_or_else(|e| panic!("{} is not YAML: {e}", path.display()));
+    let grpc =
+        scalar(&doc[0]["receivers"]["otlp"]["protocols"]["grpc"]["endpoint"]).unwrap_or_default();
+    assert!(
+        grpc.ends_with(":4317"),
+        "the collector listens for OTLP/gRPC on 4317: {grpc}"
+    );
+    for pipeline in ["traces", "metrics"] {
+        let receivers: Vec<String> = doc[0]["service"]["pipelines"][pipeline]["receivers"]
+            .as_vec()
+            .map(|v| v.iter().filter_map(scalar).collect())
+            .unwrap_or_default();
+        assert!(
+            receivers.contains(&"otlp".to_owned()),
+            "{pipeline} pipeline receives OTLP"
+        );
+    }
+    // Portcullis can be pointed at it through the environment.
+    let env = environment(service(&compose, "portcullis"));
+    assert!(
+        env.contains_key("PORTCULLIS__TELEMETRY__OTLP_ENDPOINT"),
+        "{env:?}"
+    );
 }
