@@ -213,7 +213,8 @@ async fn applications_and_their_assignments(app: TestApp) {
     let a = app
         .post(
             "applications",
-            json!({"name": "Wiki", "kind": "OIDC", "description": "Team wiki"}),
+            json!({"name": "Wiki", "kind": "OIDC", "description": "Team wiki",
+                   "oidc": {"redirectUris": ["https://wiki.example.com/cb"]}}),
         )
         .await;
     assert_eq!(a.status, 201, "{a:?}");

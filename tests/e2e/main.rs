@@ -5,9 +5,15 @@
 
 mod admin_api;
 mod bad_input;
+mod broker;
 mod browser_like;
 mod helpers;
 mod mfa_totp;
 mod mfa_webauthn;
+mod oidc;
+mod oidc_admin;
+mod oidc_keys;
+mod oidc_negative;
+mod oidc_support;
 mod openapi;
 mod signin;

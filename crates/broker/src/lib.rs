@@ -1,1 +1,112 @@
-//! placeholder
+//! The credential broker: turns a person's portal session (through an SSO-OIDC access token) into
+//! short-lived credentials scoped to one account and one role, and tells resource services who
+//! signed a request with them.
+//!
+//! - [`Broker`] is the service: entitlements, minting, verification. It takes the stores as trait
+//!   objects and a key derived from the master key by the server; it knows no HTTP.
+//! - [`routes`] mounts the AWS-compatible surfaces at the root paths: the portal API of the `sso`
+//!   service (`/assignment/accounts`, `/assignment/roles`, `/federation/credentials`, `/logout`;
+//!   `portal.rs`) and STS `GetCallerIdentity` (`POST /`; `sts.rs`).
+//!
+//! Credentials are self-contained (`credentials.rs`): the session token is sealed (AES-256-GCM)
+//! and names account, role, person and expiry; the secret is derived from the access key id and
+//! expiry under a key, so verification needs nothing stored. Entitlements are read from the
+//! directory on every request, so an administrator's change takes effect at once on every node.
+//! Wire facts: /work/shared/reference/AWS-WIRE.md; operator notes: docs/broker.md.
+
+mod credentials;
+mod error;
+pub mod grpc;
+#[cfg(test)]
+mod grpc_tests;
+mod paging;
+mod portal;
+mod service;
+mod sigv4;
+mod sts;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use portcullis_sessions::{Clock, Sessions};
+use portcullis_store::Directory;
+
+pub use credentials::{RoleCredentials, SessionClaims};
+pub use error::{BrokerError, VerifyError};
+pub use service::{AccountSummary, Caller, Listing, RoleSummary};
+pub use sts::CallerIdentity;
+
+/// Settings of the broker (the server's defaults suit most deployments).
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    /// Portal API requests one access token may make per [`BrokerConfig::throttle_window`]
+    /// before `TooManyRequestsException`.
+    pub requests_per_window: u64,
+    pub throttle_window: Duration,
+    /// How far a signed request's time may be from ours (AWS allows 5 minutes).
+    pub allowed_skew: Duration,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        Self {
+            requests_per_window: 600,
+            throttle_window: Duration::from_secs(60),
+            allowed_skew: Duration::from_secs(5 * 60),
+        }
+    }
+}
+
+/// The credential broker.
+pub struct Broker {
+    pub(crate) directory: Arc<dyn Directory>,
+    pub(crate) sessions: Arc<dyn Sessions>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) keys: Arc<credentials::Keys>,
+    pub(crate) config: BrokerConfig,
+}
+
+impl std::fmt::Debug for Broker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Broker")
+            .field("directory", &self.directory.backend())
+            .field("sessions", &self.sessions.backend())
+            .field("config", &self.config)
+            .field("keys", &"<redacted>")
+            .finish()
+    }
+}
+
+impl Broker {
+    /// A broker over these stores. `key` is derived from the master key by the server
+    /// (`"portcullis broker credentials v1"`); every node must be given the same one, since it
+    /// seals session tokens and derives secrets.
+    pub fn new(
+        directory: Arc<dyn Directory>,
+        sessions: Arc<dyn Sessions>,
+        clock: Arc<dyn Clock>,
+        key: [u8; 32],
+    ) -> Self {
+        Self {
+            directory,
+            sessions,
+            clock,
+            keys: Arc::new(credentials::Keys::new(&key)),
+            config: BrokerConfig::default(),
+        }
+    }
+
+    pub fn with_config(mut self, config: BrokerConfig) -> Self {
+        self.config = config;
+        self
+    }
+}
+
+/// Mounts the portal API and STS `GetCallerIdentity`; needs `web::Data<Broker>` in the app.
+/// `POST /` is STS; nothing else in Portcullis answers `POST /`.
+pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
+    portal::routes(cfg);
+    sts::routes(cfg);
+}

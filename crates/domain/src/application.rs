@@ -1,5 +1,6 @@
-//! Business applications people launch from the portal. The protocol-specific configuration
-//! (OIDC client, SAML service provider) is added by the OIDC and SAML features.
+//! Business applications people launch from the portal, with their protocol-specific
+//! configuration: an OIDC application carries its client registration ([`OidcSettings`]); the SAML
+//! service provider settings are added by the SAML feature.
 
 use std::fmt;
 use std::str::FromStr;
@@ -7,7 +8,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{ApplicationId, Description, DisplayName, ValidationError};
+use crate::{ApplicationId, Description, DisplayName, OidcSettings, ValidationError};
 
 /// How an application federates sign-in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -51,16 +52,29 @@ pub struct Application {
     pub description: Description,
     pub kind: ApplicationKind,
     pub enabled: bool,
+    /// The client registration of an OIDC application (its client id is [`Application::id`]);
+    /// `None` for SAML, and for an OIDC application stored before client registration existed
+    /// (it cannot sign anyone in until an administrator configures it).
+    pub oidc: Option<OidcSettings>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
-/// What an administrator gives to create an application (name, description and enabled are
-/// also what an update replaces).
+impl Application {
+    /// The OAuth `client_id` of an OIDC application: its id, as a UUID string.
+    pub fn client_id(&self) -> String {
+        self.id.to_string()
+    }
+}
+
+/// What an administrator gives to create an application (name, description, enabled and the OIDC
+/// settings are also what an update replaces).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewApplication {
     pub name: DisplayName,
     pub description: Description,
     pub kind: ApplicationKind,
     pub enabled: bool,
+    /// `Some` for kind OIDC, `None` for SAML.
+    pub oidc: Option<OidcSettings>,
 }

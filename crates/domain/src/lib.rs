@@ -11,6 +11,7 @@ pub mod duration;
 pub mod error;
 pub mod group;
 pub mod ids;
+pub mod oidc;
 pub mod page;
 pub mod permission_set;
 pub mod settings;
@@ -26,6 +27,10 @@ pub use credentials::{MfaDevice, MfaDeviceId, MfaDeviceKind, NewMfaDevice, Passw
 pub use error::{FieldErrors, ValidationError};
 pub use group::{Group, GroupName, NewGroup};
 pub use ids::{AdminTokenId, ApplicationId, GroupId, PermissionSetId, UserId};
+pub use oidc::{
+    ClientType, GrantType, OidcSettings, RedirectUri, RefreshTokenLifetime, Scope,
+    SigningAlgorithm, TokenLifetime,
+};
 pub use page::{Page, PageRequest, PageSize};
 pub use permission_set::{NewPermissionSet, PermissionSet, PermissionSetDuration, RoleName};
 pub use settings::{MfaPolicy, MfaPrompt, MfaType, NoDeviceAction, SessionLifetime, Settings};

@@ -5,6 +5,7 @@ pub mod crypto;
 pub mod delivery;
 pub mod metrics;
 pub mod mfa;
+pub mod oidc;
 pub mod pages;
 pub mod password;
 pub mod portal;
@@ -42,6 +43,7 @@ pub struct IdpConfig {
     /// Reverse proxies whose `X-Forwarded-For` names the real client (for throttling and the
     /// session's recorded address).
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    pub oidc: oidc::OidcConfig,
 }
 
 impl IdpConfig {
@@ -54,7 +56,26 @@ impl IdpConfig {
             code_lifetime: Duration::from_secs(10 * 60),
             code_attempts: 5,
             trusted_proxies: Vec::new(),
+            oidc: oidc::OidcConfig::default(),
         }
+    }
+}
+
+/// Keys derived from the master key by the server, one per purpose.
+pub struct IdpKeys {
+    /// Signs trusted-device cookies.
+    pub device: [u8; 32],
+    /// Seals MFA secrets at rest.
+    pub secrets: [u8; 32],
+    /// Seals the private halves of token-signing keys at rest.
+    pub signing_keys: [u8; 32],
+    /// Keys the hash of OIDC client secrets.
+    pub client_secrets: [u8; 32],
+}
+
+impl std::fmt::Debug for IdpKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IdpKeys(<redacted>)")
     }
 }
 
@@ -74,6 +95,10 @@ pub struct Idp {
     pub secrets: crypto::SecretBox,
     /// Sign-in counters (no-ops unless the server sets them with [`Idp::with_metrics`]).
     pub metrics: metrics::SigninMetrics,
+    /// Token-signing keys (shared by every node through the directory).
+    pub keys: oidc::keys::KeyRing,
+    /// Hashes and checks OIDC client secrets.
+    pub client_secrets: oidc::clients::SecretHasher,
 }
 
 impl std::fmt::Debug for Idp {
@@ -98,10 +123,18 @@ impl Idp {
         sender: Arc<dyn MessageSender>,
         clock: Arc<dyn Clock>,
         config: IdpConfig,
-        device_key: [u8; 32],
-        secret_key: [u8; 32],
+        keys: IdpKeys,
     ) -> Result<Self, PasswordError> {
+        let issuer = config.public_url.as_str().trim_end_matches('/').to_owned();
         Ok(Self {
+            keys: oidc::keys::KeyRing::new(
+                directory.clone(),
+                clock.clone(),
+                keys.signing_keys,
+                issuer,
+                config.oidc.keys.clone(),
+            ),
+            client_secrets: oidc::clients::SecretHasher::new(keys.client_secrets),
             passwords: Passwords::new(&config.passwords)?,
             throttle: Throttle {
                 config: config.throttle,
@@ -112,8 +145,8 @@ impl Idp {
             sender,
             clock,
             config,
-            device_key,
-            secrets: crypto::SecretBox::new(&secret_key),
+            device_key: keys.device,
+            secrets: crypto::SecretBox::new(&keys.secrets),
             metrics: metrics::SigninMetrics::disabled(),
         })
     }
@@ -139,4 +172,6 @@ pub fn routes(cfg: &mut aw::ServiceConfig) {
     mfa::routes(cfg);
     webauthn::routes(cfg);
     portal::routes(cfg);
+    oidc::routes(cfg);
+    oidc::discovery::routes(cfg);
 }

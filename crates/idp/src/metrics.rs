@@ -52,6 +52,7 @@ pub struct SigninMetrics {
     attempts: Counter<u64>,
     mfa: Counter<u64>,
     sessions: Counter<u64>,
+    tokens: Counter<u64>,
 }
 
 impl std::fmt::Debug for SigninMetrics {
@@ -78,6 +79,11 @@ impl SigninMetrics {
                 .with_description("Portal sessions created by a finished sign-in")
                 .with_unit("{session}")
                 .build(),
+            tokens: meter
+                .u64_counter("portcullis.tokens.issued")
+                .with_description("Token requests by grant type and result")
+                .with_unit("{request}")
+                .build(),
         }
     }
 
@@ -103,5 +109,16 @@ impl SigninMetrics {
 
     pub fn session_created(&self) {
         self.sessions.add(1, &[]);
+    }
+
+    /// A token-endpoint request for `grant` (a fixed grant-type word) ended.
+    pub fn token(&self, grant: &'static str, issued: bool) {
+        self.tokens.add(
+            1,
+            &[
+                KeyValue::new("grant_type", grant),
+                KeyValue::new("result", if issued { "success" } else { "failure" }),
+            ],
+        );
     }
 }

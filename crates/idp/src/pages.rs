@@ -64,6 +64,8 @@ pub struct ApplicationEntry {
     pub name: String,
     pub description: String,
     pub initials: String,
+    /// Where launching the application goes, when it can be launched from here.
+    pub launch_url: Option<String>,
 }
 
 #[derive(Debug, Template)]
@@ -146,4 +148,26 @@ pub struct NewTotpPage {
     pub totp: crate::mfa::totp::Enrolment,
     pub name: String,
     pub error: Option<String>,
+}
+
+/// The device-authorization page: enter a user code, then allow or deny.
+#[derive(Debug, Template)]
+#[template(path = "device.html")]
+pub struct DevicePage {
+    pub csrf: String,
+    pub user_code: String,
+    /// The asking application's name, once the code is known.
+    pub application: Option<String>,
+    pub error: Option<String>,
+}
+
+/// Asks before an RP-initiated logout that carries no valid `id_token_hint`.
+#[derive(Debug, Template)]
+#[template(path = "logout_confirm.html")]
+pub struct LogoutConfirmPage {
+    pub csrf: String,
+    pub application: Option<String>,
+    pub client_id: Option<String>,
+    pub post_logout_redirect_uri: Option<String>,
+    pub state: Option<String>,
 }

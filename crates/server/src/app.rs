@@ -14,7 +14,7 @@ use opentelemetry::metrics::Meter;
 use portcullis_idp::metrics::SigninMetrics;
 use portcullis_idp::password::PasswordConfig;
 use portcullis_idp::throttle::ThrottleConfig;
-use portcullis_idp::{Idp, IdpConfig};
+use portcullis_idp::{Idp, IdpConfig, IdpKeys};
 use portcullis_sessions::embedded::EmbeddedSessions;
 use portcullis_sessions::redis::RedisSessions;
 use portcullis_sessions::{Clock, Sessions, SystemClock};
@@ -94,6 +94,7 @@ fn idp_config(config: &Config) -> anyhow::Result<IdpConfig> {
     };
     idp.trusted_device = std::time::Duration::from_secs(si.trusted_device_days * 86_400);
     idp.trusted_proxies = si.trusted_proxies.clone();
+    idp.oidc = config.oidc.to_idp();
     Ok(idp)
 }
 
@@ -159,16 +160,31 @@ impl Application {
         let directory = open_directory(&config).await?;
         let sessions = open_sessions(&config, clock.clone()).await?;
         let sender = crate::delivery::build_sender(&config)?;
+        let broker = crate::broker::build(
+            directory.clone(),
+            sessions.clone(),
+            clock.clone(),
+            derive_key(&master_key, crate::broker::BROKER_KEY_LABEL)?,
+        );
         let idp = Idp::new(
             directory.clone(),
             sessions,
             sender,
             clock,
             idp_config(&config)?,
-            derive_key(&master_key, "portcullis trusted-device key v1")?,
-            derive_key(&master_key, "portcullis mfa secret key v1")?,
+            IdpKeys {
+                device: derive_key(&master_key, "portcullis trusted-device key v1")?,
+                secrets: derive_key(&master_key, "portcullis mfa secret key v1")?,
+                signing_keys: derive_key(&master_key, "portcullis signing-key seal v1")?,
+                client_secrets: derive_key(&master_key, "portcullis client-secret hash v1")?,
+            },
         )?
         .with_metrics(SigninMetrics::new(&meter));
+        // Every node shares the keys through the directory; the first node to start creates them.
+        idp.keys.ensure_keys().await.context(
+            "preparing the token-signing keys (is the directory reachable, and is the master key \
+             the one the keys were created with?)",
+        )?;
         let bootstrap = bootstrap::bootstrap_admin(&config, directory.as_ref()).await?;
         let listener = TcpListener::bind(config.listen_addr()?)
             .with_context(|| format!("binding {}", config.listen))?;
@@ -186,6 +202,7 @@ impl Application {
             state.clone(),
             master_key,
             HttpMetrics::new(&meter),
+            broker,
         )?;
         Ok(Self {
             port,
@@ -214,9 +231,12 @@ impl Application {
         let Self {
             server,
             mut shutdown,
+            state,
             ..
         } = self;
         let handle = server.handle();
+        let (stop_schedule, stopped) = tokio::sync::watch::channel(false);
+        let schedule = tokio::spawn(key_schedule(state.idp.clone(), stopped));
         // The server runs as its own task: `stop` waits for it, so it must be polled meanwhile.
         let mut task = tokio::spawn(server);
         let joined = tokio::select! {
@@ -227,7 +247,33 @@ impl Application {
                 task.await
             }
         };
+        // A rotation under way finishes; the schedule then ends.
+        let _ = stop_schedule.send(true);
+        let _ = schedule.await;
         joined.map_err(std::io::Error::other)?
+    }
+}
+
+/// How often each node checks whether the signing keys are due for rotation.
+const KEY_SCHEDULE_PERIOD: std::time::Duration = std::time::Duration::from_secs(3_600);
+
+/// Rotates the token-signing keys when due and drops retired ones past retention: at start,
+/// then hourly, until `stop` turns true. Every node runs it; the key ring lets one node win.
+async fn key_schedule(idp: Arc<Idp>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(KEY_SCHEDULE_PERIOD);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = stop.wait_for(|stopped| *stopped) => return,
+        }
+        match idp.keys.rotate_if_due().await {
+            Ok(true) => tracing::info!("rotated the token-signing keys"),
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(error = ?e, "the signing-key schedule failed; retrying in an hour")
+            }
+        }
     }
 }
 
@@ -271,18 +317,24 @@ async fn healthz() -> HttpResponse {
 }
 
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let directory = state.directory.ping().await;
-    let sessions = state.idp.sessions.ping().await;
+    // Keys: the set this node holds, reread from the directory when its copy is stale.
+    let (directory, sessions, keys) = tokio::join!(
+        state.directory.ping(),
+        state.idp.sessions.ping(),
+        state.idp.keys.ready(),
+    );
     let word = |ok: bool| if ok { "ok" } else { "unreachable" };
+    let ready = directory.is_ok() && sessions.is_ok() && keys.is_ok();
     let body = serde_json::json!({
-        "status": if directory.is_ok() && sessions.is_ok() { "ready" } else { "unavailable" },
+        "status": if ready { "ready" } else { "unavailable" },
         "directory": word(directory.is_ok()),
         "sessions": word(sessions.is_ok()),
+        "keys": if keys.is_ok() { "loaded" } else { "unavailable" },
     });
-    if directory.is_ok() && sessions.is_ok() {
+    if ready {
         HttpResponse::Ok().json(body)
     } else {
-        tracing::warn!(directory = ?directory.err(), sessions = ?sessions.err(), "readiness check failed");
+        tracing::warn!(directory = ?directory.err(), sessions = ?sessions.err(), keys = ?keys.err(), "readiness check failed");
         HttpResponse::ServiceUnavailable().json(body)
     }
 }
@@ -292,6 +344,7 @@ fn serve(
     state: AppState,
     master_key: MasterKey,
     http_metrics: HttpMetrics,
+    broker: web::Data<portcullis_broker::Broker>,
 ) -> anyhow::Result<Server> {
     let max_body = state.config.admin.max_body_bytes;
     let idp = web::Data::from(state.idp.clone());
@@ -302,6 +355,7 @@ fn serve(
             .app_data(data.clone())
             .app_data(key.clone())
             .app_data(idp.clone())
+            .app_data(broker.clone())
             .wrap(
                 DefaultHeaders::new()
                     .add(("X-Content-Type-Options", "nosniff"))
@@ -320,6 +374,7 @@ fn serve(
             .route("/readyz", web::get().to(readyz))
             .service(admin::scope(max_body))
             .configure(portcullis_idp::routes)
+            .configure(portcullis_broker::routes)
     })
     .listen(listener)?
     .disable_signals()

@@ -16,6 +16,7 @@
 pub mod clock;
 pub mod embedded;
 pub mod redis;
+pub mod sso;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 mod token;
@@ -96,6 +97,8 @@ pub trait SessionStore: Send + Sync {
     async fn revoke_token(&self, token: &SessionToken) -> Result<()>;
     /// Ends every session of the user at once; returns how many were live.
     async fn revoke_user_sessions(&self, user: UserId) -> Result<usize>;
+    /// How many sessions are live (for the active-sessions gauge; may scan, call it rarely).
+    async fn count_sessions(&self) -> Result<u64>;
     /// Cheap round trip, for readiness checks.
     async fn ping(&self) -> Result<()>;
     /// `"redis"` or `"embedded"`.

@@ -94,6 +94,7 @@ conformance!(
     namespaces_are_separate,
     values_are_binary_safe,
     ping_and_backend,
+    count_sessions_counts_live_ones,
 );
 
 fn mins(n: i64) -> chrono::Duration {
@@ -575,3 +576,14 @@ mod redis_only;
 
 #[path = "conformance/embedded_only.rs"]
 mod embedded_only;
+
+async fn count_sessions_counts_live_ones(s: &Store, clock: &ManualClock) {
+    assert_eq!(s.count_sessions().await.unwrap(), 0);
+    let start = clock.now();
+    let (first, _) = create(s, UserId::new(), start + mins(60)).await;
+    create(s, UserId::new(), start + mins(60)).await;
+    create(s, UserId::new(), start + mins(60)).await;
+    assert_eq!(s.count_sessions().await.unwrap(), 3);
+    s.revoke_token(&first).await.unwrap();
+    assert_eq!(s.count_sessions().await.unwrap(), 2);
+}

@@ -57,6 +57,15 @@ pub fn application(actor: Actor, verb: &str, id: ApplicationId) -> NewAuditEvent
     )
 }
 
+/// A confidential client's secret set or replaced. No details: never the secret or its hash.
+pub fn client_secret(actor: Actor, id: ApplicationId) -> NewAuditEvent {
+    NewAuditEvent::new(
+        actor,
+        "application.client-secret.set",
+        format!("application:{id}"),
+    )
+}
+
 pub fn application_assignment(
     actor: Actor,
     verb: &str,

@@ -158,8 +158,9 @@ pub trait ApplicationStore: Send + Sync {
     async fn create_application(&self, actor: Actor, app: NewApplication) -> Result<Application>;
     async fn get_application(&self, id: ApplicationId) -> Result<Application>;
     async fn list_applications(&self, page: PageRequest) -> Result<Page<Application>>;
-    /// Replaces name, description and enabled; the kind in `app` must match the stored one
-    /// (`Conflict { field: "kind" }` otherwise).
+    /// Replaces name, description, enabled and the OIDC settings; the kind in `app` must match
+    /// the stored one (`Conflict { field: "kind" }` otherwise). A public client has no secret:
+    /// an update that makes the client public also removes its stored secret hash.
     async fn update_application(
         &self,
         actor: Actor,
@@ -177,6 +178,16 @@ pub trait ApplicationStore: Send + Sync {
     async fn list_application_assignments(&self, app: ApplicationId) -> Result<Vec<Principal>>;
     /// Enabled applications the user may use, directly or through a group, by name.
     async fn user_applications(&self, user: UserId) -> Result<Vec<Application>>;
+    /// Sets (or replaces: the old secret stops working at once) the keyed hash of a confidential
+    /// OIDC client's secret, hashed by the caller. Audited as `application.client-secret.set`
+    /// (never with the hash). `NotFound("application")` for an unknown application;
+    /// `Conflict { field: "clientType" }` for a SAML application or a public (or unconfigured)
+    /// OIDC client, which cannot hold a secret — checked in the same transaction.
+    async fn set_client_secret(&self, actor: Actor, id: ApplicationId, hash: Vec<u8>)
+    -> Result<()>;
+    /// The stored secret hash of an OIDC client; `None` when it has none.
+    /// `NotFound("application")` for an unknown application.
+    async fn client_secret_hash(&self, id: ApplicationId) -> Result<Option<Vec<u8>>>;
 }
 
 /// The organisation settings (one record; defaults until first written).

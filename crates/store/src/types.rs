@@ -1,7 +1,11 @@
 //! Store-level records that are not domain aggregates.
 
 use chrono::{DateTime, Utc};
-use portcullis_domain::{AccountId, PermissionSetId, Principal, RoleName};
+use portcullis_domain::{
+    AccountId, ApplicationKind, ClientType, OidcSettings, PermissionSetId, Principal, RoleName,
+};
+
+use crate::{Result, StoreError};
 
 /// Which assignments to list; `None` fields match everything.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -69,4 +73,53 @@ redacted_debug!(SigningKey);
 pub(crate) fn now_millis() -> DateTime<Utc> {
     let now = Utc::now();
     DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
+}
+
+/// The stored JSON form of an OIDC client registration (the domain type's own serde form).
+pub(crate) fn oidc_to_json(settings: &OidcSettings) -> Result<serde_json::Value> {
+    serde_json::to_value(settings)
+        .map_err(|e| StoreError::Corrupt(format!("applications.oidc: {e}")))
+}
+
+/// Reads a stored OIDC client registration back, through the domain's checks.
+pub(crate) fn oidc_from_json(value: serde_json::Value) -> Result<OidcSettings> {
+    serde_json::from_value(value)
+        .map_err(|e| StoreError::Corrupt(format!("applications.oidc: {e}")))
+}
+
+/// Only an OIDC application carries OIDC settings.
+pub(crate) fn check_oidc_kind(kind: ApplicationKind, oidc: Option<&OidcSettings>) -> Result<()> {
+    if kind == ApplicationKind::Saml && oidc.is_some() {
+        return Err(StoreError::Conflict {
+            field: "oidc",
+            message: "a SAML application has no OIDC settings".to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// Only a confidential OIDC client can hold a secret.
+pub(crate) fn check_secret_holder(
+    kind: ApplicationKind,
+    oidc: Option<&OidcSettings>,
+) -> Result<()> {
+    let message = match (kind, oidc.map(|o| o.client_type)) {
+        (ApplicationKind::Oidc, Some(ClientType::Confidential)) => return Ok(()),
+        (ApplicationKind::Saml, _) => "a SAML application has no client secret",
+        (ApplicationKind::Oidc, Some(ClientType::Public)) => {
+            "a public client has no client secret (it uses PKCE instead)"
+        }
+        (ApplicationKind::Oidc, None) => {
+            "this OIDC application has no client settings yet: configure them first"
+        }
+    };
+    Err(StoreError::Conflict {
+        field: "clientType",
+        message: message.to_owned(),
+    })
+}
+
+/// Whether an update leaves the client unable to hold a secret (its stored hash then goes).
+pub(crate) fn keeps_secret(oidc: Option<&OidcSettings>) -> bool {
+    oidc.is_some_and(|o| o.client_type == ClientType::Confidential)
 }

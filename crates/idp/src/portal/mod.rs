@@ -95,6 +95,7 @@ pub async fn portal(
             .into_iter()
             .map(|a| ApplicationEntry {
                 initials: initials(a.name.as_str()),
+                launch_url: launch_url(&idp.issuer_url(), &a),
                 name: a.name.to_string(),
                 description: a.description.to_string(),
             })
@@ -125,4 +126,20 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(root))
         .route("/portal", web::get().to(portal));
     devices::routes(cfg);
+}
+
+/// Where the portal sends someone who launches an application: an OIDC application's
+/// `initiate_login_uri` with `iss` (OpenID Connect Core §4, third-party initiated login), or else the
+/// origin of its first https redirect URI (the application then starts its own sign-in).
+fn launch_url(issuer: &str, app: &portcullis_domain::Application) -> Option<String> {
+    let oidc = app.oidc.as_ref()?;
+    if let Some(uri) = &oidc.initiate_login_uri {
+        let mut url = uri.clone();
+        url.query_pairs_mut().append_pair("iss", issuer);
+        return Some(url.into());
+    }
+    oidc.redirect_uris
+        .iter()
+        .find(|r| r.url().scheme() == "https")
+        .map(|r| format!("{}/", r.url().origin().ascii_serialization()))
 }

@@ -20,6 +20,8 @@ pub struct StartQuery {
     expired: Option<String>,
     signed_out: Option<String>,
     restart: Option<String>,
+    /// Sign in again even with a live session (OIDC `prompt=login`, `max_age`).
+    reauth: Option<String>,
 }
 
 /// `GET /start`: the portal when signed in, otherwise the first sign-in step.
@@ -29,7 +31,9 @@ pub async fn start(
     q: web::Query<StartQuery>,
 ) -> HttpResponse {
     let return_to = safe_return_to(q.return_to.as_deref());
-    if let Ok(Some(_)) = current_session(&idp, &req).await {
+    if q.reauth.is_none()
+        && let Ok(Some(_)) = current_session(&idp, &req).await
+    {
         return see_other(return_to.as_deref().unwrap_or("/portal"), vec![]);
     }
     let notice = if q.expired.is_some() {

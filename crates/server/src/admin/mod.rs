@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod error;
 pub mod groups;
+pub mod keys;
 pub mod paging;
 pub mod permission_sets;
 pub mod sessions;
@@ -24,7 +25,7 @@ use error::ApiError;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Portcullis admin API", description = "Manage people, groups, accounts, permission sets, assignments, applications and settings."),
+    info(title = "Portcullis admin API", description = "Manage people, groups, accounts, permission sets, assignments, applications, settings and signing keys."),
     paths(
         users::create, users::list, users::get, users::patch, users::delete, users::groups,
         sessions::list, sessions::revoke_all, sessions::revoke_one, sessions::one_time_password,
@@ -37,16 +38,18 @@ use error::ApiError;
         permission_sets::delete,
         assignments::create, assignments::list, assignments::delete,
         applications::create, applications::list, applications::get, applications::patch,
-        applications::delete, applications::list_assignments, applications::assign, applications::unassign,
+        applications::delete, applications::rotate_secret, applications::list_assignments,
+        applications::assign, applications::unassign,
         settings::get, settings::put,
         audit::list,
         tokens::list, tokens::create, tokens::revoke,
+        keys::list, keys::rotate,
     ),
     modifiers(&BearerAuth),
     tags(
         (name = "users"), (name = "groups"), (name = "accounts"), (name = "permission-sets"),
         (name = "assignments"), (name = "applications"), (name = "settings"), (name = "audit"),
-        (name = "tokens"),
+        (name = "tokens"), (name = "keys"),
     )
 )]
 #[derive(Debug)]
@@ -93,5 +96,6 @@ pub fn scope(max_body_bytes: usize) -> actix_web::Scope {
         .configure(settings::routes)
         .configure(audit::routes)
         .configure(tokens::routes)
+        .configure(keys::routes)
         .default_service(web::to(not_found))
 }

@@ -50,13 +50,25 @@ pub fn table(rows: &[Value], columns: Columns) -> String {
     out.join("\n") + "\n"
 }
 
-/// Renders one object as `key: value` lines.
+/// Renders one object as `key value` lines; a nested object's fields become `outer.inner` lines.
 pub fn record(v: &Value) -> String {
     match v.as_object() {
         Some(map) => {
-            let w = map.keys().map(|k| k.len()).max().unwrap_or(0);
-            map.iter()
-                .map(|(k, v)| format!("{k:<w$}  {}\n", cell(Some(v))))
+            let mut lines: Vec<(String, String)> = Vec::new();
+            for (k, v) in map {
+                match v.as_object() {
+                    Some(inner) => lines.extend(
+                        inner
+                            .iter()
+                            .map(|(ik, iv)| (format!("{k}.{ik}"), cell(Some(iv)))),
+                    ),
+                    None => lines.push((k.clone(), cell(Some(v)))),
+                }
+            }
+            let w = lines.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+            lines
+                .iter()
+                .map(|(k, v)| format!("{k:<w$}  {v}\n"))
                 .collect()
         }
         None => format!("{v}\n"),
@@ -75,5 +87,15 @@ mod tests {
         ];
         let t = table(&rows, &[("A", "a"), ("B", "b")]);
         assert_eq!(t, "A       B\nx       1\nlonger  -\n");
+    }
+
+    #[test]
+    fn records_flatten_nested_objects() {
+        let v =
+            serde_json::json!({"id": "x", "oidc": {"audience": null, "grantTypes": ["a", "b"]}});
+        assert_eq!(
+            record(&v),
+            "id               x\noidc.audience    -\noidc.grantTypes  a,b\n"
+        );
     }
 }

@@ -11,9 +11,11 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize, Serializer};
 
 mod delivery;
+mod oidc;
 mod telemetry;
 
 pub use delivery::{DeliveryConfig, DeliveryTarget, SmtpConfig, SmtpSecurity, WebhookConfig};
+pub use oidc::OidcConfig;
 pub use telemetry::{OtlpHeaders, TelemetryConfig};
 
 /// The environment prefix; `__` separates nesting levels (`PORTCULLIS__DATABASE__URL`).
@@ -65,6 +67,7 @@ pub struct Config {
     pub delivery: DeliveryConfig,
     pub signin: SigninConfig,
     pub telemetry: TelemetryConfig,
+    pub oidc: OidcConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -182,6 +185,7 @@ impl Default for Config {
             delivery: DeliveryConfig::default(),
             signin: SigninConfig::default(),
             telemetry: TelemetryConfig::default(),
+            oidc: OidcConfig::default(),
         }
     }
 }
@@ -391,6 +395,7 @@ impl Config {
             ));
         }
         self.telemetry.validate()?;
+        self.oidc.validate()?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| ConfigError::Invalid(format!("log.level '{}': {e}", self.log.level)))?;
         Ok(())

@@ -134,6 +134,20 @@ impl SessionStore for EmbeddedSessions {
         .await
     }
 
+    async fn count_sessions(&self) -> Result<u64> {
+        let now = self.now_millis();
+        let n = self
+            .with_conn(move |c| {
+                c.query_row(
+                    "SELECT COUNT(*) FROM sessions WHERE expires_at > ?1",
+                    [now],
+                    |row| row.get::<_, i64>(0),
+                )
+            })
+            .await?;
+        Ok(n.max(0) as u64)
+    }
+
     async fn ping(&self) -> Result<()> {
         self.with_conn(|c| c.query_row("SELECT 1", [], |row| row.get::<_, i64>(0)))
             .await?;

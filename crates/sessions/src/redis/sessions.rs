@@ -238,6 +238,31 @@ impl SessionStore for RedisSessions {
         Ok(usize::try_from(ended).unwrap_or(0))
     }
 
+    async fn count_sessions(&self) -> Result<u64> {
+        // Session keys expire with their sessions, so the count of keys is the count of live
+        // sessions (give or take one whose record expired by the clock a moment ago).
+        let pattern = format!("{}*", self.session_key_prefix());
+        let mut conn = self.conn();
+        let mut cursor: u64 = 0;
+        let mut count = 0u64;
+        loop {
+            let (next, keys): (u64, Vec<String>) = ::redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut conn)
+                .await
+                .map_err(unavailable)?;
+            count += keys.len() as u64;
+            if next == 0 {
+                return Ok(count);
+            }
+            cursor = next;
+        }
+    }
+
     async fn ping(&self) -> Result<()> {
         let _: String = ::redis::cmd("PING")
             .query_async(&mut self.conn())

@@ -13,11 +13,13 @@ use super::{
     PostgresDirectory, col, execute, exists, insert_audit, keyed_page, limit, parsed, pg_err,
     query, query_opt,
 };
-use crate::types::now_millis;
+use crate::types::{
+    check_oidc_kind, check_secret_holder, keeps_secret, now_millis, oidc_from_json, oidc_to_json,
+};
 use crate::{ApplicationStore, Result, StoreError, events};
 
-const APP_COLS: &str = "ap.id, ap.name, ap.description, ap.kind, ap.enabled, ap.created_at, \
-     ap.updated_at, lower(ap.name) AS sort_key";
+const APP_COLS: &str = "ap.id, ap.name, ap.description, ap.kind, ap.enabled, ap.oidc, \
+     ap.created_at, ap.updated_at, lower(ap.name) AS sort_key";
 
 fn application_from_row(r: &Row) -> Result<Application> {
     let kind: String = col(r, "kind")?;
@@ -30,6 +32,9 @@ fn application_from_row(r: &Row) -> Result<Application> {
         )?,
         kind: parsed("kind", kind.parse::<ApplicationKind>())?,
         enabled: col(r, "enabled")?,
+        oidc: col::<Option<serde_json::Value>>(r, "oidc")?
+            .map(oidc_from_json)
+            .transpose()?,
         created_at: col(r, "created_at")?,
         updated_at: col(r, "updated_at")?,
     })
@@ -45,6 +50,8 @@ fn keyed_application(r: &Row) -> Result<(String, Application)> {
 #[async_trait]
 impl ApplicationStore for PostgresDirectory {
     async fn create_application(&self, actor: Actor, app: NewApplication) -> Result<Application> {
+        check_oidc_kind(app.kind, app.oidc.as_ref())?;
+        let oidc = app.oidc.as_ref().map(oidc_to_json).transpose()?;
         let now = now_millis();
         let created = Application {
             id: ApplicationId::new(),
@@ -52,6 +59,7 @@ impl ApplicationStore for PostgresDirectory {
             description: app.description,
             kind: app.kind,
             enabled: app.enabled,
+            oidc: app.oidc,
             created_at: now,
             updated_at: now,
         };
@@ -59,14 +67,15 @@ impl ApplicationStore for PostgresDirectory {
         let tx = client.transaction().await.map_err(pg_err)?;
         execute(
             &tx,
-            "INSERT INTO applications (id, name, description, kind, enabled, created_at, \
-             updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
+            "INSERT INTO applications (id, name, description, kind, enabled, oidc, created_at, \
+             updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
             &[
                 &created.id.as_uuid(),
                 &created.name.as_str(),
                 &created.description.as_str(),
                 &created.kind.as_str(),
                 &created.enabled,
+                &oidc,
                 &now,
             ],
         )
@@ -125,6 +134,8 @@ impl ApplicationStore for PostgresDirectory {
         id: ApplicationId,
         app: NewApplication,
     ) -> Result<Application> {
+        check_oidc_kind(app.kind, app.oidc.as_ref())?;
+        let oidc = app.oidc.as_ref().map(oidc_to_json).transpose()?;
         let now = now_millis();
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg_err)?;
@@ -144,14 +155,18 @@ impl ApplicationStore for PostgresDirectory {
         }
         execute(
             &tx,
-            "UPDATE applications SET name = $2, description = $3, enabled = $4, updated_at = $5 \
+            "UPDATE applications SET name = $2, description = $3, enabled = $4, oidc = $5, \
+             updated_at = $6, \
+             client_secret_hash = CASE WHEN $7 THEN client_secret_hash END \
              WHERE id = $1",
             &[
                 &id.as_uuid(),
                 &app.name.as_str(),
                 &app.description.as_str(),
                 &app.enabled,
+                &oidc,
                 &now,
+                &keeps_secret(app.oidc.as_ref()),
             ],
         )
         .await?;
@@ -163,6 +178,7 @@ impl ApplicationStore for PostgresDirectory {
             description: app.description,
             kind: current.kind,
             enabled: app.enabled,
+            oidc: app.oidc,
             created_at: current.created_at,
             updated_at: now,
         })
@@ -275,5 +291,43 @@ impl ApplicationStore for PostgresDirectory {
         );
         let rows = query(&client, &sql, &[&user.as_uuid()]).await?;
         rows.iter().map(application_from_row).collect()
+    }
+
+    async fn set_client_secret(
+        &self,
+        actor: Actor,
+        id: ApplicationId,
+        hash: Vec<u8>,
+    ) -> Result<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg_err)?;
+        let sql = format!("SELECT {APP_COLS} FROM applications ap WHERE ap.id = $1 FOR UPDATE");
+        let current = match query_opt(&tx, &sql, &[&id.as_uuid()]).await? {
+            Some(r) => application_from_row(&r)?,
+            None => return Err(StoreError::NotFound("application")),
+        };
+        check_secret_holder(current.kind, current.oidc.as_ref())?;
+        execute(
+            &tx,
+            "UPDATE applications SET client_secret_hash = $2 WHERE id = $1",
+            &[&id.as_uuid(), &hash],
+        )
+        .await?;
+        insert_audit(&tx, &events::client_secret(actor, id)).await?;
+        tx.commit().await.map_err(pg_err)
+    }
+
+    async fn client_secret_hash(&self, id: ApplicationId) -> Result<Option<Vec<u8>>> {
+        let client = self.client().await?;
+        match query_opt(
+            &client,
+            "SELECT client_secret_hash FROM applications WHERE id = $1",
+            &[&id.as_uuid()],
+        )
+        .await?
+        {
+            Some(r) => col(&r, "client_secret_hash"),
+            None => Err(StoreError::NotFound("application")),
+        }
     }
 }

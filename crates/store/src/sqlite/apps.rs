@@ -4,20 +4,22 @@ use async_trait::async_trait;
 use deadpool_sqlite::rusqlite::{Connection, Row, params};
 use portcullis_domain::{
     Actor, Application, ApplicationAssignment, ApplicationId, ApplicationKind, Description,
-    DisplayName, NewApplication, Page, PageRequest, Principal, UserId,
+    DisplayName, NewApplication, OidcSettings, Page, PageRequest, Principal, UserId,
 };
 
 use super::access::{check_principal, principal_columns, principal_row};
 use super::{
-    SqliteDirectory, col_parse, col_text, col_time, conflict, exists, fold_case, limit, query_all,
-    query_opt,
+    SqliteDirectory, col_parse, col_text, col_time, conflict, corrupt, exists, fold_case, limit,
+    query_all, query_opt,
 };
-use crate::types::now_millis;
+use crate::types::{
+    check_oidc_kind, check_secret_holder, keeps_secret, now_millis, oidc_from_json, oidc_to_json,
+};
 use crate::{ApplicationStore, Result, StoreError, events};
 
-const APPLICATION_COLS: &str = "id, name, description, kind, enabled, created_at, updated_at";
+const APPLICATION_COLS: &str = "id, name, description, kind, enabled, created_at, updated_at, oidc";
 const APPLICATION_COLS_A: &str =
-    "a.id, a.name, a.description, a.kind, a.enabled, a.created_at, a.updated_at";
+    "a.id, a.name, a.description, a.kind, a.enabled, a.created_at, a.updated_at, a.oidc";
 
 fn application_row(row: &Row<'_>) -> Result<Application> {
     Ok(Application {
@@ -28,7 +30,26 @@ fn application_row(row: &Row<'_>) -> Result<Application> {
         enabled: row.get(4)?,
         created_at: col_time(row, 5)?,
         updated_at: col_time(row, 6)?,
+        oidc: col_oidc(row, 7)?,
     })
+}
+
+/// The nullable `oidc` JSON text column.
+fn col_oidc(row: &Row<'_>, idx: usize) -> Result<Option<OidcSettings>> {
+    let text: Option<String> = row.get(idx)?;
+    text.map(|t| {
+        serde_json::from_str::<serde_json::Value>(&t)
+            .map_err(|e| corrupt("applications.oidc", e))
+            .and_then(oidc_from_json)
+    })
+    .transpose()
+}
+
+/// The `oidc` column's value for `settings`.
+fn oidc_text(settings: Option<&OidcSettings>) -> Result<Option<String>> {
+    settings
+        .map(|o| oidc_to_json(o).map(|v| v.to_string()))
+        .transpose()
 }
 
 /// The page key: `lower(name)` (the backend's Unicode-aware override), a slash, the id.
@@ -56,12 +77,14 @@ fn application_exists(conn: &Connection, id: ApplicationId) -> Result<bool> {
 #[async_trait]
 impl ApplicationStore for SqliteDirectory {
     async fn create_application(&self, actor: Actor, app: NewApplication) -> Result<Application> {
+        check_oidc_kind(app.kind, app.oidc.as_ref())?;
+        let oidc = oidc_text(app.oidc.as_ref())?;
         self.write(move |tx| {
             let id = ApplicationId::new();
             let now = now_millis();
             tx.prepare_cached(
-                "INSERT INTO applications (id, name, description, kind, enabled, created_at, \
-                 updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+                "INSERT INTO applications (id, name, description, kind, enabled, oidc, created_at, \
+                 updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
             )?
             .execute(params![
                 id.to_string(),
@@ -69,6 +92,7 @@ impl ApplicationStore for SqliteDirectory {
                 app.description.as_str(),
                 app.kind.as_str(),
                 app.enabled,
+                oidc,
                 now.timestamp_millis(),
             ])?;
             let created = Application {
@@ -77,6 +101,7 @@ impl ApplicationStore for SqliteDirectory {
                 description: app.description,
                 kind: app.kind,
                 enabled: app.enabled,
+                oidc: app.oidc,
                 created_at: now,
                 updated_at: now,
             };
@@ -128,6 +153,9 @@ impl ApplicationStore for SqliteDirectory {
         id: ApplicationId,
         app: NewApplication,
     ) -> Result<Application> {
+        check_oidc_kind(app.kind, app.oidc.as_ref())?;
+        let oidc = oidc_text(app.oidc.as_ref())?;
+        let keep_secret = keeps_secret(app.oidc.as_ref());
         self.write(move |tx| {
             let current = load_application(tx, id)?.ok_or(StoreError::NotFound("application"))?;
             if current.kind != app.kind {
@@ -135,7 +163,9 @@ impl ApplicationStore for SqliteDirectory {
             }
             let now = now_millis();
             tx.prepare_cached(
-                "UPDATE applications SET name = ?2, description = ?3, enabled = ?4, updated_at = ?5 \
+                "UPDATE applications SET name = ?2, description = ?3, enabled = ?4, oidc = ?5, \
+                 updated_at = ?6, \
+                 client_secret_hash = CASE WHEN ?7 THEN client_secret_hash END \
                  WHERE id = ?1",
             )?
             .execute(params![
@@ -143,7 +173,9 @@ impl ApplicationStore for SqliteDirectory {
                 app.name.as_str(),
                 app.description.as_str(),
                 app.enabled,
+                oidc,
                 now.timestamp_millis(),
+                keep_secret,
             ])?;
             let updated = Application {
                 id,
@@ -151,6 +183,7 @@ impl ApplicationStore for SqliteDirectory {
                 description: app.description,
                 kind: current.kind,
                 enabled: app.enabled,
+                oidc: app.oidc,
                 created_at: current.created_at,
                 updated_at: now,
             };
@@ -252,6 +285,35 @@ impl ApplicationStore for SqliteDirectory {
                 [user.to_string()],
                 application_row,
             )
+        })
+        .await
+    }
+
+    async fn set_client_secret(
+        &self,
+        actor: Actor,
+        id: ApplicationId,
+        hash: Vec<u8>,
+    ) -> Result<()> {
+        self.write(move |tx| {
+            let current = load_application(tx, id)?.ok_or(StoreError::NotFound("application"))?;
+            check_secret_holder(current.kind, current.oidc.as_ref())?;
+            tx.prepare_cached("UPDATE applications SET client_secret_hash = ?2 WHERE id = ?1")?
+                .execute(params![id.to_string(), hash])?;
+            Ok(((), events::client_secret(actor, id)))
+        })
+        .await
+    }
+
+    async fn client_secret_hash(&self, id: ApplicationId) -> Result<Option<Vec<u8>>> {
+        self.read(move |conn| {
+            query_opt(
+                conn,
+                "SELECT client_secret_hash FROM applications WHERE id = ?1",
+                [id.to_string()],
+                |row| Ok(row.get::<_, Option<Vec<u8>>>(0)?),
+            )?
+            .ok_or(StoreError::NotFound("application"))
         })
         .await
     }

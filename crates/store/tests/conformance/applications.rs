@@ -33,6 +33,7 @@ pub(super) async fn application_crud(d: &dyn Directory) {
         description: desc("Salaries"),
         kind: ApplicationKind::Saml,
         enabled: true,
+        oidc: None,
     };
     let payroll2 = d
         .update_application(admin(), payroll.id, replacement.clone())
@@ -114,6 +115,182 @@ pub(super) async fn application_crud(d: &dyn Directory) {
         ],
     )
     .await;
+}
+
+pub(super) async fn oidc_settings_round_trip(d: &dyn Directory) {
+    let full = OidcSettings {
+        client_type: ClientType::Public,
+        redirect_uris: vec![
+            RedirectUri::parse("https://app.example.com/callback").unwrap(),
+            RedirectUri::parse("http://127.0.0.1/cb").unwrap(),
+            RedirectUri::parse("com.example.app:/oauth2redirect").unwrap(),
+        ],
+        post_logout_redirect_uris: vec![RedirectUri::parse("https://app.example.com/bye").unwrap()],
+        grant_types: vec![
+            GrantType::AuthorizationCode,
+            GrantType::RefreshToken,
+            GrantType::DeviceCode,
+        ],
+        allowed_scopes: vec![
+            Scope::parse("api:read").unwrap(),
+            Scope::parse("api:write").unwrap(),
+        ],
+        audience: Some("https://api.example.com".into()),
+        signing_algorithm: SigningAlgorithm::EdDSA,
+        access_token_lifetime: TokenLifetime::from_seconds(900).unwrap(),
+        id_token_lifetime: TokenLifetime::from_seconds(7_200).unwrap(),
+        refresh_token_lifetime: RefreshTokenLifetime::from_seconds(7 * 86_400).unwrap(),
+        initiate_login_uri: Some("https://app.example.com/login".parse().unwrap()),
+    };
+    let mut new = new_app("Dashboard", ApplicationKind::Oidc, true);
+    new.oidc = Some(full.clone());
+    let app = d.create_application(admin(), new.clone()).await.unwrap();
+    assert_eq!(app.oidc.as_ref(), Some(&full));
+    assert_eq!(app.client_id(), app.id.to_string());
+    assert_eq!(d.get_application(app.id).await.unwrap(), app);
+    assert_eq!(
+        d.list_applications(all()).await.unwrap().items,
+        vec![app.clone()]
+    );
+
+    // A SAML application carries none, and cannot be given any.
+    let saml = d
+        .create_application(admin(), new_app("Payroll", ApplicationKind::Saml, true))
+        .await
+        .unwrap();
+    assert_eq!(d.get_application(saml.id).await.unwrap().oidc, None);
+    let mut saml_with_oidc = new_app("Payroll", ApplicationKind::Saml, true);
+    saml_with_oidc.oidc = Some(oidc_settings());
+    assert_err!(
+        d.create_application(admin(), saml_with_oidc.clone()).await,
+        StoreError::Conflict { field: "oidc", .. }
+    );
+    assert_err!(
+        d.update_application(admin(), saml.id, saml_with_oidc).await,
+        StoreError::Conflict { field: "oidc", .. }
+    );
+    assert_eq!(d.list_applications(all()).await.unwrap().items.len(), 2);
+
+    // An update replaces the whole registration.
+    let mut changed = new.clone();
+    changed.oidc = Some(oidc_settings());
+    let updated = d
+        .update_application(admin(), app.id, changed)
+        .await
+        .unwrap();
+    assert_eq!(updated.oidc, Some(oidc_settings()));
+    assert_eq!(d.get_application(app.id).await.unwrap(), updated);
+
+    // The portal's listing carries it too.
+    let u = d.create_user(admin(), new_user("alice")).await.unwrap().id;
+    d.assign_application(
+        admin(),
+        ApplicationAssignment {
+            application_id: app.id,
+            principal: Principal::User(u),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(d.user_applications(u).await.unwrap(), vec![updated]);
+}
+
+pub(super) async fn client_secret_hashes(d: &dyn Directory) {
+    let app = d
+        .create_application(admin(), new_app("Wiki", ApplicationKind::Oidc, true))
+        .await
+        .unwrap();
+    let saml = d
+        .create_application(admin(), new_app("Payroll", ApplicationKind::Saml, true))
+        .await
+        .unwrap();
+    let mut public = new_app("SPA", ApplicationKind::Oidc, true);
+    if let Some(o) = public.oidc.as_mut() {
+        o.client_type = ClientType::Public;
+    }
+    let spa = d.create_application(admin(), public.clone()).await.unwrap();
+    assert_eq!(d.client_secret_hash(app.id).await.unwrap(), None);
+
+    let mark = audit_mark(d).await;
+    let first: Vec<u8> = (0u8..32).collect();
+    let second = vec![0xAB; 32];
+    d.set_client_secret(admin(), app.id, first.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        d.client_secret_hash(app.id).await.unwrap(),
+        Some(first.clone())
+    );
+    // Replacing: the old hash is gone.
+    d.set_client_secret(admin(), app.id, second.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        d.client_secret_hash(app.id).await.unwrap(),
+        Some(second.clone())
+    );
+    // Setting a secret is not an update of the application's settings.
+    assert_eq!(d.get_application(app.id).await.unwrap(), app);
+
+    let nothing = portcullis_domain::ApplicationId::new();
+    assert_err!(
+        d.set_client_secret(admin(), nothing, first.clone()).await,
+        StoreError::NotFound("application")
+    );
+    assert_err!(
+        d.client_secret_hash(nothing).await,
+        StoreError::NotFound("application")
+    );
+    // Only a confidential OIDC client holds a secret.
+    assert_err!(
+        d.set_client_secret(admin(), saml.id, first.clone()).await,
+        StoreError::Conflict {
+            field: "clientType",
+            ..
+        }
+    );
+    assert_err!(
+        d.set_client_secret(admin(), spa.id, first.clone()).await,
+        StoreError::Conflict {
+            field: "clientType",
+            ..
+        }
+    );
+    assert_eq!(d.client_secret_hash(saml.id).await.unwrap(), None);
+    assert_eq!(d.client_secret_hash(spa.id).await.unwrap(), None);
+
+    // Audited without details: never the hash.
+    expect_events(
+        d,
+        mark,
+        &[
+            events::client_secret(admin(), app.id),
+            events::client_secret(admin(), app.id),
+        ],
+    )
+    .await;
+    assert_eq!(events::client_secret(admin(), app.id).details, None);
+
+    // An update that keeps the client confidential keeps its secret…
+    let mut renamed = new_app("Wiki 2", ApplicationKind::Oidc, true);
+    renamed.description = app.description.clone();
+    d.update_application(admin(), app.id, renamed.clone())
+        .await
+        .unwrap();
+    assert_eq!(d.client_secret_hash(app.id).await.unwrap(), Some(second));
+    // …one that makes it public removes it.
+    d.update_application(admin(), app.id, public).await.unwrap();
+    assert_eq!(d.client_secret_hash(app.id).await.unwrap(), None);
+    d.update_application(admin(), app.id, renamed)
+        .await
+        .unwrap();
+    assert_eq!(d.client_secret_hash(app.id).await.unwrap(), None);
+
+    d.delete_application(admin(), app.id).await.unwrap();
+    assert_err!(
+        d.client_secret_hash(app.id).await,
+        StoreError::NotFound("application")
+    );
 }
 
 pub(super) async fn application_assignments(d: &dyn Directory) {

@@ -11,11 +11,12 @@ use std::future::Future;
 use chrono::{DateTime, TimeDelta, Utc};
 use portcullis_domain::{
     AccountAssignment, AccountId, Actor, AdminTokenId, ApplicationAssignment, ApplicationKind,
-    AuditEvent, AuditFilter, ConsoleUrl, Description, DisplayName, Email, GroupId, MfaDevice,
-    MfaDeviceKind, MfaPolicy, MfaPrompt, MfaType, NewAccount, NewAdminToken, NewApplication,
-    NewAuditEvent, NewGroup, NewMfaDevice, NewPermissionSet, NewUser, NoDeviceAction, Page,
-    PageRequest, PageSize, PermissionSetDuration, PermissionSetId, PersonName, Principal, RoleName,
-    SessionLifetime, Settings, User, UserId, UserName, UserPatch,
+    AuditEvent, AuditFilter, ClientType, ConsoleUrl, Description, DisplayName, Email, GrantType,
+    GroupId, MfaDevice, MfaDeviceKind, MfaPolicy, MfaPrompt, MfaType, NewAccount, NewAdminToken,
+    NewApplication, NewAuditEvent, NewGroup, NewMfaDevice, NewPermissionSet, NewUser,
+    NoDeviceAction, OidcSettings, Page, PageRequest, PageSize, PermissionSetDuration,
+    PermissionSetId, PersonName, Principal, RedirectUri, RefreshTokenLifetime, RoleName, Scope,
+    SessionLifetime, Settings, SigningAlgorithm, TokenLifetime, User, UserId, UserName, UserPatch,
 };
 use portcullis_store::{
     AssignmentFilter, Directory, Entitlement, NewSigningKey, StoreError, events,
@@ -91,6 +92,8 @@ conformance!(
     deleting_an_account_cascades,
     deleting_a_permission_set_cascades,
     application_crud,
+    oidc_settings_round_trip,
+    client_secret_hashes,
     application_assignments,
     deleting_an_application_cascades,
     settings_round_trip,
@@ -194,12 +197,22 @@ fn new_ps(name: &str, hours: u64) -> NewPermissionSet {
     }
 }
 
+/// The smallest valid OIDC client registration: a confidential client with one redirect URI.
+fn oidc_settings() -> OidcSettings {
+    OidcSettings {
+        redirect_uris: vec![RedirectUri::parse("https://app.example.com/cb").unwrap()],
+        ..OidcSettings::default()
+    }
+}
+
+/// An application; an OIDC one gets [`oidc_settings`].
 fn new_app(name: &str, kind: ApplicationKind, enabled: bool) -> NewApplication {
     NewApplication {
         name: dn(name),
         description: desc(&format!("{name} application")),
         kind,
         enabled,
+        oidc: (kind == ApplicationKind::Oidc).then(oidc_settings),
     }
 }
 

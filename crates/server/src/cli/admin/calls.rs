@@ -20,6 +20,9 @@ pub(super) struct Call {
     pub(super) body: Option<Value>,
     pub(super) view: View,
     pub(super) all: bool,
+    /// Read this path first and send the body's `oidc` merged over the `oidc` read (an update
+    /// changes only the OIDC options given; the API replaces the whole object).
+    pub(super) merge_oidc_from: Option<String>,
 }
 
 pub(super) const USER_COLS: Columns = &[
@@ -57,6 +60,14 @@ pub(super) const APP_COLS: Columns = &[
     ("NAME", "name"),
     ("KIND", "kind"),
     ("ENABLED", "enabled"),
+];
+pub(super) const KEY_COLS: Columns = &[
+    ("KID", "kid"),
+    ("ALGORITHM", "algorithm"),
+    ("STATE", "state"),
+    ("CREATED", "createdAt"),
+    ("ACTIVE FROM", "activeFrom"),
+    ("RETIRED", "retiredAt"),
 ];
 pub(super) const PRINCIPAL_COLS: Columns =
     &[("TYPE", "principalType"), ("PRINCIPAL ID", "principalId")];
@@ -109,6 +120,7 @@ pub(super) fn get(path: String, view: View) -> Call {
         body: None,
         view,
         all: false,
+        merge_oidc_from: None,
     }
 }
 
@@ -135,6 +147,7 @@ pub(super) fn send(method: reqwest::Method, path: String, body: Option<Value>, v
         body,
         view,
         all: false,
+        merge_oidc_from: None,
     }
 }
 
@@ -148,6 +161,49 @@ pub(super) fn patch(path: String, body: Value) -> Call {
 
 pub(super) fn delete(path: String, what: &'static str) -> Call {
     send(reqwest::Method::DELETE, path, None, View::Done(what))
+}
+
+/// The `oidc` object of the OIDC options given, with `clientType` when set; `None` when no OIDC
+/// option was given. An empty value empties a list or clears (`null`) a value.
+pub(super) fn oidc_body(a: &OidcArgs, client_type: Option<&str>) -> Option<Value> {
+    let list = |v: &Vec<String>| {
+        (!v.is_empty()).then(|| json!(v.iter().filter(|s| !s.is_empty()).collect::<Vec<_>>()))
+    };
+    let clearable = |v: &Option<String>| {
+        v.as_ref()
+            .map(|s| if s.is_empty() { Value::Null } else { json!(s) })
+    };
+    let body = obj(&[
+        ("clientType", client_type.map(|t| json!(t))),
+        ("redirectUris", list(&a.redirect_uris)),
+        ("postLogoutRedirectUris", list(&a.post_logout_redirect_uris)),
+        ("grantTypes", list(&a.grant_types)),
+        ("allowedScopes", list(&a.scopes)),
+        ("audience", clearable(&a.audience)),
+        ("signingAlgorithm", s(&a.signing_algorithm)),
+        ("accessTokenLifetime", s(&a.access_token_lifetime)),
+        ("idTokenLifetime", s(&a.id_token_lifetime)),
+        ("refreshTokenLifetime", s(&a.refresh_token_lifetime)),
+        ("initiateLoginUri", clearable(&a.initiate_login_uri)),
+    ]);
+    body.as_object()
+        .is_some_and(|m| !m.is_empty())
+        .then_some(body)
+}
+
+/// Lays `body.oidc` over `current.oidc` (the application as read), so that the PATCH replaces
+/// the registration with the current one changed only where options were given.
+pub(super) fn merge_oidc(current: &Value, body: &mut Value) {
+    let Some(changes) = body.get("oidc").and_then(Value::as_object).cloned() else {
+        return;
+    };
+    let mut merged = current
+        .get("oidc")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    merged.extend(changes);
+    body["oidc"] = Value::Object(merged);
 }
 
 pub(super) fn call(resource: &Resource) -> Call {
@@ -407,12 +463,17 @@ pub(super) fn call(resource: &Resource) -> Call {
                 name,
                 kind,
                 description,
+                disabled,
+                public,
+                oidc,
             } => post(
                 "applications".into(),
                 obj(&[
                     ("name", Some(json!(name))),
                     ("kind", Some(json!(kind))),
                     ("description", s(description)),
+                    ("enabled", disabled.then_some(json!(false))),
+                    ("oidc", oidc_body(oidc, public.then_some("public"))),
                 ]),
             ),
             Applications::Update {
@@ -420,13 +481,35 @@ pub(super) fn call(resource: &Resource) -> Call {
                 name,
                 description,
                 enabled,
-            } => patch(
-                format!("applications/{application_id}"),
-                obj(&[
-                    ("name", s(name)),
-                    ("description", s(description)),
-                    ("enabled", enabled.map(|e| json!(e))),
-                ]),
+                public,
+                confidential,
+                oidc,
+            } => {
+                let client_type = match (public, confidential) {
+                    (true, _) => Some("public"),
+                    (_, true) => Some("confidential"),
+                    _ => None,
+                };
+                let oidc = oidc_body(oidc, client_type);
+                let path = format!("applications/{application_id}");
+                Call {
+                    merge_oidc_from: oidc.is_some().then(|| path.clone()),
+                    ..patch(
+                        path,
+                        obj(&[
+                            ("name", s(name)),
+                            ("description", s(description)),
+                            ("enabled", enabled.map(|e| json!(e))),
+                            ("oidc", oidc),
+                        ]),
+                    )
+                }
+            }
+            Applications::RotateSecret { application_id } => send(
+                Method::POST,
+                format!("applications/{application_id}/client-secret"),
+                None,
+                View::Record,
             ),
             Applications::Delete { application_id } => delete(
                 format!("applications/{application_id}"),
@@ -499,6 +582,16 @@ pub(super) fn call(resource: &Resource) -> Call {
             ),
             Tokens::Revoke { token_id } => delete(format!("tokens/{token_id}"), "token revoked"),
         },
+        Resource::Keys(c) => {
+            let view = View::List {
+                key: "keys",
+                columns: KEY_COLS,
+            };
+            match c {
+                Keys::List => get("keys".into(), view),
+                Keys::Rotate => send(Method::POST, "keys/rotate".into(), None, view),
+            }
+        }
         Resource::Audit(a) => {
             let mut call = list("audit-events".into(), "events", AUDIT_COLS, &a.paging);
             for (k, v) in [
@@ -523,4 +616,126 @@ pub(super) fn assignment_body(a: &AssignmentArgs) -> Value {
         "principalType": a.principal_type,
         "principalId": a.principal_id,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cmd {
+        #[command(subcommand)]
+        resource: Resource,
+    }
+
+    fn parse(args: &[&str]) -> Call {
+        let cmd = Cmd::try_parse_from(std::iter::once("admin").chain(args.iter().copied()))
+            .unwrap_or_else(|e| panic!("{e}"));
+        call(&cmd.resource)
+    }
+
+    #[test]
+    fn create_sends_the_oidc_options_given() {
+        let c = parse(&[
+            "applications",
+            "create",
+            "--name",
+            "Wiki",
+            "--kind",
+            "OIDC",
+            "--redirect-uri",
+            "https://wiki.example.com/cb",
+            "--redirect-uri",
+            "http://127.0.0.1/cb",
+            "--grant-type",
+            "authorization_code",
+            "--scope",
+            "api:read",
+            "--signing-algorithm",
+            "ES256",
+            "--access-token-lifetime",
+            "PT15M",
+            "--public",
+        ]);
+        assert_eq!(c.path, "applications");
+        assert_eq!(
+            c.body,
+            Some(json!({
+                "name": "Wiki",
+                "kind": "OIDC",
+                "oidc": {
+                    "clientType": "public",
+                    "redirectUris": ["https://wiki.example.com/cb", "http://127.0.0.1/cb"],
+                    "grantTypes": ["authorization_code"],
+                    "allowedScopes": ["api:read"],
+                    "signingAlgorithm": "ES256",
+                    "accessTokenLifetime": "PT15M",
+                }
+            }))
+        );
+        let saml = parse(&["applications", "create", "--name", "Pay", "--kind", "SAML"]);
+        assert_eq!(saml.body, Some(json!({"name": "Pay", "kind": "SAML"})));
+    }
+
+    #[test]
+    fn update_changes_only_the_oidc_options_given() {
+        let plain = parse(&["applications", "update", "A", "--enabled", "false"]);
+        assert_eq!(plain.merge_oidc_from, None);
+        assert_eq!(plain.body, Some(json!({"enabled": false})));
+
+        let c = parse(&[
+            "applications",
+            "update",
+            "A",
+            "--confidential",
+            "--audience",
+            "",
+            "--post-logout-redirect-uri",
+            "",
+        ]);
+        assert_eq!(c.merge_oidc_from.as_deref(), Some("applications/A"));
+        let mut body = c.body.unwrap();
+        let current = json!({"applicationId": "A", "oidc": {
+            "clientType": "public", "redirectUris": ["https://a.example.com/cb"],
+            "postLogoutRedirectUris": ["https://a.example.com/bye"], "audience": "api"}});
+        merge_oidc(&current, &mut body);
+        assert_eq!(
+            body,
+            json!({"oidc": {"clientType": "confidential",
+                "redirectUris": ["https://a.example.com/cb"],
+                "postLogoutRedirectUris": [], "audience": null}})
+        );
+        assert!(
+            Cmd::try_parse_from([
+                "admin",
+                "applications",
+                "update",
+                "A",
+                "--public",
+                "--confidential"
+            ])
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn secret_rotation_and_keys() {
+        let c = parse(&["applications", "rotate-secret", "A"]);
+        assert_eq!(
+            (c.method, c.path.as_str()),
+            (reqwest::Method::POST, "applications/A/client-secret")
+        );
+        let c = parse(&["keys", "rotate"]);
+        assert_eq!(
+            (c.method, c.path.as_str()),
+            (reqwest::Method::POST, "keys/rotate")
+        );
+        assert!(matches!(c.view, View::List { key: "keys", .. }));
+        let c = parse(&["keys", "list"]);
+        assert_eq!((c.method, c.path.as_str()), (reqwest::Method::GET, "keys"));
+    }
 }

@@ -28,6 +28,9 @@ pub(super) enum Resource {
     /// Admin API tokens.
     #[command(subcommand)]
     Tokens(Tokens),
+    /// OIDC token-signing keys.
+    #[command(subcommand)]
+    Keys(Keys),
     /// The audit log, newest first.
     Audit(AuditArgs),
 }
@@ -261,6 +264,7 @@ pub(super) enum Applications {
     Get {
         application_id: String,
     },
+    /// Create an application. A confidential OIDC client's secret is printed once.
     Create {
         #[arg(long)]
         name: String,
@@ -269,7 +273,17 @@ pub(super) enum Applications {
         kind: String,
         #[arg(long)]
         description: Option<String>,
+        /// Create the application disabled.
+        #[arg(long)]
+        disabled: bool,
+        /// A public client (single-page or native app: PKCE, no secret).
+        #[arg(long)]
+        public: bool,
+        #[command(flatten)]
+        oidc: OidcArgs,
     },
+    /// Change an application. OIDC options change only what they name; the rest of the client
+    /// registration stays as it is.
     Update {
         application_id: String,
         #[arg(long)]
@@ -278,6 +292,18 @@ pub(super) enum Applications {
         description: Option<String>,
         #[arg(long)]
         enabled: Option<bool>,
+        /// Make the client public (its secret is removed).
+        #[arg(long, conflicts_with = "confidential")]
+        public: bool,
+        /// Make the client confidential (then issue its secret with rotate-secret).
+        #[arg(long)]
+        confidential: bool,
+        #[command(flatten)]
+        oidc: OidcArgs,
+    },
+    /// Issue a new client secret (printed once); the previous one stops working at once.
+    RotateSecret {
+        application_id: String,
     },
     Delete {
         application_id: String,
@@ -299,6 +325,51 @@ pub(super) enum Applications {
         #[arg(long)]
         principal_id: String,
     },
+}
+
+/// An OIDC client's registration. List options are repeatable; on update, giving one replaces
+/// that whole list, and an empty value (`--scope ""`) empties it or clears the value.
+#[derive(Debug, Default, Args)]
+pub(super) struct OidcArgs {
+    /// A redirect URI (repeatable): https, http on a loopback host, or a private-use scheme.
+    #[arg(long = "redirect-uri", value_name = "URI")]
+    pub(super) redirect_uris: Vec<String>,
+    /// A post-logout redirect URI (repeatable).
+    #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+    pub(super) post_logout_redirect_uris: Vec<String>,
+    /// A grant type (repeatable): authorization_code, refresh_token, client_credentials,
+    /// urn:ietf:params:oauth:grant-type:device_code. Default: authorization_code, refresh_token.
+    #[arg(long = "grant-type", value_name = "GRANT")]
+    pub(super) grant_types: Vec<String>,
+    /// A scope the client may ask for (repeatable).
+    #[arg(long = "scope", value_name = "SCOPE")]
+    pub(super) scopes: Vec<String>,
+    /// The `aud` of the client's access tokens (default: the client id).
+    #[arg(long)]
+    pub(super) audience: Option<String>,
+    /// RS256 (default), ES256 or EdDSA.
+    #[arg(long)]
+    pub(super) signing_algorithm: Option<String>,
+    /// ISO-8601, PT5M to PT24H (default PT1H).
+    #[arg(long)]
+    pub(super) access_token_lifetime: Option<String>,
+    /// ISO-8601, PT5M to PT24H (default PT1H).
+    #[arg(long)]
+    pub(super) id_token_lifetime: Option<String>,
+    /// ISO-8601, PT1H to P90D (default P30D).
+    #[arg(long)]
+    pub(super) refresh_token_lifetime: Option<String>,
+    /// Where the portal sends a person who launches the application.
+    #[arg(long)]
+    pub(super) initiate_login_uri: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(super) enum Keys {
+    /// Every published key: pending, active and retired.
+    List,
+    /// Create new keys now (they sign after the publish-ahead delay) and retire the current ones.
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]

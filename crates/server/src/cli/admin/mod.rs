@@ -14,7 +14,7 @@ use super::Cli;
 use super::output::{record, table};
 use crate::bootstrap::BOOTSTRAP_TOKEN_FILE;
 use crate::config::Config;
-use calls::{Call, View, call};
+use calls::{Call, View, call, get, merge_oidc};
 use commands::Resource;
 
 #[derive(Debug, Args)]
@@ -138,7 +138,19 @@ pub async fn run(cli: &Cli, args: &AdminArgs) -> ExitCode {
         }
     };
     let client = reqwest::Client::new();
-    let c = call(&args.resource);
+    let mut c = call(&args.resource);
+    if let Some(path) = c.merge_oidc_from.take() {
+        let current = match execute(&client, &base, &token, &get(path, View::Record), None).await {
+            Ok(v) => v,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        if let Some(body) = c.body.as_mut() {
+            merge_oidc(&current, body);
+        }
+    }
     let mut answer = match execute(&client, &base, &token, &c, None).await {
         Ok(v) => v,
         Err(e) => {
@@ -168,6 +180,9 @@ pub async fn run(cli: &Cli, args: &AdminArgs) -> ExitCode {
                 }
             }
         }
+    }
+    if answer.get("clientSecret").is_some_and(Value::is_string) {
+        eprintln!("note: the client secret is shown only this once; store it now");
     }
     if args.json {
         println!(

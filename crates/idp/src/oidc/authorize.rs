@@ -1,0 +1,419 @@
+//! The authorization endpoint (`/oauth2/authorize`, and `/authorize` for the AWS CLI): code flow
+//! with PKCE, single sign-on from the portal session, `prompt`, `max_age`, `response_mode`.
+//! Errors before the redirect URI is trusted are shown to the person; every later error goes back
+//! to the client, as RFC 6749 §4.1.2.1 says.
+
+use std::collections::HashMap;
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use portcullis_domain::GrantType;
+use sha2::{Digest, Sha256};
+
+use super::clients::{Client, ClientSource};
+use super::error::OAuthError;
+use super::grants::{CodeRecord, Grant};
+use crate::Idp;
+use crate::pages::MessagePage;
+use crate::session::current_session;
+use crate::web::page;
+
+/// The query or form parameters, each at most once (RFC 6749 §3.1).
+pub fn single_params(pairs: Vec<(String, String)>) -> Result<HashMap<String, String>, String> {
+    let mut out = HashMap::new();
+    for (k, v) in pairs {
+        if out.insert(k.clone(), v).is_some() {
+            return Err(format!("the parameter {k} appears more than once"));
+        }
+    }
+    Ok(out)
+}
+
+fn error_page(status: StatusCode, text: String) -> HttpResponse {
+    page(
+        status,
+        &MessagePage {
+            heading: "This sign-in request cannot be completed",
+            text,
+            link: "/portal",
+            link_text: "Go to your portal",
+        },
+        vec![],
+    )
+}
+
+/// Where and how to answer the client once its redirect URI is trusted.
+#[derive(Debug)]
+pub struct Reply {
+    pub redirect_uri: String,
+    pub state: Option<String>,
+    pub form_post: bool,
+    pub issuer: String,
+}
+
+impl Reply {
+    /// Sends `params` (plus `state` and `iss`, RFC 9207) back to the client.
+    pub fn send(&self, mut params: Vec<(&str, String)>) -> HttpResponse {
+        if let Some(state) = &self.state {
+            params.push(("state", state.clone()));
+        }
+        params.push(("iss", self.issuer.clone()));
+        if self.form_post {
+            return form_post(&self.redirect_uri, &params);
+        }
+        let mut url = match url::Url::parse(&self.redirect_uri) {
+            Ok(u) => u,
+            Err(_) => return error_page(StatusCode::BAD_REQUEST, "invalid redirect URI".into()),
+        };
+        url.query_pairs_mut()
+            .extend_pairs(params.iter().map(|(k, v)| (*k, v.as_str())));
+        HttpResponse::Found()
+            .insert_header((header::LOCATION, url.as_str()))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .finish()
+    }
+
+    pub fn error(&self, e: &OAuthError) -> HttpResponse {
+        self.send(vec![
+            ("error", e.code.to_owned()),
+            ("error_description", e.description.clone()),
+        ])
+    }
+}
+
+const FORM_POST_SCRIPT: &str = "document.forms[0].submit();";
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// `response_mode=form_post`: a page that posts the answer to the client at once. Its own CSP
+/// allows exactly its one script and a form posting to the client's origin.
+fn form_post(action: &str, params: &[(&str, String)]) -> HttpResponse {
+    let inputs: String = params
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                html_escape(k),
+                html_escape(v)
+            )
+        })
+        .collect();
+    let body = format!(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Signing in…</title></head>\
+         <body><form method=\"post\" action=\"{}\">{inputs}\
+         <noscript><button type=\"submit\">Continue</button></noscript></form>\
+         <script>{FORM_POST_SCRIPT}</script></body></html>",
+        html_escape(action)
+    );
+    let hash = STANDARD.encode(Sha256::digest(FORM_POST_SCRIPT.as_bytes()));
+    let origin = url::Url::parse(action)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_default();
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            format!(
+                "default-src 'none'; script-src 'sha256-{hash}'; form-action {origin}; \
+                 frame-ancestors 'none'; base-uri 'none'"
+            ),
+        ))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body)
+}
+
+/// Whether a PKCE challenge is well formed: 43 base64url characters (a SHA-256), after the one
+/// trailing `=` the AWS CLI leaves off is tolerated either way.
+fn normalise_challenge(raw: &str) -> Option<String> {
+    let c = raw.trim_end_matches('=');
+    (c.len() == 43
+        && c.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+    .then(|| c.to_owned())
+}
+
+/// Whether `verifier` proves `challenge` (RFC 7636 §4.6, S256 only).
+pub fn pkce_matches(challenge: &str, verifier: &str) -> bool {
+    let valid = (43..=128).contains(&verifier.len())
+        && verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
+    valid && URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())) == challenge
+}
+
+/// `GET /oauth2/authorize`.
+pub async fn authorize_get(
+    idp: web::Data<Idp>,
+    req: HttpRequest,
+    q: web::Query<Vec<(String, String)>>,
+) -> HttpResponse {
+    authorize(&idp, &req, q.into_inner()).await
+}
+
+/// `POST /oauth2/authorize` (form-encoded, OIDC Core §3.1.2.1).
+pub async fn authorize_post(
+    idp: web::Data<Idp>,
+    req: HttpRequest,
+    form: web::Form<Vec<(String, String)>>,
+) -> HttpResponse {
+    authorize(&idp, &req, form.into_inner()).await
+}
+
+async fn authorize(idp: &Idp, req: &HttpRequest, pairs: Vec<(String, String)>) -> HttpResponse {
+    let params = match single_params(pairs) {
+        Ok(p) => p,
+        Err(e) => return error_page(StatusCode::BAD_REQUEST, e),
+    };
+    let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    let Some(client_id) = get("client_id") else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "The request names no client (client_id).".into(),
+        );
+    };
+    let client = match idp.find_client(client_id).await {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "The application asking you to sign in is not known here, or is disabled.".into(),
+            );
+        }
+        Err(_) => {
+            return error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Sign-in is temporarily unavailable. Try again shortly.".into(),
+            );
+        }
+    };
+    let redirect_uri = match get("redirect_uri") {
+        Some(r) if client.redirect_matches(r) => r.to_owned(),
+        Some(_) => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "The application sent you to an address it has not registered (redirect_uri)."
+                    .into(),
+            );
+        }
+        None if client.settings.redirect_uris.len() == 1 => {
+            client.settings.redirect_uris[0].as_str().to_owned()
+        }
+        None => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "The request has no redirect_uri.".into(),
+            );
+        }
+    };
+    let form_post = match get("response_mode") {
+        None | Some("query") => false,
+        Some("form_post") => true,
+        Some(_) => false,
+    };
+    let reply = Reply {
+        redirect_uri,
+        state: get("state").map(str::to_owned),
+        form_post,
+        issuer: idp
+            .config
+            .public_url
+            .as_str()
+            .trim_end_matches('/')
+            .to_owned(),
+    };
+    if !matches!(get("response_mode"), None | Some("query" | "form_post")) {
+        return reply.error(&OAuthError::invalid_request(
+            "response_mode must be query or form_post",
+        ));
+    }
+    match authorize_trusted(idp, req, &client, &params, &reply).await {
+        Ok(resp) => resp,
+        Err(e) if e.code == "temporarily_unavailable" => error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Sign-in is temporarily unavailable. Try again shortly.".into(),
+        ),
+        Err(e) => reply.error(&e),
+    }
+}
+
+/// Everything after the redirect URI is known to be the client's.
+async fn authorize_trusted(
+    idp: &Idp,
+    req: &HttpRequest,
+    client: &Client,
+    params: &HashMap<String, String>,
+    reply: &Reply,
+) -> Result<HttpResponse, OAuthError> {
+    let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    match get("response_type") {
+        Some("code") => {}
+        Some(_) => {
+            return Err(OAuthError::new(
+                "unsupported_response_type",
+                "only response_type=code is supported",
+            ));
+        }
+        None => return Err(OAuthError::invalid_request("response_type is required")),
+    }
+    if !client.allows(GrantType::AuthorizationCode) {
+        return Err(OAuthError::unauthorized_client(
+            "this client may not use the authorization code grant",
+        ));
+    }
+    // The AWS CLI sends `scopes`; everyone else `scope`.
+    let scope_text = get("scope").or(get("scopes")).unwrap_or("");
+    let mut scopes: Vec<String> = Vec::new();
+    for s in scope_text.split(' ').filter(|s| !s.is_empty()) {
+        if !client.knows_scope(s) {
+            return Err(OAuthError::invalid_scope(format!("unknown scope {s}")));
+        }
+        if !scopes.iter().any(|x| x == s) {
+            scopes.push(s.to_owned());
+        }
+    }
+    if scopes.is_empty() && client.source == ClientSource::Registered {
+        scopes = client
+            .settings
+            .allowed_scopes
+            .iter()
+            .map(|s| s.as_str().to_owned())
+            .collect();
+    }
+    let code_challenge = match (get("code_challenge"), get("code_challenge_method")) {
+        (None, None) if client.requires_pkce() => {
+            return Err(OAuthError::invalid_request(
+                "this client must use PKCE (code_challenge with code_challenge_method=S256)",
+            ));
+        }
+        (None, None) => None,
+        (Some(c), Some("S256")) => Some(normalise_challenge(c).ok_or_else(|| {
+            OAuthError::invalid_request("code_challenge must be 43 base64url characters")
+        })?),
+        (_, Some("plain")) | (Some(_), None) => {
+            return Err(OAuthError::invalid_request(
+                "the plain PKCE method is not supported; use code_challenge_method=S256",
+            ));
+        }
+        (None, Some(_)) => return Err(OAuthError::invalid_request("code_challenge is missing")),
+        (_, Some(_)) => {
+            return Err(OAuthError::invalid_request(
+                "code_challenge_method must be S256",
+            ));
+        }
+    };
+    let prompt: Vec<&str> = get("prompt")
+        .unwrap_or("")
+        .split(' ')
+        .filter(|p| !p.is_empty())
+        .collect();
+    if prompt.contains(&"none") && prompt.len() > 1 {
+        return Err(OAuthError::invalid_request(
+            "prompt=none cannot be combined",
+        ));
+    }
+    let max_age =
+        match get("max_age") {
+            Some(m) => Some(m.parse::<i64>().ok().filter(|m| *m >= 0).ok_or_else(|| {
+                OAuthError::invalid_request("max_age must be a number of seconds")
+            })?),
+            None => None,
+        };
+    // Set by this endpoint when it sends someone to sign in again (prompt=login, max_age).
+    let login_after = get("login_after").and_then(|v| v.parse::<i64>().ok());
+
+    let current = current_session(idp, req).await?;
+    let now = idp.clock.now();
+    let fresh_enough = |created: chrono::DateTime<chrono::Utc>| {
+        max_age.is_none_or(|m| (now - created).num_seconds() <= m)
+            && login_after.is_none_or(|t| created.timestamp() >= t)
+    };
+    let must_sign_in = match &current {
+        None => true,
+        Some(c) => {
+            (prompt.contains(&"login") && login_after.is_none())
+                || !fresh_enough(c.session.created_at)
+        }
+    };
+    if must_sign_in {
+        if prompt.contains(&"none") {
+            return Err(OAuthError::new("login_required", "the person must sign in"));
+        }
+        return Ok(send_to_sign_in(
+            req,
+            params,
+            current.is_some(),
+            now.timestamp(),
+        ));
+    }
+    let Some(current) = current else {
+        return Err(OAuthError::new("login_required", "the person must sign in"));
+    };
+    if let ClientSource::Application(app) = client.source {
+        let assigned = idp
+            .directory
+            .user_applications(current.user.id)
+            .await?
+            .iter()
+            .any(|a| a.id == app);
+        if !assigned {
+            tracing::info!(client = %client.id, "refused an authorization: the person is not assigned to the application");
+            return Err(OAuthError::access_denied(
+                "you are not assigned to this application",
+            ));
+        }
+    }
+    let grant = Grant {
+        user_id: current.user.id,
+        session_id: current.session.id.clone(),
+        client_id: client.id.clone(),
+        scopes,
+        auth_time: current.session.created_at,
+        amr: current.session.amr.clone(),
+        nonce: get("nonce").map(str::to_owned),
+    };
+    let code = idp
+        .issue_code(&CodeRecord {
+            grant,
+            redirect_uri: reply.redirect_uri.clone(),
+            code_challenge,
+        })
+        .await?;
+    Ok(reply.send(vec![("code", code)]))
+}
+
+/// Sends the person to sign in, and back here afterwards. When they must sign in again despite a
+/// session, the way back says "only a sign-in after now counts".
+fn send_to_sign_in(
+    req: &HttpRequest,
+    params: &HashMap<String, String>,
+    reauth: bool,
+    now: i64,
+) -> HttpResponse {
+    let mut back = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in params {
+        if k != "prompt" && k != "login_after" && k != "max_age" {
+            back.append_pair(k, v);
+        }
+    }
+    if reauth || params.contains_key("prompt") || params.contains_key("max_age") {
+        back.append_pair("login_after", &now.to_string());
+    }
+    let return_to = format!("{}?{}", req.path(), back.finish());
+    let mut start = url::form_urlencoded::Serializer::new(String::new());
+    start.append_pair("return_to", &return_to);
+    if reauth {
+        start.append_pair("reauth", "1");
+    }
+    HttpResponse::Found()
+        .insert_header((header::LOCATION, format!("/start?{}", start.finish())))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}

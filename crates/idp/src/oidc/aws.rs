@@ -1,0 +1,241 @@
+//! The AWS SSO-OIDC API (`RegisterClient`, `StartDeviceAuthorization`, `CreateToken`) at the root
+//! paths, JSON with camelCase keys, errors with `x-amzn-ErrorType` — so `aws sso login` and the
+//! AWS SDKs work unmodified. Access tokens from here are opaque and live in the session store.
+//! Wire facts: /work/shared/reference/AWS-WIRE.md (docs/design/oidc.md).
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use portcullis_domain::{GrantType, RedirectUri, Scope};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::clients::PresentedClient;
+use super::error::OAuthError;
+use super::token::TokenRequest;
+use crate::Idp;
+
+/// The scope the AWS CLI asks for when it names none.
+const DEFAULT_SCOPE: &str = "sso:account:access";
+
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, OAuthError> {
+    serde_json::from_slice(body)
+        .map_err(|e| OAuthError::invalid_request(format!("the request body is not valid: {e}")))
+}
+
+fn ok(body: serde_json::Value) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(body)
+}
+
+fn metadata(description: impl Into<String>) -> OAuthError {
+    OAuthError::new("invalid_client_metadata", description)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RegisterClient {
+    client_name: Option<String>,
+    client_type: Option<String>,
+    #[serde(default)]
+    scopes: Vec<String>,
+    #[serde(default)]
+    grant_types: Vec<String>,
+    #[serde(default)]
+    redirect_uris: Vec<String>,
+    issuer_url: Option<String>,
+    #[allow(dead_code)]
+    entitled_application_arn: Option<String>,
+}
+
+/// `POST /client/register`.
+pub async fn register(idp: web::Data<Idp>, body: web::Bytes) -> HttpResponse {
+    let outcome: Result<serde_json::Value, OAuthError> = async {
+        let r: RegisterClient = parse(&body)?;
+        let name = r
+            .client_name
+            .filter(|n| !n.trim().is_empty() && n.len() <= 128)
+            .ok_or_else(|| {
+                OAuthError::invalid_request("clientName is required (1 to 128 characters)")
+            })?;
+        match r.client_type.as_deref() {
+            Some("public") => {}
+            Some(_) => return Err(metadata("clientType must be public")),
+            None => return Err(OAuthError::invalid_request("clientType is required")),
+        }
+        let mut scopes = Vec::new();
+        for s in &r.scopes {
+            Scope::parse(s.as_str())
+                .map_err(|_| OAuthError::invalid_scope(format!("scope {s} is not valid")))?;
+            scopes.push(s.clone());
+        }
+        if scopes.is_empty() {
+            scopes.push(DEFAULT_SCOPE.to_owned());
+        }
+        let mut grants: Vec<GrantType> = Vec::new();
+        for g in &r.grant_types {
+            let grant: GrantType = g
+                .parse()
+                .map_err(|_| metadata(format!("grant type {g} is not supported")))?;
+            if grant == GrantType::ClientCredentials {
+                return Err(metadata(
+                    "client_credentials is not available to registered clients",
+                ));
+            }
+            grants.push(grant);
+        }
+        if grants.is_empty() {
+            grants = vec![GrantType::DeviceCode, GrantType::RefreshToken];
+        }
+        for u in &r.redirect_uris {
+            RedirectUri::parse(u).map_err(|e| {
+                OAuthError::new("invalid_redirect_uri", format!("redirect URI {u} {e}"))
+            })?;
+        }
+        if grants.contains(&GrantType::AuthorizationCode) && r.redirect_uris.is_empty() {
+            return Err(OAuthError::new(
+                "invalid_redirect_uri",
+                "the authorization_code grant needs at least one redirect URI",
+            ));
+        }
+        if let Some(issuer) = &r.issuer_url
+            && !idp.is_start_url(issuer)
+            && issuer.trim_end_matches('/') != idp.issuer_url()
+        {
+            return Err(OAuthError::invalid_request(
+                "issuerUrl is not this identity center",
+            ));
+        }
+        let (id, secret, reg) = idp
+            .register_client(
+                name,
+                scopes,
+                grants.iter().map(|g| g.as_str().to_owned()).collect(),
+                r.redirect_uris,
+            )
+            .await?;
+        let base = idp.issuer_url();
+        Ok(json!({
+            "clientId": id,
+            "clientSecret": secret,
+            "clientIdIssuedAt": reg.issued_at.timestamp(),
+            "clientSecretExpiresAt": reg.expires_at.timestamp(),
+            "authorizationEndpoint": format!("{base}/authorize"),
+            "tokenEndpoint": format!("{base}/token"),
+        }))
+    }
+    .await;
+    outcome.map(ok).unwrap_or_else(|e| e.to_aws())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StartDevice {
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    start_url: Option<String>,
+}
+
+fn presented(id: Option<String>, secret: Option<String>) -> PresentedClient {
+    PresentedClient {
+        client_id: id,
+        client_secret: secret,
+        basic: false,
+    }
+}
+
+/// `POST /device_authorization`.
+pub async fn device_authorization(idp: web::Data<Idp>, body: web::Bytes) -> HttpResponse {
+    let outcome: Result<serde_json::Value, OAuthError> = async {
+        let r: StartDevice = parse(&body)?;
+        let (client, _) = idp
+            .authenticate_client(&presented(r.client_id, r.client_secret))
+            .await?;
+        let Some(start_url) = r.start_url else {
+            return Err(OAuthError::invalid_request("startUrl is required"));
+        };
+        if !idp.is_start_url(&start_url) {
+            return Err(OAuthError::invalid_request(format!(
+                "startUrl must be this identity center's sign-in URL, {}/start",
+                idp.issuer_url()
+            )));
+        }
+        let scopes = client
+            .settings
+            .allowed_scopes
+            .iter()
+            .map(|s| s.as_str().to_owned())
+            .collect();
+        let d = idp.start_device(&client, scopes).await?;
+        Ok(json!({
+            "deviceCode": d.device_code,
+            "userCode": d.user_code,
+            "verificationUri": d.verification_uri,
+            "verificationUriComplete": d.verification_uri_complete,
+            "expiresIn": d.expires_in,
+            "interval": d.interval,
+        }))
+    }
+    .await;
+    outcome.map(ok).unwrap_or_else(|e| e.to_aws())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateToken {
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    grant_type: Option<String>,
+    device_code: Option<String>,
+    code: Option<String>,
+    refresh_token: Option<String>,
+    redirect_uri: Option<String>,
+    code_verifier: Option<String>,
+    scope: Option<Vec<String>>,
+}
+
+/// `POST /token`.
+pub async fn create_token(idp: web::Data<Idp>, body: web::Bytes) -> HttpResponse {
+    let outcome = async {
+        let r: CreateToken = parse(&body)?;
+        let (client, _) = idp
+            .authenticate_client(&presented(r.client_id, r.client_secret))
+            .await?;
+        let Some(grant_type) = r.grant_type else {
+            return Err(OAuthError::invalid_request("grantType is required"));
+        };
+        let request = TokenRequest {
+            grant_type,
+            code: r.code,
+            redirect_uri: r.redirect_uri,
+            code_verifier: r.code_verifier,
+            refresh_token: r.refresh_token,
+            device_code: r.device_code,
+            scope: r.scope.filter(|s| !s.is_empty()),
+        };
+        idp.exchange(&client, request, true).await
+    }
+    .await;
+    match outcome {
+        Ok(tokens) => ok(tokens.to_aws_json()),
+        Err(e) => e.to_aws(),
+    }
+}
+
+impl Idp {
+    /// The issuer: the public URL without its trailing slash.
+    pub fn issuer_url(&self) -> String {
+        self.config
+            .public_url
+            .as_str()
+            .trim_end_matches('/')
+            .to_owned()
+    }
+
+    /// Whether `url` is our sign-in URL (`{public_url}/start`, with or without a trailing slash
+    /// or the `#` the AWS console appends).
+    pub fn is_start_url(&self, url: &str) -> bool {
+        let url = url.split('#').next().unwrap_or("").trim_end_matches('/');
+        url == format!("{}/start", self.issuer_url())
+    }
+}

@@ -1,0 +1,282 @@
+//! What a person authorized, and the artefacts that carry it: authorization codes, token
+//! families, refresh tokens, revoked access tokens, and the SSO-OIDC API's opaque access tokens.
+//! All live in the session store, keyed by the SHA-256 of the secret value; see
+//! docs/design/oidc.md.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use portcullis_domain::UserId;
+use portcullis_sessions::{PortalSession, SessionId};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::error::OAuthError;
+use crate::Idp;
+
+pub const CODE_NS: &str = "oidc-code";
+pub const CODE_USED_NS: &str = "oidc-code-used";
+pub use portcullis_sessions::sso::FAMILY_NS;
+pub const REFRESH_NS: &str = "oidc-refresh";
+pub const REFRESH_USED_NS: &str = "oidc-refresh-used";
+pub const REVOKED_NS: &str = "oidc-revoked";
+
+/// How long a redeemed code is remembered, to catch (and punish) a second redemption.
+const USED_CODE_MEMORY: Duration = Duration::from_secs(600);
+
+/// The hex SHA-256 of a secret value: its key in the session store.
+pub fn key_of(secret: &str) -> String {
+    portcullis_sessions::sso::key_of(secret)
+}
+
+/// A person's authorization of a client: what every code, refresh token and device approval
+/// carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Grant {
+    pub user_id: UserId,
+    pub session_id: SessionId,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    pub auth_time: DateTime<Utc>,
+    pub amr: Vec<String>,
+    pub nonce: Option<String>,
+}
+
+impl Grant {
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+    pub fn scope_string(&self) -> String {
+        self.scopes.join(" ")
+    }
+}
+
+/// An authorization code waiting to be redeemed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CodeRecord {
+    pub grant: Grant,
+    pub redirect_uri: String,
+    pub code_challenge: Option<String>,
+}
+
+/// One grant's token family: deleting it revokes every token that came from the grant.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FamilyRecord {
+    pub user_id: UserId,
+    pub session_id: SessionId,
+    pub client_id: String,
+}
+
+/// A live refresh token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RefreshRecord {
+    pub grant: Grant,
+    pub family: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl Idp {
+    pub(crate) async fn put_json<T: Serialize>(
+        &self,
+        ns: &str,
+        key: &str,
+        value: &T,
+        ttl: Duration,
+    ) -> Result<(), OAuthError> {
+        let body = serde_json::to_vec(value).map_err(|_| OAuthError::unavailable())?;
+        Ok(self.sessions.put(ns, key, &body, ttl).await?)
+    }
+
+    pub(crate) async fn get_json<T: DeserializeOwned>(
+        &self,
+        ns: &str,
+        key: &str,
+    ) -> Result<Option<T>, OAuthError> {
+        let raw = self.sessions.get(ns, key).await?;
+        Ok(raw.and_then(|r| serde_json::from_slice(&r).ok()))
+    }
+
+    pub(crate) async fn take_json<T: DeserializeOwned>(
+        &self,
+        ns: &str,
+        key: &str,
+    ) -> Result<Option<T>, OAuthError> {
+        let raw = self.sessions.take(ns, key).await?;
+        Ok(raw.and_then(|r| serde_json::from_slice(&r).ok()))
+    }
+
+    /// The portal session a grant belongs to, if it is still live and its person enabled.
+    pub async fn live_session(
+        &self,
+        user: UserId,
+        session: &SessionId,
+    ) -> Result<Option<PortalSession>, OAuthError> {
+        let sessions = self.sessions.list_user_sessions(user).await?;
+        let Some(found) = sessions.into_iter().find(|s| &s.id == session) else {
+            return Ok(None);
+        };
+        match self.directory.get_user(user).await {
+            Ok(u) if u.enabled => Ok(Some(found)),
+            Ok(_) | Err(portcullis_store::StoreError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Time left in a session, as a TTL for what depends on it.
+    pub fn remaining(&self, session: &PortalSession) -> Duration {
+        (session.expires_at - self.clock.now())
+            .to_std()
+            .unwrap_or(Duration::ZERO)
+    }
+
+    /// Starts a token family for a grant; it dies with the portal session.
+    pub async fn start_family(
+        &self,
+        grant: &Grant,
+        session: &PortalSession,
+    ) -> Result<String, OAuthError> {
+        let family = crate::web::random_token(16);
+        let record = FamilyRecord {
+            user_id: grant.user_id,
+            session_id: grant.session_id.clone(),
+            client_id: grant.client_id.clone(),
+        };
+        self.put_json(FAMILY_NS, &family, &record, self.remaining(session))
+            .await?;
+        Ok(family)
+    }
+
+    /// The family and its portal session, when both are alive.
+    pub async fn live_family(
+        &self,
+        family: &str,
+    ) -> Result<Option<(FamilyRecord, PortalSession)>, OAuthError> {
+        let Some(record) = self.get_json::<FamilyRecord>(FAMILY_NS, family).await? else {
+            return Ok(None);
+        };
+        let session = self
+            .live_session(record.user_id, &record.session_id)
+            .await?;
+        Ok(session.map(|s| (record, s)))
+    }
+
+    /// Revokes every token of a family.
+    pub async fn revoke_family(&self, family: &str) -> Result<(), OAuthError> {
+        tracing::info!(family = %family, "revoking a token family");
+        Ok(self.sessions.delete(FAMILY_NS, family).await?)
+    }
+
+    /// Stores a new authorization code; returns the code.
+    pub async fn issue_code(&self, record: &CodeRecord) -> Result<String, OAuthError> {
+        let code = crate::web::random_token(32);
+        self.put_json(
+            CODE_NS,
+            &key_of(&code),
+            record,
+            self.config.oidc.code_lifetime,
+        )
+        .await?;
+        Ok(code)
+    }
+
+    /// Redeems a code once. A second redemption revokes what the first one issued.
+    pub async fn redeem_code(&self, code: &str) -> Result<CodeRecord, OAuthError> {
+        let key = key_of(code);
+        if let Some(record) = self.take_json::<CodeRecord>(CODE_NS, &key).await? {
+            return Ok(record);
+        }
+        if let Some(family) = self.sessions.get(CODE_USED_NS, &key).await? {
+            let family = String::from_utf8_lossy(&family).into_owned();
+            tracing::warn!("an authorization code was presented twice; revoking its tokens");
+            self.revoke_family(&family).await?;
+        }
+        Err(OAuthError::invalid_grant(
+            "the authorization code is invalid, expired or already used",
+        ))
+    }
+
+    /// Remembers that `code` was redeemed into `family`.
+    pub async fn mark_code_used(&self, code: &str, family: &str) -> Result<(), OAuthError> {
+        Ok(self
+            .sessions
+            .put(
+                CODE_USED_NS,
+                &key_of(code),
+                family.as_bytes(),
+                USED_CODE_MEMORY,
+            )
+            .await?)
+    }
+
+    /// Stores a refresh token for the family; it lives for the client's refresh lifetime, never
+    /// beyond the portal session.
+    pub async fn issue_refresh(
+        &self,
+        grant: &Grant,
+        family: &str,
+        session: &PortalSession,
+        lifetime: Duration,
+    ) -> Result<String, OAuthError> {
+        let ttl = lifetime.min(self.remaining(session));
+        let token = crate::web::random_token(32);
+        let record = RefreshRecord {
+            grant: grant.clone(),
+            family: family.to_owned(),
+            expires_at: self.clock.now() + chrono::Duration::from_std(ttl).unwrap_or_default(),
+        };
+        self.put_json(REFRESH_NS, &key_of(&token), &record, ttl)
+            .await?;
+        Ok(token)
+    }
+
+    /// Takes a refresh token for rotation. Presenting one that was already rotated revokes the
+    /// whole family.
+    pub async fn rotate_refresh(&self, token: &str) -> Result<RefreshRecord, OAuthError> {
+        let key = key_of(token);
+        if let Some(record) = self.take_json::<RefreshRecord>(REFRESH_NS, &key).await? {
+            let ttl = (record.expires_at - self.clock.now())
+                .to_std()
+                .unwrap_or(Duration::from_secs(1));
+            self.sessions
+                .put(REFRESH_USED_NS, &key, record.family.as_bytes(), ttl)
+                .await?;
+            return Ok(record);
+        }
+        if let Some(family) = self.sessions.get(REFRESH_USED_NS, &key).await? {
+            tracing::warn!("a rotated refresh token was presented again; revoking its family");
+            self.revoke_family(&String::from_utf8_lossy(&family))
+                .await?;
+        }
+        Err(OAuthError::invalid_grant(
+            "the refresh token is invalid, expired or revoked",
+        ))
+    }
+
+    /// A live refresh token, without consuming it (introspection, revocation).
+    pub async fn peek_refresh(&self, token: &str) -> Result<Option<RefreshRecord>, OAuthError> {
+        self.get_json(REFRESH_NS, &key_of(token)).await
+    }
+
+    pub async fn delete_refresh(&self, token: &str) -> Result<(), OAuthError> {
+        Ok(self.sessions.delete(REFRESH_NS, &key_of(token)).await?)
+    }
+
+    /// Marks an access token's `jti` revoked until it would have expired anyway.
+    pub async fn revoke_jti(&self, jti: &str, until: DateTime<Utc>) -> Result<(), OAuthError> {
+        let ttl = (until - self.clock.now())
+            .to_std()
+            .unwrap_or(Duration::ZERO);
+        if ttl.is_zero() {
+            return Ok(());
+        }
+        Ok(self.sessions.put(REVOKED_NS, jti, b"1", ttl).await?)
+    }
+
+    pub async fn is_jti_revoked(&self, jti: &str) -> Result<bool, OAuthError> {
+        Ok(self.sessions.get(REVOKED_NS, jti).await?.is_some())
+    }
+}

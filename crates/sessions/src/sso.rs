@@ -1,0 +1,70 @@
+//! The SSO-OIDC API's opaque access tokens, shared by the identity provider (which issues them)
+//! and the credential broker (whose portal API accepts them). A token is stored under the hex
+//! SHA-256 of its value; it is alive while its record, its token family and its portal session
+//! all are.
+
+use chrono::{DateTime, Utc};
+use portcullis_domain::UserId;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::{Result, SessionId, Sessions};
+
+/// Namespace of SSO-OIDC access tokens.
+pub const ACCESS_NS: &str = "sso-access";
+/// Namespace of token families (one per grant; deleting one revokes its tokens).
+pub const FAMILY_NS: &str = "oidc-family";
+
+/// An SSO-OIDC access token as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SsoAccess {
+    pub user_id: UserId,
+    pub session_id: SessionId,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    /// The token family it belongs to.
+    pub family: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The store key of a secret value.
+pub fn key_of(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// Stores an access token for `ttl`.
+pub async fn put_access(
+    store: &dyn Sessions,
+    token: &str,
+    access: &SsoAccess,
+    ttl: std::time::Duration,
+) -> Result<()> {
+    let body =
+        serde_json::to_vec(access).map_err(|e| crate::SessionError::Corrupt(e.to_string()))?;
+    store.put(ACCESS_NS, &key_of(token), &body, ttl).await
+}
+
+/// The live access token `token`, or `None` when unknown, expired, revoked, or when its portal
+/// session has ended.
+pub async fn live_access(
+    store: &dyn Sessions,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<SsoAccess>> {
+    let Some(raw) = store.get(ACCESS_NS, &key_of(token)).await? else {
+        return Ok(None);
+    };
+    let Ok(access) = serde_json::from_slice::<SsoAccess>(&raw) else {
+        return Ok(None);
+    };
+    if access.expires_at <= now || store.get(FAMILY_NS, &access.family).await?.is_none() {
+        return Ok(None);
+    }
+    let live = store
+        .list_user_sessions(access.user_id)
+        .await?
+        .iter()
+        .any(|s| s.id == access.session_id);
+    Ok(live.then_some(access))
+}

@@ -1,0 +1,8 @@
+-- OIDC client registration of applications.
+--
+-- `oidc` holds the domain's `OidcSettings` as JSON (NULL for SAML applications, and for OIDC
+-- applications created before this migration until an administrator configures them).
+-- `client_secret_hash` is the keyed hash of a confidential client's secret (never the secret);
+-- NULL when the application has none.
+ALTER TABLE applications ADD COLUMN oidc JSONB;
+ALTER TABLE applications ADD COLUMN client_secret_hash BYTEA;

@@ -1,0 +1,272 @@
+"""boto3 against the credential broker: the `sso` portal API (ListAccounts and ListAccountRoles with
+pagination, GetRoleCredentials, Logout then UnauthorizedException), STS GetCallerIdentity signed by
+botocore with the minted credentials, and a botocore SSO profile (legacy and `sso-session` forms)
+with a cached token that resolves credentials through `AWS_ENDPOINT_URL_SSO` / `_SSO_OIDC` / `_STS`
+with no custom code at all.
+
+The access token comes the way `aws sso login` gets it: RegisterClient, StartDeviceAuthorization,
+approval on the `/device` page in a signed-in browser, CreateToken."""
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+
+import boto3
+import botocore
+import pytest
+from botocore.config import Config
+
+from harness import Browser, unique_name
+
+SERVER_ENV = {"PORTCULLIS__OIDC__DEVICE_POLL_INTERVAL_SECONDS": "1"}
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+UNSIGNED = Config(
+    signature_version=botocore.UNSIGNED,
+    retries={"mode": "standard", "max_attempts": 1},
+    connect_timeout=5,
+    read_timeout=10,
+)
+ACCOUNTS = ["111111111111", "222222222222", "333333333333"]
+
+
+def _client(server, service, **kw):
+    return boto3.session.Session(region_name="us-east-1").client(
+        service, endpoint_url=server.base, **kw
+    )
+
+
+@pytest.fixture(scope="module")
+def entitlements(server):
+    """Three accounts; permission sets Admin (2 h) and ReadOnly (1 h). Returns a function that
+    assigns Admin in every account and ReadOnly in the first to a person."""
+    for account in ACCOUNTS + ["444444444444"]:
+        server.admin.expect(
+            201,
+            "POST",
+            "accounts",
+            {"accountId": account, "name": f"Account {account}", "email": f"ops+{account}@example.com"},
+        )
+    admin = server.admin.expect(
+        201, "POST", "permission-sets", {"name": "Admin", "sessionDuration": "PT2H"}
+    )["permissionSetId"]
+    read = server.admin.expect(201, "POST", "permission-sets", {"name": "ReadOnly"})[
+        "permissionSetId"
+    ]
+
+    def grant(person):
+        for account, ps in [(a, admin) for a in ACCOUNTS] + [(ACCOUNTS[0], read)]:
+            server.admin.expect(
+                201,
+                "POST",
+                "assignments",
+                {
+                    "accountId": account,
+                    "permissionSetId": ps,
+                    "principalType": "USER",
+                    "principalId": person.user_id,
+                },
+            )
+
+    return grant
+
+
+def sso_login(server, person):
+    """What `aws sso login` does with botocore's sso-oidc client; returns (registration, tokens)."""
+    oidc = _client(server, "sso-oidc", config=UNSIGNED)
+    reg = oidc.register_client(
+        clientName=unique_name("botocore-broker-"),
+        clientType="public",
+        scopes=["sso:account:access"],
+    )
+    device = oidc.start_device_authorization(
+        clientId=reg["clientId"], clientSecret=reg["clientSecret"], startUrl=f"{server.base}/start"
+    )
+    browser = Browser(server.base, person)
+    landing = browser.visit(device["verificationUriComplete"])
+    page = landing.expect_page("/device")
+    form = page.form("/device")
+    assert form is not None, landing.describe()
+    after = browser.submit(page, form, button=r"^(approve|allow)\b")
+    assert after.page is not None and after.page.status == 200, after.describe()
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            tokens = oidc.create_token(
+                clientId=reg["clientId"],
+                clientSecret=reg["clientSecret"],
+                grantType=DEVICE_GRANT,
+                deviceCode=device["deviceCode"],
+            )
+            return reg, tokens
+        except (oidc.exceptions.AuthorizationPendingException, oidc.exceptions.SlowDownException):
+            assert time.monotonic() < deadline, "no token within 30 s"
+            time.sleep(device["interval"] + 1)
+
+
+@pytest.fixture
+def signed_in(server, person, entitlements):
+    entitlements(person)
+    return sso_login(server, person)
+
+
+def test_portal_api_lists_with_pagination_and_mints_credentials(server, person, signed_in):
+    _, tokens = signed_in
+    token = tokens["accessToken"]
+    sso = _client(server, "sso", config=UNSIGNED)
+
+    seen, kwargs = [], {}
+    while True:
+        page = sso.list_accounts(accessToken=token, maxResults=1, **kwargs)
+        assert len(page["accountList"]) == 1, page
+        seen.append(page["accountList"][0])
+        if "nextToken" not in page:
+            break
+        kwargs = {"nextToken": page["nextToken"]}
+    assert [a["accountId"] for a in seen] == ACCOUNTS
+    assert seen[0] == {
+        "accountId": ACCOUNTS[0],
+        "accountName": f"Account {ACCOUNTS[0]}",
+        "emailAddress": f"ops+{ACCOUNTS[0]}@example.com",
+    }
+
+    # botocore's own paginator follows nextToken the same way.
+    paginator = sso.get_paginator("list_account_roles")
+    roles = [
+        r["roleName"]
+        for p in paginator.paginate(
+            accessToken=token, accountId=ACCOUNTS[0], PaginationConfig={"PageSize": 1}
+        )
+        for r in p["roleList"]
+    ]
+    assert roles == ["Admin", "ReadOnly"]
+
+    before_ms = int(time.time() * 1000)
+    creds = sso.get_role_credentials(accessToken=token, accountId=ACCOUNTS[1], roleName="Admin")[
+        "roleCredentials"
+    ]
+    assert creds["accessKeyId"].startswith("ASIA") and len(creds["accessKeyId"]) == 20
+    assert len(creds["secretAccessKey"]) == 40 and creds["sessionToken"]
+    lifetime_ms = creds["expiration"] - before_ms
+    assert abs(lifetime_ms - 2 * 3600 * 1000) < 60_000, "epoch ms, the permission set's 2 hours"
+
+    with pytest.raises(sso.exceptions.ResourceNotFoundException):
+        sso.get_role_credentials(accessToken=token, accountId=ACCOUNTS[1], roleName="ReadOnly")
+    with pytest.raises(sso.exceptions.ResourceNotFoundException):
+        sso.list_account_roles(accessToken=token, accountId="444444444444")
+    with pytest.raises(sso.exceptions.InvalidRequestException):
+        sso.list_accounts(accessToken=token, nextToken="not-a-token")
+
+    sso.logout(accessToken=token)
+    for call in (
+        lambda: sso.list_accounts(accessToken=token),
+        lambda: sso.get_role_credentials(accessToken=token, accountId=ACCOUNTS[0], roleName="Admin"),
+    ):
+        with pytest.raises(sso.exceptions.UnauthorizedException) as err:
+            call()
+        assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 401
+
+
+def test_sts_get_caller_identity_with_minted_credentials(server, person, signed_in):
+    _, tokens = signed_in
+    sso = _client(server, "sso", config=UNSIGNED)
+    creds = sso.get_role_credentials(
+        accessToken=tokens["accessToken"], accountId=ACCOUNTS[2], roleName="Admin"
+    )["roleCredentials"]
+
+    def sts(region="us-east-1", **override):
+        keys = {
+            "aws_access_key_id": creds["accessKeyId"],
+            "aws_secret_access_key": creds["secretAccessKey"],
+            "aws_session_token": creds["sessionToken"],
+            **override,
+        }
+        return boto3.session.Session(region_name=region, **keys).client(
+            "sts", endpoint_url=server.base, config=Config(retries={"max_attempts": 1})
+        )
+
+    for region in ("us-east-1", "eu-west-1"):
+        me = sts(region).get_caller_identity()
+        assert me["Arn"] == f"arn:aws:sts::{ACCOUNTS[2]}:assumed-role/Admin/{person.user_name}"
+        assert me["Account"] == ACCOUNTS[2]
+        assert me["UserId"].startswith("AROA") and me["UserId"].endswith(f":{person.user_name}")
+
+    def code_of(**override):
+        with pytest.raises(botocore.exceptions.ClientError) as err:
+            sts(**override).get_caller_identity()
+        return err.value.response["Error"]["Code"]
+
+    assert code_of(aws_secret_access_key="x" * 40) == "SignatureDoesNotMatch"
+    token = creds["sessionToken"]
+    middle = len(token) // 2
+    tampered = token[:middle] + ("B" if token[middle] == "A" else "A") + token[middle + 1 :]
+    assert code_of(aws_session_token=tampered) == "InvalidClientTokenId"
+
+
+def _profile_env(tmp_path, server, tokens, *, session_style):
+    """A home with an AWS config holding an SSO profile and the token cache `aws sso login` would
+    have left; the environment a shell would have (botocore reads its cache directory from HOME
+    when it is imported, so the profile is resolved in a fresh interpreter)."""
+    home = tmp_path / "home"
+    cache = home / ".aws" / "sso" / "cache"
+    cache.mkdir(parents=True)
+    start_url = f"{server.base}/start"
+    expires = (datetime.now(timezone.utc) + timedelta(seconds=tokens["expiresIn"])).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
+    if session_style:
+        config = (
+            f"[profile portcullis]\nsso_session = pc\nsso_account_id = {ACCOUNTS[0]}\n"
+            f"sso_role_name = ReadOnly\nregion = us-east-1\n\n"
+            f"[sso-session pc]\nsso_start_url = {start_url}\nsso_region = us-east-1\n"
+            "sso_registration_scopes = sso:account:access\n"
+        )
+        key = "pc"
+    else:
+        config = (
+            f"[profile portcullis]\nsso_start_url = {start_url}\nsso_region = us-east-1\n"
+            f"sso_account_id = {ACCOUNTS[0]}\nsso_role_name = ReadOnly\nregion = us-east-1\n"
+        )
+        key = start_url
+    (home / ".aws" / "config").write_text(config)
+    cached = {
+        "startUrl": start_url,
+        "region": "us-east-1",
+        "accessToken": tokens["accessToken"],
+        "expiresAt": expires,
+    }
+    name = hashlib.sha1(key.encode("utf-8")).hexdigest() + ".json"
+    (cache / name).write_text(json.dumps(cached))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update({"HOME": str(home), "AWS_EC2_METADATA_DISABLED": "true"})
+    for service in ("SSO", "SSO_OIDC", "STS"):
+        env[f"AWS_ENDPOINT_URL_{service}"] = server.base
+    return env
+
+
+# What a user's script does: nothing but name the profile.
+RESOLVE = """
+import json, boto3
+session = boto3.session.Session(profile_name="portcullis")
+me = session.client("sts").get_caller_identity()
+creds = session.get_credentials().get_frozen_credentials()
+print(json.dumps({"arn": me["Arn"], "accessKey": creds.access_key, "hasToken": bool(creds.token)}))
+"""
+
+
+@pytest.mark.parametrize("session_style", [False, True], ids=["legacy-profile", "sso-session"])
+def test_sso_profile_resolves_credentials_without_custom_code(
+    tmp_path, server, person, signed_in, session_style
+):
+    _, tokens = signed_in
+    env = _profile_env(tmp_path, server, tokens, session_style=session_style)
+    run = subprocess.run(
+        [sys.executable, "-c", RESOLVE], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0, run.stderr
+    out = json.loads(run.stdout)
+    assert out["arn"] == f"arn:aws:sts::{ACCOUNTS[0]}:assumed-role/ReadOnly/{person.user_name}"
+    assert out["accessKey"].startswith("ASIA") and out["hasToken"]
