@@ -2,8 +2,6 @@
 //! what they hold (their entitlements, read afresh on every call), and the credentials they may
 //! take. Each is a short linear function: load, check, check, answer.
 
-use std::collections::BTreeMap;
-
 use chrono::Duration;
 use portcullis_domain::{AccountId, Actor, NewAuditEvent, RoleName, User};
 use portcullis_sessions::SessionId;
@@ -290,19 +288,6 @@ impl Broker {
             .await?
             .into_iter()
             .find(|e| &e.account_id == account && &e.role_name == role))
-    }
-
-    /// Every account the person holds, each with its roles (for the portal's Accounts tab and
-    /// the gRPC API).
-    pub async fn accounts_and_roles(
-        &self,
-        caller: &Caller,
-    ) -> Result<BTreeMap<AccountId, Vec<RoleName>>, BrokerError> {
-        let mut out: BTreeMap<AccountId, Vec<RoleName>> = BTreeMap::new();
-        for e in self.directory.user_entitlements(caller.user.id).await? {
-            out.entry(e.account_id).or_default().push(e.role_name);
-        }
-        Ok(out)
     }
 }
 

@@ -12,6 +12,8 @@
 mod browser;
 #[path = "cli/cluster.rs"]
 mod cluster;
+#[path = "cli/cluster_oidc.rs"]
+mod cluster_oidc;
 #[path = "cli/deploy_files.rs"]
 mod deploy_files;
 #[path = "cli/faults.rs"]

@@ -50,6 +50,8 @@ async fn three_nodes_share_sessions_revocation_and_lockouts() {
         ("PORTCULLIS__SESSIONS__KEY_PREFIX", &prefix),
         ("PORTCULLIS__MASTER_KEY", MASTER_KEY),
         ("PORTCULLIS__ADMIN__BOOTSTRAP_TOKEN", ADMIN_TOKEN),
+        // Rotated keys sign at once, so the test sees a rotation on one node reach the others.
+        ("PORTCULLIS__OIDC__KEY_PUBLISH_AHEAD_SECONDS", "0"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -110,6 +112,8 @@ async fn three_nodes_share_sessions_revocation_and_lockouts() {
         Some(1),
         "node 2's admin API lists the session made on node 1: {listed:?}"
     );
+
+    super::cluster_oidc::tokens_across_nodes(&admin, &browser, [n1, n2, n3], &ada).await;
 
     // Revoked through node 1's admin API: refused on node 2 at once (no cache on any node).
     let revoked = admin
