@@ -164,7 +164,7 @@ test('password sign-in shows the portal with accounts and applications; sign out
   assert.equal(await roleItem.isVisible(), false, 'roles are folded until the account is opened');
   await account.locator('summary').click();
   assert.equal(await roleItem.isVisible(), true);
-  assert.deepEqual(await roleItem.allInnerTexts(), [role]);
+  assert.deepEqual(await roleItem.locator('.role-name').allInnerTexts(), [role]);
 
   // Applications tab: the assigned application with its initials and description.
   const tabLoaded = page.waitForEvent('load');

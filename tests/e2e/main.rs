@@ -16,4 +16,6 @@ mod oidc_keys;
 mod oidc_negative;
 mod oidc_support;
 mod openapi;
+mod portal_accounts;
+mod saml;
 mod signin;

@@ -66,6 +66,7 @@ pub struct Broker {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) keys: Arc<credentials::Keys>,
     pub(crate) config: BrokerConfig,
+    pub(crate) issued: opentelemetry::metrics::Counter<u64>,
 }
 
 impl std::fmt::Debug for Broker {
@@ -95,6 +96,10 @@ impl Broker {
             clock,
             keys: Arc::new(credentials::Keys::new(&key)),
             config: BrokerConfig::default(),
+            issued: credentials_counter(&opentelemetry::metrics::MeterProvider::meter(
+                &opentelemetry::metrics::NoopMeterProvider::new(),
+                "portcullis",
+            )),
         }
     }
 
@@ -102,6 +107,22 @@ impl Broker {
         self.config = config;
         self
     }
+
+    /// Counts issued credentials with this meter's `portcullis.credentials.issued`.
+    pub fn with_metrics(mut self, meter: &opentelemetry::metrics::Meter) -> Self {
+        self.issued = credentials_counter(meter);
+        self
+    }
+}
+
+fn credentials_counter(
+    meter: &opentelemetry::metrics::Meter,
+) -> opentelemetry::metrics::Counter<u64> {
+    meter
+        .u64_counter("portcullis.credentials.issued")
+        .with_description("Account-role credentials issued, by where they were asked for")
+        .with_unit("{credential}")
+        .build()
 }
 
 /// Mounts the portal API and STS `GetCallerIdentity`; needs `web::Data<Broker>` in the app.

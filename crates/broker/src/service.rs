@@ -4,8 +4,8 @@
 
 use chrono::Duration;
 use portcullis_domain::{AccountId, Actor, NewAuditEvent, RoleName, User};
-use portcullis_sessions::SessionId;
 use portcullis_sessions::sso::{self, SsoAccess};
+use portcullis_sessions::{SessionId, SessionToken};
 use portcullis_store::{Entitlement, StoreError};
 
 use crate::Broker;
@@ -122,6 +122,41 @@ impl Broker {
             session_id,
             client_id,
         })
+    }
+
+    /// The caller behind a portal session token (the browser's session cookie), for the portal's
+    /// own pages: the session must be live and its person enabled. `client_id` names the surface
+    /// in the audit record of what the caller is issued (the portal's Access keys page uses
+    /// `portal`). Not throttled: the portal pages are behind the session and CSRF checks.
+    #[tracing::instrument(skip_all)]
+    pub async fn authenticate_session(
+        &self,
+        token: &SessionToken,
+        client_id: &str,
+    ) -> Result<Caller, BrokerError> {
+        let Some(session) = self.sessions.get_session(token).await? else {
+            return Err(BrokerError::unauthorized());
+        };
+        let user = match self.directory.get_user(session.user_id).await {
+            Ok(u) if u.enabled => u,
+            Ok(_) | Err(StoreError::NotFound(_)) => return Err(BrokerError::unauthorized()),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(Caller {
+            user,
+            session_id: session.id,
+            client_id: client_id.to_owned(),
+        })
+    }
+
+    /// Whether the caller holds `role` in `account` now (directly or through a group).
+    pub async fn holds(
+        &self,
+        caller: &Caller,
+        account: &AccountId,
+        role: &RoleName,
+    ) -> Result<bool, BrokerError> {
+        Ok(self.entitlement(caller, account, role).await?.is_some())
     }
 
     /// `ListAccounts`: the accounts the caller holds at least one role in, by account id.
@@ -262,6 +297,13 @@ impl Broker {
         let credentials = self.keys.mint(&claims);
         self.directory.record_event(issuance_event(&claims)).await?;
         tracing::info!(access_key_id = %claims.access_key_id, "role credentials issued");
+        let via = if claims.client_id == "portal" {
+            "portal"
+        } else {
+            "api"
+        };
+        self.issued
+            .add(1, &[opentelemetry::KeyValue::new("via", via)]);
         Ok(credentials)
     }
 

@@ -1,6 +1,6 @@
 //! Business applications people launch from the portal, with their protocol-specific
-//! configuration: an OIDC application carries its client registration ([`OidcSettings`]); the SAML
-//! service provider settings are added by the SAML feature.
+//! configuration: an OIDC application carries its client registration ([`OidcSettings`]), a SAML
+//! application its service provider registration ([`SamlSettings`]).
 
 use std::fmt;
 use std::str::FromStr;
@@ -8,7 +8,9 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{ApplicationId, Description, DisplayName, OidcSettings, ValidationError};
+use crate::{
+    ApplicationId, Description, DisplayName, OidcSettings, SamlSettings, ValidationError,
+};
 
 /// How an application federates sign-in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -56,6 +58,9 @@ pub struct Application {
     /// `None` for SAML, and for an OIDC application stored before client registration existed
     /// (it cannot sign anyone in until an administrator configures it).
     pub oidc: Option<OidcSettings>,
+    /// The service provider registration of a SAML application; `None` for OIDC, and for a SAML
+    /// application stored before SAML support (it cannot sign anyone in until configured).
+    pub saml: Option<SamlSettings>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -77,4 +82,6 @@ pub struct NewApplication {
     pub enabled: bool,
     /// `Some` for kind OIDC, `None` for SAML.
     pub oidc: Option<OidcSettings>,
+    /// `Some` for kind SAML, `None` for OIDC.
+    pub saml: Option<SamlSettings>,
 }

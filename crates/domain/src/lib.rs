@@ -14,6 +14,7 @@ pub mod ids;
 pub mod oidc;
 pub mod page;
 pub mod permission_set;
+pub mod saml;
 pub mod settings;
 pub mod text;
 pub mod user;
@@ -33,6 +34,10 @@ pub use oidc::{
 };
 pub use page::{Page, PageRequest, PageSize};
 pub use permission_set::{NewPermissionSet, PermissionSet, PermissionSetDuration, RoleName};
+pub use saml::{
+    AssertionConsumerService, AssertionLifetime, AttributeMapping, NameIdFormat, SamlSettings,
+    SamlUrl, SignedPart,
+};
 pub use settings::{MfaPolicy, MfaPrompt, MfaType, NoDeviceAction, SessionLifetime, Settings};
 pub use text::{Description, DisplayName, Email, PersonName, UserName};
 pub use user::{NewUser, User, UserPatch};

@@ -1,5 +1,5 @@
 //! Portcullis identity provider: sign-in (password, email one-time passwords and verification
-//! codes, MFA), portal sessions, the portal pages; later OIDC and SAML.
+//! codes, MFA), portal sessions, the portal pages, the OIDC provider and the SAML identity provider.
 
 pub mod crypto;
 pub mod delivery;
@@ -9,6 +9,7 @@ pub mod oidc;
 pub mod pages;
 pub mod password;
 pub mod portal;
+pub mod saml;
 pub mod session;
 pub mod signin;
 pub mod throttle;
@@ -44,6 +45,7 @@ pub struct IdpConfig {
     /// session's recorded address).
     pub trusted_proxies: Vec<std::net::IpAddr>,
     pub oidc: oidc::OidcConfig,
+    pub saml: saml::SamlConfig,
 }
 
 impl IdpConfig {
@@ -57,6 +59,7 @@ impl IdpConfig {
             code_attempts: 5,
             trusted_proxies: Vec::new(),
             oidc: oidc::OidcConfig::default(),
+            saml: saml::SamlConfig::default(),
         }
     }
 }
@@ -99,6 +102,10 @@ pub struct Idp {
     pub keys: oidc::keys::KeyRing,
     /// Hashes and checks OIDC client secrets.
     pub client_secrets: oidc::clients::SecretHasher,
+    /// The SAML signing key and its certificate (shared through the directory like the OIDC keys).
+    pub saml_keys: saml::keys::SamlKeys,
+    /// Keys persistent NameIDs and session indexes (derived from the client-secret key).
+    saml_names: [u8; 32],
 }
 
 impl std::fmt::Debug for Idp {
@@ -134,6 +141,13 @@ impl Idp {
                 issuer,
                 config.oidc.keys.clone(),
             ),
+            saml_keys: saml::keys::SamlKeys::new(
+                directory.clone(),
+                clock.clone(),
+                keys.signing_keys,
+                config.oidc.keys.clone(),
+            ),
+            saml_names: derive(&keys.client_secrets, b"portcullis saml nameid v1"),
             client_secrets: oidc::clients::SecretHasher::new(keys.client_secrets),
             passwords: Passwords::new(&config.passwords)?,
             throttle: Throttle {
@@ -151,10 +165,28 @@ impl Idp {
         })
     }
 
+    /// The `SessionIndex` of assertions: a keyed hash of the session id (the id never leaves).
+    pub fn saml_session_index(&self, session_id: &str) -> String {
+        format!("_{}", &hex::encode(derive(&self.saml_names, session_id.as_bytes()))[..32])
+    }
+
     /// Records sign-in outcomes with these instruments.
     pub fn with_metrics(mut self, metrics: metrics::SigninMetrics) -> Self {
         self.metrics = metrics;
         self
+    }
+}
+
+/// HMAC-SHA256(key, label).
+fn derive(key: &[u8; 32], label: &[u8]) -> [u8; 32] {
+    use hmac::Mac;
+    match <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(key) {
+        Ok(mut mac) => {
+            mac.update(label);
+            mac.finalize().into_bytes().into()
+        }
+        // HMAC takes keys of any length.
+        Err(_) => [0u8; 32],
     }
 }
 
@@ -174,4 +206,5 @@ pub fn routes(cfg: &mut aw::ServiceConfig) {
     portal::routes(cfg);
     oidc::routes(cfg);
     oidc::discovery::routes(cfg);
+    saml::routes(cfg);
 }

@@ -56,6 +56,8 @@ pub struct AccountEntry {
     pub name: String,
     pub email: String,
     pub roles: Vec<String>,
+    /// The account has a console URL: each role shows a **Management console** button.
+    pub console: bool,
 }
 
 /// One application on the Applications tab.
@@ -170,4 +172,55 @@ pub struct LogoutConfirmPage {
     pub client_id: Option<String>,
     pub post_logout_redirect_uri: Option<String>,
     pub state: Option<String>,
+}
+
+/// The Access keys page: role credentials just minted for one account and role, with copy-ready
+/// snippets (`portal_access_keys.html`). Its `Debug` leaves out the secret and the session token.
+#[derive(Template)]
+#[template(path = "portal_access_keys.html")]
+pub struct AccessKeysPage {
+    pub csrf: String,
+    pub display_name: String,
+    pub account_id: String,
+    pub account_name: String,
+    pub role: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: String,
+    /// RFC 3339, UTC.
+    pub expiration: String,
+    /// The `~/.aws/credentials` profile name: `{account}_{role}`.
+    pub profile: String,
+    /// The public URL (the SSO, SSO-OIDC and STS endpoints).
+    pub endpoint: String,
+    /// `{public_url}/start`.
+    pub start_url: String,
+    /// Any region name: the AWS CLI needs one; Portcullis ignores it.
+    pub sso_region: &'static str,
+}
+
+impl std::fmt::Debug for AccessKeysPage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessKeysPage")
+            .field("account_id", &self.account_id)
+            .field("role", &self.role)
+            .field("access_key_id", &self.access_key_id)
+            .field("expiration", &self.expiration)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A one-button page that asks before a portal action with effects (minting credentials,
+/// signing in to a console) when it was reached by a plain link rather than the portal's form.
+#[derive(Debug, Template)]
+#[template(path = "portal_continue.html")]
+pub struct ContinuePage {
+    pub csrf: String,
+    pub heading: String,
+    pub text: String,
+    /// Where the button goes (one of our paths).
+    pub action: String,
+    /// The button posts `action` with the CSRF token; otherwise it is a link to `action`.
+    pub post: bool,
+    pub button: &'static str,
 }

@@ -128,6 +128,10 @@ pub struct Application {
     shutdown: Shutdown,
     state: AppState,
     bootstrap: Bootstrap,
+    broker: web::Data<portcullis_broker::Broker>,
+    /// The gRPC listener, when `grpc.listen` is set.
+    grpc: Option<TcpListener>,
+    active_sessions: telemetry::ActiveSessions,
 }
 
 impl std::fmt::Debug for Application {
@@ -165,6 +169,7 @@ impl Application {
             sessions.clone(),
             clock.clone(),
             derive_key(&master_key, crate::broker::BROKER_KEY_LABEL)?,
+            &meter,
         );
         let idp = Idp::new(
             directory.clone(),
@@ -185,10 +190,20 @@ impl Application {
             "preparing the token-signing keys (is the directory reachable, and is the master key \
              the one the keys were created with?)",
         )?;
+        idp.saml_keys.ensure_keys().await.context(
+            "preparing the SAML signing key (is the directory reachable, and is the master key \
+             the one the keys were created with?)",
+        )?;
         let bootstrap = bootstrap::bootstrap_admin(&config, directory.as_ref()).await?;
         let listener = TcpListener::bind(config.listen_addr()?)
             .with_context(|| format!("binding {}", config.listen))?;
         let port = listener.local_addr()?.port();
+        let grpc = match config.grpc_addr()? {
+            Some(addr) => {
+                Some(TcpListener::bind(addr).with_context(|| format!("binding gRPC on {addr}"))?)
+            }
+            None => None,
+        };
         let state = AppState {
             directory,
             config: Arc::new(config),
@@ -202,7 +217,7 @@ impl Application {
             state.clone(),
             master_key,
             HttpMetrics::new(&meter),
-            broker,
+            broker.clone(),
         )?;
         Ok(Self {
             port,
@@ -210,6 +225,9 @@ impl Application {
             shutdown,
             state,
             bootstrap,
+            broker,
+            grpc,
+            active_sessions: telemetry::ActiveSessions::new(&meter),
         })
     }
 
@@ -225,6 +243,14 @@ impl Application {
         &self.bootstrap
     }
 
+    /// The port the gRPC services listen on, when they are on.
+    pub fn grpc_port(&self) -> Option<u16> {
+        self.grpc
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+            .map(|a| a.port())
+    }
+
     /// Serves until SIGINT/SIGTERM, then stops accepting and finishes in-flight requests within
     /// the shutdown timeout.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
@@ -232,11 +258,17 @@ impl Application {
             server,
             mut shutdown,
             state,
+            broker,
+            grpc,
+            active_sessions,
             ..
         } = self;
         let handle = server.handle();
         let (stop_schedule, stopped) = tokio::sync::watch::channel(false);
-        let schedule = tokio::spawn(key_schedule(state.idp.clone(), stopped));
+        let schedule = tokio::spawn(key_schedule(state.idp.clone(), stopped.clone()));
+        let counting =
+            tokio::spawn(active_sessions.run(state.idp.sessions.clone(), stopped.clone()));
+        let grpc = grpc.map(|listener| crate::broker::spawn_grpc(&broker, listener, stopped));
         // The server runs as its own task: `stop` waits for it, so it must be polled meanwhile.
         let mut task = tokio::spawn(server);
         let joined = tokio::select! {
@@ -250,6 +282,10 @@ impl Application {
         // A rotation under way finishes; the schedule then ends.
         let _ = stop_schedule.send(true);
         let _ = schedule.await;
+        let _ = counting.await;
+        if let Some(grpc) = grpc {
+            let _ = grpc.await;
+        }
         joined.map_err(std::io::Error::other)?
     }
 }
@@ -272,6 +308,13 @@ async fn key_schedule(idp: Arc<Idp>, mut stop: tokio::sync::watch::Receiver<bool
             Ok(false) => {}
             Err(e) => {
                 tracing::warn!(error = ?e, "the signing-key schedule failed; retrying in an hour")
+            }
+        }
+        match idp.saml_keys.rotate_if_due().await {
+            Ok(true) => tracing::info!("rotated the SAML signing key"),
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(error = ?e, "the SAML key schedule failed; retrying in an hour")
             }
         }
     }
@@ -375,6 +418,7 @@ fn serve(
             .service(admin::scope(max_body))
             .configure(portcullis_idp::routes)
             .configure(portcullis_broker::routes)
+            .configure(crate::portal_keys::routes)
     })
     .listen(listener)?
     .disable_signals()

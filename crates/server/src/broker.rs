@@ -19,9 +19,12 @@ pub fn build(
     sessions: Arc<dyn Sessions>,
     clock: Arc<dyn Clock>,
     key: [u8; 32],
+    meter: &opentelemetry::metrics::Meter,
 ) -> web::Data<Broker> {
     web::Data::new(
-        Broker::new(directory, sessions, clock, key).with_config(BrokerConfig::default()),
+        Broker::new(directory, sessions, clock, key)
+            .with_config(BrokerConfig::default())
+            .with_metrics(meter),
     )
 }
 

@@ -8,6 +8,7 @@ pub mod broker;
 pub mod cli;
 pub mod config;
 pub mod delivery;
+pub mod portal_keys;
 pub mod state;
 pub mod telemetry;
 

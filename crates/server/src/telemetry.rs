@@ -301,3 +301,59 @@ pub async fn observe<B: MessageBody>(
     metrics.duration.record(seconds, &attributes);
     result
 }
+
+/// The `portcullis.sessions.active` gauge: live portal sessions, counted by a background task
+/// (counting may scan the store, so it runs every minute, not on each export).
+#[derive(Clone)]
+pub struct ActiveSessions {
+    count: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    _gauge: opentelemetry::metrics::ObservableGauge<u64>,
+}
+
+impl std::fmt::Debug for ActiveSessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ActiveSessions").finish_non_exhaustive()
+    }
+}
+
+/// How often the active-sessions gauge is recounted.
+const SESSION_COUNT_PERIOD: Duration = Duration::from_secs(60);
+
+impl ActiveSessions {
+    pub fn new(meter: &Meter) -> Self {
+        let count = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let read = count.clone();
+        let gauge = meter
+            .u64_observable_gauge("portcullis.sessions.active")
+            .with_description("Live portal sessions (recounted every minute)")
+            .with_unit("{session}")
+            .with_callback(move |observer| {
+                observer.observe(read.load(std::sync::atomic::Ordering::Relaxed), &[]);
+            })
+            .build();
+        Self {
+            count,
+            _gauge: gauge,
+        }
+    }
+
+    /// Recounts at once, then every minute, until `stop` turns true.
+    pub async fn run(
+        self,
+        sessions: std::sync::Arc<dyn portcullis_sessions::Sessions>,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let mut every = tokio::time::interval(SESSION_COUNT_PERIOD);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = every.tick() => {}
+                _ = stop.wait_for(|stopped| *stopped) => return,
+            }
+            match sessions.count_sessions().await {
+                Ok(n) => self.count.store(n, std::sync::atomic::Ordering::Relaxed),
+                Err(e) => tracing::debug!(error = %e, "could not count the live sessions"),
+            }
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! Store-level records that are not domain aggregates.
 
 use chrono::{DateTime, Utc};
+use portcullis_domain::SamlSettings;
 use portcullis_domain::{
     AccountId, ApplicationKind, ClientType, OidcSettings, PermissionSetId, Principal, RoleName,
 };
@@ -85,6 +86,29 @@ pub(crate) fn oidc_to_json(settings: &OidcSettings) -> Result<serde_json::Value>
 pub(crate) fn oidc_from_json(value: serde_json::Value) -> Result<OidcSettings> {
     serde_json::from_value(value)
         .map_err(|e| StoreError::Corrupt(format!("applications.oidc: {e}")))
+}
+
+/// The stored JSON form of a SAML service provider registration.
+pub(crate) fn saml_to_json(settings: &SamlSettings) -> Result<serde_json::Value> {
+    serde_json::to_value(settings)
+        .map_err(|e| StoreError::Corrupt(format!("applications.saml: {e}")))
+}
+
+/// Reads a stored SAML registration back, through the domain's checks.
+pub(crate) fn saml_from_json(value: serde_json::Value) -> Result<SamlSettings> {
+    serde_json::from_value(value)
+        .map_err(|e| StoreError::Corrupt(format!("applications.saml: {e}")))
+}
+
+/// Only a SAML application carries SAML settings.
+pub(crate) fn check_saml_kind(kind: ApplicationKind, saml: Option<&SamlSettings>) -> Result<()> {
+    if kind == ApplicationKind::Oidc && saml.is_some() {
+        return Err(StoreError::Conflict {
+            field: "saml",
+            message: "an OIDC application has no SAML settings".to_owned(),
+        });
+    }
+    Ok(())
 }
 
 /// Only an OIDC application carries OIDC settings.

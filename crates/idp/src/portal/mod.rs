@@ -2,6 +2,7 @@
 //! tab. The credential broker and the SAML/OIDC work add console links, access keys and launch
 //! links to these entries. `devices` is the MFA devices page.
 
+pub mod accounts;
 pub mod devices;
 
 use std::collections::BTreeMap;
@@ -71,7 +72,10 @@ pub async fn portal(
                 .or_default()
                 .push(e.role_name.to_string());
         }
-        for (id, roles) in by_account {
+        for (id, mut roles) in by_account {
+            // A role held both directly and through a group is listed once.
+            roles.sort();
+            roles.dedup();
             let Ok(account_id) = portcullis_domain::AccountId::parse(id.clone()) else {
                 continue;
             };
@@ -81,6 +85,7 @@ pub async fn portal(
                     name: a.name.to_string(),
                     email: a.email.to_string(),
                     roles,
+                    console: a.console_url.is_some(),
                 }),
                 Err(portcullis_store::StoreError::NotFound(_)) => {}
                 Err(_) => return unavailable(),
@@ -126,20 +131,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(root))
         .route("/portal", web::get().to(portal));
     devices::routes(cfg);
+    accounts::routes(cfg);
 }
 
-/// Where the portal sends someone who launches an application: an OIDC application's
-/// `initiate_login_uri` with `iss` (OpenID Connect Core §4, third-party initiated login), or else the
-/// origin of its first https redirect URI (the application then starts its own sign-in).
+/// The portal's launch link: `/applications/{id}/launch` (see `crate::saml::launch`), for every
+/// application that can be launched from here.
 fn launch_url(issuer: &str, app: &portcullis_domain::Application) -> Option<String> {
-    let oidc = app.oidc.as_ref()?;
-    if let Some(uri) = &oidc.initiate_login_uri {
-        let mut url = uri.clone();
-        url.query_pairs_mut().append_pair("iss", issuer);
-        return Some(url.into());
-    }
-    oidc.redirect_uris
-        .iter()
-        .find(|r| r.url().scheme() == "https")
-        .map(|r| format!("{}/", r.url().origin().ascii_serialization()))
+    crate::saml::launch::launchable(issuer, app).then(|| format!("/applications/{}/launch", app.id))
 }

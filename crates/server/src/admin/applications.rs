@@ -35,6 +35,9 @@ pub struct ApplicationView {
     /// created before client registration existed, until it is configured).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub oidc: Option<OidcView>,
+    /// SAML applications: the service provider registration.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub saml: Option<super::saml::SamlView>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -49,6 +52,7 @@ impl From<Application> for ApplicationView {
             kind: a.kind.as_str().into(),
             enabled: a.enabled,
             oidc: a.oidc.map(OidcView::from),
+            saml: a.saml.map(super::saml::SamlView::from),
             created_at: a.created_at,
             updated_at: a.updated_at,
         }
@@ -189,6 +193,9 @@ pub struct ApplicationBody {
     /// OIDC applications only: the client registration. On create, omitted means every default
     /// (which needs `redirectUris`); on PATCH, omitted keeps the current one.
     pub oidc: Option<OidcBody>,
+    /// SAML applications only: the service provider registration (by hand, or from
+    /// `metadataXml`). On PATCH, omitted keeps the current one.
+    pub saml: Option<super::saml::SamlBody>,
 }
 
 /// A principal assigned to an application.
@@ -254,6 +261,18 @@ fn parse(b: ApplicationBody, cur: Option<&Application>) -> Result<NewApplication
         (None, Some(o), _) => parse_oidc(&mut e, o).and(None),
         (None, None, _) => None,
     };
+    let saml = match (kind, b.saml, cur) {
+        (Some(ApplicationKind::Oidc), Some(_), _) => {
+            e.add("saml", "an OIDC application has no SAML settings");
+            None
+        }
+        (Some(ApplicationKind::Oidc), None, _) => Some(None),
+        (Some(ApplicationKind::Saml), Some(s), _) => super::saml::parse_saml(&mut e, s).map(Some),
+        (Some(ApplicationKind::Saml), None, Some(c)) => Some(c.saml.clone()),
+        (Some(ApplicationKind::Saml), None, None) => Some(None),
+        (None, Some(s), _) => super::saml::parse_saml(&mut e, s).and(None),
+        (None, None, _) => None,
+    };
     e.finish(|| {
         Some(NewApplication {
             name: name?,
@@ -261,6 +280,7 @@ fn parse(b: ApplicationBody, cur: Option<&Application>) -> Result<NewApplication
             kind: kind?,
             enabled,
             oidc: oidc?,
+            saml: saml?,
         })
     })
 }

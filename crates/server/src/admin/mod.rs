@@ -11,6 +11,7 @@ pub mod groups;
 pub mod keys;
 pub mod paging;
 pub mod permission_sets;
+pub mod saml;
 pub mod sessions;
 pub mod settings;
 pub mod tokens;

@@ -68,6 +68,15 @@ pub struct Config {
     pub signin: SigninConfig,
     pub telemetry: TelemetryConfig,
     pub oidc: OidcConfig,
+    pub grpc: GrpcConfig,
+}
+
+/// The gRPC services (credential broker and session validation, `proto/`) on a port of their own.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrpcConfig {
+    /// Address the gRPC server binds (e.g. `0.0.0.0:8081`); unset: no gRPC server.
+    pub listen: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -186,6 +195,7 @@ impl Default for Config {
             signin: SigninConfig::default(),
             telemetry: TelemetryConfig::default(),
             oidc: OidcConfig::default(),
+            grpc: GrpcConfig::default(),
         }
     }
 }
@@ -396,6 +406,7 @@ impl Config {
         }
         self.telemetry.validate()?;
         self.oidc.validate()?;
+        self.grpc_addr()?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| ConfigError::Invalid(format!("log.level '{}': {e}", self.log.level)))?;
         Ok(())
@@ -413,6 +424,21 @@ impl Config {
                 self.listen
             ))
         })
+    }
+
+    /// The gRPC listen address, when the gRPC server is on.
+    pub fn grpc_addr(&self) -> Result<Option<SocketAddr>, ConfigError> {
+        self.grpc
+            .listen
+            .as_deref()
+            .map(|l| {
+                l.parse().map_err(|_| {
+                    ConfigError::Invalid(format!(
+                        "grpc.listen '{l}' is not an address such as 0.0.0.0:8081"
+                    ))
+                })
+            })
+            .transpose()
     }
 
     pub fn database_target(&self) -> Result<DatabaseTarget, ConfigError> {

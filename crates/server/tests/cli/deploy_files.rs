@@ -304,6 +304,28 @@ fn compose_publishes_the_port_portcullis_listens_on() {
         "the portcullis service publishes container port {port} (PORTCULLIS__LISTEN); it \
          publishes {published:?}"
     );
+    // The gRPC services, when the compose file turns them on, are published (and exposed by
+    // the image) on the port they listen on.
+    if let Some(grpc) = environment(service(&compose, "portcullis")).get("PORTCULLIS__GRPC__LISTEN")
+    {
+        let grpc_port: u16 = grpc
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("PORTCULLIS__GRPC__LISTEN `{grpc}` is not host:port"));
+        assert!(
+            published
+                .iter()
+                .any(|(_, container)| *container == grpc_port),
+            "the portcullis service publishes gRPC port {grpc_port}; it publishes {published:?}"
+        );
+        assert!(
+            repo_file("deploy/Dockerfile")
+                .1
+                .contains(&format!("EXPOSE 8080 {grpc_port}")),
+            "the Dockerfile exposes the gRPC port {grpc_port}"
+        );
+    }
 }
 
 #[test]

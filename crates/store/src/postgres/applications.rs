@@ -14,11 +14,12 @@ use super::{
     query, query_opt,
 };
 use crate::types::{
-    check_oidc_kind, check_secret_holder, keeps_secret, now_millis, oidc_from_json, oidc_to_json,
+    check_oidc_kind, check_saml_kind, check_secret_holder, keeps_secret, now_millis, oidc_from_json,
+    oidc_to_json, saml_from_json, saml_to_json,
 };
 use crate::{ApplicationStore, Result, StoreError, events};
 
-const APP_COLS: &str = "ap.id, ap.name, ap.description, ap.kind, ap.enabled, ap.oidc, \
+const APP_COLS: &str = "ap.id, ap.name, ap.description, ap.kind, ap.enabled, ap.oidc, ap.saml, \
      ap.created_at, ap.updated_at, lower(ap.name) AS sort_key";
 
 fn application_from_row(r: &Row) -> Result<Application> {
@@ -34,6 +35,9 @@ fn application_from_row(r: &Row) -> Result<Application> {
         enabled: col(r, "enabled")?,
         oidc: col::<Option<serde_json::Value>>(r, "oidc")?
             .map(oidc_from_json)
+            .transpose()?,
+        saml: col::<Option<serde_json::Value>>(r, "saml")?
+            .map(saml_from_json)
             .transpose()?,
         created_at: col(r, "created_at")?,
         updated_at: col(r, "updated_at")?,
@@ -51,7 +55,9 @@ fn keyed_application(r: &Row) -> Result<(String, Application)> {
 impl ApplicationStore for PostgresDirectory {
     async fn create_application(&self, actor: Actor, app: NewApplication) -> Result<Application> {
         check_oidc_kind(app.kind, app.oidc.as_ref())?;
+        check_saml_kind(app.kind, app.saml.as_ref())?;
         let oidc = app.oidc.as_ref().map(oidc_to_json).transpose()?;
+        let saml = app.saml.as_ref().map(saml_to_json).transpose()?;
         let now = now_millis();
         let created = Application {
             id: ApplicationId::new(),
@@ -60,6 +66,7 @@ impl ApplicationStore for PostgresDirectory {
             kind: app.kind,
             enabled: app.enabled,
             oidc: app.oidc,
+            saml: app.saml,
             created_at: now,
             updated_at: now,
         };
@@ -68,7 +75,7 @@ impl ApplicationStore for PostgresDirectory {
         execute(
             &tx,
             "INSERT INTO applications (id, name, description, kind, enabled, oidc, created_at, \
-             updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+             updated_at, saml) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)",
             &[
                 &created.id.as_uuid(),
                 &created.name.as_str(),
@@ -77,6 +84,7 @@ impl ApplicationStore for PostgresDirectory {
                 &created.enabled,
                 &oidc,
                 &now,
+                &saml,
             ],
         )
         .await?;
@@ -135,7 +143,9 @@ impl ApplicationStore for PostgresDirectory {
         app: NewApplication,
     ) -> Result<Application> {
         check_oidc_kind(app.kind, app.oidc.as_ref())?;
+        check_saml_kind(app.kind, app.saml.as_ref())?;
         let oidc = app.oidc.as_ref().map(oidc_to_json).transpose()?;
+        let saml = app.saml.as_ref().map(saml_to_json).transpose()?;
         let now = now_millis();
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg_err)?;
@@ -156,7 +166,7 @@ impl ApplicationStore for PostgresDirectory {
         execute(
             &tx,
             "UPDATE applications SET name = $2, description = $3, enabled = $4, oidc = $5, \
-             updated_at = $6, \
+             updated_at = $6, saml = $8, \
              client_secret_hash = CASE WHEN $7 THEN client_secret_hash END \
              WHERE id = $1",
             &[
@@ -167,6 +177,7 @@ impl ApplicationStore for PostgresDirectory {
                 &oidc,
                 &now,
                 &keeps_secret(app.oidc.as_ref()),
+                &saml,
             ],
         )
         .await?;
@@ -179,6 +190,7 @@ impl ApplicationStore for PostgresDirectory {
             kind: current.kind,
             enabled: app.enabled,
             oidc: app.oidc,
+            saml: app.saml,
             created_at: current.created_at,
             updated_at: now,
         })

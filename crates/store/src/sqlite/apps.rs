@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use deadpool_sqlite::rusqlite::{Connection, Row, params};
 use portcullis_domain::{
     Actor, Application, ApplicationAssignment, ApplicationId, ApplicationKind, Description,
-    DisplayName, NewApplication, OidcSettings, Page, PageRequest, Principal, UserId,
+    DisplayName, NewApplication, OidcSettings, Page, PageRequest, Principal, SamlSettings, UserId,
 };
 
 use super::access::{check_principal, principal_columns, principal_row};
@@ -13,13 +13,14 @@ use super::{
     query_all, query_opt,
 };
 use crate::types::{
-    check_oidc_kind, check_secret_holder, keeps_secret, now_millis, oidc_from_json, oidc_to_json,
+    check_oidc_kind, check_saml_kind, check_secret_holder, keeps_secret, now_millis, oidc_from_json,
+    oidc_to_json, saml_from_json, saml_to_json,
 };
 use crate::{ApplicationStore, Result, StoreError, events};
 
-const APPLICATION_COLS: &str = "id, name, description, kind, enabled, created_at, updated_at, oidc";
+const APPLICATION_COLS: &str = "id, name, description, kind, enabled, created_at, updated_at, oidc, saml";
 const APPLICATION_COLS_A: &str =
-    "a.id, a.name, a.description, a.kind, a.enabled, a.created_at, a.updated_at, a.oidc";
+    "a.id, a.name, a.description, a.kind, a.enabled, a.created_at, a.updated_at, a.oidc, a.saml";
 
 fn application_row(row: &Row<'_>) -> Result<Application> {
     Ok(Application {
@@ -31,6 +32,7 @@ fn application_row(row: &Row<'_>) -> Result<Application> {
         created_at: col_time(row, 5)?,
         updated_at: col_time(row, 6)?,
         oidc: col_oidc(row, 7)?,
+        saml: col_saml(row, 8)?,
     })
 }
 
@@ -43,6 +45,24 @@ fn col_oidc(row: &Row<'_>, idx: usize) -> Result<Option<OidcSettings>> {
             .and_then(oidc_from_json)
     })
     .transpose()
+}
+
+/// The nullable `saml` JSON text column.
+fn col_saml(row: &Row<'_>, idx: usize) -> Result<Option<SamlSettings>> {
+    let text: Option<String> = row.get(idx)?;
+    text.map(|t| {
+        serde_json::from_str::<serde_json::Value>(&t)
+            .map_err(|e| corrupt("applications.saml", e))
+            .and_then(saml_from_json)
+    })
+    .transpose()
+}
+
+/// The `saml` column's value for `settings`.
+fn saml_text(settings: Option<&SamlSettings>) -> Result<Option<String>> {
+    settings
+        .map(|o| saml_to_json(o).map(|v| v.to_string()))
+        .transpose()
 }
 
 /// The `oidc` column's value for `settings`.
@@ -78,13 +98,15 @@ fn application_exists(conn: &Connection, id: ApplicationId) -> Result<bool> {
 impl ApplicationStore for SqliteDirectory {
     async fn create_application(&self, actor: Actor, app: NewApplication) -> Result<Application> {
         check_oidc_kind(app.kind, app.oidc.as_ref())?;
+        check_saml_kind(app.kind, app.saml.as_ref())?;
         let oidc = oidc_text(app.oidc.as_ref())?;
+        let saml = saml_text(app.saml.as_ref())?;
         self.write(move |tx| {
             let id = ApplicationId::new();
             let now = now_millis();
             tx.prepare_cached(
                 "INSERT INTO applications (id, name, description, kind, enabled, oidc, created_at, \
-                 updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+                 updated_at, saml) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)",
             )?
             .execute(params![
                 id.to_string(),
@@ -94,6 +116,7 @@ impl ApplicationStore for SqliteDirectory {
                 app.enabled,
                 oidc,
                 now.timestamp_millis(),
+                saml,
             ])?;
             let created = Application {
                 id,
@@ -102,6 +125,7 @@ impl ApplicationStore for SqliteDirectory {
                 kind: app.kind,
                 enabled: app.enabled,
                 oidc: app.oidc,
+                saml: app.saml,
                 created_at: now,
                 updated_at: now,
             };
@@ -154,7 +178,9 @@ impl ApplicationStore for SqliteDirectory {
         app: NewApplication,
     ) -> Result<Application> {
         check_oidc_kind(app.kind, app.oidc.as_ref())?;
+        check_saml_kind(app.kind, app.saml.as_ref())?;
         let oidc = oidc_text(app.oidc.as_ref())?;
+        let saml = saml_text(app.saml.as_ref())?;
         let keep_secret = keeps_secret(app.oidc.as_ref());
         self.write(move |tx| {
             let current = load_application(tx, id)?.ok_or(StoreError::NotFound("application"))?;
@@ -164,7 +190,7 @@ impl ApplicationStore for SqliteDirectory {
             let now = now_millis();
             tx.prepare_cached(
                 "UPDATE applications SET name = ?2, description = ?3, enabled = ?4, oidc = ?5, \
-                 updated_at = ?6, \
+                 updated_at = ?6, saml = ?8, \
                  client_secret_hash = CASE WHEN ?7 THEN client_secret_hash END \
                  WHERE id = ?1",
             )?
@@ -176,6 +202,7 @@ impl ApplicationStore for SqliteDirectory {
                 oidc,
                 now.timestamp_millis(),
                 keep_secret,
+                saml,
             ])?;
             let updated = Application {
                 id,
@@ -184,6 +211,7 @@ impl ApplicationStore for SqliteDirectory {
                 kind: current.kind,
                 enabled: app.enabled,
                 oidc: app.oidc,
+                saml: app.saml,
                 created_at: current.created_at,
                 updated_at: now,
             };

@@ -34,6 +34,7 @@ pub(super) async fn application_crud(d: &dyn Directory) {
         kind: ApplicationKind::Saml,
         enabled: true,
         oidc: None,
+        saml: None,
     };
     let payroll2 = d
         .update_application(admin(), payroll.id, replacement.clone())
@@ -159,6 +160,17 @@ pub(super) async fn oidc_settings_round_trip(d: &dyn Directory) {
         .await
         .unwrap();
     assert_eq!(d.get_application(saml.id).await.unwrap().oidc, None);
+    // … but its SAML registration, which reads back as written.
+    assert_eq!(
+        d.get_application(saml.id).await.unwrap().saml,
+        Some(saml_settings("Payroll"))
+    );
+    let mut oidc_with_saml = new.clone();
+    oidc_with_saml.saml = Some(saml_settings("x"));
+    assert_err!(
+        d.create_application(admin(), oidc_with_saml).await,
+        StoreError::Conflict { field: "saml", .. }
+    );
     let mut saml_with_oidc = new_app("Payroll", ApplicationKind::Saml, true);
     saml_with_oidc.oidc = Some(oidc_settings());
     assert_err!(

@@ -213,6 +213,32 @@ fn new_app(name: &str, kind: ApplicationKind, enabled: bool) -> NewApplication {
         kind,
         enabled,
         oidc: (kind == ApplicationKind::Oidc).then(oidc_settings),
+        saml: (kind == ApplicationKind::Saml).then(|| saml_settings(name)),
+    }
+}
+
+/// A SAML service provider registration with one ACS and one mapped attribute.
+fn saml_settings(name: &str) -> portcullis_domain::SamlSettings {
+    use portcullis_domain::{AssertionConsumerService, AttributeMapping, SamlUrl};
+    portcullis_domain::SamlSettings {
+        entity_id: format!("https://{}.example/saml", name.to_lowercase().replace(' ', "-")),
+        acs: vec![AssertionConsumerService {
+            url: SamlUrl::parse("https://sp.example/acs").unwrap(),
+            index: 0,
+            is_default: true,
+        }],
+        slo_url: None,
+        certificate: None,
+        require_signed_requests: false,
+        name_id_format: Default::default(),
+        attributes: vec![
+            AttributeMapping::new("mail".into(), None, "${user:email}".into()).unwrap(),
+        ],
+        assertion_lifetime: Default::default(),
+        signed_part: Default::default(),
+        allow_sha1: false,
+        default_relay_state: None,
+        start_url: None,
     }
 }
 

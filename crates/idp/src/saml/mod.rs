@@ -1,0 +1,199 @@
+//! The SAML 2.0 identity provider: metadata, Web Browser SSO (SP-initiated by HTTP-Redirect and
+//! HTTP-POST, IdP-initiated from the portal), single logout, and the signing key. samael and
+//! xmlsec are reached only through [`xml`].
+
+pub mod keys;
+pub mod launch;
+pub mod response;
+pub mod slo;
+pub mod sso;
+pub mod xml;
+
+use std::time::Duration;
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpResponse, web};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use portcullis_domain::{Application, ApplicationKind, PageRequest, SamlSettings};
+
+use crate::Idp;
+use crate::pages::MessagePage;
+use crate::web::page;
+
+/// SAML settings from the server's configuration.
+#[derive(Debug, Clone)]
+pub struct SamlConfig {
+    /// Our entity id; `{public_url}/saml/metadata` when absent.
+    pub entity_id: Option<String>,
+    /// How far a request's `IssueInstant` may be from our clock.
+    pub max_clock_skew: Duration,
+    /// How long a person may take to sign in before a pending request is forgotten.
+    pub pending_lifetime: Duration,
+}
+
+impl Default for SamlConfig {
+    fn default() -> Self {
+        Self {
+            entity_id: None,
+            max_clock_skew: Duration::from_secs(180),
+            pending_lifetime: Duration::from_secs(900),
+        }
+    }
+}
+
+/// A SAML application that can sign people in: enabled, with its SP registration.
+#[derive(Debug, Clone)]
+pub struct ServiceProvider {
+    pub app: Application,
+    pub settings: SamlSettings,
+}
+
+impl ServiceProvider {
+    pub fn certificate_der(&self) -> Option<Vec<u8>> {
+        self.settings
+            .certificate
+            .as_deref()
+            .and_then(|c| STANDARD.decode(c).ok())
+    }
+}
+
+impl Idp {
+    /// Our SAML entity id (the `Issuer` of everything we send).
+    pub fn saml_entity_id(&self) -> String {
+        self.config
+            .saml
+            .entity_id
+            .clone()
+            .unwrap_or_else(|| format!("{}/saml/metadata", self.issuer_url()))
+    }
+
+    /// The enabled SAML application registered with `entity_id`.
+    pub async fn find_service_provider(
+        &self,
+        entity_id: &str,
+    ) -> Result<Option<ServiceProvider>, portcullis_store::StoreError> {
+        let mut req = PageRequest::first(portcullis_domain::PageSize::MAX)
+            .map_err(|_| portcullis_store::StoreError::NotFound("page size"))?;
+        loop {
+            let page = self.directory.list_applications(req.clone()).await?;
+            for app in page.items {
+                if app.kind == ApplicationKind::Saml
+                    && app.enabled
+                    && let Some(s) = app.saml.clone()
+                    && s.entity_id == entity_id
+                {
+                    return Ok(Some(ServiceProvider { app, settings: s }));
+                }
+            }
+            match page.next {
+                Some(next) => req.after = Some(next),
+                None => return Ok(None),
+            }
+        }
+    }
+}
+
+/// A page for a request that cannot be answered to the SP (its ACS is not trusted yet).
+pub fn error_page(status: StatusCode, text: impl Into<String>) -> HttpResponse {
+    page(
+        status,
+        &MessagePage {
+            heading: "This sign-in request cannot be completed",
+            text: text.into(),
+            link: "/portal",
+            link_text: "Go to your portal",
+        },
+        vec![],
+    )
+}
+
+pub fn unavailable() -> HttpResponse {
+    error_page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Sign-in is temporarily unavailable. Try again shortly.",
+    )
+}
+
+const POST_SCRIPT: &str = include_str!("../../static/saml-post.js");
+
+async fn post_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(POST_SCRIPT)
+}
+
+/// The HTTP-POST binding (SAML Bindings §3.5): a form posting `field` (and `RelayState`) to the
+/// SP, submitted by a static script (no inline script under our CSP) or by its visible button.
+pub fn auto_post(action: &str, field: &str, xml: &str, relay_state: Option<&str>) -> HttpResponse {
+    use response::esc;
+    let relay = relay_state
+        .map(|r| {
+            format!(
+                "<input type=\"hidden\" name=\"RelayState\" value=\"{}\">",
+                esc(r)
+            )
+        })
+        .unwrap_or_default();
+    let body = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Signing in…</title>\
+         <link rel=\"stylesheet\" href=\"/static/portcullis.css\">\
+         <script src=\"/static/saml-post.js\" defer></script></head><body><main class=\"card\">\
+         <form id=\"saml-post\" method=\"post\" action=\"{}\">\
+         <input type=\"hidden\" name=\"{field}\" value=\"{}\">{relay}\
+         <p>Taking you to the application…</p><button type=\"submit\">Continue</button></form>\
+         </main></body></html>",
+        esc(action),
+        STANDARD.encode(xml.as_bytes()),
+    );
+    let origin = url::Url::parse(action)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_else(|_| "'none'".into());
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            format!(
+                "default-src 'none'; script-src 'self'; style-src 'self'; form-action {origin}; \
+                 frame-ancestors 'none'; base-uri 'none'"
+            ),
+        ))
+        .insert_header((header::X_FRAME_OPTIONS, "DENY"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body)
+}
+
+/// `GET /saml/metadata`.
+async fn metadata(idp: web::Data<Idp>) -> HttpResponse {
+    let certs: Vec<Vec<u8>> = match idp.saml_keys.published().await {
+        Ok(k) => k.iter().map(|k| k.cert_der.clone()).collect(),
+        Err(e) => {
+            tracing::warn!(error = ?e, "SAML metadata unavailable");
+            return HttpResponse::ServiceUnavailable().body("temporarily unavailable");
+        }
+    };
+    HttpResponse::Ok()
+        .content_type("application/samlmetadata+xml")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .body(response::metadata(
+            &idp.saml_entity_id(),
+            &idp.issuer_url(),
+            &certs,
+        ))
+}
+
+/// Mounts the SAML endpoints and the launch route.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/saml/metadata", web::get().to(metadata))
+        .route("/saml/sso", web::get().to(sso::sso_redirect))
+        .route("/saml/sso", web::post().to(sso::sso_post))
+        .route("/saml/continue", web::get().to(sso::continue_sign_in))
+        .route("/saml/slo", web::get().to(slo::slo_redirect))
+        .route("/saml/slo", web::post().to(slo::slo_post))
+        .route("/static/saml-post.js", web::get().to(post_script))
+        .route(
+            "/applications/{applicationId}/launch",
+            web::get().to(launch::launch),
+        );
+}
