@@ -252,6 +252,18 @@ fn method_name(method: &actix_web::http::Method) -> &'static str {
     }
 }
 
+/// Reads trace-context headers from an actix request.
+struct HeaderExtractor<'a>(&'a actix_web::http::header::HeaderMap);
+
+impl opentelemetry::propagation::Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(|k| k.as_str()).collect()
+    }
+}
+
 /// Middleware (with `actix_web::middleware::from_fn`): a server span around each request, and
 /// its duration in `http.server.request.duration`.
 pub async fn observe<B: MessageBody>(
@@ -277,6 +289,15 @@ pub async fn observe<B: MessageBody>(
         http.response.status_code = Empty,
         error.type = Empty,
     );
+    // A caller's W3C `traceparent` (and `tracestate`) make this span a child of theirs, so a
+    // trace crosses from a relying party or resource service into Portcullis.
+    if req.headers().contains_key("traceparent") {
+        use opentelemetry::propagation::TextMapPropagator as _;
+        use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+        let parent = opentelemetry_sdk::propagation::TraceContextPropagator::new()
+            .extract(&HeaderExtractor(req.headers()));
+        let _ = span.set_parent(parent);
+    }
     let started = Instant::now();
     let result = next.call(req).instrument(span.clone()).await;
     let seconds = started.elapsed().as_secs_f64();

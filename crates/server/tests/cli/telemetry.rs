@@ -103,6 +103,9 @@ struct Seen {
     signin_success: bool,
     signin_failure: bool,
     sessions_created: bool,
+    sessions_active: bool,
+    /// The portal request's span continues the caller's trace (W3C `traceparent`).
+    continues_callers_trace: bool,
 }
 
 impl Seen {
@@ -113,7 +116,17 @@ impl Seen {
             && self.signin_success
             && self.signin_failure
             && self.sessions_created
+            && self.sessions_active
+            && self.continues_callers_trace
     }
+}
+
+/// The trace and span a caller says it is in, as the `traceparent` of the portal request.
+const CALLER_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const CALLER_SPAN: &str = "00f067aa0ba902b7";
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn look(r: &Received) -> Seen {
@@ -135,6 +148,12 @@ fn look(r: &Received) -> Seen {
                     )
                 {
                     seen.signin_password_303 = true;
+                }
+                if is_str(attr(&span.attributes, "http.route"), "/portal")
+                    && hex_of(&span.trace_id) == CALLER_TRACE
+                    && hex_of(&span.parent_span_id) == CALLER_SPAN
+                {
+                    seen.continues_callers_trace = true;
                 }
             }
         }
@@ -162,6 +181,9 @@ fn look(r: &Received) -> Seen {
                 }
                 ("portcullis.sessions.created", Some(Data::Sum(s))) => {
                     seen.sessions_created |= !s.data_points.is_empty();
+                }
+                ("portcullis.sessions.active", Some(Data::Gauge(g))) => {
+                    seen.sessions_active |= !g.data_points.is_empty();
                 }
                 _ => {}
             }
@@ -262,6 +284,7 @@ async fn serve_exports_spans_and_metrics_over_otlp_without_secrets() {
     assert!(!cookies.is_empty(), "a session cookie is set");
     let portal = client
         .get(format!("{base}/portal"))
+        .header("traceparent", format!("00-{CALLER_TRACE}-{CALLER_SPAN}-01"))
         .send()
         .await
         .expect("GET /portal");
