@@ -138,6 +138,7 @@ test('password sign-in shows the portal with accounts and applications; sign out
     name: appName,
     kind: 'OIDC',
     description: 'Monthly payroll and expense reports',
+    oidc: { redirectUris: ['https://payroll.example.com/callback'] },
   });
   const appId = app.applicationId;
   assert.ok(appId, `applicationId in ${JSON.stringify(app)}`);

@@ -1,6 +1,8 @@
 """The harness of the Python interop tests: a real `portcullis serve` on a free port of 127.0.0.1
-with a fresh data dir (embedded SQLite), an admin API client, and a cookie-keeping HTTP "browser"
-that walks the server-rendered sign-in pages as a person's browser does.
+with a fresh data dir (embedded SQLite), an admin API client, a cookie-keeping HTTP "browser"
+that walks the server-rendered sign-in pages as a person's browser does, and the AWS side: boto3
+clients of the server, the device-flow SSO login `aws sso login` does, and the credential
+broker's accounts and permission sets.
 
 Environment:
   PORTCULLIS_BIN           the server binary (default target/debug/portcullis of this checkout)
@@ -20,13 +22,17 @@ import socket
 import subprocess
 import tempfile
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from html import unescape
 from html.parser import HTMLParser
 from urllib.parse import parse_qs, urljoin, urlsplit
 
+import boto3
+import botocore
 import requests
+from botocore.config import Config
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 PORTCULLIS_BIN = os.path.abspath(
@@ -523,3 +529,96 @@ class Browser:
                 done[name] = True
                 return form.method, form.action, form.data(**{name: value})
         return None
+
+
+# ------------------------------------------------------------------------------------------------
+# The AWS side: boto3 clients, the SSO login, the credential broker's entitlements
+
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+# For the `sso` and `sso-oidc` APIs, which botocore calls unsigned: one try, short time-outs.
+UNSIGNED = Config(
+    signature_version=botocore.UNSIGNED,
+    retries={"mode": "standard", "max_attempts": 1},
+    connect_timeout=5,
+    read_timeout=10,
+)
+# The accounts `broker_entitlements` grants roles in (a fourth, 444444444444, is granted nothing).
+ACCOUNTS = ["111111111111", "222222222222", "333333333333"]
+
+
+def aws_client(server: Server, service: str, **kw):
+    """A boto3 client of `service` at the server's public URL (region us-east-1)."""
+    return boto3.session.Session(region_name="us-east-1").client(
+        service, endpoint_url=server.base, **kw
+    )
+
+
+def broker_entitlements(server: Server):
+    """Creates the accounts of ACCOUNTS and 444444444444 and the permission sets Admin (2 h) and
+    ReadOnly (1 h). Returns a function that assigns a person Admin in every account of ACCOUNTS
+    and ReadOnly in the first."""
+    for account in ACCOUNTS + ["444444444444"]:
+        server.admin.expect(
+            201,
+            "POST",
+            "accounts",
+            {"accountId": account, "name": f"Account {account}", "email": f"ops+{account}@example.com"},
+        )
+    admin = server.admin.expect(
+        201, "POST", "permission-sets", {"name": "Admin", "sessionDuration": "PT2H"}
+    )["permissionSetId"]
+    read = server.admin.expect(201, "POST", "permission-sets", {"name": "ReadOnly"})[
+        "permissionSetId"
+    ]
+
+    def grant(person: Person) -> None:
+        for account, ps in [(a, admin) for a in ACCOUNTS] + [(ACCOUNTS[0], read)]:
+            server.admin.expect(
+                201,
+                "POST",
+                "assignments",
+                {
+                    "accountId": account,
+                    "permissionSetId": ps,
+                    "principalType": "USER",
+                    "principalId": person.user_id,
+                },
+            )
+
+    return grant
+
+
+def sso_login(server: Server, person: Person, browser: Browser | None = None):
+    """What `aws sso login` does with botocore's sso-oidc client: RegisterClient,
+    StartDeviceAuthorization, approval on the `/device` page in `browser` (a new one for `person`
+    unless given; it signs in on the way, so the access token belongs to its portal session),
+    CreateToken. Returns (registration, tokens)."""
+    oidc = aws_client(server, "sso-oidc", config=UNSIGNED)
+    reg = oidc.register_client(
+        clientName=unique_name("botocore-broker-"),
+        clientType="public",
+        scopes=["sso:account:access"],
+    )
+    device = oidc.start_device_authorization(
+        clientId=reg["clientId"], clientSecret=reg["clientSecret"], startUrl=f"{server.base}/start"
+    )
+    browser = browser or Browser(server.base, person)
+    landing = browser.visit(device["verificationUriComplete"])
+    page = landing.expect_page("/device")
+    form = page.form("/device")
+    assert form is not None, landing.describe()
+    after = browser.submit(page, form, button=r"^(approve|allow)\b")
+    assert after.page is not None and after.page.status == 200, after.describe()
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            tokens = oidc.create_token(
+                clientId=reg["clientId"],
+                clientSecret=reg["clientSecret"],
+                grantType=DEVICE_GRANT,
+                deviceCode=device["deviceCode"],
+            )
+            return reg, tokens
+        except (oidc.exceptions.AuthorizationPendingException, oidc.exceptions.SlowDownException):
+            assert time.monotonic() < deadline, "no token within 30 s"
+            time.sleep(device["interval"] + 1)

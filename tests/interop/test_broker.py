@@ -20,91 +20,16 @@ import botocore
 import pytest
 from botocore.config import Config
 
-from harness import Browser, unique_name
+from harness import ACCOUNTS, UNSIGNED, aws_client, broker_entitlements, sso_login
 
 SERVER_ENV = {"PORTCULLIS__OIDC__DEVICE_POLL_INTERVAL_SECONDS": "1"}
-DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
-UNSIGNED = Config(
-    signature_version=botocore.UNSIGNED,
-    retries={"mode": "standard", "max_attempts": 1},
-    connect_timeout=5,
-    read_timeout=10,
-)
-ACCOUNTS = ["111111111111", "222222222222", "333333333333"]
-
-
-def _client(server, service, **kw):
-    return boto3.session.Session(region_name="us-east-1").client(
-        service, endpoint_url=server.base, **kw
-    )
 
 
 @pytest.fixture(scope="module")
 def entitlements(server):
-    """Three accounts; permission sets Admin (2 h) and ReadOnly (1 h). Returns a function that
-    assigns Admin in every account and ReadOnly in the first to a person."""
-    for account in ACCOUNTS + ["444444444444"]:
-        server.admin.expect(
-            201,
-            "POST",
-            "accounts",
-            {"accountId": account, "name": f"Account {account}", "email": f"ops+{account}@example.com"},
-        )
-    admin = server.admin.expect(
-        201, "POST", "permission-sets", {"name": "Admin", "sessionDuration": "PT2H"}
-    )["permissionSetId"]
-    read = server.admin.expect(201, "POST", "permission-sets", {"name": "ReadOnly"})[
-        "permissionSetId"
-    ]
-
-    def grant(person):
-        for account, ps in [(a, admin) for a in ACCOUNTS] + [(ACCOUNTS[0], read)]:
-            server.admin.expect(
-                201,
-                "POST",
-                "assignments",
-                {
-                    "accountId": account,
-                    "permissionSetId": ps,
-                    "principalType": "USER",
-                    "principalId": person.user_id,
-                },
-            )
-
-    return grant
-
-
-def sso_login(server, person):
-    """What `aws sso login` does with botocore's sso-oidc client; returns (registration, tokens)."""
-    oidc = _client(server, "sso-oidc", config=UNSIGNED)
-    reg = oidc.register_client(
-        clientName=unique_name("botocore-broker-"),
-        clientType="public",
-        scopes=["sso:account:access"],
-    )
-    device = oidc.start_device_authorization(
-        clientId=reg["clientId"], clientSecret=reg["clientSecret"], startUrl=f"{server.base}/start"
-    )
-    browser = Browser(server.base, person)
-    landing = browser.visit(device["verificationUriComplete"])
-    page = landing.expect_page("/device")
-    form = page.form("/device")
-    assert form is not None, landing.describe()
-    after = browser.submit(page, form, button=r"^(approve|allow)\b")
-    assert after.page is not None and after.page.status == 200, after.describe()
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            tokens = oidc.create_token(
-                clientId=reg["clientId"],
-                clientSecret=reg["clientSecret"],
-                grantType=DEVICE_GRANT,
-                deviceCode=device["deviceCode"],
-            )
-            return reg, tokens
-        except (oidc.exceptions.AuthorizationPendingException, oidc.exceptions.SlowDownException):
-            assert time.monotonic() < deadline, "no token within 30 s"
-            time.sleep(device["interval"] + 1)
+    """Accounts and permission sets (harness.broker_entitlements); a function granting a person
+    roles in them."""
+    return broker_entitlements(server)
 
 
 @pytest.fixture
@@ -116,7 +41,7 @@ def signed_in(server, person, entitlements):
 def test_portal_api_lists_with_pagination_and_mints_credentials(server, person, signed_in):
     _, tokens = signed_in
     token = tokens["accessToken"]
-    sso = _client(server, "sso", config=UNSIGNED)
+    sso = aws_client(server, "sso", config=UNSIGNED)
 
     seen, kwargs = [], {}
     while True:
@@ -172,7 +97,7 @@ def test_portal_api_lists_with_pagination_and_mints_credentials(server, person, 
 
 def test_sts_get_caller_identity_with_minted_credentials(server, person, signed_in):
     _, tokens = signed_in
-    sso = _client(server, "sso", config=UNSIGNED)
+    sso = aws_client(server, "sso", config=UNSIGNED)
     creds = sso.get_role_credentials(
         accessToken=tokens["accessToken"], accountId=ACCOUNTS[2], roleName="Admin"
     )["roleCredentials"]

@@ -149,16 +149,6 @@ impl Broker {
         })
     }
 
-    /// Whether the caller holds `role` in `account` now (directly or through a group).
-    pub async fn holds(
-        &self,
-        caller: &Caller,
-        account: &AccountId,
-        role: &RoleName,
-    ) -> Result<bool, BrokerError> {
-        Ok(self.entitlement(caller, account, role).await?.is_some())
-    }
-
     /// `ListAccounts`: the accounts the caller holds at least one role in, by account id.
     #[tracing::instrument(skip_all, fields(user = %caller.user.id))]
     pub async fn list_accounts(

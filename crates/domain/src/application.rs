@@ -8,9 +8,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{
-    ApplicationId, Description, DisplayName, OidcSettings, SamlSettings, ValidationError,
-};
+use crate::{ApplicationId, Description, DisplayName, OidcSettings, SamlSettings, ValidationError};
 
 /// How an application federates sign-in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -167,7 +167,10 @@ impl Idp {
 
     /// The `SessionIndex` of assertions: a keyed hash of the session id (the id never leaves).
     pub fn saml_session_index(&self, session_id: &str) -> String {
-        format!("_{}", &hex::encode(derive(&self.saml_names, session_id.as_bytes()))[..32])
+        format!(
+            "_{}",
+            &hex::encode(derive(&self.saml_names, session_id.as_bytes()))[..32]
+        )
     }
 
     /// Records sign-in outcomes with these instruments.

@@ -62,13 +62,16 @@ fn delta(d: std::time::Duration) -> TimeDelta {
     TimeDelta::from_std(d).unwrap_or(TimeDelta::days(36_500))
 }
 
+/// The opened keys, newest first.
+type KeySet = Arc<Vec<Arc<SamlKey>>>;
+
 /// The SAML keys, read from the store and cached per node for `cache_ttl`.
 pub struct SamlKeys {
     directory: Arc<dyn Directory>,
     clock: Arc<dyn Clock>,
     config: KeyConfig,
     sealer: SecretBox,
-    cache: RwLock<Option<(DateTime<Utc>, Arc<Vec<Arc<SamlKey>>>)>>,
+    cache: RwLock<Option<(DateTime<Utc>, KeySet)>>,
 }
 
 impl std::fmt::Debug for SamlKeys {
@@ -239,7 +242,7 @@ impl SamlKeys {
             .map_err(SamlKeyError::Unavailable)
     }
 
-    async fn load(&self, force: bool) -> Result<Arc<Vec<Arc<SamlKey>>>, SamlKeyError> {
+    async fn load(&self, force: bool) -> Result<KeySet, SamlKeyError> {
         let now = self.clock.now();
         let cached = match self.cache.read() {
             Ok(c) => c.clone(),

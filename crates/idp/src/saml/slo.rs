@@ -23,7 +23,7 @@ pub async fn slo_redirect(
 ) -> HttpResponse {
     let p = match params(q.into_inner()) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Some(message) = p.get("SAMLRequest") else {
         return error_page(StatusCode::BAD_REQUEST, "The request has no SAMLRequest.");
@@ -46,7 +46,7 @@ pub async fn slo_post(
 ) -> HttpResponse {
     let p = match params(form.into_inner()) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Some(message) = p.get("SAMLRequest") else {
         return error_page(StatusCode::BAD_REQUEST, "The request has no SAMLRequest.");

@@ -22,14 +22,14 @@ const PENDING_NS: &str = "saml-pending";
 const SEEN_NS: &str = "saml-request-id";
 
 /// The parameters of a query string or form, each at most once, decoded; and the raw query.
-pub fn params(pairs: Vec<(String, String)>) -> Result<HashMap<String, String>, HttpResponse> {
+pub fn params(pairs: Vec<(String, String)>) -> Result<HashMap<String, String>, Box<HttpResponse>> {
     let mut out = HashMap::new();
     for (k, v) in pairs {
         if out.insert(k.clone(), v).is_some() {
-            return Err(error_page(
+            return Err(Box::new(error_page(
                 StatusCode::BAD_REQUEST,
                 format!("The parameter {k} appears more than once."),
-            ));
+            )));
         }
     }
     Ok(out)
@@ -144,7 +144,7 @@ pub async fn sso_redirect(
 ) -> HttpResponse {
     let p = match params(q.into_inner()) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Some(message) = p.get("SAMLRequest") else {
         return error_page(StatusCode::BAD_REQUEST, "The request has no SAMLRequest.");
@@ -163,7 +163,7 @@ pub async fn sso_redirect(
 pub async fn sso_post(idp: web::Data<Idp>, form: web::Form<Vec<(String, String)>>) -> HttpResponse {
     let p = match params(form.into_inner()) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Some(message) = p.get("SAMLRequest") else {
         return error_page(StatusCode::BAD_REQUEST, "The request has no SAMLRequest.");
@@ -406,7 +406,7 @@ pub async fn continue_sign_in(
     };
     issue(
         &idp,
-        &current,
+        current,
         &sp,
         &pending.acs_url,
         pending.request_id.as_deref(),

@@ -14,8 +14,8 @@ use super::{
     query, query_opt,
 };
 use crate::types::{
-    check_oidc_kind, check_saml_kind, check_secret_holder, keeps_secret, now_millis, oidc_from_json,
-    oidc_to_json, saml_from_json, saml_to_json,
+    check_oidc_kind, check_saml_kind, check_secret_holder, keeps_secret, now_millis,
+    oidc_from_json, oidc_to_json, saml_from_json, saml_to_json,
 };
 use crate::{ApplicationStore, Result, StoreError, events};
 

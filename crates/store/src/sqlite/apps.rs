@@ -13,12 +13,13 @@ use super::{
     query_all, query_opt,
 };
 use crate::types::{
-    check_oidc_kind, check_saml_kind, check_secret_holder, keeps_secret, now_millis, oidc_from_json,
-    oidc_to_json, saml_from_json, saml_to_json,
+    check_oidc_kind, check_saml_kind, check_secret_holder, keeps_secret, now_millis,
+    oidc_from_json, oidc_to_json, saml_from_json, saml_to_json,
 };
 use crate::{ApplicationStore, Result, StoreError, events};
 
-const APPLICATION_COLS: &str = "id, name, description, kind, enabled, created_at, updated_at, oidc, saml";
+const APPLICATION_COLS: &str =
+    "id, name, description, kind, enabled, created_at, updated_at, oidc, saml";
 const APPLICATION_COLS_A: &str =
     "a.id, a.name, a.description, a.kind, a.enabled, a.created_at, a.updated_at, a.oidc, a.saml";
 

@@ -221,7 +221,10 @@ fn new_app(name: &str, kind: ApplicationKind, enabled: bool) -> NewApplication {
 fn saml_settings(name: &str) -> portcullis_domain::SamlSettings {
     use portcullis_domain::{AssertionConsumerService, AttributeMapping, SamlUrl};
     portcullis_domain::SamlSettings {
-        entity_id: format!("https://{}.example/saml", name.to_lowercase().replace(' ', "-")),
+        entity_id: format!(
+            "https://{}.example/saml",
+            name.to_lowercase().replace(' ', "-")
+        ),
         acs: vec![AssertionConsumerService {
             url: SamlUrl::parse("https://sp.example/acs").unwrap(),
             index: 0,

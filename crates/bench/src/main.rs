@@ -1,0 +1,146 @@
+//! `portcullis-bench`: seeds a realistic directory, starts a `portcullis serve` child on loopback,
+//! drives every scenario of issue 8 at a chosen concurrency, measures the physical floors
+//! (argon2id, RS256/ES256 signing, Redis GET/SET) in the same run, and reports the issue's ratios
+//! as JSON and as the markdown page `docs/benchmarks.md`.
+//!
+//! `--smoke` is the CI mode: a tiny directory, about a second per scenario, and one check only —
+//! every scenario completes with zero errors. It never looks at a timing.
+
+mod floors;
+mod http;
+mod load;
+mod report;
+mod scenarios;
+mod seed;
+mod server;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Parser;
+
+/// Command-line options.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "portcullis-bench", about = "Portcullis benchmark harness (issue 8)")]
+pub struct Args {
+    /// The `portcullis` binary to start (a release build for real figures).
+    #[arg(long, env = "PORTCULLIS_BIN", default_value = "target/release/portcullis")]
+    pub server_bin: PathBuf,
+    /// Directory scale: 1.0 is 10,000 users, 200 groups, 500 accounts, 50 permission sets,
+    /// 50,000 assignments, 20 applications.
+    #[arg(long, default_value_t = 1.0)]
+    pub scale: f64,
+    /// Concurrent clients per scenario.
+    #[arg(long, default_value_t = 32)]
+    pub concurrency: usize,
+    /// Seconds per scenario.
+    #[arg(long, default_value_t = 10.0)]
+    pub duration: f64,
+    /// Seconds per physical floor measurement.
+    #[arg(long, default_value_t = 5.0)]
+    pub floor_duration: f64,
+    /// Sessions created to measure Redis bytes per session.
+    #[arg(long, default_value_t = 100_000)]
+    pub sessions: usize,
+    /// Embedded mode only (SQLite directory, embedded sessions) instead of PostgreSQL + Redis.
+    #[arg(long, conflicts_with = "also_embedded")]
+    pub embedded: bool,
+    /// PostgreSQL + Redis first, then the embedded mode, in one run and one report.
+    #[arg(long)]
+    pub also_embedded: bool,
+    /// Only these scenarios (comma-separated names; default all).
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// CI mode: tiny scale, ~1 s per scenario, fails on any error, never on timing.
+    #[arg(long)]
+    pub smoke: bool,
+    /// PostgreSQL server (a fresh database is created in it and dropped afterwards).
+    #[arg(
+        long,
+        env = "PORTCULLIS_TEST_POSTGRES_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    pub postgres_url: String,
+    #[arg(long, env = "PORTCULLIS_TEST_REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    pub redis_url: String,
+    /// Where the JSON results go.
+    #[arg(long, default_value = "target/bench/results.json")]
+    pub json: PathBuf,
+    /// Where the markdown report goes (the full run writes `docs/benchmarks.md`); none in smoke
+    /// mode unless given.
+    #[arg(long)]
+    pub markdown: Option<PathBuf>,
+}
+
+impl Args {
+    /// The smoke mode's settings over whatever was given.
+    fn normalised(mut self) -> Self {
+        if self.smoke {
+            self.scale = self.scale.min(0.005);
+            self.duration = self.duration.min(1.0);
+            self.floor_duration = self.floor_duration.min(0.3);
+            self.sessions = self.sessions.min(200);
+            self.concurrency = self.concurrency.min(4);
+        }
+        self
+    }
+
+    pub fn scenario_duration(&self) -> Duration {
+        Duration::from_secs_f64(self.duration.max(0.1))
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse().normalised();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("tokio runtime")?;
+    runtime.block_on(run(args))
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.server_bin.exists(),
+        "no server binary at {} (build it: cargo build --release -p portcullis)",
+        args.server_bin.display()
+    );
+    let machine = report::Machine::read();
+    eprintln!("machine: {}", machine.describe());
+
+    let floors = floors::measure(&args).await?;
+    eprintln!("floors: {floors:?}");
+
+    let mut backends = Vec::new();
+    if !args.embedded {
+        backends.push(server::Backend::Postgres);
+    }
+    if args.embedded || args.also_embedded {
+        backends.push(server::Backend::Embedded);
+    }
+    let mut runs = Vec::new();
+    for backend in backends {
+        runs.push(scenarios::run_backend(&args, backend).await?);
+    }
+    let results = report::Results::new(&args, machine, floors, runs);
+
+    if let Some(dir) = args.json.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(&args.json, serde_json::to_string_pretty(&results)?)
+        .with_context(|| format!("writing {}", args.json.display()))?;
+    eprintln!("results: {}", args.json.display());
+    if let Some(md) = &args.markdown {
+        std::fs::write(md, results.markdown())
+            .with_context(|| format!("writing {}", md.display()))?;
+        eprintln!("report: {}", md.display());
+    }
+    print!("{}", results.summary());
+
+    let failures = results.errors();
+    if !failures.is_empty() {
+        anyhow::bail!("scenarios with errors:\n{}", failures.join("\n"));
+    }
+    Ok(())
+}

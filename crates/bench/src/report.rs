@@ -1,0 +1,356 @@
+//! The results: the machine, the floors, each backend's scenarios, and issue 8's targets marked
+//! met or missed, as JSON and as the markdown page `docs/benchmarks.md`.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::Args;
+use crate::floors::Floors;
+use crate::load::Measured;
+use crate::scenarios::BackendRun;
+use crate::server::Backend;
+
+/// What the figures were measured on.
+#[derive(Debug, Clone, Serialize)]
+pub struct Machine {
+    pub nproc: usize,
+    pub cpu_model: String,
+    pub memory_gib: f64,
+    pub kernel: String,
+}
+
+impl Machine {
+    pub fn read() -> Self {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu_model = cpuinfo
+            .lines()
+            .find_map(|l| l.strip_prefix("model name"))
+            .and_then(|l| l.split_once(':'))
+            .map_or_else(|| "unknown".to_owned(), |(_, v)| v.trim().to_owned());
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        let kib: f64 = meminfo
+            .lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0);
+        let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
+        Self {
+            nproc: std::thread::available_parallelism().map_or(0, |n| n.get()),
+            cpu_model,
+            memory_gib: kib / 1024.0 / 1024.0,
+            kernel,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        format!(
+            "{} cores ({}), {:.1} GiB memory, Linux {}",
+            self.nproc, self.cpu_model, self.memory_gib, self.kernel
+        )
+    }
+}
+
+/// One of issue 8's targets.
+#[derive(Debug, Clone, Serialize)]
+pub struct Target {
+    pub name: String,
+    pub wanted: String,
+    pub measured: String,
+    /// `None`: not measured in this run.
+    pub met: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Results {
+    pub generated_at: String,
+    pub smoke: bool,
+    pub concurrency: usize,
+    pub seconds_per_scenario: f64,
+    pub machine: Machine,
+    pub floors: Floors,
+    pub runs: Vec<BackendRun>,
+    pub targets: Vec<Target>,
+}
+
+impl Results {
+    pub fn new(args: &Args, machine: Machine, floors: Floors, runs: Vec<BackendRun>) -> Self {
+        let targets = runs
+            .iter()
+            .find(|r| r.backend == Backend::Postgres)
+            .map(|r| targets(&floors, r))
+            .unwrap_or_default();
+        Self {
+            generated_at: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
+            smoke: args.smoke,
+            concurrency: args.concurrency,
+            seconds_per_scenario: args.duration,
+            machine,
+            floors,
+            runs,
+            targets,
+        }
+    }
+
+    /// One line per scenario that had errors (the smoke mode's only check).
+    pub fn errors(&self) -> Vec<String> {
+        self.runs
+            .iter()
+            .flat_map(|r| {
+                r.scenarios.iter().chain(&r.paced).filter_map(move |m| {
+                    (m.errors > 0 || m.requests == 0).then(|| {
+                        format!(
+                            "{:?} {}: {} errors in {} requests: {}",
+                            r.backend,
+                            m.scenario,
+                            m.errors,
+                            m.requests,
+                            m.error_samples.join(" | ")
+                        )
+                    })
+                })
+            })
+            .collect()
+    }
+
+    /// A short plain-text summary for the terminal.
+    pub fn summary(&self) -> String {
+        let mut s = String::new();
+        for r in &self.runs {
+            let _ = writeln!(s, "{:?}:", r.backend);
+            for m in r.scenarios.iter().chain(&r.paced) {
+                let _ = writeln!(
+                    s,
+                    "  {:<28} {:>9.0}/s  p50 {:>7.2} ms  p99 {:>7.2} ms  errors {}",
+                    label(m),
+                    m.per_second,
+                    m.p50_ms,
+                    m.p99_ms,
+                    m.errors
+                );
+            }
+        }
+        for t in &self.targets {
+            let _ = writeln!(
+                s,
+                "  [{}] {}: {} (wanted {})",
+                verdict(t.met),
+                t.name,
+                t.measured,
+                t.wanted
+            );
+        }
+        s
+    }
+
+    pub fn markdown(&self) -> String {
+        let mut s = String::new();
+        let f = &self.floors;
+        let _ = writeln!(
+            s,
+            "# Benchmarks\n\n\
+             Measured by `portcullis-bench` (crates/bench) — how to run it and what each figure \
+             means is at the end of this page. The load generator runs on the same host as the \
+             server, PostgreSQL and Redis, so every figure is shared with them; compare ratios \
+             measured in one run, not absolute figures across runs.\n\n\
+             - Run: {} — {} concurrent clients, {:.0} s per scenario\n\
+             - Machine: {}\n",
+            self.generated_at,
+            self.concurrency,
+            self.seconds_per_scenario,
+            self.machine.describe()
+        );
+        let _ = writeln!(
+            s,
+            "## Physical floors (same run)\n\n\
+             | floor | per second |\n|---|---:|\n\
+             | argon2id verifications, {} threads (m={} KiB, t={}, p={}) | {:.0} |\n\
+             | RS256 signatures (RSA 2048, jsonwebtoken + aws-lc-rs), {} threads | {:.0} |\n\
+             | ES256 signatures (P-256), {} threads | {:.0} |\n\
+             | Redis SET (256 B, 32 in flight) | {:.0} |\n\
+             | Redis GET | {:.0} |\n",
+            f.threads,
+            f.argon2_memory_kib,
+            f.argon2_iterations,
+            f.argon2_parallelism,
+            f.argon2id_per_second,
+            f.threads,
+            f.rs256_signatures_per_second,
+            f.threads,
+            f.es256_signatures_per_second,
+            f.redis_set_per_second,
+            f.redis_get_per_second
+        );
+        if !self.targets.is_empty() {
+            let _ = writeln!(
+                s,
+                "## Targets (issue 8; PostgreSQL + Redis)\n\n| target | wanted | measured | |\n|---|---|---|---|"
+            );
+            for t in &self.targets {
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {} | {} |",
+                    t.name,
+                    t.wanted,
+                    t.measured,
+                    verdict(t.met)
+                );
+            }
+            s.push('\n');
+        }
+        for r in &self.runs {
+            let title = match r.backend {
+                Backend::Postgres => "PostgreSQL directory + Redis sessions",
+                Backend::Embedded => "Embedded (SQLite directory + embedded sessions; no targets)",
+            };
+            let z = r.sizes;
+            let _ = writeln!(
+                s,
+                "## {title}\n\n\
+                 Directory: {} users, {} groups, {} accounts, {} permission sets, {} assignments, \
+                 {} applications (seeded through the admin API in {:.0} s).\n",
+                z.users,
+                z.groups,
+                z.accounts,
+                z.permission_sets,
+                z.assignments,
+                z.applications,
+                r.seed_seconds
+            );
+            let _ = writeln!(
+                s,
+                "| scenario | clients | req/s | p50 ms | p95 ms | p99 ms | max ms | errors | server CPU (cores) | server RSS MiB |\n\
+                 |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+            );
+            for m in r.scenarios.iter().chain(&r.paced) {
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.1} | {} | {:.2} | {:.0} |",
+                    label(m),
+                    m.concurrency,
+                    m.per_second,
+                    m.p50_ms,
+                    m.p95_ms,
+                    m.p99_ms,
+                    m.max_ms,
+                    m.errors,
+                    m.server_cpu_cores,
+                    m.server_rss_mib
+                );
+            }
+            let _ = writeln!(s, "\nServer peak RSS over the run: {:.0} MiB.", r.server_peak_rss_mib);
+            if let Some(b) = r.redis_bytes_per_session {
+                let _ = writeln!(
+                    s,
+                    "Redis: {b:.0} bytes per session (INFO `used_memory` growth over {} sessions).",
+                    r.sessions_measured
+                );
+            }
+            for n in &r.notes {
+                let _ = writeln!(s, "\n{n}");
+            }
+            s.push('\n');
+        }
+        s
+    }
+}
+
+fn label(m: &Measured) -> String {
+    match m.target_rate {
+        Some(r) => format!("{} (paced {:.0}/s)", m.scenario, r),
+        None => m.scenario.clone(),
+    }
+}
+
+fn verdict(met: Option<bool>) -> &'static str {
+    match met {
+        Some(true) => "met",
+        Some(false) => "**missed**",
+        None => "not measured",
+    }
+}
+
+/// Issue 8's targets, on the PostgreSQL + Redis run.
+fn targets(f: &Floors, r: &BackendRun) -> Vec<Target> {
+    let find = |name: &str| r.scenarios.iter().find(|m| m.scenario == name);
+    let paced = |name: &str| r.paced.iter().find(|m| m.scenario == name);
+    let mut out = Vec::new();
+    let mut rate = |name: &str, scenario: &str, wanted: f64| {
+        if let Some(m) = find(scenario) {
+            out.push(Target {
+                name: name.to_owned(),
+                wanted: format!("≥ {wanted:.0} req/s"),
+                measured: format!("{:.0} req/s", m.per_second),
+                met: Some(m.per_second >= wanted),
+            });
+        }
+    };
+    rate("client_credentials, ES256 client", "client_credentials_es256", 25_000.0);
+    rate("ListAccounts", "list_accounts", 15_000.0);
+    rate("GetRoleCredentials", "get_role_credentials", 10_000.0);
+    rate("GetCallerIdentity", "get_caller_identity", 10_000.0);
+    let mut ratio = |name: &str, scenario: &str, floor: f64, floor_name: &str| {
+        if let Some(m) = find(scenario) {
+            let q = m.per_second / floor.max(1e-9);
+            out.push(Target {
+                name: name.to_owned(),
+                wanted: format!("≥ 85 % of {floor_name} ({:.0}/s)", floor),
+                measured: format!("{:.0}/s = {:.0} %", m.per_second, q * 100.0),
+                met: Some(q >= 0.85),
+            });
+        }
+    };
+    ratio(
+        "client_credentials, RS256 client",
+        "client_credentials_rs256",
+        f.rs256_signatures_per_second,
+        "raw RS256 signing",
+    );
+    ratio(
+        "password sign-in (form POSTs to session)",
+        "password_signin",
+        f.argon2id_per_second,
+        "the argon2id limit",
+    );
+    for name in ["list_accounts", "get_role_credentials", "get_caller_identity"] {
+        if let Some(m) = paced(name) {
+            let kept_up = m.per_second >= m.target_rate.unwrap_or(0.0) * 0.95;
+            out.push(Target {
+                name: format!("{name} p99 at half its target rate"),
+                wanted: format!("< 10 ms at {:.0} req/s", m.target_rate.unwrap_or(0.0)),
+                measured: format!("{:.2} ms at {:.0} req/s", m.p99_ms, m.per_second),
+                met: Some(m.p99_ms < 10.0 && kept_up),
+            });
+        }
+    }
+    if let Some(b) = r.redis_bytes_per_session {
+        out.push(Target {
+            name: "Redis bytes per session".into(),
+            wanted: "≤ 512 (over 100,000 sessions)".into(),
+            measured: format!("{b:.0} (over {} sessions)", r.sessions_measured),
+            met: Some(b <= 512.0),
+        });
+    }
+    out.push(Target {
+        name: "server RSS under load".into(),
+        wanted: "≤ 150 MB".into(),
+        measured: format!("{:.0} MiB peak", r.server_peak_rss_mib),
+        met: Some(r.server_peak_rss_mib * 1.048_576 <= 150.0),
+    });
+    for name in [
+        "no slope: ListAccounts p99, 100,000 vs 1,000 users",
+        "no slope: session-validation p99 with 1,000,000 sessions in Redis",
+    ] {
+        out.push(Target {
+            name: name.into(),
+            wanted: "within 20 %".into(),
+            measured: "—".into(),
+            met: None,
+        });
+    }
+    out
+}
