@@ -4,9 +4,9 @@
 
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { after, afterEach, before, beforeEach, test } from 'node:test';
+import { test } from 'node:test';
 
-import { startEnvironment, uniqueName } from './harness.mjs';
+import { uniqueName, useEnvironment } from './harness.mjs';
 
 const PASSWORD = 'Tr1cky-Horse-Battery';
 const MFA_OFF = { emailOtp: false, mfa: { prompt: 'NEVER', noDeviceAction: 'ALLOW' } };
@@ -37,25 +37,9 @@ function startConsole() {
   });
 }
 
-before(async () => {
-  env = await startEnvironment();
-  consoleServer = await startConsole();
-});
-
-after(async () => {
-  if (consoleServer) await consoleServer.close();
-  if (env) await env.teardown();
-});
-
-beforeEach(async () => {
-  ctx = await env.newPage();
-});
-
-afterEach(async () => {
-  if (ctx) {
-    await ctx.context.close();
-    ctx = null;
-  }
+useEnvironment({
+  extra: () => startConsole(),
+  set: (s) => ({ env, ctx, extra: consoleServer } = s),
 });
 
 /** A random 12-digit account id. */

@@ -15,6 +15,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { after, afterEach, before, beforeEach } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 import { simpleParser } from 'mailparser';
@@ -467,3 +468,33 @@ export function uniqueName(prefix) {
   counter += 1;
   return `${prefix}${counter}-${randomBytes(3).toString('hex')}`;
 }
+
+/**
+ * The hooks every test file uses: one environment per file (and `extra(env)`, e.g. a stand-in
+ * service, started after it and closed before it), a fresh browser context and page per test.
+ * `set({ env, ctx, extra })` is called whenever they change, to keep the file's variables current.
+ */
+export function useEnvironment({ set, extra }) {
+  const state = { env: null, ctx: null, extra: null };
+  before(async () => {
+    state.env = await startEnvironment();
+    if (extra) state.extra = await extra(state.env);
+    set(state);
+  });
+  after(async () => {
+    if (state.extra) await state.extra.close();
+    if (state.env) await state.env.teardown();
+  });
+  beforeEach(async () => {
+    state.ctx = await state.env.newPage();
+    set(state);
+  });
+  afterEach(async () => {
+    if (state.ctx) {
+      await state.ctx.context.close();
+      state.ctx = null;
+      set(state);
+    }
+  });
+}
+

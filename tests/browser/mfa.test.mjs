@@ -6,9 +6,9 @@
 
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { after, afterEach, before, beforeEach, test } from 'node:test';
+import { test } from 'node:test';
 
-import { startEnvironment, uniqueName } from './harness.mjs';
+import { uniqueName, useEnvironment } from './harness.mjs';
 
 const PASSWORD = 'Tr1cky-Horse-Battery';
 const BOTH = ['AUTHENTICATOR_APP', 'WEBAUTHN'];
@@ -30,24 +30,7 @@ const GOOD_KEY = {
 let env;
 let ctx; // this test's browser context and page
 
-before(async () => {
-  env = await startEnvironment();
-});
-
-after(async () => {
-  if (env) await env.teardown();
-});
-
-beforeEach(async () => {
-  ctx = await env.newPage();
-});
-
-afterEach(async () => {
-  if (ctx) {
-    await ctx.context.close();
-    ctx = null;
-  }
-});
+useEnvironment({ set: (s) => ({ env, ctx } = s) });
 
 // ------------------------------------------------------------------------------------------------
 // An authenticator app: RFC 4648 base32, RFC 4226 HOTP, RFC 6238 TOTP (HMAC-SHA-1, 30 s steps).

@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, beforeEach, afterEach, test } from 'node:test';
+import { test } from 'node:test';
 
-import { codeIn, startEnvironment, tempDir, uniqueName } from './harness.mjs';
+import { codeIn, tempDir, uniqueName, useEnvironment } from './harness.mjs';
 
 const PASSWORD = 'Tr1cky-Horse-Battery';
 const MFA_OFF = { emailOtp: false, mfa: { prompt: 'NEVER', noDeviceAction: 'ALLOW' } };
@@ -16,24 +16,7 @@ const MFA_OFF = { emailOtp: false, mfa: { prompt: 'NEVER', noDeviceAction: 'ALLO
 let env;
 let ctx; // this test's browser context and page
 
-before(async () => {
-  env = await startEnvironment();
-});
-
-after(async () => {
-  if (env) await env.teardown();
-});
-
-beforeEach(async () => {
-  ctx = await env.newPage();
-});
-
-afterEach(async () => {
-  if (ctx) {
-    await ctx.context.close();
-    ctx = null;
-  }
-});
+useEnvironment({ set: (s) => ({ env, ctx } = s) });
 
 // ------------------------------------------------------------------------------------------------
 // Helpers: what a person does and sees

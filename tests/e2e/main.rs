@@ -18,4 +18,5 @@ mod oidc_support;
 mod openapi;
 mod portal_accounts;
 mod saml;
+mod saml_launch;
 mod signin;

@@ -24,8 +24,8 @@ crate::on_both_backends!(
     refusals,
 );
 
-const SP: &str = "https://sp.example/saml";
-const ACS: &str = "https://sp.example/acs";
+pub(crate) const SP: &str = "https://sp.example/saml";
+pub(crate) const ACS: &str = "https://sp.example/acs";
 const PUBLIC: &str = "http://localhost:8080";
 
 /// An SP key (PKCS#1 DER) and its certificate (DER).
@@ -46,7 +46,7 @@ fn sp_key() -> (Vec<u8>, Vec<u8>) {
 }
 
 /// Registers the SAML application with `saml` over the defaults and assigns `user` to it.
-async fn register(app: &TestApp, saml: Value, user: Option<&str>) -> String {
+pub(crate) async fn register(app: &TestApp, saml: Value, user: Option<&str>) -> String {
     let mut body = json!({"entityId": SP, "acs": [{"url": ACS, "index": 0, "isDefault": true}],
     "sloUrl": "https://sp.example/slo",
     "attributes": [
@@ -78,7 +78,7 @@ async fn register(app: &TestApp, saml: Value, user: Option<&str>) -> String {
 }
 
 /// samael as the SP, trusting our published metadata.
-async fn service_provider(app: &TestApp) -> ServiceProvider {
+pub(crate) async fn service_provider(app: &TestApp) -> ServiceProvider {
     let md = app
         .client
         .get(format!("{}/saml/metadata", app.base))
@@ -99,7 +99,11 @@ async fn service_provider(app: &TestApp) -> ServiceProvider {
     }
 }
 
-fn authn_request(id: &str, instant: chrono::DateTime<chrono::Utc>, acs: Option<&str>) -> String {
+pub(crate) fn authn_request(
+    id: &str,
+    instant: chrono::DateTime<chrono::Utc>,
+    acs: Option<&str>,
+) -> String {
     let acs = acs
         .map(|a| format!(" AssertionConsumerServiceURL=\"{a}\""))
         .unwrap_or_default();
@@ -123,7 +127,7 @@ fn enc(v: &str) -> String {
 }
 
 /// The HTTP-Redirect query for `xml`, signed with `key` (PKCS#1) when given.
-fn redirect_query(xml: &str, relay: &str, key: Option<(&[u8], bool)>) -> String {
+pub(crate) fn redirect_query(xml: &str, relay: &str, key: Option<(&[u8], bool)>) -> String {
     let mut q = format!(
         "SAMLRequest={}&RelayState={}",
         enc(&deflate(xml)),
@@ -156,14 +160,14 @@ fn redirect_query(xml: &str, relay: &str, key: Option<(&[u8], bool)>) -> String 
 }
 
 /// Follows `/saml/sso` → `/saml/continue` and returns the auto-post page.
-async fn through(b: &Browser, first: Page) -> Page {
+pub(crate) async fn through(b: &Browser, first: Page) -> Page {
     assert_eq!(first.status, 302, "{first:?}");
     let next = first.location.clone().unwrap();
     assert!(next.starts_with("/saml/continue?r="), "{next}");
     b.get(&next).await
 }
 
-fn posted(page: &Page, field: &str) -> String {
+pub(crate) fn posted(page: &Page, field: &str) -> String {
     assert_eq!(page.status, 200, "{page:?}");
     assert!(
         page.body.contains(&format!("action=\"{ACS}\"")),
@@ -173,7 +177,7 @@ fn posted(page: &Page, field: &str) -> String {
     page.field(field).expect("a SAMLResponse field")
 }
 
-fn status_of(b64: &str) -> String {
+pub(crate) fn status_of(b64: &str) -> String {
     let xml = String::from_utf8(STANDARD.decode(b64).unwrap()).unwrap();
     let start = xml.find("StatusCode Value=\"").unwrap() + 18;
     let inner = &xml[start..];

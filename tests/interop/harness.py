@@ -622,3 +622,49 @@ def sso_login(server: Server, person: Person, browser: Browser | None = None):
         except (oidc.exceptions.AuthorizationPendingException, oidc.exceptions.SlowDownException):
             assert time.monotonic() < deadline, "no token within 30 s"
             time.sleep(device["interval"] + 1)
+
+
+# The literal value every SAML interop SP maps to its `department` attribute.
+SAML_LITERAL = "engineering"
+
+
+def register_saml_sp(server, person, library: str, metadata: str, signed_part: str, sp) -> tuple:
+    """Registers a SAML service provider from its own metadata with the suite's attribute
+    mappings (email, name, groups, a literal), puts `person` in two fresh groups and assigns them;
+    checks the registration against `sp` (its entity_id, acs, slo). Returns (app id, groups)."""
+    groups = [unique_name("saml-team-"), unique_name("saml-ops-")]
+    for name in groups:
+        group = server.admin.expect(201, "POST", "groups", {"displayName": name})
+        server.admin.expect(204, "PUT", f"groups/{group['groupId']}/members/{person.user_id}")
+    app = server.admin.expect(
+        201,
+        "POST",
+        "applications",
+        {
+            "name": unique_name(f"{library} SP "),
+            "kind": "SAML",
+            "saml": {
+                "metadataXml": metadata,
+                "nameIdFormat": "persistent",
+                "signedPart": signed_part,
+                "attributes": [
+                    {"name": "mail", "value": "${user:email}"},
+                    {"name": "displayName", "value": "${user:name}"},
+                    {"name": "groups", "value": "${user:groups}"},
+                    {"name": "department", "value": SAML_LITERAL},
+                ],
+            },
+        },
+    )
+    app_id = app["applicationId"]
+    registered = server.admin.expect(200, "GET", f"applications/{app_id}")["saml"]
+    assert registered["entityId"] == sp.entity_id, registered
+    assert [a["url"] for a in registered["acs"]] == [sp.acs], registered
+    assert registered["sloUrl"] == sp.slo, registered
+    assert registered["requireSignedRequests"] is True, (
+        "AuthnRequestsSigned in SP metadata means requests must be signed"
+    )
+    assert registered["certificate"], registered
+    server.admin.assign(app_id, person)
+    return app_id, groups
+

@@ -177,7 +177,10 @@ fn der_element(der: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     } else {
         let n = usize::from(first & 0x7f);
         let bytes = der.get(2..2 + n)?;
-        (bytes.iter().fold(0usize, |a, &b| (a << 8) | usize::from(b)), 2 + n)
+        (
+            bytes.iter().fold(0usize, |a, &b| (a << 8) | usize::from(b)),
+            2 + n,
+        )
     };
     let body = der.get(header..header + len)?;
     Some((tag, body, der.get(header + len..)?))
@@ -253,12 +256,19 @@ pub async fn redis_bytes_per_session(url: &str, prefix: &str, n: usize) -> anyho
     let n = n.max(1);
     let store_prefix = format!("{prefix}mem:");
     let store = Arc::new(
-        portcullis_sessions::redis::RedisSessions::connect(url, &store_prefix, Arc::new(SystemClock))
-            .await?,
+        portcullis_sessions::redis::RedisSessions::connect(
+            url,
+            &store_prefix,
+            Arc::new(SystemClock),
+        )
+        .await?,
     );
     let mut conn = redis_connection(url).await?;
-    let users: Arc<Vec<portcullis_domain::UserId>> =
-        Arc::new((0..n.div_ceil(10)).map(|_| portcullis_domain::UserId::new()).collect());
+    let users: Arc<Vec<portcullis_domain::UserId>> = Arc::new(
+        (0..n.div_ceil(10))
+            .map(|_| portcullis_domain::UserId::new())
+            .collect(),
+    );
     let before = used_memory(&mut conn).await?;
     crate::load::parallel(64, n, move |i| {
         let (store, users) = (store.clone(), users.clone());

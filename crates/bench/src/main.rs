@@ -22,10 +22,17 @@ use clap::Parser;
 
 /// Command-line options.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "portcullis-bench", about = "Portcullis benchmark harness (issue 8)")]
+#[command(
+    name = "portcullis-bench",
+    about = "Portcullis benchmark harness (issue 8)"
+)]
 pub struct Args {
     /// The `portcullis` binary to start (a release build for real figures).
-    #[arg(long, env = "PORTCULLIS_BIN", default_value = "target/release/portcullis")]
+    #[arg(
+        long,
+        env = "PORTCULLIS_BIN",
+        default_value = "target/release/portcullis"
+    )]
     pub server_bin: PathBuf,
     /// Directory scale: 1.0 is 10,000 users, 200 groups, 500 accounts, 50 permission sets,
     /// 50,000 assignments, 20 applications.
@@ -43,6 +50,10 @@ pub struct Args {
     /// Sessions created to measure Redis bytes per session.
     #[arg(long, default_value_t = 100_000)]
     pub sessions: usize,
+    /// SSO access tokens for the portal API scenarios (each token may make 600 requests a
+    /// minute, so this bounds the portal API load the run can offer).
+    #[arg(long, default_value_t = 3_000)]
+    pub sso_tokens: usize,
     /// Embedded mode only (SQLite directory, embedded sessions) instead of PostgreSQL + Redis.
     #[arg(long, conflicts_with = "also_embedded")]
     pub embedded: bool,
@@ -62,7 +73,11 @@ pub struct Args {
         default_value = "postgres://postgres@127.0.0.1:5432/postgres"
     )]
     pub postgres_url: String,
-    #[arg(long, env = "PORTCULLIS_TEST_REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    #[arg(
+        long,
+        env = "PORTCULLIS_TEST_REDIS_URL",
+        default_value = "redis://127.0.0.1:6379"
+    )]
     pub redis_url: String,
     /// Where the JSON results go.
     #[arg(long, default_value = "target/bench/results.json")]
@@ -82,6 +97,7 @@ impl Args {
             self.floor_duration = self.floor_duration.min(0.3);
             self.sessions = self.sessions.min(200);
             self.concurrency = self.concurrency.min(4);
+            self.sso_tokens = self.sso_tokens.min(32);
         }
         self
     }
@@ -132,7 +148,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", args.json.display()))?;
     eprintln!("results: {}", args.json.display());
     if let Some(md) = &args.markdown {
-        std::fs::write(md, results.markdown())
+        // The hand-written analysis at the end of the page survives a new run.
+        let kept = std::fs::read_to_string(md)
+            .ok()
+            .and_then(|old| old.find(report::ANALYSIS).map(|i| old[i..].to_owned()))
+            .unwrap_or_default();
+        std::fs::write(md, results.markdown() + &kept)
             .with_context(|| format!("writing {}", md.display()))?;
         eprintln!("report: {}", md.display());
     }

@@ -11,6 +11,9 @@ use crate::load::Measured;
 use crate::scenarios::BackendRun;
 use crate::server::Backend;
 
+/// The heading of the page's hand-written part, which a new run keeps.
+pub const ANALYSIS: &str = "## Analysis";
+
 /// What the figures were measured on.
 #[derive(Debug, Clone, Serialize)]
 pub struct Machine {
@@ -101,8 +104,11 @@ impl Results {
         self.runs
             .iter()
             .flat_map(|r| {
-                r.scenarios.iter().chain(&r.paced).filter_map(move |m| {
-                    (m.errors > 0 || m.requests == 0).then(|| {
+                r.scenarios
+                    .iter()
+                    .chain(&r.paced)
+                    .filter(|m| m.errors > 0 || m.requests == 0)
+                    .map(move |m| {
                         format!(
                             "{:?} {}: {} errors in {} requests: {}",
                             r.backend,
@@ -112,7 +118,6 @@ impl Results {
                             m.error_samples.join(" | ")
                         )
                     })
-                })
             })
             .collect()
     }
@@ -153,8 +158,9 @@ impl Results {
         let _ = writeln!(
             s,
             "# Benchmarks\n\n\
-             Measured by `portcullis-bench` (crates/bench) — how to run it and what each figure \
-             means is at the end of this page. The load generator runs on the same host as the \
+             Measured by `portcullis-bench` (crates/bench); how to run it, what each figure \
+             means and what limits each missed target: the Analysis at the end of this page \
+             (kept across runs; everything above it is generated). The load generator runs on the same host as the \
              server, PostgreSQL and Redis, so every figure is shared with them; compare ratios \
              measured in one run, not absolute figures across runs.\n\n\
              - Run: {} — {} concurrent clients, {:.0} s per scenario\n\
@@ -242,7 +248,11 @@ impl Results {
                     m.server_rss_mib
                 );
             }
-            let _ = writeln!(s, "\nServer peak RSS over the run: {:.0} MiB.", r.server_peak_rss_mib);
+            let _ = writeln!(
+                s,
+                "\nServer peak RSS over the run: {:.0} MiB.",
+                r.server_peak_rss_mib
+            );
             if let Some(b) = r.redis_bytes_per_session {
                 let _ = writeln!(
                     s,
@@ -289,7 +299,11 @@ fn targets(f: &Floors, r: &BackendRun) -> Vec<Target> {
             });
         }
     };
-    rate("client_credentials, ES256 client", "client_credentials_es256", 25_000.0);
+    rate(
+        "client_credentials, ES256 client",
+        "client_credentials_es256",
+        25_000.0,
+    );
     rate("ListAccounts", "list_accounts", 15_000.0);
     rate("GetRoleCredentials", "get_role_credentials", 10_000.0);
     rate("GetCallerIdentity", "get_caller_identity", 10_000.0);
@@ -316,7 +330,11 @@ fn targets(f: &Floors, r: &BackendRun) -> Vec<Target> {
         f.argon2id_per_second,
         "the argon2id limit",
     );
-    for name in ["list_accounts", "get_role_credentials", "get_caller_identity"] {
+    for name in [
+        "list_accounts",
+        "get_role_credentials",
+        "get_caller_identity",
+    ] {
         if let Some(m) = paced(name) {
             let kept_up = m.per_second >= m.target_rate.unwrap_or(0.0) * 0.95;
             out.push(Target {

@@ -71,8 +71,9 @@ struct World {
     client: reqwest::Client,
     base: String,
     seeded: Seeded,
-    /// The SSO-OIDC access token of `signers[0]` (the AWS CLI's `aws sso login`).
-    sso_token: String,
+    /// SSO-OIDC access tokens of the signers (the AWS CLI's `aws sso login`), used in turn.
+    sso_tokens: Vec<String>,
+    next_token: std::sync::atomic::AtomicUsize,
     account: String,
     role: String,
     creds: Credentials,
@@ -106,7 +107,9 @@ async fn run_on(args: &Args, backend: Backend, server: &Server) -> anyhow::Resul
         .build()?;
     let sizes = Sizes::scaled(args.scale);
     eprintln!("seeding {sizes:?}");
-    let seeded = seed::seed(&client, &server.base, sizes).await.context("seeding")?;
+    let seeded = seed::seed(&client, &server.base, sizes)
+        .await
+        .context("seeding")?;
     eprintln!("seeded in {:.1} s", seeded.seconds);
 
     let mut notes = Vec::new();
@@ -120,7 +123,16 @@ async fn run_on(args: &Args, backend: Backend, server: &Server) -> anyhow::Resul
         None => (None, 0),
     };
 
-    let world = Arc::new(prepare(&client, &server.base, seeded, args.concurrency).await?);
+    let world = Arc::new(
+        prepare(
+            &client,
+            &server.base,
+            seeded,
+            args.concurrency,
+            args.sso_tokens.max(1),
+        )
+        .await?,
+    );
     let wanted = |name: &str| args.only.is_empty() || args.only.iter().any(|o| o == name);
     let mut scenarios = Vec::new();
     for &name in SCENARIOS.iter().filter(|n| wanted(n)) {
@@ -259,52 +271,89 @@ async fn post_json(client: &reqwest::Client, url: String, body: Value) -> anyhow
     json_ok(client.post(&url).json(&body).send().await?).await
 }
 
-/// `aws sso login` as `user`: register, start the device flow, approve in a signed-in browser,
-/// create the token (tests/e2e/broker.rs walks the same steps).
-async fn sso_login(client: &reqwest::Client, base: &str, user: &str) -> anyhow::Result<String> {
-    let reg = post_json(
-        client,
-        format!("{base}/client/register"),
-        json!({"clientName": "aws-cli", "clientType": "public"}),
-    )
-    .await?;
-    let device = post_json(
-        client,
-        format!("{base}/device_authorization"),
-        json!({"clientId": reg["clientId"], "clientSecret": reg["clientSecret"],
-               "startUrl": format!("{base}/start")}),
-    )
-    .await?;
-    let mut b = Browser::new(client, base);
-    b.sign_in(user, PASSWORD).await?;
-    let complete = device["verificationUriComplete"]
-        .as_str()
-        .context("verificationUriComplete")?;
-    let path = &complete[complete.find("/device").context("a /device URL")?..];
-    let page = b.get(path).await?;
-    let user_code = page.field("user_code").context("the user code on the page")?;
-    let decided = b
-        .post(
-            "/device",
-            &[
-                ("csrf", &page.csrf()?),
-                ("user_code", &user_code),
-                ("action", "approve"),
-            ],
+/// `aws sso login`, `n` times over: one registered client (as the AWS CLI caches it), then per
+/// token the device flow approved in a browser signed in as one of the signers (tests/e2e/broker.rs
+/// walks the same steps). Many tokens because the portal API allows each token only a few
+/// hundred requests a minute: the load is many people's, as in production.
+async fn sso_tokens(
+    client: &reqwest::Client,
+    base: &str,
+    signers: &[String],
+    n: usize,
+) -> anyhow::Result<Vec<String>> {
+    let reg = Arc::new(
+        post_json(
+            client,
+            format!("{base}/client/register"),
+            json!({"clientName": "aws-cli", "clientType": "public"}),
         )
-        .await?;
-    anyhow::ensure!(decided.status < 400, "approving: {decided:?}");
-    let tokens = post_json(
-        client,
-        format!("{base}/token"),
-        json!({"clientId": reg["clientId"], "clientSecret": reg["clientSecret"],
-               "grantType": DEVICE_GRANT, "deviceCode": device["deviceCode"]}),
-    )
+        .await?,
+    );
+    let mut browsers = Vec::new();
+    for user in signers.iter().take(n.clamp(1, 16)) {
+        let mut b = Browser::new(client, base);
+        b.sign_in(user, PASSWORD).await?;
+        browsers.push(b);
+    }
+    let browsers = Arc::new(browsers);
+    let out = Arc::new(std::sync::Mutex::new(vec![String::new(); n]));
+    let (c, base, o) = (client.clone(), base.to_owned(), out.clone());
+    crate::load::parallel(8, n, move |i| {
+        let (client, base, reg, browsers, out) = (
+            c.clone(),
+            base.clone(),
+            reg.clone(),
+            browsers.clone(),
+            o.clone(),
+        );
+        async move {
+            let mut b = browsers[i % browsers.len()].clone();
+            let device = post_json(
+                &client,
+                format!("{base}/device_authorization"),
+                json!({"clientId": reg["clientId"], "clientSecret": reg["clientSecret"],
+                       "startUrl": format!("{base}/start")}),
+            )
+            .await?;
+            let complete = device["verificationUriComplete"]
+                .as_str()
+                .context("verificationUriComplete")?;
+            let path = &complete[complete.find("/device").context("a /device URL")?..];
+            let page = b.get(path).await?;
+            let user_code = page
+                .field("user_code")
+                .context("the user code on the page")?;
+            let decided = b
+                .post(
+                    "/device",
+                    &[
+                        ("csrf", &page.csrf()?),
+                        ("user_code", &user_code),
+                        ("action", "approve"),
+                    ],
+                )
+                .await?;
+            anyhow::ensure!(decided.status < 400, "approving: {decided:?}");
+            let tokens = post_json(
+                &client,
+                format!("{base}/token"),
+                json!({"clientId": reg["clientId"], "clientSecret": reg["clientSecret"],
+                       "grantType": DEVICE_GRANT, "deviceCode": device["deviceCode"]}),
+            )
+            .await?;
+            let t = tokens["accessToken"].as_str().context("accessToken")?;
+            if let Ok(mut g) = out.lock() {
+                g[i] = t.to_owned();
+            }
+            Ok(())
+        }
+    })
     .await?;
-    tokens["accessToken"]
-        .as_str()
-        .map(str::to_owned)
-        .context("accessToken")
+    let v = out
+        .lock()
+        .map(|g| g.clone())
+        .map_err(|_| anyhow::anyhow!("poisoned"))?;
+    Ok(v)
 }
 
 async fn portal_get(
@@ -329,11 +378,14 @@ async fn prepare(
     base: &str,
     seeded: Seeded,
     workers: usize,
+    tokens: usize,
 ) -> anyhow::Result<World> {
-    let sso_token = sso_login(client, base, &seeded.signers[0])
+    let sso_tokens = sso_tokens(client, base, &seeded.signers, tokens)
         .await
         .context("SSO device flow")?;
-    let accounts = portal_get(client, base, &sso_token, "/assignment/accounts").await?;
+    // Every signer sees group 0's assignments: the first account and role suit every token.
+    let sso_token = &sso_tokens[0];
+    let accounts = portal_get(client, base, sso_token, "/assignment/accounts").await?;
     let account = accounts["accountList"][0]["accountId"]
         .as_str()
         .context("the bench user holds no account")?
@@ -341,7 +393,7 @@ async fn prepare(
     let roles = portal_get(
         client,
         base,
-        &sso_token,
+        sso_token,
         &format!("/assignment/roles?account_id={account}"),
     )
     .await?;
@@ -352,7 +404,7 @@ async fn prepare(
     let c = portal_get(
         client,
         base,
-        &sso_token,
+        sso_token,
         &format!("/federation/credentials?account_id={account}&role_name={role}"),
     )
     .await?;
@@ -382,7 +434,8 @@ async fn prepare(
         client: client.clone(),
         base: base.to_owned(),
         seeded,
-        sso_token,
+        sso_tokens,
+        next_token: std::sync::atomic::AtomicUsize::new(0),
         account,
         role,
         creds,
@@ -405,12 +458,19 @@ fn scenario(w: &Arc<World>, name: &str) -> anyhow::Result<Op> {
             op(move |_| {
                 let w = w.clone();
                 async move {
-                    let c = if es { &w.seeded.cc_es256 } else { &w.seeded.cc_rs256 };
+                    let c = if es {
+                        &w.seeded.cc_es256
+                    } else {
+                        &w.seeded.cc_rs256
+                    };
                     let resp = w
                         .client
                         .post(format!("{}/oauth2/token", w.base))
                         .basic_auth(&c.id, Some(&c.secret))
-                        .form(&[("grant_type", "client_credentials"), ("scope", "reports:read")])
+                        .form(&[
+                            ("grant_type", "client_credentials"),
+                            ("scope", "reports:read"),
+                        ])
                         .send()
                         .await?;
                     let v = json_ok(resp).await?;
@@ -421,7 +481,11 @@ fn scenario(w: &Arc<World>, name: &str) -> anyhow::Result<Op> {
         }
         "password_signin" => op(move |_| {
             let (w, user) = (w.clone(), next_signer(&w));
-            async move { Browser::new(&w.client, &w.base).sign_in(&user, PASSWORD).await }
+            async move {
+                Browser::new(&w.client, &w.base)
+                    .sign_in(&user, PASSWORD)
+                    .await
+            }
         }),
         "authorization_code_pkce" => op(move |_| {
             let (w, user) = (w.clone(), next_signer(&w));
@@ -475,9 +539,11 @@ fn scenario(w: &Arc<World>, name: &str) -> anyhow::Result<Op> {
             op(move |_| {
                 let (w, path) = (w.clone(), path.clone());
                 async move {
-                    portal_get(&w.client, &w.base, &w.sso_token, &path)
-                        .await
-                        .map(drop)
+                    let n = w
+                        .next_token
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let token = &w.sso_tokens[n % w.sso_tokens.len()];
+                    portal_get(&w.client, &w.base, token, &path).await.map(drop)
                 }
             })
         }

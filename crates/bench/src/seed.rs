@@ -71,7 +71,12 @@ struct Admin {
 }
 
 impl Admin {
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
         let mut req = self
             .client
             .request(method.clone(), format!("{}/admin/v1/{path}", self.base))
@@ -79,11 +84,17 @@ impl Admin {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let resp = req.send().await.with_context(|| format!("{method} {path}"))?;
+        let resp = req
+            .send()
+            .await
+            .with_context(|| format!("{method} {path}"))?;
         let status = resp.status().as_u16();
         let text = resp.text().await?;
         // 409: already there (a membership or assignment the generator produced twice).
-        anyhow::ensure!(status < 300 || status == 409, "{method} {path}: {status} {text}");
+        anyhow::ensure!(
+            status < 300 || status == 409,
+            "{method} {path}: {status} {text}"
+        );
         Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
     }
     async fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
@@ -191,9 +202,16 @@ pub async fn seed(client: &reqwest::Client, base: &str, sizes: Sizes) -> anyhow:
     parallel(C, sizes.users, move |i| {
         let (admin, users, groups) = (a.clone(), u.clone(), g.clone());
         async move {
-            let group = if i < SIGNERS { 0 } else { 1 + i % (groups.len() - 1) };
+            let group = if i < SIGNERS {
+                0
+            } else {
+                1 + i % (groups.len() - 1)
+            };
             admin
-                .put(&format!("groups/{}/members/{}", groups[group], users[i]), None)
+                .put(
+                    &format!("groups/{}/members/{}", groups[group], users[i]),
+                    None,
+                )
                 .await
                 .map(drop)
         }
@@ -219,13 +237,24 @@ pub async fn seed(client: &reqwest::Client, base: &str, sizes: Sizes) -> anyhow:
     let (a, g) = (admin.clone(), groups.clone());
     let (accounts, roles) = (sizes.accounts, permission_sets.len());
     parallel(C, sizes.assignments, move |i| {
-        let (admin, users, groups, ps) = (a.clone(), users.clone(), g.clone(), permission_sets.clone());
+        let (admin, users, groups, ps) =
+            (a.clone(), users.clone(), g.clone(), permission_sets.clone());
         async move {
             let (kind, principal, k, n) = if i < group_assignments {
-                ("GROUP", groups[i % groups.len()].clone(), i / groups.len(), i % groups.len())
+                (
+                    "GROUP",
+                    groups[i % groups.len()].clone(),
+                    i / groups.len(),
+                    i % groups.len(),
+                )
             } else {
                 let j = i - group_assignments;
-                ("USER", users[j % users.len()].clone(), j / users.len(), j % users.len())
+                (
+                    "USER",
+                    users[j % users.len()].clone(),
+                    j / users.len(),
+                    j % users.len(),
+                )
             };
             let account = (n * 7 + k * 13) % accounts;
             let role = (n + k * 3) % roles;
@@ -285,7 +314,10 @@ pub async fn seed(client: &reqwest::Client, base: &str, sizes: Sizes) -> anyhow:
 
 async fn application(admin: &Admin, name: &str, oidc: Value) -> anyhow::Result<Client> {
     let v = admin
-        .post("applications", json!({"name": name, "kind": "OIDC", "oidc": oidc}))
+        .post(
+            "applications",
+            json!({"name": name, "kind": "OIDC", "oidc": oidc}),
+        )
         .await?;
     Ok(Client {
         id: id_of(&v, "clientId")?,
@@ -313,6 +345,9 @@ where
         }
     })
     .await?;
-    let v = out.lock().map(|g| g.clone()).map_err(|_| anyhow::anyhow!("poisoned"))?;
+    let v = out
+        .lock()
+        .map(|g| g.clone())
+        .map_err(|_| anyhow::anyhow!("poisoned"))?;
     Ok(v)
 }

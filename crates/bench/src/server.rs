@@ -2,7 +2,7 @@
 //! variables, a fresh PostgreSQL database and Redis key prefix for it, and its CPU time and
 //! memory read from `/proc`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -99,7 +99,10 @@ impl Server {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        anyhow::bail!("the server was not ready within 120 s:\n{}", self.log_tail())
+        anyhow::bail!(
+            "the server was not ready within 120 s:\n{}",
+            self.log_tail()
+        )
     }
 
     /// The end of the server's output, for error messages.
@@ -123,7 +126,8 @@ impl Server {
 
     /// (resident, peak resident) in MiB.
     pub fn rss_mib(&self) -> (f64, f64) {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
         let kib = |key: &str| {
             status
                 .lines()
@@ -195,7 +199,10 @@ impl FreshDatabase {
         match connect(&self.admin_url).await {
             Ok(c) => {
                 if let Err(e) = c
-                    .batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
+                    .batch_execute(&format!(
+                        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                        self.name
+                    ))
                     .await
                 {
                     eprintln!("warning: dropping {}: {e}", self.name);
@@ -227,9 +234,6 @@ impl TempDir {
         let path = std::env::temp_dir().join(format!("portcullis-bench-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&path)?;
         Ok(Self { path })
-    }
-    fn path(&self) -> &Path {
-        &self.path
     }
 }
 

@@ -95,6 +95,7 @@ fn idp_config(config: &Config) -> anyhow::Result<IdpConfig> {
     idp.trusted_device = std::time::Duration::from_secs(si.trusted_device_days * 86_400);
     idp.trusted_proxies = si.trusted_proxies.clone();
     idp.oidc = config.oidc.to_idp();
+    idp.saml = config.saml.to_idp();
     Ok(idp)
 }
 

@@ -9,11 +9,21 @@ fn cell(v: Option<&Value>) -> String {
     match v {
         None | Some(Value::Null) => "-".into(),
         Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(a)) => a
+        // A list of objects (a SAML application's ACS endpoints, its attributes) is `; `-separated.
+        Some(Value::Array(a)) => a.iter().map(|v| cell(Some(v))).collect::<Vec<_>>().join(
+            if a.iter().any(Value::is_object) {
+                "; "
+            } else {
+                ","
+            },
+        ),
+        // An object inside a value: its non-null fields as `key=value`.
+        Some(Value::Object(o)) => o
             .iter()
-            .map(|v| cell(Some(v)))
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| format!("{k}={}", cell(Some(v))))
             .collect::<Vec<_>>()
-            .join(","),
+            .join(" "),
         Some(other) => other.to_string(),
     }
 }
@@ -96,6 +106,16 @@ mod tests {
         assert_eq!(
             record(&v),
             "id               x\noidc.audience    -\noidc.grantTypes  a,b\n"
+        );
+        let v = serde_json::json!({"saml": {"acs": [
+            {"url": "https://sp/a", "index": 0, "isDefault": true},
+            {"url": "https://sp/b", "index": 1, "isDefault": false}],
+            "attributes": [{"name": "mail", "nameFormat": null, "value": "${user:email}"}]}});
+        assert_eq!(
+            record(&v),
+            "saml.acs         index=0 isDefault=true url=https://sp/a; \
+             index=1 isDefault=false url=https://sp/b\n\
+             saml.attributes  name=mail value=${user:email}\n"
         );
     }
 }

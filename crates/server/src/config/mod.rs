@@ -12,10 +12,12 @@ use serde::{Deserialize, Serialize, Serializer};
 
 mod delivery;
 mod oidc;
+mod saml;
 mod telemetry;
 
 pub use delivery::{DeliveryConfig, DeliveryTarget, SmtpConfig, SmtpSecurity, WebhookConfig};
 pub use oidc::OidcConfig;
+pub use saml::SamlConfig;
 pub use telemetry::{OtlpHeaders, TelemetryConfig};
 
 /// The environment prefix; `__` separates nesting levels (`PORTCULLIS__DATABASE__URL`).
@@ -68,6 +70,7 @@ pub struct Config {
     pub signin: SigninConfig,
     pub telemetry: TelemetryConfig,
     pub oidc: OidcConfig,
+    pub saml: SamlConfig,
     pub grpc: GrpcConfig,
 }
 
@@ -195,6 +198,7 @@ impl Default for Config {
             signin: SigninConfig::default(),
             telemetry: TelemetryConfig::default(),
             oidc: OidcConfig::default(),
+            saml: SamlConfig::default(),
             grpc: GrpcConfig::default(),
         }
     }
@@ -406,6 +410,7 @@ impl Config {
         }
         self.telemetry.validate()?;
         self.oidc.validate()?;
+        self.saml.validate()?;
         self.grpc_addr()?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| ConfigError::Invalid(format!("log.level '{}': {e}", self.log.level)))?;

@@ -20,9 +20,9 @@ pub(super) struct Call {
     pub(super) body: Option<Value>,
     pub(super) view: View,
     pub(super) all: bool,
-    /// Read this path first and send the body's `oidc` merged over the `oidc` read (an update
-    /// changes only the OIDC options given; the API replaces the whole object).
-    pub(super) merge_oidc_from: Option<String>,
+    /// Read this path first and send the body's `oidc` and `saml` merged over the ones read (an
+    /// update changes only the options given; the API replaces the whole object).
+    pub(super) merge_from: Option<String>,
 }
 
 pub(super) const USER_COLS: Columns = &[
@@ -120,7 +120,7 @@ pub(super) fn get(path: String, view: View) -> Call {
         body: None,
         view,
         all: false,
-        merge_oidc_from: None,
+        merge_from: None,
     }
 }
 
@@ -147,7 +147,7 @@ pub(super) fn send(method: reqwest::Method, path: String, body: Option<Value>, v
         body,
         view,
         all: false,
-        merge_oidc_from: None,
+        merge_from: None,
     }
 }
 
@@ -191,19 +191,128 @@ pub(super) fn oidc_body(a: &OidcArgs, client_type: Option<&str>) -> Option<Value
         .then_some(body)
 }
 
-/// Lays `body.oidc` over `current.oidc` (the application as read), so that the PATCH replaces
-/// the registration with the current one changed only where options were given.
-pub(super) fn merge_oidc(current: &Value, body: &mut Value) {
-    let Some(changes) = body.get("oidc").and_then(Value::as_object).cloned() else {
-        return;
+/// The `saml` object of the SAML options given; `None` when no SAML option was given. An empty
+/// value empties a list or clears (`null`) a value.
+pub(super) fn saml_body(a: &SamlArgs) -> Option<Value> {
+    let clearable = |v: &Option<String>| {
+        v.as_ref()
+            .map(|s| if s.is_empty() { Value::Null } else { json!(s) })
     };
-    let mut merged = current
-        .get("oidc")
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
-    merged.extend(changes);
-    body["oidc"] = Value::Object(merged);
+    let acs = (!a.acs_urls.is_empty()).then(|| {
+        let list: Vec<Value> = a
+            .acs_urls
+            .iter()
+            .filter(|acs| !acs.url.is_empty())
+            .map(|acs| {
+                let mut v = json!({"url": acs.url, "isDefault": acs.is_default});
+                if let Some(i) = acs.index {
+                    v["index"] = json!(i);
+                }
+                v
+            })
+            .collect();
+        json!(list)
+    });
+    let attributes = (!a.attributes.is_empty()).then(|| {
+        json!(
+            a.attributes
+                .iter()
+                .filter(|(name, _)| !name.is_empty())
+                .map(|(name, value)| json!({"name": name, "value": value}))
+                .collect::<Vec<_>>()
+        )
+    });
+    let aws_roles = (!a.aws_roles.is_empty()).then(|| {
+        json!(
+            a.aws_roles
+                .iter()
+                .filter(|r| !r.is_empty())
+                .collect::<Vec<_>>()
+        )
+    });
+    let body = obj(&[
+        (
+            "metadataXml",
+            a.sp_metadata
+                .as_ref()
+                .filter(|m| !m.is_empty())
+                .map(|m| json!(m)),
+        ),
+        ("entityId", s(&a.entity_id)),
+        ("acs", acs),
+        ("sloUrl", clearable(&a.slo_url)),
+        ("certificate", clearable(&a.sp_certificate)),
+        (
+            "requireSignedRequests",
+            a.require_signed_requests.map(|b| json!(b)),
+        ),
+        ("nameIdFormat", s(&a.name_id_format)),
+        ("attributes", attributes),
+        ("preset", a.aws_preset.then(|| json!("aws"))),
+        ("awsRoles", aws_roles),
+        ("assertionLifetime", s(&a.assertion_lifetime)),
+        ("signedPart", s(&a.sign)),
+        ("allowSha1", a.allow_sha1.map(|b| json!(b))),
+        ("defaultRelayState", clearable(&a.relay_state)),
+        ("startUrl", clearable(&a.start_url)),
+    ]);
+    body.as_object()
+        .is_some_and(|m| !m.is_empty())
+        .then_some(body)
+}
+
+/// What SP metadata sets: an update that uploads metadata takes these from it, not from the
+/// registration read.
+const FROM_METADATA: &[&str] = &[
+    "entityId",
+    "acs",
+    "sloUrl",
+    "certificate",
+    "requireSignedRequests",
+];
+
+/// The prefix of the attributes the AWS preset adds: an update that applies the preset again
+/// replaces them.
+const AWS_ATTRIBUTES: &str = "https://aws.amazon.com/SAML/Attributes/";
+
+/// Lays `body.oidc` and `body.saml` over those of `current` (the application as read), so that
+/// the PATCH replaces each registration with the current one changed only where options were
+/// given.
+pub(super) fn merge_registration(current: &Value, body: &mut Value) {
+    for key in ["oidc", "saml"] {
+        let Some(changes) = body.get(key).and_then(Value::as_object).cloned() else {
+            continue;
+        };
+        let mut merged = current
+            .get(key)
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        if key == "saml" {
+            if changes.contains_key("metadataXml") {
+                for k in FROM_METADATA {
+                    merged.remove(*k);
+                }
+            }
+            // The preset adds RoleSessionName and SessionDuration again, and Role once per
+            // `awsRoles`: the ones added before go (the roles only when new ones are given).
+            let new_roles = changes.contains_key("awsRoles");
+            if changes.contains_key("preset")
+                && let Some(Value::Array(attrs)) = merged.get_mut("attributes")
+            {
+                attrs.retain(|a| {
+                    let name = a.get("name").and_then(Value::as_str).unwrap_or("");
+                    match name.strip_prefix(AWS_ATTRIBUTES) {
+                        Some("Role") => !new_roles,
+                        Some(_) => false,
+                        None => true,
+                    }
+                });
+            }
+        }
+        merged.extend(changes);
+        body[key] = Value::Object(merged);
+    }
 }
 
 pub(super) fn call(resource: &Resource) -> Call {
@@ -466,6 +575,7 @@ pub(super) fn call(resource: &Resource) -> Call {
                 disabled,
                 public,
                 oidc,
+                saml,
             } => post(
                 "applications".into(),
                 obj(&[
@@ -474,6 +584,7 @@ pub(super) fn call(resource: &Resource) -> Call {
                     ("description", s(description)),
                     ("enabled", disabled.then_some(json!(false))),
                     ("oidc", oidc_body(oidc, public.then_some("public"))),
+                    ("saml", saml_body(saml)),
                 ]),
             ),
             Applications::Update {
@@ -484,6 +595,7 @@ pub(super) fn call(resource: &Resource) -> Call {
                 public,
                 confidential,
                 oidc,
+                saml,
             } => {
                 let client_type = match (public, confidential) {
                     (true, _) => Some("public"),
@@ -491,9 +603,10 @@ pub(super) fn call(resource: &Resource) -> Call {
                     _ => None,
                 };
                 let oidc = oidc_body(oidc, client_type);
+                let saml = saml_body(saml);
                 let path = format!("applications/{application_id}");
                 Call {
-                    merge_oidc_from: oidc.is_some().then(|| path.clone()),
+                    merge_from: (oidc.is_some() || saml.is_some()).then(|| path.clone()),
                     ..patch(
                         path,
                         obj(&[
@@ -501,6 +614,7 @@ pub(super) fn call(resource: &Resource) -> Call {
                             ("description", s(description)),
                             ("enabled", enabled.map(|e| json!(e))),
                             ("oidc", oidc),
+                            ("saml", saml),
                         ]),
                     )
                 }
@@ -684,7 +798,7 @@ mod tests {
     #[test]
     fn update_changes_only_the_oidc_options_given() {
         let plain = parse(&["applications", "update", "A", "--enabled", "false"]);
-        assert_eq!(plain.merge_oidc_from, None);
+        assert_eq!(plain.merge_from, None);
         assert_eq!(plain.body, Some(json!({"enabled": false})));
 
         let c = parse(&[
@@ -697,12 +811,12 @@ mod tests {
             "--post-logout-redirect-uri",
             "",
         ]);
-        assert_eq!(c.merge_oidc_from.as_deref(), Some("applications/A"));
+        assert_eq!(c.merge_from.as_deref(), Some("applications/A"));
         let mut body = c.body.unwrap();
         let current = json!({"applicationId": "A", "oidc": {
             "clientType": "public", "redirectUris": ["https://a.example.com/cb"],
             "postLogoutRedirectUris": ["https://a.example.com/bye"], "audience": "api"}});
-        merge_oidc(&current, &mut body);
+        merge_registration(&current, &mut body);
         assert_eq!(
             body,
             json!({"oidc": {"clientType": "confidential",
@@ -720,6 +834,248 @@ mod tests {
             ])
             .is_err()
         );
+    }
+
+    #[test]
+    fn create_sends_the_saml_options_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let cert = dir.path().join("sp.pem");
+        std::fs::write(
+            &cert,
+            "-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let cert_arg = cert.to_str().unwrap();
+        let c = parse(&[
+            "applications",
+            "create",
+            "--name",
+            "Payroll",
+            "--kind",
+            "SAML",
+            "--entity-id",
+            "https://payroll.example/saml",
+            "--acs-url",
+            "https://payroll.example/acs",
+            "--acs-url",
+            "https://payroll.example/acs2,index=5,default,binding=HTTP-POST",
+            "--slo-url",
+            "https://payroll.example/slo",
+            "--sp-certificate",
+            cert_arg,
+            "--require-signed-requests",
+            "--name-id-format",
+            "emailAddress",
+            "--attribute",
+            "mail=${user:email}",
+            "--attribute",
+            "who=${user:name} = ${user:subject}",
+            "--assertion-lifetime",
+            "PT10M",
+            "--sign",
+            "assertion",
+            "--allow-sha1",
+            "false",
+            "--relay-state",
+            "home",
+            "--start-url",
+            "https://payroll.example/home",
+        ]);
+        assert_eq!(
+            c.body,
+            Some(json!({
+                "name": "Payroll",
+                "kind": "SAML",
+                "saml": {
+                    "entityId": "https://payroll.example/saml",
+                    "acs": [
+                        {"url": "https://payroll.example/acs", "isDefault": false},
+                        {"url": "https://payroll.example/acs2", "index": 5, "isDefault": true},
+                    ],
+                    "sloUrl": "https://payroll.example/slo",
+                    "certificate": "-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----\n",
+                    "requireSignedRequests": true,
+                    "nameIdFormat": "emailAddress",
+                    "attributes": [
+                        {"name": "mail", "value": "${user:email}"},
+                        {"name": "who", "value": "${user:name} = ${user:subject}"},
+                    ],
+                    "assertionLifetime": "PT10M",
+                    "signedPart": "assertion",
+                    "allowSha1": false,
+                    "defaultRelayState": "home",
+                    "startUrl": "https://payroll.example/home",
+                }
+            }))
+        );
+
+        let md = dir.path().join("sp.xml");
+        std::fs::write(&md, "<md:EntityDescriptor/>").unwrap();
+        let c = parse(&[
+            "applications",
+            "create",
+            "--name",
+            "AWS",
+            "--kind",
+            "SAML",
+            "--sp-metadata",
+            md.to_str().unwrap(),
+            "--aws-preset",
+            "--aws-role",
+            "arn:aws:iam::1:role/Dev,arn:aws:iam::1:saml-provider/P",
+        ]);
+        assert_eq!(
+            c.body.unwrap()["saml"],
+            json!({"metadataXml": "<md:EntityDescriptor/>", "preset": "aws",
+                   "awsRoles": ["arn:aws:iam::1:role/Dev,arn:aws:iam::1:saml-provider/P"]})
+        );
+
+        let refused = |extra: &[&str]| {
+            let args = [
+                "admin",
+                "applications",
+                "create",
+                "--name",
+                "X",
+                "--kind",
+                "SAML",
+            ];
+            Cmd::try_parse_from(args.iter().chain(extra)).is_err()
+        };
+        assert!(refused(&[
+            "--acs-url",
+            "https://sp/acs,binding=HTTP-Redirect"
+        ]));
+        assert!(refused(&["--acs-url", "https://sp/acs,index=x"]));
+        assert!(refused(&["--attribute", "no-equals-sign"]));
+        assert!(refused(&["--sp-metadata", "/nonexistent/sp.xml"]));
+        assert!(refused(&["--sign", "both"]));
+        assert!(refused(&["--aws-role", "arn:aws:iam::1:role/Dev"]));
+    }
+
+    #[test]
+    fn acs_options_are_read_from_the_end() {
+        let acs = |url: &str, index, is_default| Acs {
+            url: url.into(),
+            index,
+            is_default,
+        };
+        assert_eq!(
+            parse_acs("https://sp/acs").unwrap(),
+            acs("https://sp/acs", None, false)
+        );
+        assert_eq!(
+            parse_acs("https://sp/a,b?x=1,default,index=2").unwrap(),
+            acs("https://sp/a,b?x=1", Some(2), true)
+        );
+        assert_eq!(
+            parse_acs("https://sp/acs, binding=urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST")
+                .unwrap(),
+            acs("https://sp/acs", None, false)
+        );
+        assert_eq!(parse_acs("").unwrap(), acs("", None, false));
+        assert!(parse_acs(",default").is_err());
+    }
+
+    #[test]
+    fn update_changes_only_the_saml_options_given() {
+        let current = json!({"applicationId": "A", "kind": "SAML", "saml": {
+            "entityId": "https://sp.example/saml",
+            "acs": [{"url": "https://sp.example/acs", "index": 0, "isDefault": true}],
+            "sloUrl": "https://sp.example/slo", "certificate": "MIIC", "requireSignedRequests": true,
+            "nameIdFormat": "persistent",
+            "attributes": [
+                {"name": "mail", "nameFormat": null, "value": "${user:email}"},
+                {"name": "https://aws.amazon.com/SAML/Attributes/Role",
+                 "nameFormat": "urn:oasis:names:tc:SAML:2.0:attrname-format:uri", "value": "r,p"},
+                {"name": "https://aws.amazon.com/SAML/Attributes/SessionDuration",
+                 "nameFormat": "urn:oasis:names:tc:SAML:2.0:attrname-format:uri", "value": "3600"}],
+            "assertionLifetime": "PT5M", "signedPart": "response", "allowSha1": false,
+            "defaultRelayState": null, "startUrl": "https://sp.example/home"}});
+
+        let c = parse(&[
+            "applications",
+            "update",
+            "A",
+            "--sign",
+            "assertion",
+            "--slo-url",
+            "",
+            "--start-url",
+            "",
+        ]);
+        assert_eq!(c.merge_from.as_deref(), Some("applications/A"));
+        let mut body = c.body.unwrap();
+        merge_registration(&current, &mut body);
+        let mut want = current["saml"].clone();
+        want["signedPart"] = json!("assertion");
+        want["sloUrl"] = Value::Null;
+        want["startUrl"] = Value::Null;
+        assert_eq!(body, json!({"saml": want}));
+
+        // New metadata: what metadata says is taken from it, the rest is kept; the AWS preset
+        // again replaces the attributes it added (the roles only when new ones are given).
+        let dir = tempfile::tempdir().unwrap();
+        let md = dir.path().join("sp.xml");
+        std::fs::write(&md, "<EntityDescriptor/>").unwrap();
+        let c = parse(&[
+            "applications",
+            "update",
+            "A",
+            "--sp-metadata",
+            md.to_str().unwrap(),
+            "--aws-preset",
+        ]);
+        let mut body = c.body.unwrap();
+        merge_registration(&current, &mut body);
+        assert_eq!(
+            body,
+            json!({"saml": {"metadataXml": "<EntityDescriptor/>", "preset": "aws",
+                "nameIdFormat": "persistent",
+                "attributes": [{"name": "mail", "nameFormat": null, "value": "${user:email}"},
+                    {"name": "https://aws.amazon.com/SAML/Attributes/Role",
+                     "nameFormat": "urn:oasis:names:tc:SAML:2.0:attrname-format:uri",
+                     "value": "r,p"}],
+                "assertionLifetime": "PT5M", "signedPart": "response", "allowSha1": false,
+                "defaultRelayState": null, "startUrl": "https://sp.example/home"}})
+        );
+        let c = parse(&[
+            "applications",
+            "update",
+            "A",
+            "--aws-preset",
+            "--aws-role",
+            "r2,p",
+        ]);
+        let mut body = c.body.unwrap();
+        merge_registration(&current, &mut body);
+        assert_eq!(
+            body["saml"]["attributes"],
+            json!([{"name": "mail", "nameFormat": null, "value": "${user:email}"}])
+        );
+        assert_eq!(body["saml"]["awsRoles"], json!(["r2,p"]));
+
+        // Lists given replace; an empty value empties them; booleans can be turned off.
+        let c = parse(&[
+            "applications",
+            "update",
+            "A",
+            "--attribute",
+            "",
+            "--acs-url",
+            "https://sp.example/new,index=3",
+            "--require-signed-requests",
+            "false",
+        ]);
+        let mut body = c.body.unwrap();
+        merge_registration(&current, &mut body);
+        assert_eq!(body["saml"]["attributes"], json!([]));
+        assert_eq!(
+            body["saml"]["acs"],
+            json!([{"url": "https://sp.example/new", "index": 3, "isDefault": false}])
+        );
+        assert_eq!(body["saml"]["requireSignedRequests"], json!(false));
+        assert_eq!(body["saml"]["entityId"], json!("https://sp.example/saml"));
     }
 
     #[test]

@@ -281,9 +281,11 @@ pub(super) enum Applications {
         public: bool,
         #[command(flatten)]
         oidc: OidcArgs,
+        #[command(flatten)]
+        saml: Box<SamlArgs>,
     },
-    /// Change an application. OIDC options change only what they name; the rest of the client
-    /// registration stays as it is.
+    /// Change an application. OIDC and SAML options change only what they name; the rest of the
+    /// client or service provider registration stays as it is.
     Update {
         application_id: String,
         #[arg(long)]
@@ -300,6 +302,8 @@ pub(super) enum Applications {
         confidential: bool,
         #[command(flatten)]
         oidc: OidcArgs,
+        #[command(flatten)]
+        saml: Box<SamlArgs>,
     },
     /// Issue a new client secret (printed once); the previous one stops working at once.
     RotateSecret {
@@ -362,6 +366,132 @@ pub(super) struct OidcArgs {
     /// Where the portal sends a person who launches the application.
     #[arg(long)]
     pub(super) initiate_login_uri: Option<String>,
+}
+
+/// A SAML service provider's registration. List options are repeatable; on update, giving one
+/// replaces that whole list, and an empty value (`--slo-url ""`) empties it or clears the value.
+#[derive(Debug, Default, Args)]
+pub(super) struct SamlArgs {
+    /// Register from the SP's metadata XML (entity id, HTTP-POST ACS endpoints, SLO URL, signing
+    /// certificate, AuthnRequestsSigned); options given as well win.
+    #[arg(long, value_name = "FILE", value_parser = read_file)]
+    pub(super) sp_metadata: Option<String>,
+    /// The SP's entity id (the Issuer of its AuthnRequests).
+    #[arg(long)]
+    pub(super) entity_id: Option<String>,
+    /// An assertion consumer service (repeatable): `URL[,index=N][,default][,binding=HTTP-POST]`.
+    /// Without `index` it is its position in the list; only the HTTP-POST binding is supported.
+    #[arg(long = "acs-url", value_name = "URL[,index=N][,default]", value_parser = parse_acs)]
+    pub(super) acs_urls: Vec<Acs>,
+    /// Where LogoutResponses go (HTTP-Redirect or HTTP-POST, as the request came).
+    #[arg(long, value_name = "URL")]
+    pub(super) slo_url: Option<String>,
+    /// The SP's signing certificate: a PEM or base64 DER file (RSA, 2048 bits or more).
+    #[arg(long, value_name = "FILE", value_parser = read_file)]
+    pub(super) sp_certificate: Option<String>,
+    /// The SP must sign its AuthnRequests (needs a certificate). `--require-signed-requests
+    /// false` turns it off.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub(super) require_signed_requests: Option<bool>,
+    /// persistent (default), emailAddress, transient or unspecified.
+    #[arg(long, value_name = "FORMAT")]
+    pub(super) name_id_format: Option<String>,
+    /// An attribute (repeatable): `NAME=VALUE`, the value literal text with `${user:subject}`,
+    /// `${user:email}`, `${user:name}`, `${user:givenName}`, `${user:familyName}`, or exactly
+    /// `${user:groups}`.
+    #[arg(long = "attribute", value_name = "NAME=VALUE", value_parser = parse_attribute)]
+    pub(super) attributes: Vec<(String, String)>,
+    /// Add the AWS attribute profile: Role (from --aws-role), RoleSessionName (the email),
+    /// SessionDuration (3600).
+    #[arg(long)]
+    pub(super) aws_preset: bool,
+    /// For --aws-preset (repeatable): `ROLE_ARN,PROVIDER_ARN`.
+    #[arg(
+        long = "aws-role",
+        value_name = "ROLE_ARN,PROVIDER_ARN",
+        requires = "aws_preset"
+    )]
+    pub(super) aws_roles: Vec<String>,
+    /// The assertion's lifetime (NotOnOrAfter), ISO-8601, PT1M to PT1H (default PT5M).
+    #[arg(long, value_name = "DURATION")]
+    pub(super) assertion_lifetime: Option<String>,
+    /// What is signed: `response` (default) or `assertion`.
+    #[arg(long, value_name = "PART", value_parser = ["response", "assertion"])]
+    pub(super) sign: Option<String>,
+    /// Accept RSA-SHA1 requests and sign with RSA-SHA1. `--allow-sha1 false` turns it off.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub(super) allow_sha1: Option<bool>,
+    /// The RelayState of portal launches (default: --start-url).
+    #[arg(long, value_name = "STATE")]
+    pub(super) relay_state: Option<String>,
+    /// The SP's start page, sent as RelayState on portal launches.
+    #[arg(long, value_name = "URL")]
+    pub(super) start_url: Option<String>,
+}
+
+/// One `--acs-url`; an empty `url` is the empty value (empties the list).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Acs {
+    pub(super) url: String,
+    pub(super) index: Option<u16>,
+    pub(super) is_default: bool,
+}
+
+/// `URL[,index=N][,default][,binding=HTTP-POST]`: options are read from the end, so a URL may
+/// itself contain commas.
+pub(super) fn parse_acs(s: &str) -> Result<Acs, String> {
+    let mut acs = Acs {
+        url: String::new(),
+        index: None,
+        is_default: false,
+    };
+    let mut rest = s.trim();
+    while let Some((head, option)) = rest.rsplit_once(',') {
+        match option.trim().split_once('=') {
+            None if option.trim() == "default" => acs.is_default = true,
+            Some(("index", n)) => {
+                acs.index = Some(n.trim().parse().map_err(|_| {
+                    format!("index must be a number from 0 to 65535, not '{}'", n.trim())
+                })?);
+            }
+            Some(("binding", b)) => match b.trim() {
+                "HTTP-POST" | "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" => {}
+                other => {
+                    return Err(format!(
+                        "only the HTTP-POST binding is supported for an ACS, not '{other}'"
+                    ));
+                }
+            },
+            _ => break,
+        }
+        rest = head.trim_end();
+    }
+    if rest.is_empty() && !s.trim().is_empty() {
+        return Err("the ACS URL is missing (URL[,index=N][,default])".into());
+    }
+    acs.url = rest.to_owned();
+    Ok(acs)
+}
+
+/// `NAME=VALUE` (split at the first `=`); an empty argument is the empty value.
+pub(super) fn parse_attribute(s: &str) -> Result<(String, String), String> {
+    if s.is_empty() {
+        return Ok((String::new(), String::new()));
+    }
+    match s.split_once('=') {
+        Some((name, value)) if !name.trim().is_empty() => {
+            Ok((name.trim().to_owned(), value.to_owned()))
+        }
+        _ => Err(format!("must be NAME=VALUE, not '{s}'")),
+    }
+}
+
+/// A file's contents; an empty path is the empty value (clears the setting).
+pub(super) fn read_file(path: &str) -> Result<String, String> {
+    if path.is_empty() {
+        return Ok(String::new());
+    }
+    std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))
 }
 
 #[derive(Debug, Subcommand)]

@@ -14,7 +14,7 @@ use super::Cli;
 use super::output::{record, table};
 use crate::bootstrap::BOOTSTRAP_TOKEN_FILE;
 use crate::config::Config;
-use calls::{Call, View, call, get, merge_oidc};
+use calls::{Call, View, call, get, merge_registration};
 use commands::Resource;
 
 #[derive(Debug, Args)]
@@ -139,7 +139,7 @@ pub async fn run(cli: &Cli, args: &AdminArgs) -> ExitCode {
     };
     let client = reqwest::Client::new();
     let mut c = call(&args.resource);
-    if let Some(path) = c.merge_oidc_from.take() {
+    if let Some(path) = c.merge_from.take() {
         let current = match execute(&client, &base, &token, &get(path, View::Record), None).await {
             Ok(v) => v,
             Err(e) => {
@@ -148,7 +148,7 @@ pub async fn run(cli: &Cli, args: &AdminArgs) -> ExitCode {
             }
         };
         if let Some(body) = c.body.as_mut() {
-            merge_oidc(&current, body);
+            merge_registration(&current, body);
         }
     }
     let mut answer = match execute(&client, &base, &token, &c, None).await {
