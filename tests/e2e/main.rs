@@ -4,6 +4,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod admin_api;
+mod app_icons;
 mod bad_input;
 mod broker;
 mod browser_like;

@@ -173,19 +173,19 @@ impl Broker {
         let (ids, next_token) = paging::page(&self.keys, LISTING, user, ids, args.size, |id| {
             id.to_string()
         });
-        let mut items = Vec::with_capacity(ids.len());
-        for id in ids {
-            match self.directory.get_account(&id).await {
-                Ok(a) => items.push(AccountSummary {
-                    account_id: a.id.to_string(),
-                    account_name: a.name.to_string(),
-                    email_address: a.email.to_string(),
-                }),
-                // Deleted since the entitlements were read: it is no longer held.
-                Err(StoreError::NotFound(_)) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
+        // One query for the page; an account deleted since the entitlements were read is left
+        // out (it is no longer held).
+        let items = self
+            .directory
+            .get_accounts(&ids)
+            .await?
+            .into_iter()
+            .map(|a| AccountSummary {
+                account_id: a.id.to_string(),
+                account_name: a.name.to_string(),
+                email_address: a.email.to_string(),
+            })
+            .collect();
         Ok(Listing { items, next_token })
     }
 

@@ -66,6 +66,8 @@ pub struct ApplicationEntry {
     pub name: String,
     pub description: String,
     pub initials: String,
+    /// The uploaded icon (`/applications/{id}/icon`), shown instead of the initials.
+    pub icon_url: Option<String>,
     /// Where launching the application goes, when it can be launched from here.
     pub launch_url: Option<String>,
 }

@@ -76,6 +76,9 @@ pub struct Passwords {
     min_length: usize,
     common: Arc<HashSet<String>>,
     dummy_hash: Arc<String>,
+    /// At most one hash per core at a time: argon2 is CPU-bound, so more in parallel only adds
+    /// their memory (m_cost each, kept by the allocator per thread) without finishing sooner.
+    slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl fmt::Debug for Passwords {
@@ -116,6 +119,9 @@ impl Passwords {
             min_length: config.min_length,
             common: Arc::new(common),
             dummy_hash: Arc::new(dummy),
+            slots: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            )),
         })
     }
 
@@ -127,6 +133,7 @@ impl Passwords {
     pub async fn hash(&self, password: &Password) -> Result<String, PasswordError> {
         let argon2 = self.argon2();
         let pw = password.clone();
+        let _slot = self.slots.acquire().await;
         tokio::task::spawn_blocking(move || {
             argon2
                 .hash_password(pw.expose().as_bytes())
@@ -148,6 +155,7 @@ impl Passwords {
         let argon2 = self.argon2();
         let pw = password.clone();
         let wanted = self.params.clone();
+        let _slot = self.slots.acquire().await;
         let outcome = tokio::task::spawn_blocking(move || {
             let Ok(parsed) = PasswordHash::new(&target) else {
                 return Verification::NoMatch;

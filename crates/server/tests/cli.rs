@@ -429,21 +429,24 @@ fn postgres_requires_a_master_key() {
     assert!(stderr.contains("MASTER_KEY"), "{stderr}");
 }
 
+/// Runs `portcullis admin --url URL ARGS…` against a running server: (exit code, stdout, stderr).
+fn admin_cli(dir: &Path, url: &str, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = portcullis(dir)
+        .arg("admin")
+        .arg("--url")
+        .arg(url)
+        .args(args)
+        .output()
+        .expect("run admin");
+    let (stdout, stderr) = text(&out);
+    (out.status.code(), stdout, stderr)
+}
+
 #[test]
 fn admin_cli_manages_passwords_sessions_and_mfa_devices() {
     let dir = tempfile::tempdir().expect("dir");
     let server = serve(dir.path(), &[]);
-    let admin = |args: &[&str]| {
-        let out = portcullis(dir.path())
-            .arg("admin")
-            .arg("--url")
-            .arg(&server.url)
-            .args(args)
-            .output()
-            .expect("run admin");
-        let (stdout, stderr) = text(&out);
-        (out.status.code(), stdout, stderr)
-    };
+    let admin = |args: &[&str]| admin_cli(dir.path(), &server.url, args);
     let (code, stdout, stderr) = admin(&[
         "--json",
         "users",
@@ -498,6 +501,57 @@ fn admin_cli_manages_passwords_sessions_and_mfa_devices() {
     assert_eq!(code, Some(0));
     assert!(stdout.starts_with("DEVICE ID"), "{stdout}");
     let (code, _, stderr) = admin(&["users", "remove-mfa-device", &id, &uuid_like()]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("404"), "{stderr}");
+}
+
+#[test]
+fn admin_cli_sets_and_removes_application_icons() {
+    let dir = tempfile::tempdir().expect("dir");
+    let server = serve(dir.path(), &[]);
+    let admin = |args: &[&str]| admin_cli(dir.path(), &server.url, args);
+    let (code, stdout, stderr) = admin(&[
+        "--json",
+        "applications",
+        "create",
+        "--name",
+        "Payroll",
+        "--kind",
+        "SAML",
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let created: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    let id = created["applicationId"].as_str().expect("id").to_owned();
+
+    let png = dir.path().join("logo.png");
+    std::fs::write(&png, b"\x89PNG\r\n\x1a\nnot really drawn").expect("write");
+    let svg = dir.path().join("logo.svg");
+    std::fs::write(&svg, b"<svg xmlns=\"http://www.w3.org/2000/svg\"/>").expect("write");
+
+    let png_arg = png.to_str().expect("utf-8 path");
+    let (code, stdout, stderr) = admin(&["applications", "set-icon", &id, png_arg]);
+    assert_eq!((code, stdout.trim()), (Some(0), "icon set"), "{stderr}");
+    let (code, _, stderr) = admin(&[
+        "applications",
+        "set-icon",
+        &id,
+        svg.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("415"), "{stderr}");
+    let missing = dir.path().join("missing.png");
+    let (code, _, stderr) = admin(&[
+        "applications",
+        "set-icon",
+        &id,
+        missing.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("cannot read"), "{stderr}");
+
+    let (code, stdout, stderr) = admin(&["applications", "remove-icon", &id]);
+    assert_eq!((code, stdout.trim()), (Some(0), "icon removed"), "{stderr}");
+    let (code, _, stderr) = admin(&["applications", "remove-icon", &id]);
     assert_eq!(code, Some(1));
     assert!(stderr.contains("404"), "{stderr}");
 }

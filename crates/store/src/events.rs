@@ -66,6 +66,27 @@ pub fn client_secret(actor: Actor, id: ApplicationId) -> NewAuditEvent {
     )
 }
 
+/// An application's icon set, replaced (`set`) or removed (`delete`). Details carry the
+/// content type and size only, never the image.
+pub fn application_icon(
+    actor: Actor,
+    verb: &str,
+    id: ApplicationId,
+    icon: Option<(&str, usize)>,
+) -> NewAuditEvent {
+    let event = NewAuditEvent::new(
+        actor,
+        format!("application.icon.{verb}"),
+        format!("application:{id}"),
+    );
+    match icon {
+        Some((content_type, size)) => event.with_details(
+            serde_json::json!({ "contentType": content_type, "size": size }).to_string(),
+        ),
+        None => event,
+    }
+}
+
 pub fn application_assignment(
     actor: Actor,
     verb: &str,

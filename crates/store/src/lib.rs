@@ -104,6 +104,9 @@ pub trait AccountStore: Send + Sync {
     /// `Conflict { field: "accountId" }` when the id is taken.
     async fn create_account(&self, actor: Actor, account: NewAccount) -> Result<Account>;
     async fn get_account(&self, id: &AccountId) -> Result<Account>;
+    /// The accounts among `ids` that exist, in id order, in one round trip (unknown ids are
+    /// left out).
+    async fn get_accounts(&self, ids: &[AccountId]) -> Result<Vec<Account>>;
     async fn list_accounts(&self, page: PageRequest) -> Result<Page<Account>>;
     /// Replaces name, email and console URL of the account `account.id`.
     async fn update_account(&self, actor: Actor, account: NewAccount) -> Result<Account>;
@@ -188,6 +191,27 @@ pub trait ApplicationStore: Send + Sync {
     /// The stored secret hash of an OIDC client; `None` when it has none.
     /// `NotFound("application")` for an unknown application.
     async fn client_secret_hash(&self, id: ApplicationId) -> Result<Option<Vec<u8>>>;
+    /// Sets (or replaces) the application's icon: its content type and the image bytes, checked
+    /// by the caller. Audited as `application.icon.set` (never with the bytes).
+    /// `NotFound("application")` for an unknown application. Removed with the application.
+    async fn set_application_icon(
+        &self,
+        actor: Actor,
+        id: ApplicationId,
+        content_type: String,
+        body: Vec<u8>,
+    ) -> Result<()>;
+    /// Removes the application's icon. Audited as `application.icon.delete`.
+    /// `NotFound("icon")` when the application has none (or does not exist).
+    async fn delete_application_icon(&self, actor: Actor, id: ApplicationId) -> Result<()>;
+    /// The icon's content type and bytes; `None` when the application has none (or does not
+    /// exist).
+    async fn get_application_icon(&self, id: ApplicationId) -> Result<Option<(String, Vec<u8>)>>;
+    /// Which of `ids` have an icon. One query, whatever the number of ids.
+    async fn application_icon_ids(
+        &self,
+        ids: &[ApplicationId],
+    ) -> Result<std::collections::HashSet<ApplicationId>>;
 }
 
 /// The organisation settings (one record; defaults until first written).

@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod devices;
+pub mod icons;
 
 use std::collections::BTreeMap;
 
@@ -65,41 +66,52 @@ pub async fn portal(
             Ok(e) => e,
             Err(_) => return unavailable(),
         };
-        let mut by_account: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut by_account: BTreeMap<portcullis_domain::AccountId, Vec<String>> = BTreeMap::new();
         for e in entitlements {
             by_account
-                .entry(e.account_id.to_string())
+                .entry(e.account_id)
                 .or_default()
                 .push(e.role_name.to_string());
         }
-        for (id, mut roles) in by_account {
+        let ids: Vec<portcullis_domain::AccountId> = by_account.keys().cloned().collect();
+        // One query for every account (one deleted since the entitlements were read is left out).
+        let found = match idp.directory.get_accounts(&ids).await {
+            Ok(found) => found,
+            Err(_) => return unavailable(),
+        };
+        for a in found {
+            let Some(mut roles) = by_account.remove(&a.id) else {
+                continue;
+            };
             // A role held both directly and through a group is listed once.
             roles.sort();
             roles.dedup();
-            let Ok(account_id) = portcullis_domain::AccountId::parse(id.clone()) else {
-                continue;
-            };
-            match idp.directory.get_account(&account_id).await {
-                Ok(a) => accounts.push(AccountEntry {
-                    id,
-                    name: a.name.to_string(),
-                    email: a.email.to_string(),
-                    roles,
-                    console: a.console_url.is_some(),
-                }),
-                Err(portcullis_store::StoreError::NotFound(_)) => {}
-                Err(_) => return unavailable(),
-            }
+            accounts.push(AccountEntry {
+                id: a.id.to_string(),
+                name: a.name.to_string(),
+                email: a.email.to_string(),
+                roles,
+                console: a.console_url.is_some(),
+            });
         }
     } else {
         let apps = match idp.directory.user_applications(current.user.id).await {
             Ok(a) => a,
             Err(_) => return unavailable(),
         };
+        // One query for which of them have an uploaded icon.
+        let ids: Vec<portcullis_domain::ApplicationId> = apps.iter().map(|a| a.id).collect();
+        let with_icon = match idp.directory.application_icon_ids(&ids).await {
+            Ok(found) => found,
+            Err(_) => return unavailable(),
+        };
         applications = apps
             .into_iter()
             .map(|a| ApplicationEntry {
                 initials: initials(a.name.as_str()),
+                icon_url: with_icon
+                    .contains(&a.id)
+                    .then(|| format!("/applications/{}/icon", a.id)),
                 launch_url: launch_url(&idp.issuer_url(), &a),
                 name: a.name.to_string(),
                 description: a.description.to_string(),
@@ -132,6 +144,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/portal", web::get().to(portal));
     devices::routes(cfg);
     accounts::routes(cfg);
+    icons::routes(cfg);
 }
 
 /// The portal's launch link: `/applications/{id}/launch` (see `crate::saml::launch`), for every

@@ -99,6 +99,20 @@ impl AccountStore for PostgresDirectory {
         }
     }
 
+    async fn get_accounts(&self, ids: &[AccountId]) -> Result<Vec<Account>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let client = self.client().await?;
+        let ids: Vec<&str> = ids.iter().map(AccountId::as_str).collect();
+        let sql = format!("SELECT {ACCOUNT_COLS} FROM accounts WHERE id = ANY($1) ORDER BY id");
+        query(&client, &sql, &[&ids])
+            .await?
+            .iter()
+            .map(account_from_row)
+            .collect()
+    }
+
     async fn list_accounts(&self, page: PageRequest) -> Result<Page<Account>> {
         let client = self.client().await?;
         let n = limit(page.size);

@@ -1,5 +1,7 @@
 //! Business applications and their assignments: `ApplicationStore` for PostgreSQL.
 
+use std::collections::HashSet;
+
 use async_trait::async_trait;
 use portcullis_domain::{
     Actor, Application, ApplicationAssignment, ApplicationId, ApplicationKind, Description,
@@ -341,5 +343,83 @@ impl ApplicationStore for PostgresDirectory {
             Some(r) => col(&r, "client_secret_hash"),
             None => Err(StoreError::NotFound("application")),
         }
+    }
+
+    async fn set_application_icon(
+        &self,
+        actor: Actor,
+        id: ApplicationId,
+        content_type: String,
+        body: Vec<u8>,
+    ) -> Result<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg_err)?;
+        if !exists(
+            &tx,
+            "SELECT 1 FROM applications WHERE id = $1 FOR KEY SHARE",
+            &[&id.as_uuid()],
+        )
+        .await?
+        {
+            return Err(StoreError::NotFound("application"));
+        }
+        execute(
+            &tx,
+            "INSERT INTO application_icons (application_id, content_type, body, updated_at) \
+             VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (application_id) DO UPDATE \
+             SET content_type = EXCLUDED.content_type, body = EXCLUDED.body, \
+                 updated_at = EXCLUDED.updated_at",
+            &[&id.as_uuid(), &content_type, &body, &now_millis()],
+        )
+        .await?;
+        let event = events::application_icon(actor, "set", id, Some((&content_type, body.len())));
+        insert_audit(&tx, &event).await?;
+        tx.commit().await.map_err(pg_err)
+    }
+
+    async fn delete_application_icon(&self, actor: Actor, id: ApplicationId) -> Result<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg_err)?;
+        let n = execute(
+            &tx,
+            "DELETE FROM application_icons WHERE application_id = $1",
+            &[&id.as_uuid()],
+        )
+        .await?;
+        if n == 0 {
+            return Err(StoreError::NotFound("icon"));
+        }
+        insert_audit(&tx, &events::application_icon(actor, "delete", id, None)).await?;
+        tx.commit().await.map_err(pg_err)
+    }
+
+    async fn get_application_icon(&self, id: ApplicationId) -> Result<Option<(String, Vec<u8>)>> {
+        let client = self.client().await?;
+        query_opt(
+            &client,
+            "SELECT content_type, body FROM application_icons WHERE application_id = $1",
+            &[&id.as_uuid()],
+        )
+        .await?
+        .map(|r| Ok((col(&r, "content_type")?, col(&r, "body")?)))
+        .transpose()
+    }
+
+    async fn application_icon_ids(&self, ids: &[ApplicationId]) -> Result<HashSet<ApplicationId>> {
+        if ids.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let ids: Vec<Uuid> = ids.iter().map(|id| id.as_uuid()).collect();
+        let client = self.client().await?;
+        let rows = query(
+            &client,
+            "SELECT application_id FROM application_icons WHERE application_id = ANY ($1)",
+            &[&ids],
+        )
+        .await?;
+        rows.iter()
+            .map(|r| Ok(ApplicationId::from_uuid(col(r, "application_id")?)))
+            .collect()
     }
 }

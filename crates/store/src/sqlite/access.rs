@@ -208,6 +208,27 @@ impl AccountStore for SqliteDirectory {
             .await
     }
 
+    async fn get_accounts(&self, ids: &[AccountId]) -> Result<Vec<Account>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One statement over a JSON array of the ids: no SQL built from values.
+        let ids = serde_json::to_string(&ids.iter().map(AccountId::as_str).collect::<Vec<_>>())
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.read(move |conn| {
+            query_all(
+                conn,
+                &format!(
+                    "SELECT {ACCOUNT_COLS} FROM accounts \
+                     WHERE id IN (SELECT value FROM json_each(?1)) ORDER BY id"
+                ),
+                [ids],
+                account_row,
+            )
+        })
+        .await
+    }
+
     async fn list_accounts(&self, page: PageRequest) -> Result<Page<Account>> {
         self.read(move |conn| {
             let rows = query_all(

@@ -1,5 +1,7 @@
 //! Applications and application assignments in SQLite.
 
+use std::collections::HashSet;
+
 use async_trait::async_trait;
 use deadpool_sqlite::rusqlite::{Connection, Row, params};
 use portcullis_domain::{
@@ -343,6 +345,82 @@ impl ApplicationStore for SqliteDirectory {
                 |row| Ok(row.get::<_, Option<Vec<u8>>>(0)?),
             )?
             .ok_or(StoreError::NotFound("application"))
+        })
+        .await
+    }
+
+    async fn set_application_icon(
+        &self,
+        actor: Actor,
+        id: ApplicationId,
+        content_type: String,
+        body: Vec<u8>,
+    ) -> Result<()> {
+        self.write(move |tx| {
+            if !application_exists(tx, id)? {
+                return Err(StoreError::NotFound("application"));
+            }
+            tx.prepare_cached(
+                "INSERT INTO application_icons (application_id, content_type, body, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (application_id) DO UPDATE \
+                 SET content_type = excluded.content_type, body = excluded.body, \
+                     updated_at = excluded.updated_at",
+            )?
+            .execute(params![
+                id.to_string(),
+                content_type,
+                body,
+                now_millis().timestamp_millis(),
+            ])?;
+            let event =
+                events::application_icon(actor, "set", id, Some((&content_type, body.len())));
+            Ok(((), event))
+        })
+        .await
+    }
+
+    async fn delete_application_icon(&self, actor: Actor, id: ApplicationId) -> Result<()> {
+        self.write(move |tx| {
+            let n = tx
+                .prepare_cached("DELETE FROM application_icons WHERE application_id = ?1")?
+                .execute([id.to_string()])?;
+            if n == 0 {
+                return Err(StoreError::NotFound("icon"));
+            }
+            Ok(((), events::application_icon(actor, "delete", id, None)))
+        })
+        .await
+    }
+
+    async fn get_application_icon(&self, id: ApplicationId) -> Result<Option<(String, Vec<u8>)>> {
+        self.read(move |conn| {
+            query_opt(
+                conn,
+                "SELECT content_type, body FROM application_icons WHERE application_id = ?1",
+                [id.to_string()],
+                |row| Ok((row.get::<_, String>(0)?, row.get::<_, Vec<u8>>(1)?)),
+            )
+        })
+        .await
+    }
+
+    async fn application_icon_ids(&self, ids: &[ApplicationId]) -> Result<HashSet<ApplicationId>> {
+        if ids.is_empty() {
+            return Ok(HashSet::new());
+        }
+        // One statement over a JSON array of the ids: no SQL built from values.
+        let ids = serde_json::to_string(&ids.iter().map(ToString::to_string).collect::<Vec<_>>())
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.read(move |conn| {
+            let found = query_all(
+                conn,
+                "SELECT application_id FROM application_icons \
+                 WHERE application_id IN (SELECT value FROM json_each(?1))",
+                [ids],
+                |row| col_parse::<ApplicationId>(row, 0, "application_icons.application_id"),
+            )?;
+            Ok(found.into_iter().collect())
         })
         .await
     }

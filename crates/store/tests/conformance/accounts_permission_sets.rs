@@ -33,6 +33,15 @@ pub(super) async fn account_crud(d: &dyn Directory) {
     let staging = d.create_account(admin(), no_console).await.unwrap();
     assert_eq!(staging.console_url, None);
     assert_eq!(d.get_account(&staging.id).await.unwrap(), staging);
+    // Several at once, in id order, unknown ids left out.
+    let unknown = AccountId::parse("999999999999").unwrap();
+    assert_eq!(
+        d.get_accounts(&[prod.id.clone(), unknown, dev.id.clone(), staging.id.clone()])
+            .await
+            .unwrap(),
+        vec![dev.clone(), staging.clone(), prod.clone()]
+    );
+    assert_eq!(d.get_accounts(&[]).await.unwrap(), vec![]);
 
     // Update replaces name, email and console URL (here: clears it).
     tick().await;

@@ -520,3 +520,95 @@ pub(super) async fn deleting_an_application_cascades(d: &dyn Directory) {
     d.get_user(u).await.unwrap();
     d.get_group(g).await.unwrap();
 }
+
+pub(super) async fn applications_icons(d: &dyn Directory) {
+    let wiki = d
+        .create_application(admin(), new_app("Wiki", ApplicationKind::Oidc, true))
+        .await
+        .unwrap();
+    let payroll = d
+        .create_application(admin(), new_app("Payroll", ApplicationKind::Saml, true))
+        .await
+        .unwrap();
+    let nothing = portcullis_domain::ApplicationId::new();
+    assert_eq!(d.get_application_icon(wiki.id).await.unwrap(), None);
+    assert_eq!(
+        d.application_icon_ids(&[wiki.id, payroll.id])
+            .await
+            .unwrap(),
+        HashSet::new()
+    );
+    assert_eq!(d.application_icon_ids(&[]).await.unwrap(), HashSet::new());
+
+    let mark = audit_mark(d).await;
+    let png = b"\x89PNG\r\n\x1a\nfirst".to_vec();
+    let jpeg = b"\xFF\xD8\xFF\xE0second".to_vec();
+    d.set_application_icon(admin(), wiki.id, "image/png".into(), png.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        d.get_application_icon(wiki.id).await.unwrap(),
+        Some(("image/png".to_owned(), png.clone()))
+    );
+    // Replacing: the old image and type are gone.
+    d.set_application_icon(admin(), wiki.id, "image/jpeg".into(), jpeg.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        d.get_application_icon(wiki.id).await.unwrap(),
+        Some(("image/jpeg".to_owned(), jpeg.clone()))
+    );
+    assert_eq!(
+        d.application_icon_ids(&[wiki.id, payroll.id, nothing])
+            .await
+            .unwrap(),
+        HashSet::from([wiki.id])
+    );
+    // An icon is not an update of the application's settings.
+    assert_eq!(d.get_application(wiki.id).await.unwrap(), wiki);
+
+    assert_err!(
+        d.set_application_icon(admin(), nothing, "image/png".into(), png.clone())
+            .await,
+        StoreError::NotFound("application")
+    );
+    assert_eq!(d.get_application_icon(nothing).await.unwrap(), None);
+    assert_err!(
+        d.delete_application_icon(admin(), payroll.id).await,
+        StoreError::NotFound("icon")
+    );
+
+    d.delete_application_icon(admin(), wiki.id).await.unwrap();
+    assert_eq!(d.get_application_icon(wiki.id).await.unwrap(), None);
+    assert_err!(
+        d.delete_application_icon(admin(), wiki.id).await,
+        StoreError::NotFound("icon")
+    );
+
+    // Audited with the type and size, never the bytes.
+    let got = expect_events(
+        d,
+        mark,
+        &[
+            events::application_icon(admin(), "set", wiki.id, Some(("image/png", png.len()))),
+            events::application_icon(admin(), "set", wiki.id, Some(("image/jpeg", jpeg.len()))),
+            events::application_icon(admin(), "delete", wiki.id, None),
+        ],
+    )
+    .await;
+    assert_eq!(
+        got[1].details.as_deref(),
+        Some(r#"{"contentType":"image/jpeg","size":10}"#)
+    );
+
+    // Deleting the application removes its icon.
+    d.set_application_icon(admin(), payroll.id, "image/png".into(), png)
+        .await
+        .unwrap();
+    d.delete_application(admin(), payroll.id).await.unwrap();
+    assert_eq!(d.get_application_icon(payroll.id).await.unwrap(), None);
+    assert_eq!(
+        d.application_icon_ids(&[payroll.id]).await.unwrap(),
+        HashSet::new()
+    );
+}

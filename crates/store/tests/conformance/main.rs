@@ -94,6 +94,7 @@ conformance!(
     application_crud,
     oidc_settings_round_trip,
     client_secret_hashes,
+    applications_icons,
     application_assignments,
     deleting_an_application_cascades,
     settings_round_trip,

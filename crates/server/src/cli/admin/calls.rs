@@ -23,6 +23,9 @@ pub(super) struct Call {
     /// Read this path first and send the body's `oidc` and `saml` merged over the ones read (an
     /// update changes only the options given; the API replaces the whole object).
     pub(super) merge_from: Option<String>,
+    /// Send this file's bytes as the body instead of JSON (an application icon), with the image
+    /// type its first bytes show.
+    pub(super) upload: Option<std::path::PathBuf>,
 }
 
 pub(super) const USER_COLS: Columns = &[
@@ -121,6 +124,7 @@ pub(super) fn get(path: String, view: View) -> Call {
         view,
         all: false,
         merge_from: None,
+        upload: None,
     }
 }
 
@@ -148,6 +152,7 @@ pub(super) fn send(method: reqwest::Method, path: String, body: Option<Value>, v
         view,
         all: false,
         merge_from: None,
+        upload: None,
     }
 }
 
@@ -625,6 +630,22 @@ pub(super) fn call(resource: &Resource) -> Call {
                 None,
                 View::Record,
             ),
+            Applications::SetIcon {
+                application_id,
+                file,
+            } => Call {
+                upload: Some(file.clone()),
+                ..send(
+                    Method::PUT,
+                    format!("applications/{application_id}/icon"),
+                    None,
+                    View::Done("icon set"),
+                )
+            },
+            Applications::RemoveIcon { application_id } => delete(
+                format!("applications/{application_id}/icon"),
+                "icon removed",
+            ),
             Applications::Delete { application_id } => delete(
                 format!("applications/{application_id}"),
                 "application deleted",
@@ -793,6 +814,23 @@ mod tests {
         );
         let saml = parse(&["applications", "create", "--name", "Pay", "--kind", "SAML"]);
         assert_eq!(saml.body, Some(json!({"name": "Pay", "kind": "SAML"})));
+    }
+
+    #[test]
+    fn icons_are_uploaded_and_removed() {
+        let set = parse(&["applications", "set-icon", "A", "logo.png"]);
+        assert_eq!(
+            (set.method, set.path.as_str()),
+            (reqwest::Method::PUT, "applications/A/icon")
+        );
+        assert_eq!(set.upload, Some(std::path::PathBuf::from("logo.png")));
+        assert_eq!(set.body, None);
+        let remove = parse(&["applications", "remove-icon", "A"]);
+        assert_eq!(
+            (remove.method, remove.path.as_str()),
+            (reqwest::Method::DELETE, "applications/A/icon")
+        );
+        assert_eq!(remove.upload, None);
     }
 
     #[test]

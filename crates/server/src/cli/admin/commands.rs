@@ -309,6 +309,15 @@ pub(super) enum Applications {
     RotateSecret {
         application_id: String,
     },
+    /// Set or replace the application's portal icon: a PNG or JPEG file of at most 256 KiB.
+    SetIcon {
+        application_id: String,
+        file: std::path::PathBuf,
+    },
+    /// Remove the application's icon (the portal shows its initials again).
+    RemoveIcon {
+        application_id: String,
+    },
     Delete {
         application_id: String,
     },
