@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod error;
 pub mod groups;
+pub mod icons;
 pub mod keys;
 pub mod paging;
 pub mod permission_sets;
@@ -40,8 +41,7 @@ use error::ApiError;
         assignments::create, assignments::list, assignments::delete,
         applications::create, applications::list, applications::get, applications::patch,
         applications::delete, applications::rotate_secret, applications::list_assignments,
-        applications::assign, applications::unassign, applications::put_icon,
-        applications::delete_icon,
+        applications::assign, applications::unassign, icons::put_icon, icons::delete_icon,
         settings::get, settings::put,
         audit::list,
         tokens::list, tokens::create, tokens::revoke,

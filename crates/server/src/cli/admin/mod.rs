@@ -3,6 +3,7 @@
 
 mod calls;
 mod commands;
+mod registration;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,8 +15,9 @@ use super::Cli;
 use super::output::{record, table};
 use crate::bootstrap::BOOTSTRAP_TOKEN_FILE;
 use crate::config::Config;
-use calls::{Call, View, call, get, merge_registration};
+use calls::{Call, View, call, get};
 use commands::Resource;
+use registration::merge_registration;
 
 #[derive(Debug, Args)]
 pub struct AdminArgs {
