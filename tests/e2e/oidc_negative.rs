@@ -177,6 +177,34 @@ async fn a_code_is_bound_to_its_client_and_redirect_uri(app: TestApp) {
     )
     .await;
     assert_oauth_error(&r, 400, "invalid_grant");
+    // Named in the authorization request, so it must be repeated (RFC 6749 §4.1.3).
+    let pkce = Pkce::new();
+    let code = raw_code(&w.browser, &w.client.client_id, &pkce).await;
+    let without_it = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("code_verifier", pkce.verifier.as_str()),
+    ];
+    assert_oauth_error(
+        &token(&app, &w.client, &without_it).await,
+        400,
+        "invalid_grant",
+    );
+    // Left out of the authorization request (one URI is registered): the code goes to that one
+    // and the token request may leave it out too.
+    let pkce = Pkce::new();
+    let params = without(code_params(&w.client.client_id, &pkce), "redirect_uri");
+    let page = follow(&w.browser, &authorize_path(&params)).await;
+    let code = callback(&page, REDIRECT)
+        .get("code")
+        .cloned()
+        .expect("a code at the registered URI");
+    let without_it = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("code_verifier", pkce.verifier.as_str()),
+    ];
+    assert_tokens(&token(&app, &w.client, &without_it).await);
 }
 
 async fn an_unassigned_person_is_access_denied(app: TestApp) {

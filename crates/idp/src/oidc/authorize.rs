@@ -383,6 +383,7 @@ async fn authorize_trusted(
         .issue_code(&CodeRecord {
             grant,
             redirect_uri: reply.redirect_uri.clone(),
+            redirect_uri_presented: params.contains_key("redirect_uri"),
             code_challenge,
         })
         .await?;

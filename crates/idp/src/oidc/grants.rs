@@ -58,7 +58,15 @@ impl Grant {
 pub struct CodeRecord {
     pub grant: Grant,
     pub redirect_uri: String,
+    /// Whether the authorization request named `redirect_uri` (it may be left out when exactly
+    /// one is registered); if it did, the token request must repeat it (RFC 6749 §4.1.3).
+    #[serde(default = "yes")]
+    pub redirect_uri_presented: bool,
     pub code_challenge: Option<String>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// One grant's token family: deleting it revokes every token that came from the grant.

@@ -142,7 +142,11 @@ impl Idp {
                 "the authorization code was issued to another client",
             ));
         }
-        if request.redirect_uri.as_deref() != Some(record.redirect_uri.as_str()) {
+        let redirect_ok = match request.redirect_uri.as_deref() {
+            Some(given) => given == record.redirect_uri,
+            None => !record.redirect_uri_presented,
+        };
+        if !redirect_ok {
             return Err(OAuthError::invalid_grant(
                 "redirect_uri differs from the authorization request's",
             ));
