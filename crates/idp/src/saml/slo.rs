@@ -8,7 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use portcullis_sessions::SessionToken;
 
 use super::response::{self, SUCCESS};
-use super::sso::{Binding, authenticate, params, refusal_text};
+use super::sso::{Binding, authenticate, inbound, refusal_text};
 use super::xml;
 use super::{auto_post, error_page, unavailable};
 use crate::Idp;
@@ -21,21 +21,14 @@ pub async fn slo_redirect(
     req: HttpRequest,
     q: web::Query<Vec<(String, String)>>,
 ) -> HttpResponse {
-    let p = match params(q.into_inner()) {
-        Ok(p) => p,
+    let (xml, relay_state) = match inbound(q.into_inner(), xml::decode_redirect) {
+        Ok(m) => m,
         Err(r) => return *r,
-    };
-    let Some(message) = p.get("SAMLRequest") else {
-        return error_page(StatusCode::BAD_REQUEST, "The request has no SAMLRequest.");
-    };
-    let xml = match xml::decode_redirect(message) {
-        Ok(x) => x,
-        Err(e) => return error_page(StatusCode::BAD_REQUEST, refusal_text(&e)),
     };
     let binding = Binding::Redirect {
         raw_query: req.query_string(),
     };
-    handle(&idp, &req, xml, p.get("RelayState").cloned(), &binding).await
+    handle(&idp, &req, xml, relay_state, &binding).await
 }
 
 /// `POST /saml/slo` (HTTP-POST).
@@ -44,25 +37,11 @@ pub async fn slo_post(
     req: HttpRequest,
     form: web::Form<Vec<(String, String)>>,
 ) -> HttpResponse {
-    let p = match params(form.into_inner()) {
-        Ok(p) => p,
+    let (xml, relay_state) = match inbound(form.into_inner(), xml::decode_post) {
+        Ok(m) => m,
         Err(r) => return *r,
     };
-    let Some(message) = p.get("SAMLRequest") else {
-        return error_page(StatusCode::BAD_REQUEST, "The request has no SAMLRequest.");
-    };
-    let xml = match xml::decode_post(message) {
-        Ok(x) => x,
-        Err(e) => return error_page(StatusCode::BAD_REQUEST, refusal_text(&e)),
-    };
-    handle(
-        &idp,
-        &req,
-        xml,
-        p.get("RelayState").cloned(),
-        &Binding::Post,
-    )
-    .await
+    handle(&idp, &req, xml, relay_state, &Binding::Post).await
 }
 
 async fn handle(

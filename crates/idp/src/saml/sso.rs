@@ -4,8 +4,6 @@
 //! A checked request is parked under a random key and the person continues at `/saml/continue`
 //! (through sign-in when needed), where the Response is issued once.
 
-use std::collections::HashMap;
-
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -21,18 +19,20 @@ use crate::session::current_session;
 const PENDING_NS: &str = "saml-pending";
 const SEEN_NS: &str = "saml-request-id";
 
-/// The parameters of a query string or form, each at most once, decoded; and the raw query.
-pub fn params(pairs: Vec<(String, String)>) -> Result<HashMap<String, String>, Box<HttpResponse>> {
-    let mut out = HashMap::new();
-    for (k, v) in pairs {
-        if out.insert(k.clone(), v).is_some() {
-            return Err(Box::new(error_page(
-                StatusCode::BAD_REQUEST,
-                format!("The parameter {k} appears more than once."),
-            )));
-        }
-    }
-    Ok(out)
+/// The `SAMLRequest` (decoded with `decode`, which depends on the binding) and `RelayState` of an
+/// inbound message, each parameter at most once; otherwise the error page to show.
+pub fn inbound(
+    pairs: Vec<(String, String)>,
+    decode: fn(&str) -> Result<String, XmlError>,
+) -> Result<(String, Option<String>), Box<HttpResponse>> {
+    let refuse = |text: String| Box::new(error_page(StatusCode::BAD_REQUEST, text));
+    let mut p =
+        crate::oidc::authorize::single_params(pairs).map_err(|e| refuse(format!("{e}.")))?;
+    let Some(message) = p.remove("SAMLRequest") else {
+        return Err(refuse("The request has no SAMLRequest.".into()));
+    };
+    let xml = decode(&message).map_err(|e| refuse(refusal_text(&e)))?;
+    Ok((xml, p.remove("RelayState")))
 }
 
 /// A parameter's value exactly as sent (still URL-encoded): query signatures cover these bytes.
@@ -142,37 +142,23 @@ pub async fn sso_redirect(
     req: HttpRequest,
     q: web::Query<Vec<(String, String)>>,
 ) -> HttpResponse {
-    let p = match params(q.into_inner()) {
-        Ok(p) => p,
+    let (xml, relay_state) = match inbound(q.into_inner(), xml::decode_redirect) {
+        Ok(m) => m,
         Err(r) => return *r,
-    };
-    let Some(message) = p.get("SAMLRequest") else {
-        return error_page(StatusCode::BAD_REQUEST, "The request has no SAMLRequest.");
-    };
-    let xml = match xml::decode_redirect(message) {
-        Ok(x) => x,
-        Err(e) => return error_page(StatusCode::BAD_REQUEST, refusal_text(&e)),
     };
     let binding = Binding::Redirect {
         raw_query: req.query_string(),
     };
-    handle(&idp, xml, p.get("RelayState").cloned(), &binding).await
+    handle(&idp, xml, relay_state, &binding).await
 }
 
 /// `POST /saml/sso` (HTTP-POST binding).
 pub async fn sso_post(idp: web::Data<Idp>, form: web::Form<Vec<(String, String)>>) -> HttpResponse {
-    let p = match params(form.into_inner()) {
-        Ok(p) => p,
+    let (xml, relay_state) = match inbound(form.into_inner(), xml::decode_post) {
+        Ok(m) => m,
         Err(r) => return *r,
     };
-    let Some(message) = p.get("SAMLRequest") else {
-        return error_page(StatusCode::BAD_REQUEST, "The request has no SAMLRequest.");
-    };
-    let xml = match xml::decode_post(message) {
-        Ok(x) => x,
-        Err(e) => return error_page(StatusCode::BAD_REQUEST, refusal_text(&e)),
-    };
-    handle(&idp, xml, p.get("RelayState").cloned(), &Binding::Post).await
+    handle(&idp, xml, relay_state, &Binding::Post).await
 }
 
 #[tracing::instrument(skip_all)]
