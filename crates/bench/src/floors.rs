@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use portcullis_idp::password::{Password, PasswordConfig, Passwords, Verification};
-use portcullis_sessions::{ClientInfo, NewSession, SessionStore as _, SystemClock};
+use portcullis_sessions::{ClientInfo, NewSession, SystemClock};
 use serde::Serialize;
 
 use crate::Args;
@@ -249,6 +249,44 @@ async fn used_memory(conn: &mut redis::aio::MultiplexedConnection) -> anyhow::Re
         .context("no used_memory in INFO memory")
 }
 
+/// Creates `n` portal sessions through `store`, ten per made-up user (as browsers signing in
+/// make them), with a typical browser's address and user agent, `concurrency` at a time.
+pub async fn create_sessions(
+    store: Arc<portcullis_sessions::redis::RedisSessions>,
+    n: usize,
+    lifetime: chrono::Duration,
+    concurrency: usize,
+) -> anyhow::Result<()> {
+    use portcullis_sessions::SessionStore as _;
+    let users: Arc<Vec<portcullis_domain::UserId>> = Arc::new(
+        (0..n.div_ceil(10))
+            .map(|_| portcullis_domain::UserId::new())
+            .collect(),
+    );
+    crate::load::parallel(concurrency, n, move |i| {
+        let (store, users) = (store.clone(), users.clone());
+        async move {
+            store
+                .create_session(NewSession {
+                    user_id: users[i / 10],
+                    expires_at: chrono::Utc::now() + lifetime,
+                    amr: vec!["pwd".into()],
+                    client: ClientInfo {
+                        ip: Some("203.0.113.17".into()),
+                        user_agent: Some(
+                            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like \
+                             Gecko) Chrome/124.0.0.0 Safari/537.36"
+                                .into(),
+                        ),
+                    },
+                })
+                .await?;
+            Ok(())
+        }
+    })
+    .await
+}
+
 /// Redis `used_memory` growth per portal session over `n` sessions created through the server's
 /// own session store (so the key layout and the per-user index are the real ones), 10 sessions per
 /// user. Other clients of the same Redis make this noisy; the sessions are deleted afterwards.
@@ -264,34 +302,8 @@ pub async fn redis_bytes_per_session(url: &str, prefix: &str, n: usize) -> anyho
         .await?,
     );
     let mut conn = redis_connection(url).await?;
-    let users: Arc<Vec<portcullis_domain::UserId>> = Arc::new(
-        (0..n.div_ceil(10))
-            .map(|_| portcullis_domain::UserId::new())
-            .collect(),
-    );
     let before = used_memory(&mut conn).await?;
-    crate::load::parallel(64, n, move |i| {
-        let (store, users) = (store.clone(), users.clone());
-        async move {
-            store
-                .create_session(NewSession {
-                    user_id: users[i / 10],
-                    expires_at: chrono::Utc::now() + chrono::Duration::hours(8),
-                    amr: vec!["pwd".into()],
-                    client: ClientInfo {
-                        ip: Some("203.0.113.17".into()),
-                        user_agent: Some(
-                            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like \
-                             Gecko) Chrome/124.0.0.0 Safari/537.36"
-                                .into(),
-                        ),
-                    },
-                })
-                .await?;
-            Ok(())
-        }
-    })
-    .await?;
+    create_sessions(store, n, chrono::Duration::hours(8), 64).await?;
     let after = used_memory(&mut conn).await?;
     delete_prefix(url, &store_prefix).await?;
     Ok((after - before) / n as f64)

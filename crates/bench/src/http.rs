@@ -74,7 +74,8 @@ impl Browser {
         (location.starts_with('/') && !location.starts_with("//")).then(|| location.to_owned())
     }
 
-    fn cookie_header(&self) -> Option<String> {
+    /// The `Cookie` header this browser sends.
+    pub fn cookie_header(&self) -> Option<String> {
         (!self.cookies.is_empty()).then(|| {
             self.cookies
                 .iter()

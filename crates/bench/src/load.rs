@@ -47,6 +47,8 @@ pub struct Measured {
     pub server_cpu_cores: f64,
     pub server_rss_mib: f64,
     pub server_peak_rss_mib: f64,
+    /// What generated the load: `built-in` (this crate's client) or `wrk`.
+    pub driver: &'static str,
 }
 
 struct WorkerResult {
@@ -164,6 +166,7 @@ pub async fn drive(
         server_cpu_cores: cpu / seconds.max(1e-9),
         server_rss_mib: rss,
         server_peak_rss_mib: peak,
+        driver: "built-in",
     }
 }
 

@@ -1,18 +1,24 @@
 //! `portcullis-bench`: seeds a realistic directory, starts a `portcullis serve` child on loopback,
 //! drives every scenario of issue 8 at a chosen concurrency, measures the physical floors
-//! (argon2id, RS256/ES256 signing, Redis GET/SET) in the same run, and reports the issue's ratios
-//! as JSON and as the markdown page `docs/benchmarks.md`.
+//! (argon2id, RS256/ES256 signing, Redis GET/SET) in the same run, then (PostgreSQL + Redis only)
+//! the no-slope phase on a fresh server (ListAccounts p99 at 1,000 vs 100,000 users,
+//! session-validation p99 at ~100,000 vs 1,000,000 sessions in Redis), and reports the issue's
+//! ratios as JSON and as the markdown page `docs/benchmarks.md`.
 //!
 //! `--smoke` is the CI mode: a tiny directory, about a second per scenario, and one check only —
-//! every scenario completes with zero errors. It never looks at a timing.
+//! every scenario completes with zero errors. It never looks at a timing. It runs the no-slope
+//! phase too, at tiny sizes, only to keep that code path working.
 
 mod floors;
 mod http;
 mod load;
 mod report;
+mod saml;
 mod scenarios;
 mod seed;
 mod server;
+mod slope;
+mod wrk;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -60,7 +66,8 @@ pub struct Args {
     /// PostgreSQL + Redis first, then the embedded mode, in one run and one report.
     #[arg(long)]
     pub also_embedded: bool,
-    /// Only these scenarios (comma-separated names; default all).
+    /// Only these scenarios (comma-separated names; default all; `slope` names the no-slope
+    /// phase).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// CI mode: tiny scale, ~1 s per scenario, fails on any error, never on timing.
@@ -79,6 +86,30 @@ pub struct Args {
         default_value = "redis://127.0.0.1:6379"
     )]
     pub redis_url: String,
+    /// The no-slope phase (PostgreSQL + Redis only, on a fresh server): `--slope=false` skips it.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1,
+          default_missing_value = "true")]
+    pub slope: bool,
+    /// ListAccounts requests per second in the no-slope phase (well below saturation).
+    #[arg(long, default_value_t = 1_000.0)]
+    pub slope_rate: f64,
+    /// Session validations per second in the no-slope phase.
+    #[arg(long, default_value_t = 500.0)]
+    pub slope_session_rate: f64,
+    /// Users in the no-slope phase's smaller directory.
+    #[arg(long, default_value_t = 1_000)]
+    pub slope_users_from: usize,
+    /// Users the no-slope phase grows that directory to.
+    #[arg(long, default_value_t = 100_000)]
+    pub slope_users_to: usize,
+    /// Sessions in Redis the no-slope phase grows to (from `--sessions`).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub slope_sessions: usize,
+    /// What drives the closed-loop scenarios whose requests can be replayed (client_credentials,
+    /// the portal API, GetCallerIdentity, session validation): `wrk` (as the issue's reference
+    /// figures were measured), `built-in`, or `auto` (wrk when installed).
+    #[arg(long, value_enum, default_value_t = Driver::Auto)]
+    pub driver: Driver,
     /// Where the JSON results go.
     #[arg(long, default_value = "target/bench/results.json")]
     pub json: PathBuf,
@@ -88,7 +119,27 @@ pub struct Args {
     pub markdown: Option<PathBuf>,
 }
 
+/// The load generator for replayable scenarios.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Driver {
+    Auto,
+    Wrk,
+    BuiltIn,
+}
+
 impl Args {
+    /// Whether replayable scenarios go to wrk.
+    pub fn use_wrk(&self) -> anyhow::Result<bool> {
+        match self.driver {
+            Driver::BuiltIn => Ok(false),
+            Driver::Auto => Ok(wrk::available()),
+            Driver::Wrk => {
+                anyhow::ensure!(wrk::available(), "--driver wrk: wrk is not installed");
+                Ok(true)
+            }
+        }
+    }
+
     /// The smoke mode's settings over whatever was given.
     fn normalised(mut self) -> Self {
         if self.smoke {
@@ -98,7 +149,14 @@ impl Args {
             self.sessions = self.sessions.min(200);
             self.concurrency = self.concurrency.min(4);
             self.sso_tokens = self.sso_tokens.min(32);
+            self.slope_rate = self.slope_rate.min(50.0);
+            self.slope_session_rate = self.slope_session_rate.min(50.0);
+            self.slope_users_from = self.slope_users_from.min(crate::seed::SIGNERS);
+            self.slope_users_to = self.slope_users_to.min(200);
+            self.slope_sessions = self.slope_sessions.min(2_000);
         }
+        self.slope_users_to = self.slope_users_to.max(self.slope_users_from);
+        self.slope_sessions = self.slope_sessions.max(self.sessions);
         self
     }
 
@@ -139,7 +197,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
     for backend in backends {
         runs.push(scenarios::run_backend(&args, backend).await?);
     }
-    let results = report::Results::new(&args, machine, floors, runs);
+    let wanted = args.only.is_empty() || args.only.iter().any(|o| o == "slope");
+    let slope = if args.slope && !args.embedded && wanted {
+        Some(slope::run(&args).await.map_err(|e| format!("{e:#}")))
+    } else {
+        None
+    };
+    let results = report::Results::new(&args, machine, floors, runs, slope);
 
     if let Some(dir) = args.json.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;

@@ -10,6 +10,7 @@ use crate::floors::Floors;
 use crate::load::Measured;
 use crate::scenarios::BackendRun;
 use crate::server::Backend;
+use crate::slope::{MAX_RATIO, Pair, Slope};
 
 /// The heading of the page's hand-written part, which a new run keeps.
 pub const ANALYSIS: &str = "## Analysis";
@@ -77,15 +78,30 @@ pub struct Results {
     pub machine: Machine,
     pub floors: Floors,
     pub runs: Vec<BackendRun>,
+    /// The no-slope phase (PostgreSQL + Redis, a server of its own); absent when not run.
+    pub slope: Option<Slope>,
+    /// Why the no-slope phase failed, when it did.
+    pub slope_error: Option<String>,
     pub targets: Vec<Target>,
 }
 
 impl Results {
-    pub fn new(args: &Args, machine: Machine, floors: Floors, runs: Vec<BackendRun>) -> Self {
+    pub fn new(
+        args: &Args,
+        machine: Machine,
+        floors: Floors,
+        runs: Vec<BackendRun>,
+        slope: Option<Result<Slope, String>>,
+    ) -> Self {
+        let (slope, slope_error) = match slope {
+            Some(Ok(s)) => (Some(s), None),
+            Some(Err(e)) => (None, Some(e)),
+            None => (None, None),
+        };
         let targets = runs
             .iter()
             .find(|r| r.backend == Backend::Postgres)
-            .map(|r| targets(&floors, r))
+            .map(|r| targets(&floors, r, slope.as_ref()))
             .unwrap_or_default();
         Self {
             generated_at: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
@@ -95,12 +111,31 @@ impl Results {
             machine,
             floors,
             runs,
+            slope,
+            slope_error,
             targets,
         }
     }
 
     /// One line per scenario that had errors (the smoke mode's only check).
     pub fn errors(&self) -> Vec<String> {
+        let slope = self.slope.iter().flat_map(|s| {
+            s.measured()
+                .filter(|m| m.errors > 0 || m.requests == 0)
+                .map(|m| {
+                    format!(
+                        "no-slope {}: {} errors in {} requests: {}",
+                        m.scenario,
+                        m.errors,
+                        m.requests,
+                        m.error_samples.join(" | ")
+                    )
+                })
+        });
+        let failed = self
+            .slope_error
+            .iter()
+            .map(|e| format!("no-slope phase failed: {e}"));
         self.runs
             .iter()
             .flat_map(|r| {
@@ -119,6 +154,8 @@ impl Results {
                         )
                     })
             })
+            .chain(slope)
+            .chain(failed)
             .collect()
     }
 
@@ -136,6 +173,23 @@ impl Results {
                     m.p50_ms,
                     m.p99_ms,
                     m.errors
+                );
+            }
+        }
+        if let Some(sl) = &self.slope {
+            let _ = writeln!(s, "No slope (PostgreSQL + Redis):");
+            for p in [&sl.list_accounts, &sl.session_validation] {
+                let _ = writeln!(
+                    s,
+                    "  {:<28} paced {:.0}/s  p99 {:.2} ms with {} {}, {:.2} ms with {}  ratio {:.2}",
+                    p.scenario,
+                    p.rate,
+                    p.before.p99_ms,
+                    p.from,
+                    p.grown,
+                    p.after.p99_ms,
+                    p.to,
+                    p.p99_ratio
                 );
             }
         }
@@ -233,20 +287,7 @@ impl Results {
                  |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
             );
             for m in r.scenarios.iter().chain(&r.paced) {
-                let _ = writeln!(
-                    s,
-                    "| {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.1} | {} | {:.2} | {:.0} |",
-                    label(m),
-                    m.concurrency,
-                    m.per_second,
-                    m.p50_ms,
-                    m.p95_ms,
-                    m.p99_ms,
-                    m.max_ms,
-                    m.errors,
-                    m.server_cpu_cores,
-                    m.server_rss_mib
-                );
+                row(&mut s, &label(m), m);
             }
             let _ = writeln!(
                 s,
@@ -265,14 +306,136 @@ impl Results {
             }
             s.push('\n');
         }
+        if let Some(sl) = &self.slope {
+            slope_markdown(&mut s, sl);
+        } else if let Some(e) = &self.slope_error {
+            let _ = writeln!(s, "## No slope\n\nThe no-slope phase failed: {e}\n");
+        }
         s
     }
 }
 
+/// A measurement's row in the scenario tables.
+fn row(s: &mut String, label: &str, m: &Measured) {
+    let _ = writeln!(
+        s,
+        "| {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.1} | {} | {:.2} | {:.0} |",
+        label,
+        m.concurrency,
+        m.per_second,
+        m.p50_ms,
+        m.p95_ms,
+        m.p99_ms,
+        m.max_ms,
+        m.errors,
+        m.server_cpu_cores,
+        m.server_rss_mib
+    );
+}
+
+/// The no-slope section: both pairs, how the directory and Redis grew.
+fn slope_markdown(s: &mut String, sl: &Slope) {
+    let z = sl.sizes;
+    let _ = writeln!(
+        s,
+        "## No slope (PostgreSQL + Redis, a server of its own)\n\n\
+         A fresh database seeded as the main directory is (same per-user density) at {} users \
+         ({} groups, {} accounts, {} permission sets, {} assignments; {:.0} s), then grown; each \
+         measurement paced at a fixed rate well below saturation after an unmeasured warm-up at \
+         the same pace.\n\n\
+         | scenario | clients | req/s | p50 ms | p95 ms | p99 ms | max ms | errors | server CPU (cores) | server RSS MiB |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        thousands(z.users),
+        thousands(z.groups),
+        thousands(z.accounts),
+        thousands(z.permission_sets),
+        thousands(z.assignments),
+        sl.seed_seconds
+    );
+    for p in [&sl.list_accounts, &sl.session_validation] {
+        for (m, n) in [(&p.before, p.from), (&p.after, p.to)] {
+            let label = format!(
+                "{}, {} {} (paced {:.0}/s)",
+                p.scenario,
+                thousands(n),
+                p.grown,
+                p.rate
+            );
+            row(s, &label, m);
+        }
+    }
+    s.push('\n');
+    for p in [&sl.list_accounts, &sl.session_validation] {
+        let _ = writeln!(
+            s,
+            "- {}: p99 {:.2} ms with {} {}, {:.2} ms with {} (ratio {:.2}). Growing from {} to {} \
+             took {:.0} s: {}.",
+            p.scenario,
+            p.before.p99_ms,
+            thousands(p.from),
+            p.grown,
+            p.after.p99_ms,
+            thousands(p.to),
+            p.p99_ratio,
+            thousands(p.from),
+            thousands(p.to),
+            p.grow_seconds,
+            p.grow_how
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\nServer peak RSS over the phase: {:.0} MiB.\n",
+        sl.server_peak_rss_mib
+    );
+}
+
+/// `1234567` as `1,234,567`.
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A no-slope target row from its pair.
+fn slope_target(name: String, p: &Pair) -> Target {
+    let kept_up = |m: &Measured| m.per_second >= p.rate * 0.95;
+    let pace = if kept_up(&p.before) && kept_up(&p.after) {
+        String::new()
+    } else {
+        format!(
+            "; pace not kept ({:.0} and {:.0} of {:.0} req/s)",
+            p.before.per_second, p.after.per_second, p.rate
+        )
+    };
+    Target {
+        name,
+        wanted: format!(
+            "within 20 % (p99 at most {MAX_RATIO:.1} × the smaller one's, at {:.0} req/s)",
+            p.rate
+        ),
+        measured: format!(
+            "{:.2} ms vs {:.2} ms = {:.0} % ({:+.0} %){pace}",
+            p.after.p99_ms,
+            p.before.p99_ms,
+            p.p99_ratio * 100.0,
+            (p.p99_ratio - 1.0) * 100.0
+        ),
+        met: Some(p.met()),
+    }
+}
+
 fn label(m: &Measured) -> String {
+    let by = if m.driver == "wrk" { " (wrk)" } else { "" };
     match m.target_rate {
-        Some(r) => format!("{} (paced {:.0}/s)", m.scenario, r),
-        None => m.scenario.clone(),
+        Some(r) => format!("{}{by} (paced {:.0}/s)", m.scenario, r),
+        None => format!("{}{by}", m.scenario),
     }
 }
 
@@ -285,7 +448,7 @@ fn verdict(met: Option<bool>) -> &'static str {
 }
 
 /// Issue 8's targets, on the PostgreSQL + Redis run.
-fn targets(f: &Floors, r: &BackendRun) -> Vec<Target> {
+fn targets(f: &Floors, r: &BackendRun, slope: Option<&Slope>) -> Vec<Target> {
     let find = |name: &str| r.scenarios.iter().find(|m| m.scenario == name);
     let paced = |name: &str| r.paced.iter().find(|m| m.scenario == name);
     let mut out = Vec::new();
@@ -359,16 +522,39 @@ fn targets(f: &Floors, r: &BackendRun) -> Vec<Target> {
         measured: format!("{:.0} MiB peak", r.server_peak_rss_mib),
         met: Some(r.server_peak_rss_mib * 1.048_576 <= 150.0),
     });
-    for name in [
-        "no slope: ListAccounts p99, 100,000 vs 1,000 users",
-        "no slope: session-validation p99 with 1,000,000 sessions in Redis",
-    ] {
-        out.push(Target {
-            name: name.into(),
-            wanted: "within 20 %".into(),
-            measured: "—".into(),
-            met: None,
-        });
+    match slope {
+        Some(sl) => {
+            let (la, sv) = (&sl.list_accounts, &sl.session_validation);
+            out.push(slope_target(
+                format!(
+                    "no slope: ListAccounts p99, {} vs {} users",
+                    thousands(la.to),
+                    thousands(la.from)
+                ),
+                la,
+            ));
+            out.push(slope_target(
+                format!(
+                    "no slope: session-validation p99 with {} vs {} sessions in Redis",
+                    thousands(sv.to),
+                    thousands(sv.from)
+                ),
+                sv,
+            ));
+        }
+        None => {
+            for name in [
+                "no slope: ListAccounts p99, 100,000 vs 1,000 users",
+                "no slope: session-validation p99 with 1,000,000 sessions in Redis",
+            ] {
+                out.push(Target {
+                    name: name.into(),
+                    wanted: "within 20 %".into(),
+                    measured: "—".into(),
+                    met: None,
+                });
+            }
+        }
     }
     out
 }

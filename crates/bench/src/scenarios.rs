@@ -20,6 +20,7 @@ use crate::http::{Browser, snippet};
 use crate::load::{Measured, Op, drive, op};
 use crate::seed::{self, PASSWORD, REDIRECT, Seeded, Sizes};
 use crate::server::{Backend, Server};
+use crate::wrk::{Replay, Variant};
 
 const BEARER: &str = "x-amz-sso_bearer_token";
 const CALLER_IDENTITY: &str = "Action=GetCallerIdentity&Version=2011-06-15";
@@ -31,6 +32,7 @@ pub const SCENARIOS: &[&str] = &[
     "client_credentials_rs256",
     "password_signin",
     "authorization_code_pkce",
+    "saml_sp_initiated",
     "refresh",
     "list_accounts",
     "list_account_roles",
@@ -38,10 +40,6 @@ pub const SCENARIOS: &[&str] = &[
     "get_caller_identity",
     "session_validation",
 ];
-
-/// Why there is no SAML scenario yet.
-const SAML_NOTE: &str = "SAML SP-initiated round trip: not driven in this version — the SAML IdP \
-    (crates/idp/src/saml) is still being built; add the scenario once it has landed.";
 
 /// Paced runs at half the issue's throughput targets, for the p99 < 10 ms target.
 pub const PACED: &[(&str, f64)] = &[
@@ -79,6 +77,8 @@ struct World {
     creds: Credentials,
     /// A browser signed in as `signers[1]`.
     portal_browser: Browser,
+    /// Browsers signed in as `signers[3..]`, one per worker up to 8, for the SAML round trip.
+    saml_browsers: Vec<Browser>,
     /// One rotating refresh token per worker.
     refresh_tokens: Arc<Vec<tokio::sync::Mutex<String>>>,
 }
@@ -112,7 +112,7 @@ async fn run_on(args: &Args, backend: Backend, server: &Server) -> anyhow::Resul
         .context("seeding")?;
     eprintln!("seeded in {:.1} s", seeded.seconds);
 
-    let mut notes = Vec::new();
+    let notes = Vec::new();
     let (redis_bytes_per_session, sessions_measured) = match &server.redis_prefix {
         Some(prefix) => {
             let b = crate::floors::redis_bytes_per_session(&args.redis_url, prefix, args.sessions)
@@ -134,17 +134,27 @@ async fn run_on(args: &Args, backend: Backend, server: &Server) -> anyhow::Resul
         .await?,
     );
     let wanted = |name: &str| args.only.is_empty() || args.only.iter().any(|o| o == name);
+    let use_wrk = args.use_wrk()?;
     let mut scenarios = Vec::new();
     for &name in SCENARIOS.iter().filter(|n| wanted(n)) {
-        let m = drive(
-            name,
-            scenario(&world, name)?,
-            args.concurrency,
-            args.scenario_duration(),
-            None,
-            server,
-        )
-        .await;
+        let replay = if use_wrk { replay(&world, name)? } else { None };
+        let m = match replay {
+            Some(r) => {
+                let (c, d) = (args.concurrency, args.scenario_duration());
+                crate::wrk::drive(name, &r, &world.base, c, d, server, server.work_dir()).await?
+            }
+            None => {
+                drive(
+                    name,
+                    scenario(&world, name)?,
+                    args.concurrency,
+                    args.scenario_duration(),
+                    None,
+                    server,
+                )
+                .await
+            }
+        };
         eprintln!(
             "{name}: {:.0}/s p50 {:.2} ms p99 {:.2} ms errors {} cpu {:.2} rss {:.0} MiB",
             m.per_second, m.p50_ms, m.p99_ms, m.errors, m.server_cpu_cores, m.server_rss_mib
@@ -173,7 +183,6 @@ async fn run_on(args: &Args, backend: Backend, server: &Server) -> anyhow::Resul
         );
         paced.push(m);
     }
-    notes.push(SAML_NOTE.into());
     let (_, peak) = server.rss_mib();
     Ok(BackendRun {
         backend,
@@ -275,7 +284,7 @@ async fn post_json(client: &reqwest::Client, url: String, body: Value) -> anyhow
 /// token the device flow approved in a browser signed in as one of the signers (tests/e2e/broker.rs
 /// walks the same steps). Many tokens because the portal API allows each token only a few
 /// hundred requests a minute: the load is many people's, as in production.
-async fn sso_tokens(
+pub(crate) async fn sso_tokens(
     client: &reqwest::Client,
     base: &str,
     signers: &[String],
@@ -356,7 +365,7 @@ async fn sso_tokens(
     Ok(v)
 }
 
-async fn portal_get(
+pub(crate) async fn portal_get(
     client: &reqwest::Client,
     base: &str,
     token: &str,
@@ -421,6 +430,13 @@ async fn prepare(
     let mut portal_browser = Browser::new(client, base);
     portal_browser.sign_in(&seeded.signers[1], PASSWORD).await?;
 
+    let mut saml_browsers = Vec::new();
+    for user in seeded.signers.iter().skip(3).take(workers.clamp(1, 8)) {
+        let mut b = Browser::new(client, base);
+        b.sign_in(user, PASSWORD).await?;
+        saml_browsers.push(b);
+    }
+
     let mut b = Browser::new(client, base);
     b.sign_in(&seeded.signers[2], PASSWORD).await?;
     let mut refresh = Vec::with_capacity(workers);
@@ -440,6 +456,7 @@ async fn prepare(
         role,
         creds,
         portal_browser,
+        saml_browsers,
         refresh_tokens: Arc::new(refresh),
     })
 }
@@ -507,6 +524,13 @@ fn scenario(w: &Arc<World>, name: &str) -> anyhow::Result<Op> {
                     .map(drop)
             }
         }),
+        "saml_sp_initiated" => op(move |i| {
+            let w = w.clone();
+            async move {
+                let mut b = w.saml_browsers[i % w.saml_browsers.len()].clone();
+                crate::saml::round_trip(&mut b, &w.base).await
+            }
+        }),
         "refresh" => op(move |i| {
             let w = w.clone();
             async move {
@@ -528,14 +552,7 @@ fn scenario(w: &Arc<World>, name: &str) -> anyhow::Result<Op> {
             }
         }),
         "list_accounts" | "list_account_roles" | "get_role_credentials" => {
-            let path = match name {
-                "list_accounts" => "/assignment/accounts".to_owned(),
-                "list_account_roles" => format!("/assignment/roles?account_id={}", w.account),
-                _ => format!(
-                    "/federation/credentials?account_id={}&role_name={}",
-                    w.account, w.role
-                ),
-            };
+            let path = portal_path(&w, name);
             op(move |_| {
                 let (w, path) = (w.clone(), path.clone());
                 async move {
@@ -563,8 +580,93 @@ fn scenario(w: &Arc<World>, name: &str) -> anyhow::Result<Op> {
     })
 }
 
-/// `sts.get_caller_identity()` as the AWS SDK sends it, signed now.
-async fn caller_identity(w: &World) -> anyhow::Result<()> {
+/// The portal API path a scenario calls.
+fn portal_path(w: &World, name: &str) -> String {
+    match name {
+        "list_accounts" => "/assignment/accounts".to_owned(),
+        "list_account_roles" => format!("/assignment/roles?account_id={}", w.account),
+        _ => format!(
+            "/federation/credentials?account_id={}&role_name={}",
+            w.account, w.role
+        ),
+    }
+}
+
+/// The scenario as a request wrk can replay, when it is one (a fixed request, or one of a set):
+/// every answer must be 200.
+fn replay(w: &World, name: &str) -> anyhow::Result<Option<Replay>> {
+    let get = |variants: Vec<Variant>| Replay {
+        method: "GET",
+        body: None,
+        expect_status: 200,
+        variants,
+    };
+    Ok(Some(match name {
+        "client_credentials_es256" | "client_credentials_rs256" => {
+            let c = if name.ends_with("es256") {
+                &w.seeded.cc_es256
+            } else {
+                &w.seeded.cc_rs256
+            };
+            let basic =
+                base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", c.id, c.secret));
+            Replay {
+                method: "POST",
+                body: Some("grant_type=client_credentials&scope=reports%3Aread".into()),
+                expect_status: 200,
+                variants: vec![Variant {
+                    path: "/oauth2/token".into(),
+                    headers: vec![
+                        ("Authorization".into(), format!("Basic {basic}")),
+                        (
+                            "Content-Type".into(),
+                            "application/x-www-form-urlencoded".into(),
+                        ),
+                    ],
+                }],
+            }
+        }
+        "list_accounts" | "list_account_roles" | "get_role_credentials" => {
+            let path = portal_path(w, name);
+            get(w
+                .sso_tokens
+                .iter()
+                .map(|t| Variant {
+                    path: path.clone(),
+                    headers: vec![(BEARER.into(), t.clone())],
+                })
+                .collect())
+        }
+        // Signed now: valid for the five minutes of allowed skew, far longer than a scenario.
+        "get_caller_identity" => Replay {
+            method: "POST",
+            body: Some(CALLER_IDENTITY.into()),
+            expect_status: 200,
+            variants: (0..64)
+                .map(|_| {
+                    Ok(Variant {
+                        path: "/".into(),
+                        headers: sign_caller_identity(w)?,
+                    })
+                })
+                .collect::<anyhow::Result<_>>()?,
+        },
+        "session_validation" => get(vec![Variant {
+            path: "/portal".into(),
+            headers: w
+                .portal_browser
+                .cookie_header()
+                .map(|c| ("Cookie".to_owned(), c))
+                .into_iter()
+                .collect(),
+        }]),
+        _ => return Ok(None),
+    }))
+}
+
+/// The headers of `sts.get_caller_identity()` as the AWS SDK signs it now (content type, date,
+/// security token, authorization; the host is the server's).
+fn sign_caller_identity(w: &World) -> anyhow::Result<Vec<(String, String)>> {
     let url = format!("{}/", w.base);
     let host = w.base.trim_start_matches("http://");
     let content_type = "application/x-www-form-urlencoded; charset=utf-8";
@@ -585,12 +687,19 @@ async fn caller_identity(w: &World) -> anyhow::Result<()> {
         SignableBody::Bytes(CALLER_IDENTITY.as_bytes()),
     )?;
     let (instructions, _) = sign(signable, &params)?.into_parts();
-    let mut req = w
-        .client
-        .post(&url)
-        .header("content-type", content_type)
-        .body(CALLER_IDENTITY);
-    for (name, value) in instructions.headers() {
+    let mut out = vec![("content-type".to_owned(), content_type.to_owned())];
+    out.extend(
+        instructions
+            .headers()
+            .map(|(n, v)| (n.to_owned(), v.to_owned())),
+    );
+    Ok(out)
+}
+
+/// `sts.get_caller_identity()` as the AWS SDK sends it, signed now.
+async fn caller_identity(w: &World) -> anyhow::Result<()> {
+    let mut req = w.client.post(format!("{}/", w.base)).body(CALLER_IDENTITY);
+    for (name, value) in sign_caller_identity(w)? {
         req = req.header(name, value);
     }
     let resp = req.send().await?;

@@ -1,7 +1,7 @@
 //! Seeds the directory through the admin API, as an operator's automation would: users, groups
 //! and memberships, accounts, permission sets, assignments (direct and through groups) and
-//! applications (two client-credentials clients, ES256 and RS256, and one code-flow client that
-//! the signing-in users are assigned to, through their group).
+//! applications (two client-credentials clients, ES256 and RS256, one code-flow client and one
+//! SAML service provider that the signing-in users are assigned to, through their group).
 
 use std::sync::Arc;
 
@@ -39,7 +39,7 @@ impl Sizes {
             accounts: n(500.0, 4),
             permission_sets: n(50.0, 2),
             assignments: n(50_000.0, 2 * SIGNERS),
-            applications: n(20.0, 3),
+            applications: n(20.0, 4),
         }
     }
 }
@@ -60,17 +60,27 @@ pub struct Seeded {
     pub cc_es256: Client,
     pub cc_rs256: Client,
     pub code_client: Client,
+    /// Group ids (group 0 holds the signers) and permission set ids, for growing the directory.
+    pub groups: Vec<String>,
+    pub permission_sets: Vec<String>,
     pub seconds: f64,
 }
 
 /// A small admin API client.
 #[derive(Debug, Clone)]
-struct Admin {
+pub struct Admin {
     client: reqwest::Client,
     base: String,
 }
 
 impl Admin {
+    pub fn new(client: &reqwest::Client, base: &str) -> Self {
+        Self {
+            client: client.clone(),
+            base: base.to_owned(),
+        }
+    }
+
     async fn call(
         &self,
         method: reqwest::Method,
@@ -97,15 +107,15 @@ impl Admin {
         );
         Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
     }
-    async fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
+    pub async fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
         self.call(reqwest::Method::POST, path, Some(body)).await
     }
-    async fn put(&self, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
+    pub async fn put(&self, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
         self.call(reqwest::Method::PUT, path, body).await
     }
 }
 
-fn id_of(v: &Value, field: &str) -> anyhow::Result<String> {
+pub fn id_of(v: &Value, field: &str) -> anyhow::Result<String> {
     v[field]
         .as_str()
         .map(str::to_owned)
@@ -123,10 +133,7 @@ pub fn user_name(i: usize) -> String {
 /// Seeds the directory of `sizes` into the server at `base`.
 pub async fn seed(client: &reqwest::Client, base: &str, sizes: Sizes) -> anyhow::Result<Seeded> {
     let started = std::time::Instant::now();
-    let admin = Admin {
-        client: client.clone(),
-        base: base.to_owned(),
-    };
+    let admin = Admin::new(client, base);
     const C: usize = 24;
     admin
         .put("settings", Some(json!({"mfa": {"prompt": "NEVER"}})))
@@ -236,6 +243,7 @@ pub async fn seed(client: &reqwest::Client, base: &str, sizes: Sizes) -> anyhow:
     let group_assignments = sizes.assignments / 10;
     let (a, g) = (admin.clone(), groups.clone());
     let (accounts, roles) = (sizes.accounts, permission_sets.len());
+    let permission_set_ids = permission_sets.to_vec();
     parallel(C, sizes.assignments, move |i| {
         let (admin, users, groups, ps) =
             (a.clone(), users.clone(), g.clone(), permission_sets.clone());
@@ -270,8 +278,9 @@ pub async fn seed(client: &reqwest::Client, base: &str, sizes: Sizes) -> anyhow:
     })
     .await?;
 
-    // Applications: two client-credentials clients, one code-flow client, the rest code-flow
-    // clients nobody here uses (they make the directory the size).
+    // Applications: two client-credentials clients, one code-flow client, one SAML service
+    // provider, the rest code-flow clients nobody here uses (they make the directory the issue's
+    // size).
     let cc = |alg: &str| {
         json!({"clientType": "confidential", "redirectUris": [], "postLogoutRedirectUris": [],
                "grantTypes": ["client_credentials"], "allowedScopes": ["reports:read"],
@@ -292,7 +301,17 @@ pub async fn seed(client: &reqwest::Client, base: &str, sizes: Sizes) -> anyhow:
             json!({"principalType": "GROUP", "principalId": groups[0]}),
         )
         .await?;
-    for i in 3..sizes.applications {
+    let saml = admin
+        .post("applications", crate::saml::registration())
+        .await?;
+    let saml_app = id_of(&saml, "applicationId")?;
+    admin
+        .post(
+            &format!("applications/{saml_app}/assignments"),
+            json!({"principalType": "GROUP", "principalId": groups[0]}),
+        )
+        .await?;
+    for i in 4..sizes.applications {
         let app = application(&admin, &format!("app-{i:02}"), code.clone()).await?;
         admin
             .post(
@@ -308,6 +327,8 @@ pub async fn seed(client: &reqwest::Client, base: &str, sizes: Sizes) -> anyhow:
         cc_es256,
         cc_rs256,
         code_client,
+        groups: groups.to_vec(),
+        permission_sets: permission_set_ids,
         seconds: started.elapsed().as_secs_f64(),
     })
 }

@@ -106,6 +106,11 @@ impl Server {
     }
 
     /// The end of the server's output, for error messages.
+    /// The server's temporary directory (removed when it stops), for the run's scratch files.
+    pub fn work_dir(&self) -> &std::path::Path {
+        &self._dir.path
+    }
+
     pub fn log_tail(&self) -> String {
         let mut out = String::new();
         for file in [self.log.clone(), self.log.with_file_name("server.err")] {

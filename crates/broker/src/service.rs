@@ -86,13 +86,20 @@ impl Broker {
             .filter(|t| !t.is_empty() && t.len() <= 1024)
             .ok_or_else(BrokerError::unauthorized)?;
         let now = self.clock.now();
-        let Some(SsoAccess {
-            user_id,
-            session_id,
-            client_id,
-            scopes,
-            ..
-        }) = sso::live_access(self.sessions.as_ref(), token, now).await?
+        let budget = sso::Budget {
+            ns: THROTTLE_NS,
+            window: self.config.throttle_window,
+        };
+        let Some((
+            SsoAccess {
+                user_id,
+                session_id,
+                client_id,
+                scopes,
+                ..
+            },
+            count,
+        )) = sso::live_access_counted(self.sessions.as_ref(), token, now, budget).await?
         else {
             return Err(BrokerError::unauthorized());
         };
@@ -106,14 +113,6 @@ impl Broker {
             Ok(_) | Err(StoreError::NotFound(_)) => return Err(BrokerError::unauthorized()),
             Err(e) => return Err(e.into()),
         };
-        let count = self
-            .sessions
-            .increment(
-                THROTTLE_NS,
-                &sso::key_of(token),
-                self.config.throttle_window,
-            )
-            .await?;
         if count > self.config.requests_per_window {
             return Err(BrokerError::TooManyRequests);
         }

@@ -5,9 +5,9 @@ use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
+use argon2::password_hash::PasswordHasher;
 use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use portcullis_domain::User;
 
 /// A password as typed by a person. Never printed.
@@ -79,6 +79,10 @@ pub struct Passwords {
     /// At most one hash per core at a time: argon2 is CPU-bound, so more in parallel only adds
     /// their memory (m_cost each, kept by the allocator per thread) without finishing sooner.
     slots: Arc<tokio::sync::Semaphore>,
+    /// Argon2 working memory (m_cost KiB each), reused from one verification to the next: at
+    /// most one per slot, so the server's resident memory for passwords stays at cores × m_cost
+    /// however many people sign in, and no hash pays for faulting in fresh pages.
+    memory: Arc<MemoryPool>,
 }
 
 impl fmt::Debug for Passwords {
@@ -122,26 +126,19 @@ impl Passwords {
             slots: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             )),
+            memory: Arc::default(),
         })
-    }
-
-    fn argon2(&self) -> Argon2<'static> {
-        Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone())
     }
 
     /// A PHC string for a new password (argon2id, random salt), computed on the blocking pool.
     pub async fn hash(&self, password: &Password) -> Result<String, PasswordError> {
-        let argon2 = self.argon2();
         let pw = password.clone();
+        let params = self.params.clone();
+        let pool = self.memory.clone();
         let _slot = self.slots.acquire().await;
-        tokio::task::spawn_blocking(move || {
-            argon2
-                .hash_password(pw.expose().as_bytes())
-                .map(|h| h.to_string())
-                .map_err(|e| PasswordError::Hash(e.to_string()))
-        })
-        .await
-        .map_err(|e| PasswordError::Hash(e.to_string()))?
+        tokio::task::spawn_blocking(move || hash_with_pool(pw.expose().as_bytes(), &params, &pool))
+            .await
+            .map_err(|e| PasswordError::Hash(e.to_string()))?
     }
 
     /// Checks `password` against `stored`, or against a dummy hash when there is none, so that
@@ -152,18 +149,16 @@ impl Passwords {
         let target = real
             .clone()
             .unwrap_or_else(|| self.dummy_hash.as_ref().clone());
-        let argon2 = self.argon2();
         let pw = password.clone();
         let wanted = self.params.clone();
+        let pool = self.memory.clone();
         let _slot = self.slots.acquire().await;
         let outcome = tokio::task::spawn_blocking(move || {
             let Ok(parsed) = PasswordHash::new(&target) else {
                 return Verification::NoMatch;
             };
             if pw.expose().len() > MAX_LENGTH * 4
-                || argon2
-                    .verify_password(pw.expose().as_bytes(), &parsed)
-                    .is_err()
+                || !matches_with_pool(&parsed, pw.expose().as_bytes(), &pool, &wanted)
             {
                 return Verification::NoMatch;
             }
@@ -212,6 +207,93 @@ impl Passwords {
     pub fn min_length(&self) -> usize {
         self.min_length
     }
+}
+
+type MemoryPool = std::sync::Mutex<Vec<Vec<Block>>>;
+
+/// Runs `f` on `blocks` blocks of working memory from `pool`, and gives the memory back when it
+/// is no bigger than what `configured` needs (a bigger one, for an old hash with a higher cost,
+/// is dropped).
+fn with_memory<T>(
+    pool: &MemoryPool,
+    blocks: usize,
+    configured: &Params,
+    f: impl FnOnce(&mut [Block]) -> T,
+) -> T {
+    let mut memory = pool
+        .lock()
+        .ok()
+        .and_then(|mut p| p.pop())
+        .unwrap_or_default();
+    memory.resize(blocks, Block::default());
+    let out = f(&mut memory[..blocks]);
+    if memory.len() <= configured.block_count()
+        && let Ok(mut p) = pool.lock()
+    {
+        p.push(memory);
+    }
+    out
+}
+
+/// A PHC string for `password`: argon2id with `params` and a random 16-byte salt, computed in
+/// pooled working memory.
+fn hash_with_pool(
+    password: &[u8],
+    params: &Params,
+    pool: &MemoryPool,
+) -> Result<String, PasswordError> {
+    use argon2::password_hash::phc::{Output, ParamsString, Salt};
+    use rand::RngCore as _;
+    let fail = |e: &dyn fmt::Display| PasswordError::Hash(e.to_string());
+    let mut salt = [0u8; 16];
+    rand::rng().fill_bytes(&mut salt);
+    let mut out = [0u8; 32];
+    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+    with_memory(pool, params.block_count(), params, |memory| {
+        argon2.hash_password_into_with_memory(password, &salt, &mut out, memory)
+    })
+    .map_err(|e| fail(&e))?;
+    let hash = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(params).map_err(|e| fail(&e))?,
+        salt: Some(Salt::new(&salt).map_err(|e| fail(&e))?),
+        hash: Some(Output::new(&out).map_err(|e| fail(&e))?),
+    };
+    Ok(hash.to_string())
+}
+
+/// Recomputes `parsed` for `password` (its own algorithm, version, parameters and salt) in
+/// working memory taken from `pool`, and compares the outputs in constant time. Memory sized for
+/// the configured parameters goes back to the pool; a larger block (an old hash with a higher
+/// cost) is dropped after use.
+fn matches_with_pool(
+    parsed: &PasswordHash,
+    password: &[u8],
+    pool: &MemoryPool,
+    configured: &Params,
+) -> bool {
+    let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::new(parsed.algorithm.as_str()) else {
+        return false;
+    };
+    let version = match parsed.version.map(Version::try_from).transpose() {
+        Ok(v) => v.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    let Ok(params) = Params::try_from(parsed) else {
+        return false;
+    };
+    let mut out = vec![0u8; expected.len()];
+    let argon2 = Argon2::new(algorithm, version, params.clone());
+    let hashed = with_memory(pool, params.block_count(), configured, |memory| {
+        argon2.hash_password_into_with_memory(password, salt.as_ref(), &mut out, memory)
+    })
+    .is_ok();
+    use subtle::ConstantTimeEq as _;
+    hashed && expected.as_bytes().ct_eq(&out).into()
 }
 
 /// A random password for an administrator to hand over (one-time, must be changed): 16
@@ -267,6 +349,47 @@ mod tests {
             stronger.verify(&pw, Some(&h)).await,
             Verification::Match { needs_rehash: true }
         );
+    }
+
+    #[tokio::test]
+    async fn working_memory_is_reused_not_grown() {
+        let p = cheap();
+        let pw = Password::new("correct horse battery");
+        let h = p.hash(&pw).await.expect("hash");
+        for _ in 0..5 {
+            assert!(matches!(
+                p.verify(&pw, Some(&h)).await,
+                Verification::Match { .. }
+            ));
+        }
+        {
+            let pool = p.memory.lock().expect("pool");
+            assert_eq!(pool.len(), 1, "one verification at a time needs one buffer");
+            assert_eq!(pool[0].len(), 1024, "m=1024 KiB is 1024 blocks");
+        }
+        // A hash made with a higher cost still verifies; its bigger buffer is not kept.
+        let costly = Passwords::new(&PasswordConfig {
+            memory_kib: 4096,
+            ..PasswordConfig::default()
+        })
+        .expect("params");
+        let h4 = costly.hash(&pw).await.expect("hash");
+        assert_eq!(
+            p.verify(&pw, Some(&h4)).await,
+            Verification::Match { needs_rehash: true }
+        );
+        assert!(
+            p.memory
+                .lock()
+                .expect("pool")
+                .iter()
+                .all(|m| m.len() <= 1024)
+        );
+        // Tampered output: same length, different bytes.
+        let tampered = format!("{}A", &h[..h.len() - 1]);
+        if tampered != h {
+            assert_eq!(p.verify(&pw, Some(&tampered)).await, Verification::NoMatch);
+        }
     }
 
     #[test]

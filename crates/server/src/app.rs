@@ -4,6 +4,7 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::middleware::DefaultHeaders;
@@ -18,9 +19,9 @@ use portcullis_idp::{Idp, IdpConfig, IdpKeys};
 use portcullis_sessions::embedded::EmbeddedSessions;
 use portcullis_sessions::redis::RedisSessions;
 use portcullis_sessions::{Clock, Sessions, SystemClock};
-use portcullis_store::Directory;
 use portcullis_store::postgres::PostgresDirectory;
 use portcullis_store::sqlite::SqliteDirectory;
+use portcullis_store::{CacheOptions, CachedDirectory, Directory};
 use sha2::Sha256;
 
 use crate::admin;
@@ -29,30 +30,45 @@ use crate::config::{Config, DatabaseTarget, SessionsTarget};
 use crate::state::AppState;
 use crate::telemetry::{self, HttpMetrics};
 
-/// Opens (and migrates) the directory the configuration names. Only here are concrete
-/// backends named.
+/// Opens (and migrates) the directory the configuration names, behind the per-node read cache
+/// (`database.cache_seconds`). Only here are concrete backends named.
+///
+/// With PostgreSQL the cache listens for changes other nodes make (`LISTEN/NOTIFY`) and is
+/// bypassed until, and whenever not, listening. SQLite has one node: its own writes are all.
 pub async fn open_directory(config: &Config) -> anyhow::Result<Arc<dyn Directory>> {
-    let directory: Arc<dyn Directory> = match config.database_target()? {
+    let options = CacheOptions::with_ttl(Duration::from_secs(config.database.cache_seconds));
+    let directory = match config.database_target()? {
         DatabaseTarget::Sqlite(path) => {
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
                 std::fs::create_dir_all(parent)
                     .with_context(|| format!("creating {}", parent.display()))?;
             }
-            Arc::new(
-                SqliteDirectory::open(&path)
-                    .with_context(|| format!("opening {}", path.display()))?,
-            )
+            let sqlite = SqliteDirectory::open(&path)
+                .with_context(|| format!("opening {}", path.display()))?;
+            CachedDirectory::new(Arc::new(sqlite), options)
         }
-        DatabaseTarget::Postgres(url) => Arc::new(
-            PostgresDirectory::connect(url.expose(), config.database.max_connections)
-                .context("connecting to PostgreSQL")?,
-        ),
+        DatabaseTarget::Postgres(url) => {
+            let postgres =
+                PostgresDirectory::connect(url.expose(), config.database.max_connections)
+                    .context("connecting to PostgreSQL")?;
+            let cached = CachedDirectory::new(Arc::new(postgres), options);
+            if options.ttl.is_zero() {
+                cached
+            } else {
+                let listener = portcullis_store::postgres::spawn_change_listener(
+                    url.expose(),
+                    cached.invalidation(),
+                )
+                .context("starting the directory change listener")?;
+                cached.with_listener(listener)
+            }
+        }
     };
     directory
         .migrate()
         .await
         .context("applying directory migrations")?;
-    Ok(directory)
+    Ok(Arc::new(directory))
 }
 
 /// Opens the session store the configuration names (the embedded one sweeps expired rows

@@ -140,6 +140,11 @@ fn unknown_keys_and_variables_are_errors() {
             "many",
             "max_connections",
         ),
+        (
+            "PORTCULLIS__DATABASE__CACHE_SECONDS",
+            "3601",
+            "database.cache_seconds",
+        ),
     ] {
         let out = portcullis(dir.path())
             .args(["config", "check"])

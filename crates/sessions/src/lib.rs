@@ -89,6 +89,10 @@ pub trait SessionStore: Send + Sync {
     async fn create_session(&self, new: NewSession) -> Result<(SessionToken, PortalSession)>;
     /// The live session for this token; `None` when unknown, revoked or expired by the clock.
     async fn get_session(&self, token: &SessionToken) -> Result<Option<PortalSession>>;
+    /// The live session with this public id (what grants and tokens derived from a session
+    /// keep); `None` when unknown, revoked or expired by the clock. One lookup, whatever the
+    /// number of the person's sessions.
+    async fn get_session_by_id(&self, id: &SessionId) -> Result<Option<PortalSession>>;
     /// The user's live sessions, oldest first.
     async fn list_user_sessions(&self, user: UserId) -> Result<Vec<PortalSession>>;
     /// Ends one session of `user`; `false` when it did not exist (or belongs to someone else).

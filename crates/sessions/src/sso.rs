@@ -52,19 +52,61 @@ pub async fn live_access(
     token: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<SsoAccess>> {
-    let Some(raw) = store.get(ACCESS_NS, &key_of(token)).await? else {
+    Ok(checked_access(store, token, now, None)
+        .await?
+        .map(|(access, _)| access))
+}
+
+/// A request budget: a counter per token in `ns`, over windows of `window`.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget<'a> {
+    pub ns: &'a str,
+    pub window: std::time::Duration,
+}
+
+/// As [`live_access`], also counting this request against the token's `budget` (in the same
+/// round trip as the family and session checks); returns the count so far in the window. A
+/// token that does not exist counts nothing, so unknown tokens cannot fill the store.
+pub async fn live_access_counted(
+    store: &dyn Sessions,
+    token: &str,
+    now: DateTime<Utc>,
+    budget: Budget<'_>,
+) -> Result<Option<(SsoAccess, u64)>> {
+    Ok(checked_access(store, token, now, Some(budget))
+        .await?
+        .map(|(access, count)| (access, count.unwrap_or(0))))
+}
+
+async fn checked_access(
+    store: &dyn Sessions,
+    token: &str,
+    now: DateTime<Utc>,
+    budget: Option<Budget<'_>>,
+) -> Result<Option<(SsoAccess, Option<u64>)>> {
+    let key = key_of(token);
+    let Some(raw) = store.get(ACCESS_NS, &key).await? else {
         return Ok(None);
     };
     let Ok(access) = serde_json::from_slice::<SsoAccess>(&raw) else {
         return Ok(None);
     };
-    if access.expires_at <= now || store.get(FAMILY_NS, &access.family).await?.is_none() {
+    if access.expires_at <= now {
         return Ok(None);
     }
-    let live = store
-        .list_user_sessions(access.user_id)
-        .await?
-        .iter()
-        .any(|s| s.id == access.session_id);
-    Ok(live.then_some(access))
+    // Independent lookups, in flight together (one round trip on a shared connection).
+    let count = async {
+        match budget {
+            Some(b) => store.increment(b.ns, &key, b.window).await.map(Some),
+            None => Ok(None),
+        }
+    };
+    let (family, session, count) = tokio::join!(
+        store.get(FAMILY_NS, &access.family),
+        store.get_session_by_id(&access.session_id),
+        count
+    );
+    let live = family?.is_some() && session?.is_some_and(|s| s.user_id == access.user_id);
+    let count = count?;
+    Ok(live.then_some((access, count)))
 }

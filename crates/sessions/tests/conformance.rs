@@ -95,6 +95,7 @@ conformance!(
     values_are_binary_safe,
     ping_and_backend,
     count_sessions_counts_live_ones,
+    get_by_id_finds_live_sessions_only,
 );
 
 fn mins(n: i64) -> chrono::Duration {
@@ -158,6 +159,29 @@ async fn create_then_get(s: &Store, clock: &ManualClock) {
     assert_ne!(other.expose(), token.expose());
     assert_ne!(other_session.id, session.id);
     assert_eq!(s.get_session(&other).await.unwrap(), Some(other_session));
+}
+
+async fn get_by_id_finds_live_sessions_only(s: &Store, clock: &ManualClock) {
+    let user = UserId::new();
+    let (token, session) = create(s, user, clock.now() + mins(30)).await;
+    let (other_token, other) = create(s, user, clock.now() + mins(90)).await;
+    assert_eq!(
+        s.get_session_by_id(&session.id).await.unwrap(),
+        Some(session.clone())
+    );
+    assert_eq!(
+        s.get_session_by_id(&other.id).await.unwrap(),
+        Some(other.clone())
+    );
+    // An id nobody holds, and an id that is the hash of nothing stored.
+    let unknown = SessionToken::generate().id();
+    assert_eq!(s.get_session_by_id(&unknown).await.unwrap(), None);
+    // Revoked and expired sessions are gone by id as well.
+    s.revoke_token(&other_token).await.unwrap();
+    assert_eq!(s.get_session_by_id(&other.id).await.unwrap(), None);
+    clock.advance(mins(30));
+    assert_eq!(s.get_session_by_id(&session.id).await.unwrap(), None);
+    assert_eq!(s.get_session(&token).await.unwrap(), None);
 }
 
 async fn unknown_token_finds_nothing(s: &Store, clock: &ManualClock) {

@@ -3,7 +3,8 @@
 //!
 //! Each aggregate has a narrow trait; [`Directory`] composes them. Two backends implement them all:
 //! [`postgres::PostgresDirectory`] (production) and [`sqlite::SqliteDirectory`] (the embedded
-//! default). Both pass the same conformance suite (`tests/conformance/`).
+//! default). Both pass the same conformance suite (`tests/conformance/`), with and without
+//! [`cached::CachedDirectory`], the per-node read cache the server puts in front of them.
 //!
 //! Contracts every backend keeps:
 //! - Every mutating call takes the [`Actor`] and writes one audit event (built by [`events`]) in
@@ -12,6 +13,7 @@
 //!   assignments in the same transaction.
 //! - Listings are keyset-paginated in a stable order; `Page::next` is the key of the last item.
 
+pub mod cached;
 pub mod events;
 pub mod postgres;
 pub mod sqlite;
@@ -28,6 +30,7 @@ use portcullis_domain::{
     PermissionSetId, Principal, Settings, User, UserId, UserName, UserPatch,
 };
 
+pub use cached::{CacheOptions, CachedDirectory, Invalidation, ListenerGuard};
 pub use portcullis_domain::Account;
 pub use types::{AssignmentFilter, Entitlement, NewSigningKey, SigningKey};
 

@@ -8,6 +8,7 @@ mod accounts;
 mod applications;
 mod credentials;
 mod groups;
+mod listen;
 mod misc;
 #[cfg(test)]
 mod tests;
@@ -22,6 +23,8 @@ use portcullis_domain::{NewAuditEvent, Page, PageSize, ValidationError};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{FromSql, ToSql};
 use tokio_postgres::{NoTls, Row};
+
+pub use listen::{CHANNEL as CHANGE_CHANNEL, spawn_change_listener};
 
 use crate::types::now_millis;
 use crate::{Directory, Result, StoreError};

@@ -8,7 +8,10 @@ use std::path::Path;
 use std::sync::mpsc;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use crate::Directory;
+use crate::cached::{CacheOptions, CachedDirectory};
 use crate::postgres::PostgresDirectory;
 use crate::sqlite::SqliteDirectory;
 
@@ -138,6 +141,36 @@ pub async fn postgres(db: &TestDatabase) -> PostgresDirectory {
         panic!("cannot migrate test database {}: {e:?}", db.name);
     }
     directory
+}
+
+/// How long the caches of [`cached`] and [`cached_postgres`] keep entries: longer than any test,
+/// so that only invalidation makes a change visible.
+pub const CACHE_TTL: Duration = Duration::from_secs(3600);
+
+/// `directory` behind a [`CachedDirectory`] (live at once: nothing else writes to it).
+pub fn cached(directory: impl Directory + 'static) -> CachedDirectory {
+    CachedDirectory::new(Arc::new(directory), CacheOptions::with_ttl(CACHE_TTL))
+}
+
+/// A migrated PostgreSQL directory in `db` behind a [`CachedDirectory`] with its own change
+/// listener (the cache is not live until the listener listens: see [`wait_until_caching`]).
+pub async fn cached_postgres(db: &TestDatabase) -> CachedDirectory {
+    let directory = cached(postgres(db).await);
+    let guard = crate::postgres::spawn_change_listener(&db.url, directory.invalidation())
+        .unwrap_or_else(|e| panic!("cannot start the change listener on {}: {e:?}", db.name));
+    directory.with_listener(guard)
+}
+
+/// Waits (at most 10 s) until `directory` serves from its cache, i.e. its listener listens.
+pub async fn wait_until_caching(directory: &CachedDirectory) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !directory.is_caching() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the directory cache did not become live within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 async fn admin_connect(url: &str) -> Result<tokio_postgres::Client, tokio_postgres::Error> {

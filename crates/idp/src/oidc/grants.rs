@@ -123,8 +123,12 @@ impl Idp {
         user: UserId,
         session: &SessionId,
     ) -> Result<Option<PortalSession>, OAuthError> {
-        let sessions = self.sessions.list_user_sessions(user).await?;
-        let Some(found) = sessions.into_iter().find(|s| &s.id == session) else {
+        let Some(found) = self
+            .sessions
+            .get_session_by_id(session)
+            .await?
+            .filter(|s| s.user_id == user)
+        else {
             return Ok(None);
         };
         match self.directory.get_user(user).await {

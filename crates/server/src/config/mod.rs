@@ -91,6 +91,11 @@ pub struct DatabaseConfig {
     pub url_file: Option<PathBuf>,
     /// Pool size for PostgreSQL.
     pub max_connections: usize,
+    /// How long (seconds, at most 3600) a node may serve users, entitlements, accounts,
+    /// permission sets, applications and settings from its memory; 0 turns the cache off.
+    /// Changes are seen sooner: at once on the node that made them, and on other nodes as soon
+    /// as PostgreSQL notifies them. This is the safety net should a notification be lost.
+    pub cache_seconds: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -179,6 +184,7 @@ impl Default for Config {
                 url: None,
                 url_file: None,
                 max_connections: 16,
+                cache_seconds: 10,
             },
             sessions: SessionsConfig {
                 url: None,
@@ -394,6 +400,11 @@ impl Config {
         if self.database.max_connections == 0 {
             return Err(ConfigError::Invalid(
                 "database.max_connections must be at least 1".into(),
+            ));
+        }
+        if self.database.cache_seconds > 3600 {
+            return Err(ConfigError::Invalid(
+                "database.cache_seconds must be between 0 (no cache) and 3600".into(),
             ));
         }
         if self.admin.max_body_bytes < 1024 {

@@ -2,11 +2,12 @@
 //! database and one Redis prefix, behind no load balancer but one browser that visits each.
 
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use portcullis_sessions::testing::{RedisCleanup, redis_url, unique_prefix};
 use portcullis_store::testing::fresh_postgres;
 use reqwest::Method;
+use serde_json::json;
 
 use super::browser::{Admin, Browser, PASSWORD};
 use crate::{Server, serve};
@@ -115,7 +116,7 @@ async fn three_nodes_share_sessions_revocation_and_lockouts() {
 
     super::cluster_oidc::tokens_across_nodes(&admin, &browser, [n1, n2, n3], &ada).await;
 
-    // Revoked through node 1's admin API: refused on node 2 at once (no cache on any node).
+    // Revoked through node 1's admin API: refused on node 2 at once (sessions are not cached).
     let revoked = admin
         .call(Method::DELETE, n1, &format!("users/{ada}/sessions"), None)
         .await;
@@ -165,10 +166,80 @@ async fn three_nodes_share_sessions_revocation_and_lockouts() {
         );
     }
     // Another person is not affected, on any node.
-    admin.person(n3, "cy").await;
+    let cy = admin.person(n3, "cy").await;
     for node in [n1, n2, n3] {
         let ok = Browser::new().sign_in(node, "cy", PASSWORD).await;
         assert_eq!(ok.status, 303, "cy signs in on {node}: {ok:?}");
     }
+
+    assignment_removed_on_one_node_is_refused_on_another(&admin, [n1, n2], &cy).await;
     drop(nodes);
+}
+
+/// Each node caches the directory, yet an assignment removed through node 1's admin API is gone
+/// from node 2's portal within moments (PostgreSQL notifies every node of the change).
+async fn assignment_removed_on_one_node_is_refused_on_another(
+    admin: &Admin,
+    [n1, n2]: [&str; 2],
+    user: &str,
+) {
+    const ACCOUNT: &str = "123456789012";
+    let made = admin
+        .call(
+            Method::POST,
+            n1,
+            "accounts",
+            Some(json!({"accountId": ACCOUNT, "name": "Cluster", "email": "ops@example.com"})),
+        )
+        .await;
+    assert_eq!(made.status, 201, "{made:?}");
+    let ps = admin
+        .call(
+            Method::POST,
+            n1,
+            "permission-sets",
+            Some(json!({"name": "ClusterAdmin"})),
+        )
+        .await;
+    assert_eq!(ps.status, 201, "{ps:?}");
+    let assignment = json!({"accountId": ACCOUNT, "permissionSetId": ps.body["permissionSetId"],
+                            "principalType": "USER", "principalId": user});
+    let made = admin
+        .call(Method::POST, n1, "assignments", Some(assignment.clone()))
+        .await;
+    assert_eq!(made.status, 201, "{made:?}");
+    let browser = Browser::new();
+    let done = browser.sign_in(n2, "cy", PASSWORD).await;
+    assert_eq!(done.status, 303, "{done:?}");
+    // Node 2 hears of the new assignment (its cache may have held cy's entitlements since the
+    // sign-in), and then answers from its cache.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while !browser.get(n2, "/portal").await.body.contains(ACCOUNT) {
+        assert!(
+            Instant::now() < deadline,
+            "node 2 never shows the new assignment"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let removed = admin
+        .call(Method::DELETE, n1, "assignments", Some(assignment))
+        .await;
+    assert_eq!(removed.status, 204, "{removed:?}");
+    let started = Instant::now();
+    loop {
+        let portal = browser.get(n2, "/portal").await;
+        assert_eq!(portal.status, 200, "{portal:?}");
+        if !portal.body.contains(ACCOUNT) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "node 2 still offers the account 2 s after node 1 removed the assignment"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    eprintln!(
+        "an assignment removed on node 1 was gone from node 2 after {:?}",
+        started.elapsed()
+    );
 }

@@ -48,7 +48,10 @@ impl SessionStore for EmbeddedSessions {
     }
 
     async fn get_session(&self, token: &SessionToken) -> Result<Option<PortalSession>> {
-        let id = token.id();
+        self.get_session_by_id(&token.id()).await
+    }
+
+    async fn get_session_by_id(&self, id: &SessionId) -> Result<Option<PortalSession>> {
         let key = id.as_str().to_owned();
         let now = self.now_millis();
         let body: Option<String> = self
@@ -62,7 +65,7 @@ impl SessionStore for EmbeddedSessions {
             return Ok(None);
         };
         let session = decode(&body)?;
-        Ok((session.id == id).then_some(session))
+        Ok((&session.id == id).then_some(session))
     }
 
     async fn list_user_sessions(&self, user: UserId) -> Result<Vec<PortalSession>> {

@@ -1,10 +1,12 @@
 //! Redis backend: shared by every node of a deployment.
 //!
 //! Keys (all under the configured prefix):
-//! - `{prefix}session:{id}` — the JSON of a [`PortalSession`](crate::PortalSession), where `id`
-//!   is the hex SHA-256 of the token, with a Redis TTL of the session's remaining lifetime;
-//! - `{prefix}user-sessions:{user_id}` — a sorted set of the user's session ids, scored by their
-//!   expiry in Unix milliseconds, with a TTL as long as its longest-lived session;
+//! - `{prefix}s:{member}` — a [`PortalSession`](crate::PortalSession) in a compact binary record
+//!   (see `record.rs`), where `member` is the SHA-256 of the token in unpadded base64url (the
+//!   session id's 32 bytes in 43 characters rather than 64 hex digits: keys are most of a
+//!   session's memory), with a Redis TTL of the session's remaining lifetime;
+//! - `{prefix}user-sessions:{user_id}` — a sorted set of the user's session members, scored by
+//!   their expiry in Unix milliseconds, with a TTL as long as its longest-lived session;
 //! - `{prefix}flow:{ns}:{key}` — flow state: the entry's absolute expiry (8-byte big-endian Unix
 //!   milliseconds) followed by the value bytes, with a Redis TTL as well. A `:` or `%` in the
 //!   namespace is percent-escaped so that `(ns, key)` pairs cannot collide.
@@ -14,6 +16,7 @@
 //! (put-if-absent, increment, revoking sessions) run as Lua scripts.
 
 mod flow;
+mod record;
 mod sessions;
 
 use std::sync::Arc;
@@ -116,12 +119,13 @@ impl RedisSessions {
         self.now().timestamp_millis()
     }
 
-    fn session_key(&self, id: &str) -> String {
-        format!("{}session:{id}", self.prefix)
+    /// The key of the session whose index member is `member` (see [`record::member`]).
+    fn session_key(&self, member: &str) -> String {
+        format!("{}s:{member}", self.prefix)
     }
 
     fn session_key_prefix(&self) -> String {
-        format!("{}session:", self.prefix)
+        format!("{}s:", self.prefix)
     }
 
     fn user_index_key(&self, user: &portcullis_domain::UserId) -> String {

@@ -5,9 +5,7 @@ use async_trait::async_trait;
 use portcullis_domain::UserId;
 
 use super::{RedisSessions, unavailable};
-use crate::{
-    NewSession, PortalSession, Result, SessionError, SessionId, SessionStore, SessionToken,
-};
+use crate::{NewSession, PortalSession, Result, SessionId, SessionStore, SessionToken};
 
 /// Ends one session if, and only if, its id is in the user's index.
 /// KEYS: the user's index, the session's key. ARGV: the session id, now (ms).
@@ -43,10 +41,7 @@ return live
     )
 }
 
-fn decode(raw: &[u8]) -> Result<PortalSession> {
-    serde_json::from_slice(raw)
-        .map_err(|e| SessionError::Corrupt(format!("a session record is not valid: {e}")))
-}
+use super::record::{decode, encode, id_of_member, member};
 
 #[async_trait]
 impl SessionStore for RedisSessions {
@@ -71,14 +66,13 @@ impl SessionStore for RedisSessions {
         else {
             return Ok((token, session));
         };
-        let body = serde_json::to_vec(&session)
-            .map_err(|e| SessionError::Corrupt(format!("encoding a session: {e}")))?;
+        let body = encode(&session)?;
         let index = self.user_index_key(&session.user_id);
-        let id = session.id.as_str();
+        let id = member(&session.id);
         ::redis::pipe()
             .atomic()
             .cmd("SET")
-            .arg(self.session_key(id))
+            .arg(self.session_key(&id))
             .arg(body)
             .arg("PX")
             .arg(ttl_ms)
@@ -91,7 +85,7 @@ impl SessionStore for RedisSessions {
             .cmd("ZADD")
             .arg(&index)
             .arg(expires_ms)
-            .arg(id)
+            .arg(&id)
             .ignore()
             // The index lives as long as its longest-lived session: NX sets a first TTL, GT
             // extends it.
@@ -112,17 +106,20 @@ impl SessionStore for RedisSessions {
     }
 
     async fn get_session(&self, token: &SessionToken) -> Result<Option<PortalSession>> {
-        let id = token.id();
+        self.get_session_by_id(&token.id()).await
+    }
+
+    async fn get_session_by_id(&self, id: &SessionId) -> Result<Option<PortalSession>> {
         let raw: Option<Vec<u8>> = ::redis::cmd("GET")
-            .arg(self.session_key(id.as_str()))
+            .arg(self.session_key(&member(id)))
             .query_async(&mut self.conn())
             .await
             .map_err(unavailable)?;
         let Some(raw) = raw else {
             return Ok(None);
         };
-        let session = decode(&raw)?;
-        let live = session.id == id && session.expires_at.timestamp_millis() > self.now_millis();
+        let session = decode(id, &raw)?;
+        let live = &session.id == id && session.expires_at.timestamp_millis() > self.now_millis();
         Ok(live.then_some(session))
     }
 
@@ -146,7 +143,7 @@ impl SessionStore for RedisSessions {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let keys: Vec<String> = ids.iter().map(|id| self.session_key(id)).collect();
+        let keys: Vec<String> = ids.iter().map(|m| self.session_key(m)).collect();
         let bodies: Vec<Option<Vec<u8>>> = ::redis::cmd("MGET")
             .arg(&keys)
             .query_async(&mut self.conn())
@@ -154,16 +151,13 @@ impl SessionStore for RedisSessions {
             .map_err(unavailable)?;
         let mut sessions = Vec::with_capacity(bodies.len());
         let mut stale = Vec::new();
-        for (id, body) in ids.iter().zip(bodies) {
-            let Some(body) = body else {
-                stale.push(id.as_str());
+        for (m, body) in ids.iter().zip(bodies) {
+            let (Some(body), Some(id)) = (body, id_of_member(m)) else {
+                stale.push(m.as_str());
                 continue;
             };
-            let session = decode(&body)?;
-            if session.user_id == user
-                && session.id.as_str() == id
-                && session.expires_at.timestamp_millis() > now_ms
-            {
+            let session = decode(&id, &body)?;
+            if session.user_id == user && session.expires_at.timestamp_millis() > now_ms {
                 sessions.push(session);
             }
         }
@@ -189,8 +183,8 @@ impl SessionStore for RedisSessions {
             .scripts
             .revoke_one
             .key(self.user_index_key(&user))
-            .key(self.session_key(id.as_str()))
-            .arg(id.as_str())
+            .key(self.session_key(&member(id)))
+            .arg(member(id))
             .arg(self.now_millis())
             .invoke_async(&mut self.conn())
             .await
@@ -200,7 +194,8 @@ impl SessionStore for RedisSessions {
 
     async fn revoke_token(&self, token: &SessionToken) -> Result<()> {
         let id = token.id();
-        let key = self.session_key(id.as_str());
+        let m = member(&id);
+        let key = self.session_key(&m);
         let raw: Option<Vec<u8>> = ::redis::cmd("GET")
             .arg(&key)
             .query_async(&mut self.conn())
@@ -213,10 +208,10 @@ impl SessionStore for RedisSessions {
         pipe.atomic().cmd("DEL").arg(&key).ignore();
         // A record that cannot be decoded is deleted all the same; its index entry then goes
         // when the index is next read.
-        if let Ok(session) = decode(&raw) {
+        if let Ok(session) = decode(&id, &raw) {
             pipe.cmd("ZREM")
                 .arg(self.user_index_key(&session.user_id))
-                .arg(id.as_str())
+                .arg(&m)
                 .ignore();
         }
         pipe.query_async::<()>(&mut self.conn())

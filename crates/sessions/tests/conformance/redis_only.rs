@@ -1,6 +1,8 @@
 //! Redis-specific checks: what is stored, TTLs, connection failures.
 
 use super::*;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use portcullis_sessions::SessionError;
 use portcullis_sessions::redis::RedisSessions;
 
@@ -30,7 +32,9 @@ async fn stores_only_the_token_hash() {
             );
         }
     }
-    let session_key = format!("{}session:{}", store.prefix(), session.id);
+    // Keys and index members carry the session id's 32 bytes in unpadded base64url.
+    let member = URL_SAFE_NO_PAD.encode(hex::decode(session.id.as_str()).unwrap());
+    let session_key = format!("{}s:{member}", store.prefix());
     assert!(
         entries
             .iter()
@@ -39,10 +43,7 @@ async fn stores_only_the_token_hash() {
     let index_key = format!("{}user-sessions:{}", store.prefix(), session.user_id);
     let index = entries.iter().find(|e| e.key == index_key).unwrap();
     assert_eq!(index.kind, "zset");
-    assert_eq!(
-        index.contents,
-        vec![session.id.as_str().as_bytes().to_vec()]
-    );
+    assert_eq!(index.contents, vec![member.as_bytes().to_vec()]);
 }
 
 #[tokio::test]

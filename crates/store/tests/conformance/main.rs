@@ -28,44 +28,66 @@ use portcullis_store::{
 
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
-        mod sqlite {
+        conformance!(@backend sqlite, "sqlite", $($name),*);
+        conformance!(@backend postgres, "postgres", $($name),*);
+        conformance!(@backend cached_sqlite, "sqlite", $($name),*);
+        conformance!(@backend cached_postgres, "postgres", $($name),*);
+    };
+    (@backend $backend:ident, $backend_name:literal, $($name:ident),*) => {
+        mod $backend {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    let tmp = tempfile::tempdir().expect("temporary directory");
-                    let directory = portcullis_store::testing::sqlite_in(tmp.path()).await;
-                    super::$name(&directory).await;
-                }
-            )*
-
-            #[tokio::test]
-            async fn backend_name() {
-                let tmp = tempfile::tempdir().expect("temporary directory");
-                let directory = portcullis_store::testing::sqlite_in(tmp.path()).await;
-                assert_eq!(portcullis_store::Directory::backend(&directory), "sqlite");
-            }
-        }
-
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = portcullis_store::testing::fresh_postgres().await;
-                    let directory = portcullis_store::testing::postgres(&db).await;
-                    super::$name(&directory).await;
+                    let (directory, guard) = super::open::$backend().await;
+                    super::$name(directory.as_ref()).await;
                     drop(directory);
-                    drop(db);
+                    drop(guard);
                 }
             )*
 
             #[tokio::test]
             async fn backend_name() {
-                let db = portcullis_store::testing::fresh_postgres().await;
-                let directory = portcullis_store::testing::postgres(&db).await;
-                assert_eq!(portcullis_store::Directory::backend(&directory), "postgres");
+                let (directory, guard) = super::open::$backend().await;
+                assert_eq!(directory.backend(), $backend_name);
+                drop(directory);
+                drop(guard);
             }
         }
     };
+}
+
+/// One fresh directory per backend, and what must outlive it (a temporary directory, a test
+/// database). The `cached_` ones are the same backends behind the per-node read cache; the
+/// PostgreSQL one with its change listener.
+mod open {
+    use portcullis_store::Directory;
+    use portcullis_store::testing;
+
+    pub type Opened = (Box<dyn Directory>, Box<dyn std::any::Any>);
+
+    pub async fn sqlite() -> Opened {
+        let tmp = tempfile::tempdir().expect("temporary directory");
+        (
+            Box::new(testing::sqlite_in(tmp.path()).await),
+            Box::new(tmp),
+        )
+    }
+
+    pub async fn postgres() -> Opened {
+        let db = testing::fresh_postgres().await;
+        (Box::new(testing::postgres(&db).await), Box::new(db))
+    }
+
+    pub async fn cached_sqlite() -> Opened {
+        let tmp = tempfile::tempdir().expect("temporary directory");
+        let directory = testing::cached(testing::sqlite_in(tmp.path()).await);
+        (Box::new(directory), Box::new(tmp))
+    }
+
+    pub async fn cached_postgres() -> Opened {
+        let db = testing::fresh_postgres().await;
+        (Box::new(testing::cached_postgres(&db).await), Box::new(db))
+    }
 }
 
 conformance!(
@@ -473,6 +495,7 @@ mod accounts_permission_sets;
 mod applications;
 mod assignments;
 mod audit;
+mod cache;
 mod cascades;
 mod concurrency;
 mod credentials;
