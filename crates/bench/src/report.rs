@@ -229,8 +229,8 @@ impl Results {
             "## Physical floors (same run)\n\n\
              | floor | per second |\n|---|---:|\n\
              | argon2id verifications, {} threads (m={} KiB, t={}, p={}) | {:.0} |\n\
-             | RS256 signatures (RSA 2048, jsonwebtoken + aws-lc-rs), {} threads | {:.0} |\n\
-             | ES256 signatures (P-256), {} threads | {:.0} |\n\
+             | RS256 signatures (RSA 2048, aws-lc-rs, key opened once), {} threads | {:.0} |\n\
+             | ES256 signatures (P-256, aws-lc-rs, key opened once), {} threads | {:.0} |\n\
              | Redis SET (256 B, 32 in flight) | {:.0} |\n\
              | Redis GET | {:.0} |\n",
             f.threads,

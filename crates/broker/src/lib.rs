@@ -14,6 +14,9 @@
 //! directory on every request, so an administrator's change takes effect at once on every node.
 //! Wire facts: /work/shared/reference/AWS-WIRE.md; operator notes: docs/broker.md.
 
+mod audit;
+#[cfg(test)]
+mod audit_tests;
 mod credentials;
 mod error;
 pub mod grpc;
@@ -59,6 +62,9 @@ impl Default for BrokerConfig {
     }
 }
 
+/// At most this many issuance audit records share one commit.
+const AUDIT_BATCH: usize = 256;
+
 /// The credential broker.
 pub struct Broker {
     pub(crate) directory: Arc<dyn Directory>,
@@ -67,6 +73,8 @@ pub struct Broker {
     pub(crate) keys: Arc<credentials::Keys>,
     pub(crate) config: BrokerConfig,
     pub(crate) issued: opentelemetry::metrics::Counter<u64>,
+    /// Writes issuance audit records, many per commit.
+    pub(crate) audit: audit::AuditQueue,
 }
 
 impl std::fmt::Debug for Broker {
@@ -83,7 +91,8 @@ impl std::fmt::Debug for Broker {
 impl Broker {
     /// A broker over these stores. `key` is derived from the master key by the server
     /// (`"portcullis broker credentials v1"`); every node must be given the same one, since it
-    /// seals session tokens and derives secrets.
+    /// seals session tokens and derives secrets. Starts the audit writer on the current tokio
+    /// runtime, so it must be called inside one; the writer ends when the broker is dropped.
     pub fn new(
         directory: Arc<dyn Directory>,
         sessions: Arc<dyn Sessions>,
@@ -91,6 +100,7 @@ impl Broker {
         key: [u8; 32],
     ) -> Self {
         Self {
+            audit: audit::AuditQueue::spawn(directory.clone(), AUDIT_BATCH),
             directory,
             sessions,
             clock,

@@ -284,7 +284,8 @@ impl Broker {
             client_id: caller.client_id.clone(),
         };
         let credentials = self.keys.mint(&claims);
-        self.directory.record_event(issuance_event(&claims)).await?;
+        // Shares its commit with concurrent issuances; returns only once the record is durable.
+        self.audit.record(issuance_event(&claims)).await?;
         tracing::info!(access_key_id = %claims.access_key_id, "role credentials issued");
         let via = if claims.client_id == "portal" {
             "portal"

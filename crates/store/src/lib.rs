@@ -261,6 +261,10 @@ pub trait AdminTokenStore: Send + Sync {
 pub trait AuditLog: Send + Sync {
     /// Records an event that is not part of a directory change (a sign-in, a token issued).
     async fn record_event(&self, event: NewAuditEvent) -> Result<()>;
+    /// Records several such events in one transaction: all of them or none. Ids grow in the
+    /// order given. An empty batch writes nothing. Lets a caller that must not go on before its
+    /// event is durable share one commit with concurrent callers (group commit).
+    async fn record_events(&self, events: Vec<NewAuditEvent>) -> Result<()>;
     /// Newest first; the page key is the event id.
     async fn list_audit_events(
         &self,

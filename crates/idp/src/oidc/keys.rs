@@ -23,6 +23,7 @@ use portcullis_store::{Directory, NewSigningKey, SigningKey, StoreError};
 use serde::Serialize;
 
 use crate::crypto::SecretBox;
+use signer::Signer;
 
 /// The `purpose` of OIDC keys in the signing-key store.
 pub const PURPOSE: &str = "oidc";
@@ -106,7 +107,8 @@ fn jws_alg(alg: SigningAlgorithm) -> Algorithm {
 struct KeyMaterial {
     kid: String,
     alg: SigningAlgorithm,
-    encoding: EncodingKey,
+    /// The private key, opened once (see `signer.rs`).
+    signer: Arc<Signer>,
     decoding: DecodingKey,
     /// The public JWK (RFC 7517) with `kid`, `use: sig` and `alg`.
     jwk: serde_json::Value,
@@ -146,19 +148,29 @@ impl KeyMaterial {
     /// Opens a PKCS#8 v1 private key; `kid` is the stored id (`None`: the thumbprint).
     fn from_pkcs8(alg: SigningAlgorithm, kid: Option<&str>, der: &[u8]) -> Result<Self, KeyError> {
         let unusable = |why: &str| KeyError::Corrupt(format!("{alg} key: {why}"));
-        let encoding = match alg {
+        let (encoding, signer) = match alg {
             SigningAlgorithm::RS256 => {
-                // jsonwebtoken signs with an RFC 8017 RSAPrivateKey, the body of the PKCS#8 box.
+                // Signing takes an RFC 8017 RSAPrivateKey, the body of the PKCS#8 box.
                 let pkcs1 = pkcs1_from_pkcs8(der).ok_or_else(|| unusable("not PKCS#8"))?;
                 let pair = aws_lc_rs::rsa::KeyPair::from_der(pkcs1)
                     .map_err(|_| unusable("not an RSA private key"))?;
                 if pair.public_modulus_len() < 256 {
                     return Err(unusable("RSA keys must have at least 2048 bits"));
                 }
-                EncodingKey::from_rsa_der(pkcs1)
+                (
+                    EncodingKey::from_rsa_der(pkcs1),
+                    Signer::open(alg, pkcs1).map_err(|e| unusable(e.0))?,
+                )
             }
-            SigningAlgorithm::ES256 => EncodingKey::from_ec_der(der),
-            SigningAlgorithm::EdDSA => EncodingKey::from_ed_der(der),
+            SigningAlgorithm::ES256 | SigningAlgorithm::EdDSA => {
+                let signer = Signer::open(alg, der).map_err(|e| unusable(e.0))?;
+                let encoding = if alg == SigningAlgorithm::ES256 {
+                    EncodingKey::from_ec_der(der)
+                } else {
+                    EncodingKey::from_ed_der(der)
+                };
+                (encoding, signer)
+            }
         };
         // Also checks the key: the P-256 and Ed25519 parsers run here.
         let mut jwk = Jwk::from_encoding_key(&encoding, jws_alg(alg))
@@ -177,7 +189,7 @@ impl KeyMaterial {
         Ok(Self {
             kid,
             alg,
-            encoding,
+            signer: Arc::new(signer),
             decoding,
             jwk,
         })
@@ -187,8 +199,9 @@ impl KeyMaterial {
         let mut header = Header::new(jws_alg(self.alg));
         header.typ = Some(typ.to_owned());
         header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, claims, &self.encoding)
-            .map_err(|e| KeyError::Corrupt(format!("signing with {} failed: {e}", self.kid)))
+        self.signer
+            .sign(&header, claims)
+            .map_err(|e| KeyError::Corrupt(format!("signing with {} failed: {}", self.kid, e.0)))
     }
 
     /// Checks `token` against this key: the header's `kid` and `alg` must be this key's (so
@@ -741,5 +754,6 @@ impl KeyRing {
     }
 }
 
+mod signer;
 #[cfg(test)]
 mod tests;

@@ -368,6 +368,7 @@ directory_impl! {
     AuditLog;
     forward {
         fn record_event(&self, event: NewAuditEvent) -> Result<()>;
+        fn record_events(&self, events: Vec<NewAuditEvent>) -> Result<()>;
         fn list_audit_events(
             &self,
             filter: &AuditFilter,

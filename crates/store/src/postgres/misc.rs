@@ -262,6 +262,40 @@ impl AuditLog for PostgresDirectory {
         .map(|_| ())
     }
 
+    async fn record_events(&self, events: Vec<NewAuditEvent>) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let n = events.len();
+        let (mut actors, mut actions, mut targets, mut details) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        for e in events {
+            actors.push(e.actor.to_string());
+            actions.push(e.action);
+            targets.push(e.target);
+            details.push(e.details);
+        }
+        // One statement (atomic on its own) whose text does not depend on the batch size, so it
+        // stays one cached prepared statement. `ORDER BY` the position makes ids follow the
+        // order given.
+        let client = self.client().await?;
+        execute(
+            &client,
+            "INSERT INTO audit_events (time, actor, action, target, details) \
+             SELECT $1, e.actor, e.action, e.target, e.details \
+             FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) \
+             WITH ORDINALITY AS e(actor, action, target, details, n) \
+             ORDER BY e.n",
+            &[&now_millis(), &actors, &actions, &targets, &details],
+        )
+        .await
+        .map(|_| ())
+    }
+
     async fn list_audit_events(
         &self,
         filter: &AuditFilter,

@@ -1,6 +1,6 @@
 //! PostgreSQL-specific behaviour (the cross-backend contract is `tests/conformance/`): the
-//! entitlements query's plan, migrations racing from several nodes, and failing fast when the
-//! server is unreachable.
+//! entitlements query's plan, migrations racing from several nodes, failing fast when the
+//! server is unreachable, and an audit batch failing as a whole.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};
@@ -90,4 +90,25 @@ async fn unreachable_database_fails_fast() {
     assert!(matches!(d.ping().await, Err(StoreError::Unavailable(_))));
     assert!(matches!(d.migrate().await, Err(StoreError::Unavailable(_))));
     assert!(start.elapsed() < Duration::from_secs(15));
+}
+
+#[tokio::test]
+async fn a_batch_of_audit_events_is_all_or_nothing() {
+    let db = fresh_postgres().await;
+    let dir = PostgresDirectory::connect(&db.url, 2).unwrap();
+    dir.migrate().await.unwrap();
+    // PostgreSQL text cannot hold NUL, so the last event fails the whole statement.
+    let batch = vec![
+        NewAuditEvent::new(Actor::System, "key.rotate", "signing-key:k1"),
+        NewAuditEvent::new(Actor::System, "key.rotate", "signing-key:k2"),
+        NewAuditEvent::new(Actor::System, "key.rotate", "signing-key:\0"),
+    ];
+    assert!(dir.record_events(batch).await.is_err());
+    let page = dir
+        .list_audit_events(&AuditFilter::default(), PageRequest::first(10).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 0, "{:?}", page.items);
+    drop(dir);
+    drop(db);
 }

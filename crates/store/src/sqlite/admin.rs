@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use deadpool_sqlite::rusqlite::types::Value;
-use deadpool_sqlite::rusqlite::{Row, params, params_from_iter};
+use deadpool_sqlite::rusqlite::{Row, TransactionBehavior, params, params_from_iter};
 use portcullis_domain::{
     Actor, AdminToken, AdminTokenId, AuditEvent, AuditFilter, DisplayName, NewAdminToken,
     NewAuditEvent, Page, PageRequest, Settings,
@@ -260,6 +260,21 @@ fn audit_row(row: &Row<'_>) -> Result<AuditEvent> {
 impl AuditLog for SqliteDirectory {
     async fn record_event(&self, event: NewAuditEvent) -> Result<()> {
         self.with_conn(move |conn| insert_audit(conn, &event)).await
+    }
+
+    async fn record_events(&self, events: Vec<NewAuditEvent>) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        self.with_conn(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for event in &events {
+                insert_audit(&tx, event)?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
     }
 
     async fn list_audit_events(

@@ -35,18 +35,7 @@ pub(super) async fn audit_log_listing(d: &dyn Directory) {
         );
     }
     let oldest_first: Vec<AuditEvent> = items.iter().rev().cloned().collect();
-    for (got, want) in oldest_first.iter().zip(&recorded) {
-        assert_eq!(
-            (&got.actor, &got.action, &got.target, &got.details),
-            (
-                &want.actor.to_string(),
-                &want.action,
-                &want.target,
-                &want.details
-            )
-        );
-        assert_recent(got.time);
-    }
+    assert_recorded_as(oldest_first.iter(), &recorded);
     assert_eq!(
         (&items[0].actor, items[0].action.as_str(), &items[0].target),
         (
@@ -130,4 +119,56 @@ pub(super) async fn audit_log_listing(d: &dyn Directory) {
     let pages = read_pages(2, |p| d.list_audit_events(&sign_ins, p)).await;
     assert_eq!(pages.len(), 2);
     assert_eq!(ids(&flatten(&pages)), ids(&by_action));
+}
+
+pub(super) async fn audit_batches_land_together_in_order(d: &dyn Directory) {
+    d.record_events(Vec::new()).await.unwrap();
+    let none = d
+        .list_audit_events(&AuditFilter::default(), all())
+        .await
+        .unwrap();
+    assert_eq!(
+        none.items,
+        Vec::<AuditEvent>::new(),
+        "an empty batch writes nothing"
+    );
+
+    let alice = UserId::new();
+    let batch = vec![
+        NewAuditEvent::new(Actor::User(alice), "broker.credentials.issue", "account:1")
+            .with_details(r#"{"n":1}"#),
+        NewAuditEvent::new(Actor::System, "key.rotate", "signing-key:k2"),
+        NewAuditEvent::new(Actor::User(alice), "broker.credentials.issue", "account:2")
+            .with_details(r#"{"n":3}"#),
+    ];
+    d.record_events(batch.clone()).await.unwrap();
+
+    let items = d
+        .list_audit_events(&AuditFilter::default(), all())
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(items.len(), 3, "{items:?}");
+    // Newest first, so the batch reads back reversed: ids follow the order given.
+    let oldest_first: Vec<&AuditEvent> = items.iter().rev().collect();
+    for pair in oldest_first.windows(2) {
+        assert!(pair[0].id < pair[1].id, "{pair:?}");
+    }
+    assert_recorded_as(oldest_first.iter().copied(), &batch);
+}
+
+/// Each stored event carries what was recorded (in the same order), at a recent time.
+fn assert_recorded_as<'a>(got: impl Iterator<Item = &'a AuditEvent>, wanted: &[NewAuditEvent]) {
+    for (got, want) in got.zip(wanted) {
+        assert_eq!(
+            (&got.actor, &got.action, &got.target, &got.details),
+            (
+                &want.actor.to_string(),
+                &want.action,
+                &want.target,
+                &want.details
+            )
+        );
+        assert_recent(got.time);
+    }
 }

@@ -123,6 +123,7 @@ conformance!(
     signing_keys,
     admin_tokens,
     audit_log_listing,
+    audit_batches_land_together_in_order,
     failed_writes_change_nothing,
     concurrent_writes,
     password_absent_set_and_replace,
