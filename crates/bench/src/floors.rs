@@ -27,6 +27,8 @@ pub struct Floors {
     pub es256_signatures_per_second: f64,
     pub redis_set_per_second: f64,
     pub redis_get_per_second: f64,
+    /// The reference handlers (with wrk only).
+    pub reference: Option<crate::reference::Reference>,
 }
 
 pub async fn measure(args: &Args) -> anyhow::Result<Floors> {
@@ -37,6 +39,11 @@ pub async fn measure(args: &Args) -> anyhow::Result<Floors> {
     let rs256 = signing(Algorithm::RS256, threads, d).await?;
     let es256 = signing(Algorithm::ES256, threads, d).await?;
     let (set, get) = redis_ops(&args.redis_url, d).await?;
+    let reference = if args.use_wrk()? {
+        crate::reference::measure(args.concurrency, d).await?
+    } else {
+        None
+    };
     Ok(Floors {
         threads,
         argon2_memory_kib: config.memory_kib,
@@ -47,6 +54,7 @@ pub async fn measure(args: &Args) -> anyhow::Result<Floors> {
         es256_signatures_per_second: es256,
         redis_set_per_second: set,
         redis_get_per_second: get,
+        reference,
     })
 }
 
@@ -102,26 +110,9 @@ async fn signing(alg: Algorithm, threads: usize, d: Duration) -> anyhow::Result<
     for _ in 0..threads {
         let (key, message, done) = (key.clone(), message.clone(), done.clone());
         handles.push(std::thread::spawn(move || -> anyhow::Result<()> {
-            let rng = aws_lc_rs::rand::SystemRandom::new();
             let mut n = 0u64;
-            let mut rsa_out = Vec::new();
             while started.elapsed() < d {
-                match key.as_ref() {
-                    SigningKey::Rsa(pair) => {
-                        rsa_out.resize(pair.public_modulus_len(), 0);
-                        pair.sign(
-                            &aws_lc_rs::signature::RSA_PKCS1_SHA256,
-                            &rng,
-                            &message,
-                            &mut rsa_out,
-                        )
-                        .map_err(|_| anyhow::anyhow!("RSA signing failed"))?;
-                    }
-                    SigningKey::Ec(pair) => {
-                        pair.sign(&rng, &message)
-                            .map_err(|_| anyhow::anyhow!("ECDSA signing failed"))?;
-                    }
-                }
+                key.sign(&message)?;
                 n += 1;
             }
             done.fetch_add(n, Ordering::Relaxed);
@@ -136,13 +127,38 @@ async fn signing(alg: Algorithm, threads: usize, d: Duration) -> anyhow::Result<
 }
 
 /// A private key opened for signing.
-enum SigningKey {
+pub(crate) enum SigningKey {
     Rsa(aws_lc_rs::signature::RsaKeyPair),
     Ec(aws_lc_rs::signature::EcdsaKeyPair),
 }
 
+impl SigningKey {
+    /// The JWS signature of `message` (RS256: PKCS#1 v1.5 SHA-256; ES256: fixed-length r‖s).
+    pub(crate) fn sign(&self, message: &[u8]) -> anyhow::Result<Vec<u8>> {
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        Ok(match self {
+            Self::Rsa(pair) => {
+                let mut out = vec![0; pair.public_modulus_len()];
+                pair.sign(
+                    &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+                    &rng,
+                    message,
+                    &mut out,
+                )
+                .map_err(|_| anyhow::anyhow!("RSA signing failed"))?;
+                out
+            }
+            Self::Ec(pair) => pair
+                .sign(&rng, message)
+                .map_err(|_| anyhow::anyhow!("ECDSA signing failed"))?
+                .as_ref()
+                .to_vec(),
+        })
+    }
+}
+
 /// The base64url header and claims of a client_credentials access token: what is signed.
-fn signing_input(alg: Algorithm) -> anyhow::Result<Vec<u8>> {
+pub(crate) fn signing_input(alg: Algorithm) -> anyhow::Result<Vec<u8>> {
     use base64::Engine as _;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let now = chrono::Utc::now().timestamp();
@@ -168,7 +184,7 @@ fn signing_input(alg: Algorithm) -> anyhow::Result<Vec<u8>> {
 }
 
 /// A fresh key of the kind the server generates (RSA 2048, P-256), opened the way it opens them.
-fn signing_key(alg: Algorithm) -> anyhow::Result<SigningKey> {
+pub(crate) fn signing_key(alg: Algorithm) -> anyhow::Result<SigningKey> {
     use aws_lc_rs::encoding::AsDer;
     let failed = |_| anyhow::anyhow!("generating a {alg:?} key failed");
     Ok(match alg {

@@ -12,6 +12,7 @@
 mod floors;
 mod http;
 mod load;
+mod reference;
 mod report;
 mod saml;
 mod scenarios;

@@ -245,6 +245,21 @@ impl Results {
             f.redis_set_per_second,
             f.redis_get_per_second
         );
+        if let Some(r) = &f.reference {
+            let _ = writeln!(
+                s,
+                "\nReference handlers (the issue's reference figures, measured here the same way: an \
+                 actix-web server with two workers, wrk -t2 -c{}, loopback):\n\n\
+                 | reference handler | req/s |\n|---|---:|\n\
+                 | trivial `GET` | {:.0} |\n\
+                 | signs an ES256 JWT (key opened once) and returns JSON | {:.0} |\n\
+                 | signs an RS256 JWT (key opened once) and returns JSON | {:.0} |",
+                self.concurrency,
+                r.trivial_get_per_second,
+                r.es256_handler_per_second,
+                r.rs256_handler_per_second
+            );
+        }
         if !self.targets.is_empty() {
             let _ = writeln!(
                 s,

@@ -598,7 +598,6 @@ fn replay(w: &World, name: &str) -> anyhow::Result<Option<Replay>> {
     let get = |variants: Vec<Variant>| Replay {
         method: "GET",
         body: None,
-        expect_status: 200,
         variants,
     };
     Ok(Some(match name {
@@ -613,7 +612,6 @@ fn replay(w: &World, name: &str) -> anyhow::Result<Option<Replay>> {
             Replay {
                 method: "POST",
                 body: Some("grant_type=client_credentials&scope=reports%3Aread".into()),
-                expect_status: 200,
                 variants: vec![Variant {
                     path: "/oauth2/token".into(),
                     headers: vec![
@@ -641,7 +639,6 @@ fn replay(w: &World, name: &str) -> anyhow::Result<Option<Replay>> {
         "get_caller_identity" => Replay {
             method: "POST",
             body: Some(CALLER_IDENTITY.into()),
-            expect_status: 200,
             variants: (0..64)
                 .map(|_| {
                     Ok(Variant {

@@ -106,6 +106,21 @@ impl Server {
     }
 
     /// The end of the server's output, for error messages.
+    /// Lets PostgreSQL catch up with a bulk load before a measurement: `VACUUM ANALYZE` (fresh
+    /// statistics and visibility maps, so autovacuum does not start in the middle of the
+    /// measurement) and a `CHECKPOINT` (the load's dirty pages written now, not then). Nothing
+    /// for the embedded backend.
+    pub async fn settle_database(&self) -> anyhow::Result<()> {
+        if let Some(db) = &self.database {
+            let client = connect(&db.url).await?;
+            client
+                .batch_execute("VACUUM ANALYZE; CHECKPOINT;")
+                .await
+                .context("VACUUM ANALYZE and CHECKPOINT")?;
+        }
+        Ok(())
+    }
+
     /// The server's temporary directory (removed when it stops), for the run's scratch files.
     pub fn work_dir(&self) -> &std::path::Path {
         &self._dir.path

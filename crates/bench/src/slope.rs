@@ -303,6 +303,11 @@ async fn paced(
     rate: f64,
     label: &str,
 ) -> Measured {
+    // Both sides of a pair start from a settled database: growing it leaves autovacuum and
+    // checkpoint work that would otherwise land in the second measurement only.
+    if let Err(e) = server.settle_database().await {
+        eprintln!("no-slope: could not settle the database: {e:#}");
+    }
     let d = args.scenario_duration();
     let c = args.concurrency;
     let _ = drive(name, op.clone(), c, d.mul_f64(0.2), Some(rate), server).await;

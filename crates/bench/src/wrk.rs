@@ -3,10 +3,11 @@
 //! wrk spends far less of the shared two cores per request than a Rust HTTP client with a
 //! scenario around it, so what is measured is more the server's and less the load generator's.
 //!
-//! A [`Replay`] is a fixed method, body and status, with request variants (path and headers)
+//! A [`Replay`] is a fixed method and body, with request variants (path and headers)
 //! taken in turn — many SSO tokens for the portal API (each token has its own request budget),
 //! several pre-signed SigV4 requests for GetCallerIdentity (valid for the ±5-minute skew window).
-//! Every answer other than the expected status counts as an error.
+//! Every answer with a status of 400 or more (wrk's own count), and every socket error or
+//! timeout, counts as an error.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -31,7 +32,6 @@ pub struct Variant {
 pub struct Replay {
     pub method: &'static str,
     pub body: Option<String>,
-    pub expect_status: u16,
     pub variants: Vec<Variant>,
 }
 
@@ -47,32 +47,38 @@ pub fn available() -> bool {
 
 /// What the script's `done` prints (microseconds).
 #[derive(Debug, Deserialize)]
-struct Summary {
-    requests: u64,
-    duration_us: u64,
-    errors: u64,
-    p50: f64,
-    p95: f64,
-    p99: f64,
-    max: f64,
+pub struct Summary {
+    pub requests: u64,
+    pub duration_us: u64,
+    pub errors: u64,
+    pub p50: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub max: f64,
 }
 
-/// Runs `replay` against `base` with `connections` connections on two threads for `duration`.
-pub async fn drive(
+impl Summary {
+    /// Answers that were not errors, per second.
+    pub fn per_second(&self) -> f64 {
+        (self.requests - self.errors.min(self.requests)) as f64
+            / (self.duration_us as f64 / 1e6).max(1e-9)
+    }
+}
+
+/// Runs `replay` against `base` with `connections` connections on two threads for `duration`
+/// (the script is written into `dir`).
+pub async fn run(
     name: &str,
     replay: &Replay,
     base: &str,
     connections: usize,
     duration: Duration,
-    server: &Server,
     dir: &Path,
-) -> anyhow::Result<Measured> {
+) -> anyhow::Result<Summary> {
     anyhow::ensure!(!replay.variants.is_empty(), "{name}: nothing to replay");
     let script = dir.join(format!("{name}.lua"));
     std::fs::write(&script, lua(replay))
         .with_context(|| format!("writing {}", script.display()))?;
-    let cpu_before = server.cpu_seconds();
-    let started = Instant::now();
     let mut cmd = std::process::Command::new("wrk");
     cmd.arg("-t2")
         .arg(format!("-c{}", connections.max(2)))
@@ -86,8 +92,6 @@ pub async fn drive(
         .await
         .context("waiting for wrk")?
         .context("running wrk")?;
-    let seconds = started.elapsed().as_secs_f64();
-    let cpu = server.cpu_seconds() - cpu_before;
     let stdout = String::from_utf8_lossy(&out.stdout);
     anyhow::ensure!(
         out.status.success(),
@@ -100,9 +104,25 @@ pub async fn drive(
         .lines()
         .find_map(|l| l.strip_prefix("WRKJSON "))
         .with_context(|| format!("no summary in wrk's output: {stdout}"))?;
-    let s: Summary = serde_json::from_str(json).context("wrk's summary")?;
+    serde_json::from_str(json).context("wrk's summary")
+}
+
+/// [`run`] against the server under test, with its CPU and memory read around the run.
+pub async fn drive(
+    name: &str,
+    replay: &Replay,
+    base: &str,
+    connections: usize,
+    duration: Duration,
+    server: &Server,
+    dir: &Path,
+) -> anyhow::Result<Measured> {
+    let cpu_before = server.cpu_seconds();
+    let started = Instant::now();
+    let s = run(name, replay, base, connections, duration, dir).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    let cpu = server.cpu_seconds() - cpu_before;
     let (rss, peak) = server.rss_mib();
-    let wall = (s.duration_us as f64 / 1e6).max(1e-9);
     let ms = |us: f64| us / 1000.0;
     Ok(Measured {
         scenario: name.to_owned(),
@@ -112,14 +132,14 @@ pub async fn drive(
         errors: s.errors,
         error_samples: if s.errors > 0 {
             vec![format!(
-                "{} answers were not HTTP {} (or failed)",
-                s.errors, replay.expect_status
+                "{} answers had a status of 400 or more, or failed",
+                s.errors
             )]
         } else {
             Vec::new()
         },
-        seconds: wall,
-        per_second: (s.requests - s.errors.min(s.requests)) as f64 / wall,
+        seconds: (s.duration_us as f64 / 1e6).max(1e-9),
+        per_second: s.per_second(),
         p50_ms: ms(s.p50),
         p95_ms: ms(s.p95),
         p99_ms: ms(s.p99),
@@ -163,28 +183,26 @@ fn lua(r: &Replay) -> String {
     let body = r.body.as_deref().map_or("nil".to_owned(), quoted);
     let _ = write!(
         s,
-        r#"local method, body, expect = {method}, {body}, {expect}
+        r#"local method, body = {method}, {body}
 local threads = {{}}
 function setup(thread)
   table.insert(threads, thread)
   thread:set("offset", #threads * 7919)
 end
+-- Every request is formatted once, here; request() only picks the next one (wrk's advice for
+-- fast servers), and there is no response() callback, so wrk reads answers without Lua.
 function init(args)
-  wrong = 0
+  prepared = {{}}
+  for k, v in ipairs(variants) do prepared[k] = wrk.format(method, v.path, v.headers, body) end
   i = offset
 end
 function request()
   i = i + 1
-  local v = variants[(i % #variants) + 1]
-  return wrk.format(method, v.path, v.headers, body)
-end
-function response(status, headers, answer)
-  if status ~= expect then wrong = wrong + 1 end
+  return prepared[(i % #prepared) + 1]
 end
 function done(summary, latency, requests)
   local e = summary.errors
-  local failed = e.connect + e.read + e.write + e.timeout
-  for _, t in ipairs(threads) do failed = failed + t:get("wrong") end
+  local failed = e.connect + e.read + e.write + e.timeout + e.status
   io.write(string.format(
     'WRKJSON {{"requests":%d,"duration_us":%d,"errors":%d,"p50":%f,"p95":%f,"p99":%f,"max":%f}}\n',
     summary.requests, summary.duration, failed, latency:percentile(50),
@@ -192,7 +210,6 @@ function done(summary, latency, requests)
 end
 "#,
         method = quoted(r.method),
-        expect = r.expect_status,
     );
     s
 }
@@ -206,7 +223,6 @@ mod tests {
         let r = Replay {
             method: "POST",
             body: Some("a=\"b\"\n".into()),
-            expect_status: 200,
             variants: vec![Variant {
                 path: "/x?y=1".into(),
                 headers: vec![("x-amz-sso_bearer_token".into(), "t\\\"".into())],
@@ -218,6 +234,6 @@ mod tests {
             script.contains(r#"["x-amz-sso_bearer_token"] = "t\\\"""#),
             "{script}"
         );
-        assert!(script.contains(r#"local method, body, expect = "POST", "a=\"b\"\n", 200"#));
+        assert!(script.contains(r#"local method, body = "POST", "a=\"b\"\n""#));
     }
 }
