@@ -253,7 +253,7 @@ impl Results {
                  | reference handler | req/s |\n|---|---:|\n\
                  | trivial `GET` | {:.0} |\n\
                  | signs an ES256 JWT (key opened once) and returns JSON | {:.0} |\n\
-                 | signs an RS256 JWT (key opened once) and returns JSON | {:.0} |",
+                 | signs an RS256 JWT (key opened once) and returns JSON | {:.0} |\n",
                 self.concurrency,
                 r.trivial_get_per_second,
                 r.es256_handler_per_second,
@@ -491,7 +491,7 @@ fn targets(f: &Floors, r: &BackendRun, slope: Option<&Slope>) -> Vec<Target> {
             out.push(Target {
                 name: name.to_owned(),
                 wanted: format!("≥ 85 % of {floor_name} ({:.0}/s)", floor),
-                measured: format!("{:.0}/s = {:.0} %", m.per_second, q * 100.0),
+                measured: format!("{:.0}/s = {:.1} %", m.per_second, q * 100.0),
                 met: Some(q >= 0.85),
             });
         }

@@ -113,10 +113,16 @@ impl Server {
     pub async fn settle_database(&self) -> anyhow::Result<()> {
         if let Some(db) = &self.database {
             let client = connect(&db.url).await?;
+            // Two statements, two round trips: VACUUM cannot run inside the implicit
+            // transaction of a multi-statement string.
             client
-                .batch_execute("VACUUM ANALYZE; CHECKPOINT;")
+                .batch_execute("VACUUM ANALYZE")
                 .await
-                .context("VACUUM ANALYZE and CHECKPOINT")?;
+                .context("VACUUM ANALYZE")?;
+            client
+                .batch_execute("CHECKPOINT")
+                .await
+                .context("CHECKPOINT")?;
         }
         Ok(())
     }

@@ -7,6 +7,10 @@ use portcullis_domain::UserId;
 use super::{RedisSessions, unavailable};
 use crate::{NewSession, PortalSession, Result, SessionId, SessionStore, SessionToken};
 
+/// Keys looked at per `SCAN` step when counting sessions, and the pause between steps.
+const COUNT_STEP: usize = 250;
+const COUNT_PAUSE: std::time::Duration = std::time::Duration::from_millis(1);
+
 /// Ends one session if, and only if, its id is in the user's index.
 /// KEYS: the user's index, the session's key. ARGV: the session id, now (ms).
 /// Returns 1 when a live session was ended.
@@ -235,7 +239,10 @@ impl SessionStore for RedisSessions {
 
     async fn count_sessions(&self) -> Result<u64> {
         // Session keys expire with their sessions, so the count of keys is the count of live
-        // sessions (give or take one whose record expired by the clock a moment ago).
+        // sessions (give or take one whose record expired by the clock a moment ago). The scan
+        // walks the whole keyspace, so it goes in small steps with a pause between them: with a
+        // million sessions it takes seconds instead of one burst that would hold every other
+        // command (session checks) back behind it.
         let pattern = format!("{}*", self.session_key_prefix());
         let mut conn = self.conn();
         let mut cursor: u64 = 0;
@@ -246,7 +253,7 @@ impl SessionStore for RedisSessions {
                 .arg("MATCH")
                 .arg(&pattern)
                 .arg("COUNT")
-                .arg(1000)
+                .arg(COUNT_STEP)
                 .query_async(&mut conn)
                 .await
                 .map_err(unavailable)?;
@@ -255,6 +262,7 @@ impl SessionStore for RedisSessions {
                 return Ok(count);
             }
             cursor = next;
+            tokio::time::sleep(COUNT_PAUSE).await;
         }
     }
 
