@@ -103,7 +103,6 @@ pub struct Idp {
     /// Hashes and checks OIDC client secrets.
     pub client_secrets: oidc::clients::SecretHasher,
     /// This node's short-lived copy of the OIDC applications' clients.
-    pub client_cache: oidc::clients::ClientCache,
     /// The SAML signing key and its certificate (shared through the directory like the OIDC keys).
     pub saml_keys: saml::keys::SamlKeys,
     /// Keys persistent NameIDs and session indexes (derived from the client-secret key).
@@ -151,7 +150,6 @@ impl Idp {
             ),
             saml_names: derive(&keys.client_secrets, b"portcullis saml nameid v1"),
             client_secrets: oidc::clients::SecretHasher::new(keys.client_secrets),
-            client_cache: oidc::clients::ClientCache::default(),
             passwords: Passwords::new(&config.passwords)?,
             throttle: Throttle {
                 config: config.throttle,

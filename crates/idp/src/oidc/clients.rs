@@ -191,78 +191,19 @@ pub struct RegisteredClient {
     pub expires_at: DateTime<Utc>,
 }
 
-/// How long a node reuses an application client it read from the directory. A client disabled,
-/// deleted or given a new secret stops working within this time on every other node, and at once
-/// on the node whose admin API made the change (it calls [`ClientCache::forget`]).
-pub const CLIENT_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
-/// Entries kept at most; past it the cache starts over (client ids are few, and an unknown id is
-/// never cached, so a flood of made-up ids cannot fill it).
-const CLIENT_CACHE_MAX: usize = 10_000;
-
-/// A per-node cache of the OIDC applications' clients: without it every token request costs two
-/// directory queries (the application, then its secret hash). Only found, enabled clients are
-/// kept, so a client created a moment ago works at once.
-#[derive(Debug)]
-pub struct ClientCache {
-    ttl: std::time::Duration,
-    entries:
-        std::sync::Mutex<std::collections::HashMap<ApplicationId, (std::time::Instant, Client)>>,
-}
-
-impl ClientCache {
-    pub fn new(ttl: std::time::Duration) -> Self {
-        Self {
-            ttl,
-            entries: std::sync::Mutex::new(std::collections::HashMap::new()),
-        }
-    }
-
-    fn get(&self, id: ApplicationId) -> Option<Client> {
-        let entries = self.entries.lock().ok()?;
-        entries
-            .get(&id)
-            .filter(|(at, _)| at.elapsed() < self.ttl)
-            .map(|(_, c)| c.clone())
-    }
-
-    fn put(&self, id: ApplicationId, client: &Client) {
-        if let Ok(mut entries) = self.entries.lock() {
-            if entries.len() >= CLIENT_CACHE_MAX {
-                entries.clear();
-            }
-            entries.insert(id, (std::time::Instant::now(), client.clone()));
-        }
-    }
-
-    /// Drops what this node knows of an application's client (after an admin change).
-    pub fn forget(&self, id: ApplicationId) {
-        if let Ok(mut entries) = self.entries.lock() {
-            entries.remove(&id);
-        }
-    }
-}
-
-impl Default for ClientCache {
-    fn default() -> Self {
-        Self::new(CLIENT_CACHE_TTL)
-    }
-}
-
 /// The session-store namespace of SSO-OIDC client registrations.
 pub const REGISTERED_NS: &str = "sso-client";
 
 impl Idp {
-    /// The enabled client with this id, or `None`. An application's client may come from this
-    /// node's [`ClientCache`] (at most [`CLIENT_CACHE_TTL`] old).
+    /// The enabled client with this id, or `None`. An application's client is read through the
+    /// directory's per-node cache (two in-memory lookups on a warm node; a change anywhere
+    /// reaches it within milliseconds).
     pub async fn find_client(&self, client_id: &str) -> Result<Option<Client>, OAuthError> {
         if let Some(uuid) = uuid::Uuid::parse_str(client_id)
             .ok()
             .filter(|u| u.hyphenated().to_string() == client_id)
         {
             let id = ApplicationId::from_uuid(uuid);
-            if let Some(client) = self.client_cache.get(id) {
-                return Ok(Some(client));
-            }
             let app = match self.directory.get_application(id).await {
                 Ok(app) => app,
                 Err(portcullis_store::StoreError::NotFound(_)) => return Ok(None),
@@ -276,15 +217,13 @@ impl Idp {
             } else {
                 None
             };
-            let client = Client {
+            return Ok(Some(Client {
                 id: client_id.to_owned(),
                 name: app.name.to_string(),
                 source: ClientSource::Application(id),
                 settings,
                 secret_hash,
-            };
-            self.client_cache.put(id, &client);
-            return Ok(Some(client));
+            }));
         }
         let Some(raw) = self.sessions.get(REGISTERED_NS, client_id).await? else {
             return Ok(None);
@@ -395,31 +334,5 @@ mod tests {
         assert!(!h.verify("other", &hash));
         assert!(!h.verify(&secret, &[]));
         assert!(!SecretHasher::new([8; 32]).verify(&secret, &hash));
-    }
-
-    fn client(id: ApplicationId) -> Client {
-        Client {
-            id: id.to_string(),
-            name: "Wiki".into(),
-            source: ClientSource::Application(id),
-            settings: OidcSettings::default(),
-            secret_hash: Some(vec![1, 2, 3]),
-        }
-    }
-
-    #[test]
-    fn cached_clients_expire_and_can_be_forgotten() {
-        let (a, b) = (ApplicationId::new(), ApplicationId::new());
-        let cache = ClientCache::new(std::time::Duration::from_secs(60));
-        cache.put(a, &client(a));
-        cache.put(b, &client(b));
-        assert_eq!(cache.get(a).map(|c| c.id), Some(a.to_string()));
-        cache.forget(a);
-        assert!(cache.get(a).is_none(), "forgotten at once");
-        assert!(cache.get(b).is_some());
-
-        let expired = ClientCache::new(std::time::Duration::ZERO);
-        expired.put(a, &client(a));
-        assert!(expired.get(a).is_none(), "nothing outlives the TTL");
     }
 }

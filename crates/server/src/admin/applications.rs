@@ -593,8 +593,6 @@ pub async fn patch(
         .directory
         .update_application(admin.actor, id, new)
         .await?;
-    // This node stops using the old settings at once; other nodes within the cache's lifetime.
-    state.idp.client_cache.forget(id);
     Ok(HttpResponse::Ok().json(ApplicationView::from(app)))
 }
 
@@ -617,7 +615,6 @@ pub async fn rotate_secret(
         .directory
         .set_client_secret(admin.actor, id, hash)
         .await?;
-    state.idp.client_cache.forget(id);
     Ok(HttpResponse::Ok().json(ClientSecretView {
         client_id: id.to_string(),
         client_secret: secret,
@@ -635,7 +632,6 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let id: ApplicationId = parse_id("applicationId", &path)?;
     state.directory.delete_application(admin.actor, id).await?;
-    state.idp.client_cache.forget(id);
     Ok(HttpResponse::NoContent().finish())
 }
 

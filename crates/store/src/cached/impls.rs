@@ -228,7 +228,6 @@ directory_impl! {
     forward {
         fn list_applications(&self, page: PageRequest) -> Result<Page<Application>>;
         fn list_application_assignments(&self, app: ApplicationId) -> Result<Vec<Principal>>;
-        fn client_secret_hash(&self, id: ApplicationId) -> Result<Option<Vec<u8>>>;
         fn get_application_icon(&self, id: ApplicationId) -> Result<Option<(String, Vec<u8>)>>;
     }
 
@@ -312,6 +311,11 @@ directory_impl! {
         self.freshness
             .read(&self.caches.user_applications, user, load)
             .await
+    }
+
+    async fn client_secret_hash(&self, id: ApplicationId) -> Result<Option<Vec<u8>>> {
+        let load = self.inner.client_secret_hash(id);
+        self.freshness.read(&self.caches.secret_hashes, id, load).await
     }
 
     async fn set_client_secret(

@@ -3,7 +3,7 @@
 //!
 //! What is cached: `get_user`, `user_entitlements`, `get_account`, `get_accounts` (per account),
 //! `get_permission_set`, `user_applications`, `list_user_groups`, `get_settings`,
-//! `get_application` and `application_icon_ids` (per application). Everything else goes straight to the inner store.
+//! `get_application`, `client_secret_hash` and `application_icon_ids` (per application). Everything else goes straight to the inner store.
 //!
 //! Freshness rests on one counter, the *epoch* ([`Invalidation`]):
 //! - an entry remembers the epoch read *before* its inner read, and is served only while the
@@ -238,6 +238,8 @@ struct Caches {
     applications: Cache<ApplicationId, Entry<Application>>,
     /// Whether an application has an icon (the portal's Applications tab asks on every render).
     has_icon: Cache<ApplicationId, Entry<(ApplicationId, bool)>>,
+    /// OIDC client secret hashes (every confidential client's token request reads one).
+    secret_hashes: Cache<ApplicationId, Entry<Option<Vec<u8>>>>,
 }
 
 impl Caches {
@@ -253,6 +255,7 @@ impl Caches {
             settings: Cache::new(1),
             applications: Cache::new(capacity),
             has_icon: Cache::new(capacity),
+            secret_hashes: Cache::new(capacity),
         }
     }
 }
