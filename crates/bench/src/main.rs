@@ -103,6 +103,10 @@ pub struct Args {
     /// Users the no-slope phase grows that directory to.
     #[arg(long, default_value_t = 100_000)]
     pub slope_users_to: usize,
+    /// Seconds per measurement in the no-slope phase (longer than `--duration`: a p99 of a few
+    /// thousand samples moves by more than the 20 % it is compared against).
+    #[arg(long, default_value_t = 30.0)]
+    pub slope_duration: f64,
     /// Sessions in Redis the no-slope phase grows to (from `--sessions`).
     #[arg(long, default_value_t = 1_000_000)]
     pub slope_sessions: usize,
@@ -155,6 +159,7 @@ impl Args {
             self.slope_users_from = self.slope_users_from.min(crate::seed::SIGNERS);
             self.slope_users_to = self.slope_users_to.min(200);
             self.slope_sessions = self.slope_sessions.min(2_000);
+            self.slope_duration = self.slope_duration.min(1.0);
         }
         self.slope_users_to = self.slope_users_to.max(self.slope_users_from);
         self.slope_sessions = self.slope_sessions.max(self.sessions);
@@ -163,6 +168,10 @@ impl Args {
 
     pub fn scenario_duration(&self) -> Duration {
         Duration::from_secs_f64(self.duration.max(0.1))
+    }
+
+    pub fn slope_measurement(&self) -> Duration {
+        Duration::from_secs_f64(self.slope_duration.max(0.1))
     }
 }
 

@@ -68,7 +68,12 @@ pub async fn measure(connections: usize, d: Duration) -> anyhow::Result<Option<R
     let handle = handle_rx
         .recv()
         .context("the reference server did not start")?;
-    let dir = std::env::temp_dir();
+    // wrk's scripts, in a directory of this run's own (two runs at once must not share them).
+    let dir = std::env::temp_dir().join(format!(
+        "portcullis-bench-reference-{}",
+        uuid::Uuid::new_v4()
+    ));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let replay = |method, path: &str| Replay {
         method,
         body: (method == "POST").then(|| "grant_type=client_credentials".to_owned()),
@@ -87,10 +92,21 @@ pub async fn measure(connections: usize, d: Duration) -> anyhow::Result<Option<R
         ("reference-es256", "POST", "/es256"),
         ("reference-rs256", "POST", "/rs256"),
     ] {
-        let s = wrk::run(name, &replay(method, path), &base, connections, d, &dir).await?;
-        anyhow::ensure!(s.errors == 0, "{name}: {} errors", s.errors);
-        rates.push(s.per_second());
+        let s = wrk::run(name, &replay(method, path), &base, connections, d, &dir).await;
+        let s = s.and_then(|s| {
+            anyhow::ensure!(s.errors == 0, "{name}: {} errors", s.errors);
+            Ok(s)
+        });
+        match s {
+            Ok(s) => rates.push(s.per_second()),
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                handle.stop(true).await;
+                return Err(e);
+            }
+        }
     }
+    let _ = std::fs::remove_dir_all(&dir);
     handle.stop(true).await;
     thread
         .join()

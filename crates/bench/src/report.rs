@@ -356,8 +356,8 @@ fn slope_markdown(s: &mut String, sl: &Slope) {
         "## No slope (PostgreSQL + Redis, a server of its own)\n\n\
          A fresh database seeded as the main directory is (same per-user density) at {} users \
          ({} groups, {} accounts, {} permission sets, {} assignments; {:.0} s), then grown; each \
-         measurement paced at a fixed rate well below saturation after an unmeasured warm-up at \
-         the same pace.\n\n\
+         measurement {:.0} s long, paced at a fixed rate well below saturation after an \
+         unmeasured warm-up at the same pace.\n\n\
          | scenario | clients | req/s | p50 ms | p95 ms | p99 ms | max ms | errors | server CPU (cores) | server RSS MiB |\n\
          |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         thousands(z.users),
@@ -365,7 +365,8 @@ fn slope_markdown(s: &mut String, sl: &Slope) {
         thousands(z.accounts),
         thousands(z.permission_sets),
         thousands(z.assignments),
-        sl.seed_seconds
+        sl.seed_seconds,
+        sl.seconds_per_measurement
     );
     for p in [&sl.list_accounts, &sl.session_validation] {
         for (m, n) in [(&p.before, p.from), (&p.after, p.to)] {

@@ -98,6 +98,7 @@ pub struct Slope {
     pub list_accounts: Pair,
     pub session_validation: Pair,
     pub server_peak_rss_mib: f64,
+    pub seconds_per_measurement: f64,
 }
 
 impl Slope {
@@ -164,7 +165,7 @@ async fn run_on(args: &Args, server: &Server) -> anyhow::Result<Slope> {
     );
 
     // 1. ListAccounts, the smaller directory, then the larger.
-    let per_cohort = tokens_per_cohort(args.slope_rate, args.scenario_duration());
+    let per_cohort = tokens_per_cohort(args.slope_rate, args.slope_measurement());
     let old = sso_tokens(&client, &base, &seeded.signers, per_cohort)
         .await
         .context("SSO tokens of the seeded users")?;
@@ -251,6 +252,11 @@ async fn run_on(args: &Args, server: &Server) -> anyhow::Result<Slope> {
         "no-slope: {added} more sessions created in Redis in {fill_seconds:.1} s ({} in all)",
         args.slope_sessions
     );
+    if !args.smoke {
+        // Redis grows its main hash table incrementally, a step with each command and more every
+        // 100 ms: let it finish, as it would long before a million sessions had built up.
+        tokio::time::sleep(REDIS_SETTLE).await;
+    }
     let after = paced(
         args,
         server,
@@ -282,6 +288,7 @@ async fn run_on(args: &Args, server: &Server) -> anyhow::Result<Slope> {
         list_accounts,
         session_validation,
         server_peak_rss_mib: peak,
+        seconds_per_measurement: args.slope_measurement().as_secs_f64(),
     })
 }
 
@@ -292,6 +299,9 @@ fn tokens_per_cohort(rate: f64, d: Duration) -> usize {
     let per_measurement = rate * d.as_secs_f64() * 1.2;
     ((per_measurement * 1.5 / 400.0).ceil() as usize).clamp(2, 2_000)
 }
+
+/// How long Redis is left alone after the extra sessions are created.
+const REDIS_SETTLE: Duration = Duration::from_secs(10);
 
 /// A warm-up at the pace (a fifth of the duration, not kept: the first measurement should not pay
 /// for caches the second finds warm), then the measurement.
@@ -308,7 +318,7 @@ async fn paced(
     if let Err(e) = server.settle_database().await {
         eprintln!("no-slope: could not settle the database: {e:#}");
     }
-    let d = args.scenario_duration();
+    let d = args.slope_measurement();
     let c = args.concurrency;
     let _ = drive(name, op.clone(), c, d.mul_f64(0.2), Some(rate), server).await;
     let m = drive(name, op, c, d, Some(rate), server).await;

@@ -135,7 +135,8 @@ pub struct RedisEntry {
     pub key: String,
     /// `string`, `zset`, …
     pub kind: String,
-    /// A string's value, or a sorted set's members, as raw bytes.
+    /// A string's value, a sorted set's members, or a hash's fields and values in turn, as raw
+    /// bytes.
     pub contents: Vec<Vec<u8>>,
     /// The key's remaining real-time TTL in milliseconds (`-1`: none).
     pub pttl_ms: i64,
@@ -159,6 +160,7 @@ pub fn redis_dump(prefix: &str) -> ::redis::RedisResult<Vec<RedisEntry>> {
                 .arg(0)
                 .arg(-1)
                 .query(&mut conn)?,
+            "hash" => ::redis::cmd("HGETALL").arg(&key).query(&mut conn)?,
             _ => Vec::new(),
         };
         let pttl_ms: i64 = ::redis::cmd("PTTL").arg(&key).query(&mut conn)?;

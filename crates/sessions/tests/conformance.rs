@@ -610,4 +610,14 @@ async fn count_sessions_counts_live_ones(s: &Store, clock: &ManualClock) {
     assert_eq!(s.count_sessions().await.unwrap(), 3);
     s.revoke_token(&first).await.unwrap();
     assert_eq!(s.count_sessions().await.unwrap(), 2);
+    let user = UserId::new();
+    let (_, one) = create(s, user, start + mins(30)).await;
+    create(s, user, start + mins(30)).await;
+    assert_eq!(s.count_sessions().await.unwrap(), 4);
+    assert!(s.revoke_session(user, &one.id).await.unwrap());
+    assert_eq!(s.count_sessions().await.unwrap(), 3);
+    assert_eq!(s.revoke_user_sessions(user).await.unwrap(), 1);
+    assert_eq!(s.count_sessions().await.unwrap(), 2);
+    clock.advance(mins(61));
+    assert_eq!(s.count_sessions().await.unwrap(), 0);
 }

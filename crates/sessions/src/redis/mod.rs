@@ -7,6 +7,9 @@
 //!   session's memory), with a Redis TTL of the session's remaining lifetime;
 //! - `{prefix}user-sessions:{user_id}` — a sorted set of the user's session members, scored by
 //!   their expiry in Unix milliseconds, with a TTL as long as its longest-lived session;
+//! - `{prefix}live-sessions` — the active-sessions gauge: a hash from the minute sessions end in
+//!   (Unix minutes, rounded up) to how many live sessions end in it, with a TTL as long as the
+//!   longest-lived session;
 //! - `{prefix}flow:{ns}:{key}` — flow state: the entry's absolute expiry (8-byte big-endian Unix
 //!   milliseconds) followed by the value bytes, with a Redis TTL as well. A `:` or `%` in the
 //!   namespace is percent-escaped so that `(ns, key)` pairs cannot collide.
@@ -49,6 +52,7 @@ struct Scripts {
     increment: redis::Script,
     revoke_one: redis::Script,
     revoke_all: redis::Script,
+    revoke_token: redis::Script,
 }
 
 impl Scripts {
@@ -58,6 +62,7 @@ impl Scripts {
             increment: flow::increment_script(),
             revoke_one: sessions::revoke_one_script(),
             revoke_all: sessions::revoke_all_script(),
+            revoke_token: sessions::revoke_token_script(),
         }
     }
 }
@@ -130,6 +135,10 @@ impl RedisSessions {
 
     fn user_index_key(&self, user: &portcullis_domain::UserId) -> String {
         format!("{}user-sessions:{user}", self.prefix)
+    }
+
+    fn live_sessions_key(&self) -> String {
+        format!("{}live-sessions", self.prefix)
     }
 
     fn flow_key(&self, ns: &str, key: &str) -> String {

@@ -7,40 +7,74 @@ use portcullis_domain::UserId;
 use super::{RedisSessions, unavailable};
 use crate::{NewSession, PortalSession, Result, SessionId, SessionStore, SessionToken};
 
-/// Keys looked at per `SCAN` step when counting sessions, and the pause between steps.
-const COUNT_STEP: usize = 250;
-const COUNT_PAUSE: std::time::Duration = std::time::Duration::from_millis(1);
+/// Fields read per `HSCAN` step when counting sessions (one step unless sessions expire over
+/// more than this many different minutes).
+const COUNT_STEP: usize = 1_000;
+
+/// The live-sessions counter field of a session expiring at `expires_ms`: the minute it ends
+/// in, rounded up, so that a field whose minute has begun counts nobody who is still signed in
+/// after it. The same rounding is written in Lua in [`LIVE_BUCKET_LUA`].
+fn live_bucket(expires_ms: i64) -> i64 {
+    expires_ms.div_euclid(60_000) + i64::from(expires_ms.rem_euclid(60_000) != 0)
+}
+
+/// Lua: `bucket(ms)`, the counter field of a session expiring at `ms` (as [`live_bucket`]).
+const LIVE_BUCKET_LUA: &str = "
+local function bucket(ms)
+  return string.format('%d', math.ceil(tonumber(ms) / 60000))
+end
+";
 
 /// Ends one session if, and only if, its id is in the user's index.
-/// KEYS: the user's index, the session's key. ARGV: the session id, now (ms).
-/// Returns 1 when a live session was ended.
+/// KEYS: the user's index, the session's key, the live-sessions counters.
+/// ARGV: the session id, now (ms). Returns 1 when a live session was ended.
 pub(super) fn revoke_one_script() -> Script {
-    Script::new(
-        r"
+    Script::new(&format!(
+        r"{LIVE_BUCKET_LUA}
 local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if not score then return 0 end
 redis.call('ZREM', KEYS[1], ARGV[1])
 local deleted = redis.call('DEL', KEYS[2])
-if deleted == 1 and tonumber(score) > tonumber(ARGV[2]) then return 1 end
+if deleted == 1 and tonumber(score) > tonumber(ARGV[2]) then
+  redis.call('HINCRBY', KEYS[3], bucket(score), -1)
+  return 1
+end
 return 0
-",
-    )
+"
+    ))
 }
 
 /// Ends every session in the user's index and the index itself, atomically.
-/// KEYS: the user's index. ARGV: the session key prefix, now (ms).
+/// KEYS: the user's index, the live-sessions counters. ARGV: the session key prefix, now (ms).
 /// Returns how many live sessions were ended.
 pub(super) fn revoke_all_script() -> Script {
-    Script::new(
-        r"
+    Script::new(&format!(
+        r"{LIVE_BUCKET_LUA}
 local members = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
 local live = 0
 for i = 1, #members, 2 do
   local deleted = redis.call('DEL', ARGV[1] .. members[i])
-  if deleted == 1 and tonumber(members[i + 1]) > tonumber(ARGV[2]) then live = live + 1 end
+  if deleted == 1 and tonumber(members[i + 1]) > tonumber(ARGV[2]) then
+    live = live + 1
+    redis.call('HINCRBY', KEYS[2], bucket(members[i + 1]), -1)
+  end
 end
 redis.call('DEL', KEYS[1])
 return live
+"
+    ))
+}
+
+/// Ends the session stored under `KEYS[1]`, if it is still there.
+/// KEYS: the session's key, the user's index, the live-sessions counters.
+/// ARGV: the session id, its counter field or the empty string when it is no longer live.
+pub(super) fn revoke_token_script() -> Script {
+    Script::new(
+        r"
+if redis.call('DEL', KEYS[1]) == 0 then return 0 end
+redis.call('ZREM', KEYS[2], ARGV[1])
+if ARGV[2] ~= '' then redis.call('HINCRBY', KEYS[3], ARGV[2], -1) end
+return 1
 ",
     )
 }
@@ -72,6 +106,7 @@ impl SessionStore for RedisSessions {
         };
         let body = encode(&session)?;
         let index = self.user_index_key(&session.user_id);
+        let live = self.live_sessions_key();
         let id = member(&session.id);
         ::redis::pipe()
             .atomic()
@@ -100,6 +135,22 @@ impl SessionStore for RedisSessions {
             .ignore()
             .cmd("PEXPIRE")
             .arg(&index)
+            .arg(ttl_ms)
+            .arg("GT")
+            .ignore()
+            // The live-sessions gauge: one counter per minute in which sessions end.
+            .cmd("HINCRBY")
+            .arg(&live)
+            .arg(live_bucket(expires_ms))
+            .arg(1)
+            .ignore()
+            .cmd("PEXPIRE")
+            .arg(&live)
+            .arg(ttl_ms)
+            .arg("NX")
+            .ignore()
+            .cmd("PEXPIRE")
+            .arg(&live)
             .arg(ttl_ms)
             .arg("GT")
             .ignore()
@@ -188,6 +239,7 @@ impl SessionStore for RedisSessions {
             .revoke_one
             .key(self.user_index_key(&user))
             .key(self.session_key(&member(id)))
+            .key(self.live_sessions_key())
             .arg(member(id))
             .arg(self.now_millis())
             .invoke_async(&mut self.conn())
@@ -208,17 +260,29 @@ impl SessionStore for RedisSessions {
         let Some(raw) = raw else {
             return Ok(());
         };
-        let mut pipe = ::redis::pipe();
-        pipe.atomic().cmd("DEL").arg(&key).ignore();
-        // A record that cannot be decoded is deleted all the same; its index entry then goes
-        // when the index is next read.
-        if let Ok(session) = decode(&id, &raw) {
-            pipe.cmd("ZREM")
-                .arg(self.user_index_key(&session.user_id))
-                .arg(&m)
-                .ignore();
-        }
-        pipe.query_async::<()>(&mut self.conn())
+        let Ok(session) = decode(&id, &raw) else {
+            // A record that cannot be decoded is deleted all the same; its index entry then
+            // goes when the index is next read.
+            return ::redis::cmd("DEL")
+                .arg(&key)
+                .query_async::<()>(&mut self.conn())
+                .await
+                .map_err(unavailable);
+        };
+        let expires_ms = session.expires_at.timestamp_millis();
+        let field = if expires_ms > self.now_millis() {
+            live_bucket(expires_ms).to_string()
+        } else {
+            String::new()
+        };
+        self.scripts
+            .revoke_token
+            .key(&key)
+            .key(self.user_index_key(&session.user_id))
+            .key(self.live_sessions_key())
+            .arg(&m)
+            .arg(field)
+            .invoke_async::<i64>(&mut self.conn())
             .await
             .map_err(unavailable)?;
         Ok(())
@@ -229,6 +293,7 @@ impl SessionStore for RedisSessions {
             .scripts
             .revoke_all
             .key(self.user_index_key(&user))
+            .key(self.live_sessions_key())
             .arg(self.session_key_prefix())
             .arg(self.now_millis())
             .invoke_async(&mut self.conn())
@@ -238,32 +303,47 @@ impl SessionStore for RedisSessions {
     }
 
     async fn count_sessions(&self) -> Result<u64> {
-        // Session keys expire with their sessions, so the count of keys is the count of live
-        // sessions (give or take one whose record expired by the clock a moment ago). The scan
-        // walks the whole keyspace, so it goes in small steps with a pause between them: with a
-        // million sessions it takes seconds instead of one burst that would hold every other
-        // command (session checks) back behind it.
-        let pattern = format!("{}*", self.session_key_prefix());
+        // Every live session is counted under the minute it ends in (creation adds one,
+        // revocation takes one away, expiry needs nothing: its minute passes). Counting sums the
+        // minutes still to come and drops the ones gone by — a few hundred small fields rather
+        // than a walk over every session key. A field whose minute has begun still counts its
+        // sessions, so the figure may include sessions that ended up to a minute ago.
+        let key = self.live_sessions_key();
+        let now_ms = self.now_millis();
         let mut conn = self.conn();
         let mut cursor: u64 = 0;
-        let mut count = 0u64;
+        let mut count = 0i64;
+        let mut past = Vec::new();
         loop {
-            let (next, keys): (u64, Vec<String>) = ::redis::cmd("SCAN")
+            let (next, fields): (u64, Vec<(i64, i64)>) = ::redis::cmd("HSCAN")
+                .arg(&key)
                 .arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
                 .arg("COUNT")
                 .arg(COUNT_STEP)
                 .query_async(&mut conn)
                 .await
                 .map_err(unavailable)?;
-            count += keys.len() as u64;
+            for (minute, n) in fields {
+                if minute.saturating_mul(60_000) > now_ms {
+                    count += n;
+                } else {
+                    past.push(minute);
+                }
+            }
             if next == 0 {
-                return Ok(count);
+                break;
             }
             cursor = next;
-            tokio::time::sleep(COUNT_PAUSE).await;
         }
+        if !past.is_empty() {
+            ::redis::cmd("HDEL")
+                .arg(&key)
+                .arg(&past)
+                .query_async::<()>(&mut conn)
+                .await
+                .map_err(unavailable)?;
+        }
+        Ok(u64::try_from(count).unwrap_or(0))
     }
 
     async fn ping(&self) -> Result<()> {

@@ -18,8 +18,8 @@ async fn stores_only_the_token_hash() {
     let entries = testing::redis_dump(store.prefix()).unwrap();
     assert_eq!(
         entries.len(),
-        2,
-        "a session key and the user's index: {entries:?}"
+        3,
+        "a session key, the user's index and the live-sessions counters: {entries:?}"
     );
     let secret = token.expose().as_bytes();
     for entry in &entries {
@@ -44,6 +44,66 @@ async fn stores_only_the_token_hash() {
     let index = entries.iter().find(|e| e.key == index_key).unwrap();
     assert_eq!(index.kind, "zset");
     assert_eq!(index.contents, vec![member.as_bytes().to_vec()]);
+    // The gauge: one session ends in the minute after the one its expiry falls in.
+    let live = entries
+        .iter()
+        .find(|e| e.key == format!("{}live-sessions", store.prefix()))
+        .unwrap();
+    assert_eq!(live.kind, "hash");
+    let minute = session.expires_at.timestamp().div_euclid(60) + 1;
+    assert_eq!(
+        live.contents,
+        vec![minute.to_string().into_bytes(), b"1".to_vec()]
+    );
+}
+
+/// The active-sessions gauge keeps one counter per minute in which sessions end: revocations
+/// take from it, and counting drops the minutes gone by.
+#[tokio::test]
+async fn the_gauge_counts_by_minute_of_expiry_and_forgets_past_minutes() {
+    let clock = Arc::new(ManualClock::new(start_time()));
+    let (store, _guard) = testing::redis_scoped(clock.clone()).await;
+    let user = UserId::new();
+    let soon = clock.now() + mins(5);
+    let later = clock.now() + mins(90);
+    let (a, _) = store.create_session(new_session(user, soon)).await.unwrap();
+    store.create_session(new_session(user, soon)).await.unwrap();
+    let (_, c) = store
+        .create_session(new_session(user, later))
+        .await
+        .unwrap();
+    store
+        .create_session(new_session(UserId::new(), later))
+        .await
+        .unwrap();
+    assert_eq!(store.count_sessions().await.unwrap(), 4);
+    let fields = || {
+        let key = format!("{}live-sessions", store.prefix());
+        let entries = testing::redis_dump(store.prefix()).unwrap();
+        let live = entries.into_iter().find(|e| e.key == key).unwrap();
+        live.contents
+            .chunks(2)
+            .map(|p| {
+                let text = |b: &[u8]| String::from_utf8(b.to_vec()).unwrap();
+                (text(&p[0]), text(&p[1]))
+            })
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    assert_eq!(fields().len(), 2, "{:?}", fields());
+
+    // Revoking twice takes one away once.
+    store.revoke_token(&a).await.unwrap();
+    store.revoke_token(&a).await.unwrap();
+    assert!(store.revoke_session(user, &c.id).await.unwrap());
+    assert!(!store.revoke_session(user, &c.id).await.unwrap());
+    assert_eq!(store.count_sessions().await.unwrap(), 2);
+
+    // The earlier minute passes: its sessions are no longer counted and its field goes.
+    clock.advance(mins(6));
+    assert_eq!(store.count_sessions().await.unwrap(), 1);
+    assert_eq!(fields().len(), 1, "{:?}", fields());
+    assert_eq!(store.revoke_user_sessions(user).await.unwrap(), 0);
+    assert_eq!(store.count_sessions().await.unwrap(), 1);
 }
 
 #[tokio::test]
@@ -64,7 +124,7 @@ async fn every_key_has_a_real_ttl() {
     store.increment("ns", "c", MIN).await.unwrap();
     store.increment("ns", "c", MIN).await.unwrap();
     let entries = testing::redis_dump(store.prefix()).unwrap();
-    assert_eq!(entries.len(), 6, "{entries:?}");
+    assert_eq!(entries.len(), 7, "{entries:?}");
     for entry in &entries {
         assert!(entry.pttl_ms > 0, "{} has no TTL", entry.key);
         if entry.key.contains(":flow:") {
@@ -75,6 +135,10 @@ async fn every_key_has_a_real_ttl() {
     let index_key = format!("{}user-sessions:{user}", store.prefix());
     let index = entries.iter().find(|e| e.key == index_key).unwrap();
     assert!(index.pttl_ms > 50 * 60_000, "{}", index.pttl_ms);
+    // So do the live-sessions counters.
+    let live_key = format!("{}live-sessions", store.prefix());
+    let live = entries.iter().find(|e| e.key == live_key).unwrap();
+    assert!(live.pttl_ms > 50 * 60_000, "{}", live.pttl_ms);
 }
 
 #[tokio::test]

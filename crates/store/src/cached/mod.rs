@@ -122,12 +122,13 @@ impl Drop for ListenerGuard {
     }
 }
 
-/// One cached value, with the epoch read before the inner read that produced it and the time
-/// that read started.
+/// One cached value, with the epoch read before the inner read that produced it, the time that
+/// read started and how long after it the value may be served.
 #[derive(Clone)]
 struct Entry<V> {
     epoch: u64,
     read_at: Instant,
+    lifetime: Duration,
     value: V,
 }
 
@@ -162,11 +163,13 @@ impl Freshness {
         }
         let value = load.await?;
         if self.invalidation.epoch() == epoch && self.invalidation.is_live() {
+            let lifetime = self.lifetime(&key);
             cache.insert(
                 key,
                 Entry {
                     epoch,
                     read_at,
+                    lifetime,
                     value: value.clone(),
                 },
             );
@@ -210,19 +213,32 @@ impl Freshness {
         let values = load.await?;
         if self.invalidation.epoch() == epoch && self.invalidation.is_live() {
             for value in &values {
+                let key = key_of(value);
                 let entry = Entry {
                     epoch,
                     read_at,
+                    lifetime: self.lifetime(&key),
                     value: value.clone(),
                 };
-                cache.insert(key_of(value), entry);
+                cache.insert(key, entry);
             }
         }
         Ok(values)
     }
 
     fn fresh<V>(&self, entry: &Entry<V>, epoch: u64, now: Instant) -> bool {
-        entry.epoch == epoch && now.saturating_duration_since(entry.read_at) < self.ttl
+        entry.epoch == epoch && now.saturating_duration_since(entry.read_at) < entry.lifetime
+    }
+
+    /// How long an entry for `key` is served: between half the TTL and the TTL, spread by the
+    /// key's hash, so that entries read together (a node's first requests, a burst of sign-ins)
+    /// do not all expire, and reload from the database, in the same instant.
+    fn lifetime<K: Hash>(&self, key: &K) -> Duration {
+        use std::hash::Hasher as _;
+        let mut h = std::hash::DefaultHasher::new();
+        key.hash(&mut h);
+        let spread = (h.finish() % 1024) as u32;
+        self.ttl - self.ttl / 2 * spread / 1024
     }
 }
 
