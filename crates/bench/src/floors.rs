@@ -321,13 +321,14 @@ pub async fn create_sessions(
     n: usize,
     lifetime: chrono::Duration,
     concurrency: usize,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<portcullis_domain::UserId>> {
     use portcullis_sessions::SessionStore as _;
     let users: Arc<Vec<portcullis_domain::UserId>> = Arc::new(
         (0..n.div_ceil(10))
             .map(|_| portcullis_domain::UserId::new())
             .collect(),
     );
+    let made_up = users.clone();
     crate::load::parallel(concurrency, n, move |i| {
         let (store, users) = (store.clone(), users.clone());
         async move {
@@ -349,7 +350,8 @@ pub async fn create_sessions(
             Ok(())
         }
     })
-    .await
+    .await?;
+    Ok(made_up.to_vec())
 }
 
 /// Redis `used_memory` growth per portal session over `n` sessions created through the server's

@@ -54,6 +54,9 @@ pub struct Pair {
     pub rate: f64,
     pub before: Measured,
     pub after: Measured,
+    /// The smaller size measured once more after what was added is removed: a control for what
+    /// the order of the measurements alone changes (session validation only).
+    pub again: Option<Measured>,
     /// p99 after over p99 before.
     pub p99_ratio: f64,
 }
@@ -78,6 +81,7 @@ impl Pair {
             p99_ratio: after.p99_ms / before.p99_ms.max(1e-6),
             before,
             after,
+            again: None,
         }
     }
 
@@ -244,7 +248,7 @@ async fn run_on(args: &Args, server: &Server) -> anyhow::Result<Slope> {
     .await;
     let started = Instant::now();
     let added = args.slope_sessions.saturating_sub(args.sessions);
-    fill_sessions(&args.redis_url, &prefix, added)
+    let added_users = fill_sessions(&args.redis_url, &prefix, added)
         .await
         .context("creating the extra sessions")?;
     let fill_seconds = started.elapsed().as_secs_f64();
@@ -261,12 +265,32 @@ async fn run_on(args: &Args, server: &Server) -> anyhow::Result<Slope> {
         args,
         server,
         "session_validation",
-        session_validation(browsers),
+        session_validation(browsers.clone()),
         args.slope_session_rate,
         &label(args.slope_sessions),
     )
     .await;
-    let session_validation = Pair::new(
+    let started = Instant::now();
+    remove_sessions(&args.redis_url, &prefix, added_users)
+        .await
+        .context("removing the extra sessions")?;
+    eprintln!(
+        "no-slope: the {added} extra sessions removed in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    if !args.smoke {
+        tokio::time::sleep(REDIS_SETTLE).await;
+    }
+    let again = paced(
+        args,
+        server,
+        "session_validation",
+        session_validation(browsers),
+        args.slope_session_rate,
+        &format!("{}, again", label(args.sessions)),
+    )
+    .await;
+    let mut session_validation = Pair::new(
         "session_validation",
         "sessions in Redis",
         (args.sessions, args.slope_sessions),
@@ -281,6 +305,7 @@ async fn run_on(args: &Args, server: &Server) -> anyhow::Result<Slope> {
         before,
         after,
     );
+    session_validation.again = Some(again);
     let (_, peak) = server.rss_mib();
     Ok(Slope {
         sizes,
@@ -462,15 +487,45 @@ async fn grow_directory(
 }
 
 /// Creates `n` portal sessions (ten per made-up user, as a browser signing in makes them) through
-/// the server's own session store under its key prefix. They expire in two hours, should the bench
-/// be stopped before it deletes them.
-async fn fill_sessions(url: &str, prefix: &str, n: usize) -> anyhow::Result<()> {
+/// the server's own session store under its key prefix; returns the made-up users. They expire in
+/// two hours, should the bench be stopped before it deletes them.
+async fn fill_sessions(
+    url: &str,
+    prefix: &str,
+    n: usize,
+) -> anyhow::Result<Vec<portcullis_domain::UserId>> {
     if n == 0 {
-        return Ok(());
+        return Ok(Vec::new());
     }
-    let store = Arc::new(
+    let store = session_store(url, prefix).await?;
+    crate::floors::create_sessions(store, n, chrono::Duration::hours(2), FILL_CONCURRENCY).await
+}
+
+/// Ends every session of `users` through the server's own session store.
+async fn remove_sessions(
+    url: &str,
+    prefix: &str,
+    users: Vec<portcullis_domain::UserId>,
+) -> anyhow::Result<()> {
+    use portcullis_sessions::SessionStore as _;
+    let store = session_store(url, prefix).await?;
+    let users = Arc::new(users);
+    parallel(FILL_CONCURRENCY, users.len(), move |i| {
+        let (store, users) = (store.clone(), users.clone());
+        async move {
+            store.revoke_user_sessions(users[i]).await?;
+            Ok(())
+        }
+    })
+    .await
+}
+
+async fn session_store(
+    url: &str,
+    prefix: &str,
+) -> anyhow::Result<Arc<portcullis_sessions::redis::RedisSessions>> {
+    Ok(Arc::new(
         portcullis_sessions::redis::RedisSessions::connect(url, prefix, Arc::new(SystemClock))
             .await?,
-    );
-    crate::floors::create_sessions(store, n, chrono::Duration::hours(2), FILL_CONCURRENCY).await
+    ))
 }
