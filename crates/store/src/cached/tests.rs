@@ -174,3 +174,32 @@ async fn an_abandoned_write_still_invalidates() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
+
+/// Entries read together do not all expire together: each lives between half the TTL and the
+/// TTL, spread by its key.
+#[tokio::test]
+async fn lifetimes_are_spread_between_half_the_ttl_and_the_ttl() {
+    let ttl = Duration::from_secs(10);
+    let f = freshness(ttl);
+    let cache: Cache<u32, Entry<u32>> = Cache::new(1_000);
+    for key in 0..500u32 {
+        f.read(&cache, key, async move { Ok(key) }).await.unwrap();
+    }
+    let lifetimes: Vec<Duration> = (0..500u32)
+        .map(|key| cache.get(&key).expect("kept").lifetime)
+        .collect();
+    assert!(
+        lifetimes.iter().all(|l| *l > ttl / 2 && *l <= ttl),
+        "{lifetimes:?}"
+    );
+    let early = lifetimes.iter().filter(|l| **l < ttl * 3 / 4).count();
+    assert!(
+        (150..=350).contains(&early),
+        "about half expire in the first half of the window: {early} of 500"
+    );
+    // An entry is served only within its own lifetime.
+    let entry = cache.get(&0).unwrap();
+    let epoch = f.invalidation.epoch();
+    assert!(f.fresh(&entry, epoch, entry.read_at + entry.lifetime / 2));
+    assert!(!f.fresh(&entry, epoch, entry.read_at + entry.lifetime));
+}
