@@ -237,6 +237,30 @@ impl TestApp {
             .unwrap_or_else(|| panic!("no message to {email} in {}", dir.display()))
     }
 
+    /// Waits (up to 10 s) until at least `n` messages to `email` are in the outbox — some are
+    /// sent in the background — and returns them all, oldest first.
+    pub async fn mails_to(&self, email: &str, n: usize) -> Vec<String> {
+        let dir = self.data_dir.join("outbox");
+        for _ in 0..200 {
+            let mut mails: Vec<(std::time::SystemTime, String)> = std::fs::read_dir(&dir)
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e.ok())
+                .filter_map(|e| {
+                    let text = std::fs::read_to_string(e.path()).ok()?;
+                    let modified = e.metadata().ok()?.modified().ok()?;
+                    text.contains(email).then_some((modified, text))
+                })
+                .collect();
+            if mails.len() >= n {
+                mails.sort();
+                return mails.into_iter().map(|(_, t)| t).collect();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("fewer than {n} messages to {email} in {}", dir.display())
+    }
+
     pub async fn permission_set(&self, name: &str) -> String {
         let a = self
             .post("permission-sets", serde_json::json!({"name": name}))

@@ -54,6 +54,7 @@ async fn confidential_client_gets_its_secret_once(app: TestApp) {
             "idTokenLifetime": "PT1H",
             "refreshTokenLifetime": "P30D",
             "initiateLoginUri": null,
+            "requireConsent": false,
         })
     );
 
@@ -409,6 +410,7 @@ async fn patch_replaces_the_whole_registration(app: TestApp) {
             "idTokenLifetime": "PT1H",
             "refreshTokenLifetime": "P30D",
             "initiateLoginUri": null,
+            "requireConsent": false,
         })
     );
     assert_eq!(app.get(&format!("applications/{id}")).await.body, p.body);

@@ -16,6 +16,7 @@ on_both_backends!(
     admin_one_time_password_forces_a_new_password,
     first_sign_in_by_emailed_one_time_password,
     first_sign_in_codes_cannot_flood_a_mailbox,
+    a_name_without_a_password_looks_like_an_unknown_name,
     mfa_policy_without_devices,
     trusted_browser_skips_the_code_when_context_is_unchanged,
     revocation_by_admin_and_by_disabling,
@@ -303,25 +304,28 @@ async fn first_sign_in_by_emailed_one_time_password(app: TestApp) {
     assert_eq!(a.status, 200);
     app.user("hal").await;
     let b = Browser::new(&app.base);
+    // A person without a password types anything: the answer is that of any failed attempt,
+    // and a one-time password goes to their mailbox.
     let first = b.sign_in("hal", "anything").await;
-    assert_eq!(first.location.as_deref(), Some("/signin/code"), "{first:?}");
-    let mail = app.last_mail_to("hal@example.com");
+    assert_eq!(first.status, 401, "{first:?}");
+    assert!(
+        first.body.contains("enter it as your password"),
+        "{}",
+        first.body
+    );
+    let mail = app.mails_to("hal@example.com", 1).await.remove(0);
     assert!(mail.contains("one-time password"), "{mail}");
     let code = crate::helpers::six_digits(&mail);
 
-    let page = b.get("/signin/code").await;
-    let wrong = b
-        .post(
-            "/signin/code",
-            &[("csrf", &page.csrf()), ("code", "000000")],
-        )
-        .await;
+    // A wrong code is a wrong password; the emailed one signs in, once.
+    let wrong = b.sign_in("hal", "000000").await;
     assert_eq!(wrong.status, 401);
-    assert!(wrong.body.contains("4 tries left"));
-    let ok = b
-        .post("/signin/code", &[("csrf", &page.csrf()), ("code", &code)])
-        .await;
-    assert_eq!(ok.location.as_deref(), Some("/signin/new-password"));
+    let ok = b.sign_in("hal", &code).await;
+    assert_eq!(
+        ok.location.as_deref(),
+        Some("/signin/new-password"),
+        "{ok:?}"
+    );
     let f = b.get("/signin/new-password").await;
     let set = b
         .post(
@@ -335,8 +339,9 @@ async fn first_sign_in_by_emailed_one_time_password(app: TestApp) {
         .await;
     // The emailed password already proved the mailbox: no second code.
     assert_eq!(set.location.as_deref(), Some("/portal"), "{set:?}");
-    // A code is single-use: replaying it in a new sign-in gets nowhere.
+    // The one-time password is single-use and no longer a password at all.
     let again = Browser::new(&app.base);
+    assert_eq!(again.sign_in("hal", &code).await.status, 401);
     let second = again.sign_in("hal", PASSWORD).await;
     assert_eq!(
         second.location.as_deref(),
@@ -353,6 +358,49 @@ async fn first_sign_in_by_emailed_one_time_password(app: TestApp) {
     );
 }
 
+/// What a client sees after one failed attempt: status, message, and the shape of the page.
+fn shape(page: &crate::browser_like::Page) -> (u16, Option<String>, String) {
+    let message = page
+        .body
+        .split("role=\"alert\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .map(str::to_owned);
+    (
+        page.status,
+        message,
+        page.location.clone().unwrap_or_default(),
+    )
+}
+
+async fn a_name_without_a_password_looks_like_an_unknown_name(app: TestApp) {
+    assert_eq!(
+        app.put("settings", Some(json!({"emailOtp": true})))
+            .await
+            .status,
+        200
+    );
+    app.user("newbie").await;
+    person(&app, "veteran").await;
+    let base = app.base.clone();
+    let attempt = |name: &'static str| {
+        let base = base.clone();
+        async move { shape(&Browser::new(&base).sign_in(name, "Wrong-guess-123").await) }
+    };
+    let passwordless = attempt("newbie").await;
+    let unknown = attempt("nobody-here").await;
+    let with_password = attempt("veteran").await;
+    assert_eq!(passwordless.0, 401, "{passwordless:?}");
+    assert_eq!(passwordless, unknown, "no password vs unknown name");
+    assert_eq!(passwordless, with_password, "no password vs wrong password");
+    // Only the real person's mailbox got a code.
+    assert_eq!(app.mails_to("newbie@example.com", 1).await.len(), 1);
+    let outbox = std::fs::read_dir(app.data_dir.join("outbox"))
+        .unwrap()
+        .count();
+    assert_eq!(outbox, 1, "nothing was sent for the other names");
+}
+
 async fn first_sign_in_codes_cannot_flood_a_mailbox(app: TestApp) {
     assert_eq!(
         app.put("settings", Some(json!({"emailOtp": true})))
@@ -361,30 +409,30 @@ async fn first_sign_in_codes_cannot_flood_a_mailbox(app: TestApp) {
         200
     );
     app.user("ned").await;
-    let mails = || {
-        std::fs::read_dir(app.data_dir.join("outbox"))
-            .map(|d| {
-                d.filter_map(Result::ok)
-                    .filter(|e| {
-                        std::fs::read_to_string(e.path())
-                            .is_ok_and(|t| t.contains("ned@example.com"))
-                    })
-                    .count()
-            })
-            .unwrap_or(0)
-    };
-    for sent in 1..=5 {
+    for attempt in 1..=5 {
         let page = Browser::new(&app.base).sign_in("ned", "anything").await;
-        assert_eq!(
-            page.location.as_deref(),
-            Some("/signin/code"),
-            "attempt {sent}: {page:?}"
-        );
-        assert_eq!(mails(), sent);
+        assert_eq!(page.status, 401, "attempt {attempt}: {page:?}");
     }
     let refused = Browser::new(&app.base).sign_in("ned", "anything").await;
     assert_eq!(refused.status, 429, "{refused:?}");
-    assert_eq!(mails(), 5, "no sixth message");
+    // One code is live at a time: five attempts sent one message.
+    assert_eq!(app.mails_to("ned@example.com", 1).await.len(), 1);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        app.mails_to("ned@example.com", 1).await.len(),
+        1,
+        "no second message while the first code lives"
+    );
+    // After the code lapses (and the lock-out ends), the next attempt sends a new one.
+    app.clock.advance(chrono::Duration::minutes(16));
+    assert_eq!(
+        Browser::new(&app.base)
+            .sign_in("ned", "anything")
+            .await
+            .status,
+        401
+    );
+    assert_eq!(app.mails_to("ned@example.com", 2).await.len(), 2);
 }
 
 async fn mfa_policy_without_devices(app: TestApp) {

@@ -145,6 +145,13 @@ impl RedirectUri {
         Ok(Self(url))
     }
 
+    /// Whether this is a loopback redirect by IP literal (`http://127.0.0.1:…` or
+    /// `http://[::1]:…`): the only kind a client that registers itself may use, as for the AWS
+    /// CLI (RFC 8252 §7.3; `localhost` is left out, §8.3).
+    pub fn is_loopback_ip(&self) -> bool {
+        self.0.scheme() == "http" && matches!(self.0.host_str(), Some("127.0.0.1" | "[::1]"))
+    }
+
     fn is_loopback_host(url: &url::Url) -> bool {
         matches!(url.host_str(), Some("127.0.0.1" | "[::1]" | "localhost"))
     }
@@ -269,6 +276,10 @@ pub struct OidcSettings {
     /// Where the portal sends a person who launches the application (OIDC third-party
     /// initiated login); the first redirect URI's origin when absent.
     pub initiate_login_uri: Option<url::Url>,
+    /// Whether a person is asked to consent before the application first gets their authority
+    /// (off by default: an administrator who registered the application has vouched for it).
+    #[serde(default)]
+    pub require_consent: bool,
 }
 
 impl Default for OidcSettings {
@@ -285,6 +296,7 @@ impl Default for OidcSettings {
             id_token_lifetime: TokenLifetime::default(),
             refresh_token_lifetime: RefreshTokenLifetime::default(),
             initiate_login_uri: None,
+            require_consent: false,
         }
     }
 }
@@ -342,6 +354,25 @@ mod tests {
         assert!(https.matches("https://app.example.com/cb"));
         assert!(!https.matches("https://app.example.com:8443/cb"));
         assert!(!https.matches("https://app.example.com/cb/"));
+    }
+
+    #[test]
+    fn only_ip_literal_loopback_redirects_count_as_loopback() {
+        for (uri, loopback) in [
+            ("http://127.0.0.1:8080/cb", true),
+            ("http://127.0.0.1/oauth/callback", true),
+            ("http://[::1]:9/cb", true),
+            ("http://localhost:8080/cb", false),
+            ("https://127.0.0.1/cb", false),
+            ("https://evil.example/cb", false),
+            ("com.example.app:/cb", false),
+        ] {
+            assert_eq!(
+                RedirectUri::parse(uri).unwrap().is_loopback_ip(),
+                loopback,
+                "{uri}"
+            );
+        }
     }
 
     #[test]

@@ -37,6 +37,8 @@ pub struct IdpConfig {
     pub throttle: ThrottleConfig,
     /// How long a browser stays trusted after MFA when the prompt is "when context changes".
     pub trusted_device: Duration,
+    /// How recent a sign-in must be before a person adds or removes MFA devices.
+    pub step_up: Duration,
     /// How long an emailed code is valid.
     pub code_lifetime: Duration,
     /// Wrong codes allowed before the sign-in starts over.
@@ -55,6 +57,7 @@ impl IdpConfig {
             passwords: PasswordConfig::default(),
             throttle: ThrottleConfig::default(),
             trusted_device: Duration::from_secs(30 * 86_400),
+            step_up: Duration::from_secs(5 * 60),
             code_lifetime: Duration::from_secs(10 * 60),
             code_attempts: 5,
             trusted_proxies: Vec::new(),

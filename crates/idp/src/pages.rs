@@ -160,9 +160,49 @@ pub struct NewTotpPage {
 pub struct DevicePage {
     pub csrf: String,
     pub user_code: String,
-    /// The asking application's name, once the code is known.
-    pub application: Option<String>,
+    /// The asking application, once the code is known.
+    pub application: Option<DeviceAsker>,
     pub error: Option<String>,
+}
+
+/// The client behind a device code, as the approval page describes it.
+#[derive(Debug, Clone)]
+pub struct DeviceAsker {
+    /// The name it was registered with.
+    pub name: String,
+    pub client_id: String,
+    /// Registered through the SSO-OIDC API rather than by an administrator.
+    pub self_registered: bool,
+    /// Asks for the person's accounts (`sso:account:access`).
+    pub accounts: bool,
+    pub scopes: Vec<ScopeLine>,
+}
+
+/// One scope on the consent page: its name and what it lets the client do.
+#[derive(Debug, Clone)]
+pub struct ScopeLine {
+    pub name: String,
+    pub text: String,
+}
+
+/// Asks a person before a client gets their authority.
+#[derive(Debug, Template)]
+#[template(path = "consent.html")]
+pub struct ConsentPage {
+    pub csrf: String,
+    /// The parked request this answers.
+    pub request: String,
+    /// The client's name as it was registered.
+    pub application: String,
+    pub client_id: String,
+    /// Registered through the SSO-OIDC API rather than by an administrator.
+    pub self_registered: bool,
+    /// Asks for the person's accounts (`sso:account:access`).
+    pub accounts: bool,
+    pub scopes: Vec<ScopeLine>,
+    /// Where the answer goes (the redirect URI's origin).
+    pub destination: String,
+    pub user_name: String,
 }
 
 /// Asks before an RP-initiated logout that carries no valid `id_token_hint`.
@@ -225,4 +265,25 @@ pub struct ContinuePage {
     /// The button posts `action` with the CSRF token; otherwise it is a link to `action`.
     pub post: bool,
     pub button: &'static str,
+}
+
+/// One application a person allowed to act for them.
+#[derive(Debug, Clone)]
+pub struct ConnectedEntry {
+    pub name: String,
+    pub client_id: String,
+    pub scopes: Vec<ScopeLine>,
+    pub granted: String,
+    pub expires: Option<String>,
+}
+
+/// `/portal/connected`: the person's consents.
+#[derive(Debug, Template)]
+#[template(path = "portal_connected.html")]
+pub struct ConnectedPage {
+    pub csrf: String,
+    pub display_name: String,
+    pub entries: Vec<ConnectedEntry>,
+    pub notice: Option<String>,
+    pub error: Option<String>,
 }

@@ -14,6 +14,14 @@ pub struct Current {
     pub user: User,
 }
 
+impl Current {
+    /// Whether the person signed in (password, code or MFA) within the step-up window.
+    pub fn is_recent(&self, idp: &Idp) -> bool {
+        let age = idp.clock.now() - self.session.created_at;
+        age <= chrono::Duration::from_std(idp.config.step_up).unwrap_or(chrono::Duration::MAX)
+    }
+}
+
 /// The request's session; `Ok(None)` when there is no cookie, or it is unknown, revoked or
 /// expired, or the user was deleted or disabled.
 pub async fn current_session(

@@ -1,6 +1,14 @@
-//! Throttling of failed sign-ins, per user and per client address. Counts live in the shared
-//! flow store, so every node sees the same numbers.
+//! Throttling of sign-in guesses, per user name and per client address. Counts live in the
+//! shared flow store, so every node sees the same numbers.
+//!
+//! An attempt is *reserved* before the secret is checked: the counters are incremented first
+//! (atomically, in the shared store) and the attempt goes ahead only when the new counts are
+//! within the limits. However many guesses arrive at once, on one node or many, at most the
+//! allowed number is ever checked in a window. An attempt that succeeds gives its reservation
+//! back; one that fails keeps it. A window starts with the first counted attempt and lasts
+//! `window`; once a limit is passed, the name or address waits until its window ends.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use portcullis_sessions::{FlowStore, SessionError};
@@ -8,11 +16,11 @@ use portcullis_sessions::{FlowStore, SessionError};
 /// Limits on failed attempts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ThrottleConfig {
-    /// Failures of one user name within the window before it is locked.
+    /// Attempts of one user name within the window that may be checked.
     pub per_user: u64,
-    /// Failures from one client address within the window before it is locked.
+    /// Attempts from one client address (an IPv6 /64) within the window that may be checked.
     pub per_address: u64,
-    /// Window and lock-out length.
+    /// The window.
     pub window: Duration,
 }
 
@@ -28,58 +36,119 @@ impl Default for ThrottleConfig {
 
 const COUNT_USER: &str = "throttle-user";
 const COUNT_ADDRESS: &str = "throttle-address";
-const LOCK_USER: &str = "lock-user";
-const LOCK_ADDRESS: &str = "lock-address";
 
-/// Checks and records failed attempts.
+/// Reserves and releases attempts.
 #[derive(Debug, Clone, Copy)]
 pub struct Throttle {
     pub config: ThrottleConfig,
 }
 
+/// An attempt that may go ahead: its keys, to give it back if it succeeds.
+#[derive(Debug, Clone)]
+#[must_use = "a reservation is given back on success, or kept on failure"]
+pub struct Reservation {
+    user_key: String,
+    address_key: String,
+}
+
+/// What [`Throttle::reserve`] decided.
+#[derive(Debug)]
+pub enum Attempt {
+    /// Check the secret; then [`Throttle::succeeded`] or nothing.
+    Allowed(Reservation),
+    /// Refused without checking anything: try again after this long.
+    Locked(Duration),
+}
+
 impl Throttle {
-    /// How long until this user name or address may try again; `None` when it may try now.
-    pub async fn locked_for(
+    /// Counts an attempt of `user_key` (a lower-cased user name) from `address`, before anything
+    /// is checked. Two requests at once get different counts, so the limits hold under
+    /// concurrency.
+    pub async fn reserve(
         &self,
         flows: &dyn FlowStore,
         user_key: &str,
         address: &str,
-    ) -> Result<Option<Duration>, SessionError> {
-        let user = flows.ttl(LOCK_USER, user_key).await?;
-        let addr = flows.ttl(LOCK_ADDRESS, address).await?;
-        Ok(user.into_iter().chain(addr).max())
-    }
-
-    /// Records one failure; locks the user name or address when it reaches its limit.
-    pub async fn record_failure(
-        &self,
-        flows: &dyn FlowStore,
-        user_key: &str,
-        address: &str,
-    ) -> Result<(), SessionError> {
+    ) -> Result<Attempt, SessionError> {
         let window = self.config.window;
-        if flows.increment(COUNT_USER, user_key, window).await? >= self.config.per_user {
-            flows.put(LOCK_USER, user_key, b"1", window).await?;
-            flows.delete(COUNT_USER, user_key).await?;
+        let address_key = address_key(address);
+        let (user, addr) = tokio::join!(
+            flows.increment(COUNT_USER, user_key, window),
+            flows.increment(COUNT_ADDRESS, &address_key, window)
+        );
+        let (user, addr) = (user?, addr?);
+        let mut wait = None;
+        if user > self.config.per_user {
+            wait = flows.ttl(COUNT_USER, user_key).await?;
         }
-        if flows.increment(COUNT_ADDRESS, address, window).await? >= self.config.per_address {
-            flows.put(LOCK_ADDRESS, address, b"1", window).await?;
-            flows.delete(COUNT_ADDRESS, address).await?;
+        if addr > self.config.per_address {
+            wait = wait.max(flows.ttl(COUNT_ADDRESS, &address_key).await?);
         }
-        Ok(())
+        Ok(match wait {
+            Some(w) => Attempt::Locked(w),
+            // The window ended between the increment and the ttl: the next try starts anew.
+            None if user > self.config.per_user || addr > self.config.per_address => {
+                Attempt::Locked(Duration::from_secs(1))
+            }
+            None => Attempt::Allowed(Reservation {
+                user_key: user_key.to_owned(),
+                address_key,
+            }),
+        })
     }
 
-    /// Forgets the user's failures after a successful sign-in.
-    pub async fn record_success(
+    /// The attempt succeeded: the address gets its reservation back and the name's failures
+    /// are forgotten.
+    pub async fn succeeded(
         &self,
         flows: &dyn FlowStore,
-        user_key: &str,
+        reservation: Reservation,
     ) -> Result<(), SessionError> {
-        flows.delete(COUNT_USER, user_key).await
+        let (user, addr) = tokio::join!(
+            flows.delete(COUNT_USER, &reservation.user_key),
+            flows.decrement(COUNT_ADDRESS, &reservation.address_key)
+        );
+        user.and(addr)
+    }
+}
+
+/// The counter key of a client address: an IPv4 address as it is, an IPv6 address by its /64
+/// (one customer's allocation: any host in it counts as the same client). IPv4-mapped IPv6
+/// addresses count as their IPv4 address.
+pub fn address_key(address: &str) -> String {
+    match address.parse::<IpAddr>() {
+        Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                let net = std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
+                format!("{net}/64")
+            }
+        },
+        Ok(IpAddr::V4(v4)) => v4.to_string(),
+        Err(_) => address.to_owned(),
     }
 }
 
 /// "try again in N minutes", rounded up.
 pub fn minutes(d: Duration) -> u64 {
     d.as_secs().div_ceil(60).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_addresses_count_by_their_64() {
+        assert_eq!(address_key("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2::/64");
+        assert_eq!(address_key("2001:db8:1:2::ffff"), "2001:db8:1:2::/64");
+        assert_ne!(
+            address_key("2001:db8:1:3::1"),
+            address_key("2001:db8:1:2::1")
+        );
+        assert_eq!(address_key("::ffff:192.0.2.7"), "192.0.2.7");
+        assert_eq!(address_key("192.0.2.7"), "192.0.2.7");
+        assert_eq!(address_key("unknown"), "unknown");
+    }
 }

@@ -119,6 +119,20 @@ fn device_name(raw: Option<&str>) -> Result<DisplayName, String> {
         .map_err(|e| format!("The name {}.", e.message))
 }
 
+/// Whether the organisation's MFA policy allows security keys and passkeys now: checked at
+/// every step (a key registered while they were allowed does not outlive the policy).
+async fn policy_allows(idp: &Idp) -> Result<bool, portcullis_store::StoreError> {
+    Ok(idp
+        .directory
+        .get_settings()
+        .await?
+        .mfa
+        .allows(portcullis_domain::MfaType::Webauthn))
+}
+
+const NOT_ALLOWED: &str =
+    "Security keys and passkeys are not allowed by your organisation's MFA policy.";
+
 // ----- second factor at sign-in -----
 
 /// The pending sign-in at `stage`, for the JSON endpoints: 409 when there is none (the page
@@ -154,6 +168,11 @@ pub async fn signin_options(idp: web::Data<Idp>, req: HttpRequest) -> HttpRespon
         Ok(found) => found,
         Err(answer) => return answer,
     };
+    match policy_allows(&idp).await {
+        Ok(true) => {}
+        Ok(false) => return json_error(StatusCode::FORBIDDEN, NOT_ALLOWED),
+        Err(_) => return json_error(StatusCode::SERVICE_UNAVAILABLE, "try again shortly"),
+    }
     let Ok(devices) = idp.directory.list_mfa_devices(user.id).await else {
         return json_error(StatusCode::SERVICE_UNAVAILABLE, "try again shortly");
     };
@@ -199,6 +218,14 @@ pub async fn signin_verify(
         Ok(found) => found,
         Err(answer) => return answer,
     };
+    match policy_allows(&idp).await {
+        Ok(true) => {}
+        Ok(false) => {
+            idp.metrics.mfa(MfaKind::Webauthn, false);
+            return failed(&idp, &req, NOT_ALLOWED);
+        }
+        Err(_) => return unavailable(),
+    }
     let Some(state) = take_state::<PasskeyAuthentication>(&idp, AUTH_NS, &id).await else {
         return failed(
             &idp,
@@ -261,6 +288,11 @@ async fn start_registration(idp: &Idp, user: &User, state_key: &str) -> HttpResp
             "security keys are not available on this site",
         );
     };
+    match policy_allows(idp).await {
+        Ok(true) => {}
+        Ok(false) => return json_error(StatusCode::FORBIDDEN, NOT_ALLOWED),
+        Err(_) => return json_error(StatusCode::SERVICE_UNAVAILABLE, "try again shortly"),
+    }
     let Ok(devices) = idp.directory.list_mfa_devices(user.id).await else {
         return json_error(StatusCode::SERVICE_UNAVAILABLE, "try again shortly");
     };
@@ -308,6 +340,12 @@ async fn finish_registration(
 ) -> Result<(), String> {
     let rp = relying_party(&idp.config.public_url)
         .ok_or("Security keys are not available on this site.")?;
+    if !policy_allows(idp)
+        .await
+        .map_err(|_| "The security key could not be saved. Try again shortly.")?
+    {
+        return Err(NOT_ALLOWED.into());
+    }
     let state = take_state::<PasskeyRegistration>(idp, REG_NS, state_key)
         .await
         .ok_or("Registering the security key took too long. Try again.")?;
@@ -379,7 +417,13 @@ pub async fn portal_options(idp: web::Data<Idp>, req: HttpRequest) -> HttpRespon
         return json_error(StatusCode::FORBIDDEN, "invalid CSRF token");
     }
     match current_session(&idp, &req).await {
-        Ok(Some(c)) => start_registration(&idp, &c.user, c.session.id.as_str()).await,
+        Ok(Some(c)) if c.is_recent(&idp) => {
+            start_registration(&idp, &c.user, c.session.id.as_str()).await
+        }
+        Ok(Some(_)) => HttpResponse::Unauthorized().json(serde_json::json!({
+            "error": "for your security, sign in again before adding a security key",
+            "signIn": crate::portal::devices::STEP_UP_URL,
+        })),
         Ok(None) => json_error(StatusCode::UNAUTHORIZED, "sign in again"),
         Err(_) => json_error(StatusCode::SERVICE_UNAVAILABLE, "try again shortly"),
     }
@@ -395,7 +439,8 @@ pub async fn portal_finish(
         return forbidden_form();
     }
     let current = match current_session(&idp, &req).await {
-        Ok(Some(c)) => c,
+        Ok(Some(c)) if c.is_recent(&idp) => c,
+        Ok(Some(_)) => return crate::portal::devices::step_up(),
         Ok(None) => return crate::portal::to_sign_in(&idp, &req),
         Err(_) => return unavailable(),
     };

@@ -45,6 +45,8 @@
       body: "{}",
     });
     const body = await resp.json().catch(() => ({}));
+    // A session too old to change MFA devices: sign in again, then come back.
+    if (resp.status === 401 && body.signIn) window.location.assign(body.signIn);
     if (!resp.ok) throw new Error(body.error || "The server refused (" + resp.status + ").");
     return body;
   };

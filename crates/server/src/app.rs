@@ -109,6 +109,7 @@ fn idp_config(config: &Config) -> anyhow::Result<IdpConfig> {
         window: std::time::Duration::from_secs(si.lockout_minutes * 60),
     };
     idp.trusted_device = std::time::Duration::from_secs(si.trusted_device_days * 86_400);
+    idp.step_up = std::time::Duration::from_secs(si.step_up_minutes * 60);
     idp.trusted_proxies = si.trusted_proxies.clone();
     idp.oidc = config.oidc.to_idp();
     idp.saml = config.saml.to_idp();

@@ -129,6 +129,10 @@ pub trait FlowStore: Send + Sync {
     /// window: the counter expires `window` after it was created (later increments do not
     /// extend it). For throttling.
     async fn increment(&self, ns: &str, key: &str, window: Duration) -> Result<u64>;
+    /// Takes one back from a live counter (never below zero), keeping its window; nothing when
+    /// there is none. For reservations that turned out not to count (a throttled attempt that
+    /// succeeded).
+    async fn decrement(&self, ns: &str, key: &str) -> Result<()>;
     /// Time left before the entry expires, if it exists.
     async fn ttl(&self, ns: &str, key: &str) -> Result<Option<Duration>>;
 }

@@ -90,6 +90,8 @@ conformance!(
     take_is_single_use_under_concurrency,
     increment_counts_within_window,
     increment_is_atomic_under_concurrency,
+    decrement_gives_back_without_moving_the_window,
+    decrement_is_atomic_under_concurrency,
     ttl_follows_the_clock,
     namespaces_are_separate,
     values_are_binary_safe,
@@ -510,6 +512,60 @@ async fn increment_is_atomic_under_concurrency(s: &Store, _clock: &ManualClock) 
     counts.sort_unstable();
     assert_eq!(counts, (1..=20).collect::<Vec<u64>>());
     assert_eq!(s.increment("throttle", "burst", MIN).await.unwrap(), 21);
+}
+
+async fn decrement_gives_back_without_moving_the_window(s: &Store, clock: &ManualClock) {
+    // Nothing to take from: no entry appears.
+    s.decrement("throttle", "ip").await.unwrap();
+    assert_eq!(s.get("throttle", "ip").await.unwrap(), None);
+    assert_eq!(s.increment("throttle", "ip", MIN).await.unwrap(), 1);
+    assert_eq!(s.increment("throttle", "ip", MIN).await.unwrap(), 2);
+    clock.advance(secs(20));
+    s.decrement("throttle", "ip").await.unwrap();
+    assert_eq!(
+        s.ttl("throttle", "ip").await.unwrap(),
+        Some(Duration::from_secs(40)),
+        "the window stays as the first increment set it"
+    );
+    assert_eq!(s.increment("throttle", "ip", MIN).await.unwrap(), 2);
+    // Never below zero.
+    for _ in 0..4 {
+        s.decrement("throttle", "ip").await.unwrap();
+    }
+    assert_eq!(s.increment("throttle", "ip", MIN).await.unwrap(), 1);
+    // An expired counter is not revived.
+    clock.advance(secs(41));
+    s.decrement("throttle", "ip").await.unwrap();
+    assert_eq!(s.ttl("throttle", "ip").await.unwrap(), None);
+    // A value that is not a counter is refused, and left alone.
+    s.put("throttle", "text", b"hello", MIN).await.unwrap();
+    assert!(s.decrement("throttle", "text").await.is_err());
+    assert_eq!(
+        s.get("throttle", "text").await.unwrap().as_deref(),
+        Some(&b"hello"[..])
+    );
+}
+
+async fn decrement_is_atomic_under_concurrency(s: &Store, _clock: &ManualClock) {
+    for _ in 0..30 {
+        s.increment("throttle", "burst", MIN).await.unwrap();
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..20 {
+        let s = s.clone();
+        tasks.spawn(async move {
+            if i % 2 == 0 {
+                s.decrement("throttle", "burst").await.unwrap();
+            } else {
+                s.increment("throttle", "burst", MIN).await.unwrap();
+            }
+        });
+    }
+    while let Some(result) = tasks.join_next().await {
+        result.unwrap();
+    }
+    // 30 + 10 - 10, then this one.
+    assert_eq!(s.increment("throttle", "burst", MIN).await.unwrap(), 31);
 }
 
 async fn ttl_follows_the_clock(s: &Store, clock: &ManualClock) {

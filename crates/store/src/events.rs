@@ -150,3 +150,12 @@ pub fn mfa_device(
         kind.as_str()
     ))
 }
+
+pub fn consent(actor: Actor, verb: &str, user: UserId, client_id: &str) -> NewAuditEvent {
+    NewAuditEvent::new(
+        actor,
+        format!("user.consent.{verb}"),
+        format!("user:{user}"),
+    )
+    .with_details(serde_json::json!({ "clientId": client_id }).to_string())
+}

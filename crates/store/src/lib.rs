@@ -24,10 +24,10 @@ mod types;
 use async_trait::async_trait;
 use portcullis_domain::{
     AccountAssignment, AccountId, Actor, AdminToken, AdminTokenId, Application,
-    ApplicationAssignment, ApplicationId, AuditEvent, AuditFilter, DisplayName, Group, GroupId,
-    MfaDevice, MfaDeviceId, NewAccount, NewAdminToken, NewApplication, NewAuditEvent, NewGroup,
-    NewMfaDevice, NewPermissionSet, NewUser, Page, PageRequest, PasswordRecord, PermissionSet,
-    PermissionSetId, Principal, Settings, User, UserId, UserName, UserPatch,
+    ApplicationAssignment, ApplicationId, AuditEvent, AuditFilter, Consent, DisplayName, Group,
+    GroupId, MfaDevice, MfaDeviceId, NewAccount, NewAdminToken, NewApplication, NewAuditEvent,
+    NewGroup, NewMfaDevice, NewPermissionSet, NewUser, Page, PageRequest, PasswordRecord,
+    PermissionSet, PermissionSetId, Principal, Settings, User, UserId, UserName, UserPatch,
 };
 
 pub use cached::{CacheOptions, CachedDirectory, Invalidation, ListenerGuard};
@@ -329,6 +329,31 @@ pub trait MfaDeviceStore: Send + Sync {
     ) -> Result<bool>;
 }
 
+/// People's consents to OIDC clients, one per (person, client).
+#[async_trait]
+pub trait ConsentStore: Send + Sync {
+    /// Records `consent`, replacing the one the person gave the client before (its scopes are
+    /// not merged: the caller passes every scope now consented to). Audited as
+    /// `user.consent.grant`. `NotFound("user")` for an unknown user.
+    async fn grant_consent(&self, actor: Actor, consent: Consent) -> Result<Consent>;
+    /// The person's consent to the client, if given and not lapsed at `now`.
+    async fn get_consent(
+        &self,
+        user: UserId,
+        client_id: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<Consent>>;
+    /// The person's consents not lapsed at `now`, newest first.
+    async fn list_consents(
+        &self,
+        user: UserId,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<Consent>>;
+    /// Withdraws a consent (lapsed or not). Audited as `user.consent.revoke`.
+    /// `NotFound("consent")` when there is none.
+    async fn revoke_consent(&self, actor: Actor, user: UserId, client_id: &str) -> Result<()>;
+}
+
 /// The whole directory, as the services above the store see it.
 #[async_trait]
 pub trait Directory:
@@ -344,6 +369,7 @@ pub trait Directory:
     + AuditLog
     + CredentialStore
     + MfaDeviceStore
+    + ConsentStore
 {
     /// Applies pending migrations (idempotent).
     async fn migrate(&self) -> Result<()>;

@@ -6,6 +6,7 @@
 
 mod accounts;
 mod applications;
+mod consents;
 mod credentials;
 mod groups;
 mod listen;
@@ -174,7 +175,9 @@ pub(crate) fn pg_err(e: tokio_postgres::Error) -> StoreError {
         let (field, entity) = match constraint {
             "group_members_group_id_fkey" => return StoreError::NotFound("group"),
             "group_members_user_id_fkey" => ("userId", "user"),
-            "user_passwords_user_id_fkey" | "mfa_devices_user_id_fkey" => {
+            "user_passwords_user_id_fkey"
+            | "mfa_devices_user_id_fkey"
+            | "oidc_consents_user_id_fkey" => {
                 return StoreError::NotFound("user");
             }
             c if c.ends_with("_account_id_fkey") => ("accountId", "account"),

@@ -13,6 +13,7 @@
 mod access;
 mod admin;
 mod apps;
+mod consents;
 mod credentials;
 mod people;
 

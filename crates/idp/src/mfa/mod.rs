@@ -16,8 +16,8 @@ use serde::Deserialize;
 use crate::Idp;
 use crate::metrics::{MfaKind, SigninResult};
 use crate::pages::{MessagePage, MfaChallengePage, MfaRegistrationPage};
-use crate::signin::{Pending, Stage, forbidden_form, restart, unavailable};
-use crate::throttle::minutes;
+use crate::signin::{Pending, Stage, Try, forbidden_form, restart, unavailable};
+use crate::throttle::{Attempt, Reservation, minutes};
 use crate::web::{Csrf, page, see_other};
 
 /// Whether the policy lets this device be used.
@@ -31,7 +31,6 @@ pub fn usable(policy: &MfaPolicy, device: &MfaDevice) -> bool {
 /// The person has a usable device: ask for it.
 pub(crate) async fn start_challenge(idp: &Idp, id: &str, mut pending: Pending) -> HttpResponse {
     pending.stage = Stage::Mfa;
-    pending.attempts = 0;
     match idp.save_pending(id, &pending).await {
         Ok(()) => see_other("/signin/mfa", vec![]),
         Err(_) => unavailable(),
@@ -41,7 +40,6 @@ pub(crate) async fn start_challenge(idp: &Idp, id: &str, mut pending: Pending) -
 /// The policy requires a device and the person has none: have them register one.
 pub(crate) async fn start_registration(idp: &Idp, id: &str, mut pending: Pending) -> HttpResponse {
     pending.stage = Stage::MfaRegistration;
-    pending.attempts = 0;
     match idp.save_pending(id, &pending).await {
         Ok(()) => see_other("/signin/mfa/register", vec![]),
         Err(_) => unavailable(),
@@ -168,50 +166,57 @@ pub struct CodeForm {
     name: Option<String>,
 }
 
-/// `Some(answer)` when this user or address is locked out.
-async fn locked(idp: &Idp, req: &HttpRequest, pending: &Pending) -> Result<Option<String>, ()> {
+/// Whether a second-factor code may be checked: its try is counted first, against the
+/// throttle (name and address) and against this sign-in stage's tries.
+enum Gate {
+    /// Check it; if wrong, this many tries are left.
+    Go(Reservation, u32),
+    /// Locked out: the message to show.
+    Locked(String),
+    /// The tries are used up: start over.
+    StartOver(HttpResponse),
+}
+
+async fn gate(idp: &Idp, req: &HttpRequest, id: &str, pending: &Pending) -> Result<Gate, ()> {
     let address = idp.client_address(req);
-    match idp
+    let user_key = pending.user_name.to_lowercase();
+    let reservation = match idp
         .throttle
-        .locked_for(
-            idp.sessions.as_ref(),
-            &pending.user_name.to_lowercase(),
-            &address,
-        )
+        .reserve(idp.sessions.as_ref(), &user_key, &address)
         .await
+        .map_err(|_| ())?
     {
-        Ok(Some(wait)) => Ok(Some(format!(
-            "Too many failed attempts. Try again in {} minutes.",
-            minutes(wait)
-        ))),
-        Ok(None) => Ok(None),
-        Err(_) => Err(()),
+        Attempt::Allowed(r) => r,
+        Attempt::Locked(wait) => {
+            idp.metrics.signin(SigninResult::Locked);
+            return Ok(Gate::Locked(format!(
+                "Too many failed attempts. Try again in {} minutes.",
+                minutes(wait)
+            )));
+        }
+    };
+    match idp.reserve_try(id, pending).await.map_err(|_| ())? {
+        Try::Go { left_if_wrong } => Ok(Gate::Go(reservation, left_if_wrong)),
+        Try::UsedUp => Ok(Gate::StartOver(start_over(idp, id).await)),
     }
 }
 
-/// Counts a wrong code: against the throttle, and against the attempts of this sign-in.
-/// `Err(answer)` when the sign-in must start over.
+async fn start_over(idp: &Idp, id: &str) -> HttpResponse {
+    idp.drop_pending(id).await;
+    let _ = idp.sessions.delete(totp::ENROL_NS, &signin_key(id)).await;
+    see_other("/start?restart=1", vec![])
+}
+
+/// A wrong code (its try already counted): audits it; `Err(answer)` when it was the last try.
 async fn wrong_code(
     idp: &Idp,
     req: &HttpRequest,
     id: &str,
-    pending: &mut Pending,
     user: &User,
     reason: &str,
+    left: u32,
 ) -> Result<u32, HttpResponse> {
     let address = idp.client_address(req);
-    if idp
-        .throttle
-        .record_failure(
-            idp.sessions.as_ref(),
-            &pending.user_name.to_lowercase(),
-            &address,
-        )
-        .await
-        .is_err()
-    {
-        return Err(unavailable());
-    }
     let event = NewAuditEvent::new(
         Actor::User(user.id),
         "signin.failure",
@@ -221,16 +226,10 @@ async fn wrong_code(
     if let Err(e) = idp.directory.record_event(event).await {
         tracing::warn!(error = ?e, "could not audit a failed second factor");
     }
-    pending.attempts += 1;
-    if pending.attempts >= idp.config.code_attempts {
-        idp.drop_pending(id).await;
-        let _ = idp.sessions.delete(totp::ENROL_NS, &signin_key(id)).await;
-        return Err(see_other("/start?restart=1", vec![]));
+    if left == 0 {
+        return Err(start_over(idp, id).await);
     }
-    if idp.save_pending(id, pending).await.is_err() {
-        return Err(unavailable());
-    }
-    Ok(idp.config.code_attempts - pending.attempts)
+    Ok(left)
 }
 
 /// `POST /signin/mfa/totp`: a code from an authenticator app.
@@ -250,9 +249,9 @@ pub async fn submit_totp(
         Ok(p) => p,
         Err(resp) => return resp,
     };
-    match locked(&idp, &req, &pending).await {
-        Ok(Some(msg)) => {
-            idp.metrics.signin(SigninResult::Locked);
+    let (reservation, left) = match gate(&idp, &req, &id, &pending).await {
+        Ok(Gate::Go(r, left)) => (r, left),
+        Ok(Gate::Locked(msg)) => {
             return challenge_form(
                 &idp,
                 &req,
@@ -263,9 +262,9 @@ pub async fn submit_totp(
                 StatusCode::TOO_MANY_REQUESTS,
             );
         }
-        Ok(None) => {}
+        Ok(Gate::StartOver(answer)) => return answer,
         Err(()) => return unavailable(),
-    }
+    };
     let apps: Vec<MfaDevice> = devices
         .iter()
         .filter(|d| d.kind == MfaDeviceKind::AuthenticatorApp && usable(&policy, d))
@@ -280,13 +279,12 @@ pub async fn submit_totp(
             idp.metrics.mfa(MfaKind::Totp, true);
             if idp
                 .throttle
-                .record_success(idp.sessions.as_ref(), &pending.user_name.to_lowercase())
+                .succeeded(idp.sessions.as_ref(), reservation)
                 .await
                 .is_err()
             {
                 return unavailable();
             }
-            pending.attempts = 0;
             pending.amr.extend(["otp".to_owned(), "mfa".to_owned()]);
             crate::signin::complete::finish(&idp, &req, &id, pending, &user).await
         }
@@ -298,7 +296,7 @@ pub async fn submit_totp(
             } else {
                 "totp-wrong"
             };
-            let left = match wrong_code(&idp, &req, &id, &mut pending, &user, reason).await {
+            let left = match wrong_code(&idp, &req, &id, &user, reason, left).await {
                 Ok(left) => left,
                 Err(resp) => return resp,
             };
@@ -483,22 +481,6 @@ pub async fn submit_registration(
     if !allowed {
         return restart();
     }
-    match locked(&idp, &req, &pending).await {
-        Ok(Some(msg)) => {
-            return registration_form(
-                &idp,
-                &req,
-                &id,
-                &pending,
-                &user,
-                Some(msg),
-                StatusCode::TOO_MANY_REQUESTS,
-            )
-            .await;
-        }
-        Ok(None) => {}
-        Err(()) => return unavailable(),
-    }
     let key = signin_key(&id);
     let secret = match pending_secret(&idp, &key, user.id).await {
         Ok(Some(s)) => s,
@@ -532,9 +514,25 @@ pub async fn submit_registration(
             .await;
         }
     };
+    let (reservation, left) = match gate(&idp, &req, &id, &pending).await {
+        Ok(Gate::Go(r, left)) => (r, left),
+        Ok(Gate::Locked(msg)) => {
+            return registration_form(
+                &idp,
+                &req,
+                &id,
+                &pending,
+                &user,
+                Some(msg),
+                StatusCode::TOO_MANY_REQUESTS,
+            )
+            .await;
+        }
+        Ok(Gate::StartOver(answer)) => return answer,
+        Err(()) => return unavailable(),
+    };
     let Some(step) = totp::matching_step(&secret, &form.code, idp.clock.now().timestamp()) else {
-        let left = match wrong_code(&idp, &req, &id, &mut pending, &user, "totp-registration").await
-        {
+        let left = match wrong_code(&idp, &req, &id, &user, "totp-registration", left).await {
             Ok(left) => left,
             Err(resp) => return resp,
         };
@@ -565,13 +563,12 @@ pub async fn submit_registration(
     let _ = idp.sessions.delete(totp::ENROL_NS, &key).await;
     if idp
         .throttle
-        .record_success(idp.sessions.as_ref(), &pending.user_name.to_lowercase())
+        .succeeded(idp.sessions.as_ref(), reservation)
         .await
         .is_err()
     {
         return unavailable();
     }
-    pending.attempts = 0;
     pending.amr.extend(["otp".to_owned(), "mfa".to_owned()]);
     crate::signin::complete::finish(&idp, &req, &id, pending, &user).await
 }

@@ -172,6 +172,62 @@ async fn authorize(idp: &Idp, req: &HttpRequest, pairs: Vec<(String, String)>) -
         Ok(p) => p,
         Err(e) => return error_page(StatusCode::BAD_REQUEST, e),
     };
+    // Coming back from a sign-in this endpoint asked for: the request as it was parked.
+    let Some(key) = params.get("resume") else {
+        return authorize_with(idp, req, params, Resumed::default()).await;
+    };
+    if params.len() > 1 {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "A resumed sign-in request carries nothing but its reference.".into(),
+        );
+    }
+    match idp.parked(key).await {
+        Ok(Some(parked)) => {
+            let resumed = Resumed {
+                login_after: parked.login_after,
+                decision: Decision::Ask,
+            };
+            authorize_with(idp, req, parked.params, resumed).await
+        }
+        Ok(None) => error_page(
+            StatusCode::BAD_REQUEST,
+            "This sign-in request has expired. Start again from the application.".into(),
+        ),
+        Err(_) => error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Sign-in is temporarily unavailable. Try again shortly.".into(),
+        ),
+    }
+}
+
+/// What the server itself knows of a request beyond its parameters (kept server-side, never
+/// taken from the client).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Resumed {
+    /// Only a sign-in at or after this instant (Unix seconds) satisfies the request: set when
+    /// this endpoint sent the person to sign in again for `prompt=login` or `max_age`.
+    pub login_after: Option<i64>,
+    pub decision: Decision,
+}
+
+/// The person's answer on the consent page, when the request comes back from it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) enum Decision {
+    /// No answer yet: ask when consent is needed and not remembered.
+    #[default]
+    Ask,
+    Allowed,
+    Denied,
+}
+
+/// The authorization request `params`, checked and answered.
+pub(super) async fn authorize_with(
+    idp: &Idp,
+    req: &HttpRequest,
+    params: HashMap<String, String>,
+    resumed: Resumed,
+) -> HttpResponse {
     let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
     let Some(client_id) = get("client_id") else {
         return error_page(
@@ -234,7 +290,7 @@ async fn authorize(idp: &Idp, req: &HttpRequest, pairs: Vec<(String, String)>) -
             "response_mode must be query or form_post",
         ));
     }
-    match authorize_trusted(idp, req, &client, &params, &reply).await {
+    match authorize_trusted(idp, req, &client, &params, &reply, resumed).await {
         Ok(resp) => resp,
         Err(e) if e.code == "temporarily_unavailable" => error_page(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -251,6 +307,7 @@ async fn authorize_trusted(
     client: &Client,
     params: &HashMap<String, String>,
     reply: &Reply,
+    resumed: Resumed,
 ) -> Result<HttpResponse, OAuthError> {
     let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
     match get("response_type") {
@@ -268,25 +325,7 @@ async fn authorize_trusted(
             "this client may not use the authorization code grant",
         ));
     }
-    // The AWS CLI sends `scopes`; everyone else `scope`.
-    let scope_text = get("scope").or(get("scopes")).unwrap_or("");
-    let mut scopes: Vec<String> = Vec::new();
-    for s in scope_text.split(' ').filter(|s| !s.is_empty()) {
-        if !client.knows_scope(s) {
-            return Err(OAuthError::invalid_scope(format!("unknown scope {s}")));
-        }
-        if !scopes.iter().any(|x| x == s) {
-            scopes.push(s.to_owned());
-        }
-    }
-    if scopes.is_empty() && client.source == ClientSource::Registered {
-        scopes = client
-            .settings
-            .allowed_scopes
-            .iter()
-            .map(|s| s.as_str().to_owned())
-            .collect();
-    }
+    let scopes = requested_scopes(params, client)?;
     let code_challenge = match (get("code_challenge"), get("code_challenge_method")) {
         (None, None) if client.requires_pkce() => {
             return Err(OAuthError::invalid_request(
@@ -326,8 +365,7 @@ async fn authorize_trusted(
             })?),
             None => None,
         };
-    // Set by this endpoint when it sends someone to sign in again (prompt=login, max_age).
-    let login_after = get("login_after").and_then(|v| v.parse::<i64>().ok());
+    let login_after = resumed.login_after;
 
     let current = current_session(idp, req).await?;
     let now = idp.clock.now();
@@ -346,12 +384,7 @@ async fn authorize_trusted(
         if prompt.contains(&"none") {
             return Err(OAuthError::new("login_required", "the person must sign in"));
         }
-        return Ok(send_to_sign_in(
-            req,
-            params,
-            current.is_some(),
-            now.timestamp(),
-        ));
+        return send_to_sign_in(idp, req, params, current.is_some(), now.timestamp()).await;
     }
     let Some(current) = current else {
         return Err(OAuthError::new("login_required", "the person must sign in"));
@@ -369,6 +402,26 @@ async fn authorize_trusted(
                 "you are not assigned to this application",
             ));
         }
+    }
+    if resumed.decision == Decision::Denied {
+        return Err(OAuthError::access_denied(
+            "the person did not allow this application",
+        ));
+    }
+    if resumed.decision == Decision::Ask
+        && client.needs_consent()
+        && (prompt.contains(&"consent")
+            || !idp.has_consent(current.user.id, client, &scopes).await?)
+    {
+        if prompt.contains(&"none") {
+            return Err(OAuthError::new(
+                "consent_required",
+                "the person must allow this application first",
+            ));
+        }
+        return idp
+            .ask_consent(req, client, &current, &scopes, &reply.redirect_uri, params)
+            .await;
     }
     let grant = Grant {
         user_id: current.user.id,
@@ -390,31 +443,80 @@ async fn authorize_trusted(
     Ok(reply.send(vec![("code", code)]))
 }
 
+/// The scopes a request asks for, each once: `scope` (the AWS CLI sends `scopes`), each one the
+/// client may ask for; a registered client that names none gets the ones it registered.
+pub(super) fn requested_scopes(
+    params: &HashMap<String, String>,
+    client: &Client,
+) -> Result<Vec<String>, OAuthError> {
+    let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    let scope_text = get("scope").or(get("scopes")).unwrap_or("");
+    let mut scopes: Vec<String> = Vec::new();
+    for s in scope_text.split(' ').filter(|s| !s.is_empty()) {
+        if !client.knows_scope(s) {
+            return Err(OAuthError::invalid_scope(format!("unknown scope {s}")));
+        }
+        if !scopes.iter().any(|x| x == s) {
+            scopes.push(s.to_owned());
+        }
+    }
+    if scopes.is_empty() && client.source == ClientSource::Registered {
+        scopes = client
+            .settings
+            .allowed_scopes
+            .iter()
+            .map(|s| s.as_str().to_owned())
+            .collect();
+    }
+    Ok(scopes)
+}
+
 /// Sends the person to sign in, and back here afterwards. When they must sign in again despite a
-/// session, the way back says "only a sign-in after now counts".
-fn send_to_sign_in(
+/// session, the request is parked server-side with "only a sign-in after now counts", and the way
+/// back names only the parked request.
+async fn send_to_sign_in(
+    idp: &Idp,
     req: &HttpRequest,
     params: &HashMap<String, String>,
     reauth: bool,
     now: i64,
-) -> HttpResponse {
-    let mut back = url::form_urlencoded::Serializer::new(String::new());
-    for (k, v) in params {
-        if k != "prompt" && k != "login_after" && k != "max_age" {
+) -> Result<HttpResponse, OAuthError> {
+    let fresh_login = reauth || params.contains_key("prompt") || params.contains_key("max_age");
+    let return_to = if fresh_login {
+        // `prompt=login` and `max_age` are answered by the sign-in about to happen.
+        let mut kept = params.clone();
+        kept.remove("max_age");
+        if let Some(prompt) = kept.remove("prompt") {
+            let rest: Vec<&str> = prompt
+                .split(' ')
+                .filter(|p| !p.is_empty() && *p != "login")
+                .collect();
+            if !rest.is_empty() {
+                kept.insert("prompt".into(), rest.join(" "));
+            }
+        }
+        let key = idp
+            .park(&super::consent::Parked {
+                params: kept,
+                login_after: Some(now),
+                session_id: None,
+            })
+            .await?;
+        format!("{}?resume={key}", req.path())
+    } else {
+        let mut back = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in params {
             back.append_pair(k, v);
         }
-    }
-    if reauth || params.contains_key("prompt") || params.contains_key("max_age") {
-        back.append_pair("login_after", &now.to_string());
-    }
-    let return_to = format!("{}?{}", req.path(), back.finish());
+        format!("{}?{}", req.path(), back.finish())
+    };
     let mut start = url::form_urlencoded::Serializer::new(String::new());
     start.append_pair("return_to", &return_to);
     if reauth {
         start.append_pair("reauth", "1");
     }
-    HttpResponse::Found()
+    Ok(HttpResponse::Found()
         .insert_header((header::LOCATION, format!("/start?{}", start.finish())))
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .finish()
+        .finish())
 }

@@ -4,7 +4,7 @@
 //! Wire facts: /work/shared/reference/AWS-WIRE.md (docs/design/oidc.md).
 
 use actix_web::http::header;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use portcullis_domain::{GrantType, RedirectUri, Scope};
 use serde::Deserialize;
 use serde_json::json;
@@ -48,56 +48,116 @@ struct RegisterClient {
     entitled_application_arn: Option<String>,
 }
 
-/// `POST /client/register`.
-pub async fn register(idp: web::Data<Idp>, body: web::Bytes) -> HttpResponse {
-    let outcome: Result<serde_json::Value, OAuthError> = async {
-        let r: RegisterClient = parse(&body)?;
-        let name = r
-            .client_name
-            .filter(|n| !n.trim().is_empty() && n.len() <= 128)
-            .ok_or_else(|| {
-                OAuthError::invalid_request("clientName is required (1 to 128 characters)")
-            })?;
-        match r.client_type.as_deref() {
-            Some("public") => {}
-            Some(_) => return Err(metadata("clientType must be public")),
-            None => return Err(OAuthError::invalid_request("clientType is required")),
+/// Bounds of a registration: anyone may register (unauthenticated, as the AWS CLI does), so
+/// what one registration may hold is small.
+const MAX_NAME_CHARS: usize = 64;
+const MAX_SCOPES: usize = 10;
+const MAX_SCOPE_CHARS: usize = 64;
+const MAX_REDIRECT_URIS: usize = 5;
+const MAX_REDIRECT_URI_CHARS: usize = 256;
+const REGISTRATIONS_NS: &str = "sso-registrations";
+const HOUR: std::time::Duration = std::time::Duration::from_secs(3_600);
+
+/// A checked `RegisterClient` request.
+struct Registration {
+    name: String,
+    scopes: Vec<String>,
+    grants: Vec<GrantType>,
+    redirect_uris: Vec<String>,
+}
+
+/// Checks a `RegisterClient` request. A self-registered client may use the device flow and, with
+/// loopback redirect URIs only (`http://127.0.0.1:PORT/…`, `http://[::1]:PORT/…`, as the AWS CLI
+/// does), the authorization code grant; a person consents before it gets their authority.
+fn check_registration(r: RegisterClient) -> Result<Registration, OAuthError> {
+    let name = r
+        .client_name
+        .map(|n| n.trim().to_owned())
+        .filter(|n| {
+            !n.is_empty() && n.chars().count() <= MAX_NAME_CHARS && !n.chars().any(char::is_control)
+        })
+        .ok_or_else(|| {
+            OAuthError::invalid_request(format!(
+                "clientName is required (1 to {MAX_NAME_CHARS} characters, no control characters)"
+            ))
+        })?;
+    match r.client_type.as_deref() {
+        Some("public") => {}
+        Some(_) => return Err(metadata("clientType must be public")),
+        None => return Err(OAuthError::invalid_request("clientType is required")),
+    }
+    if r.scopes.len() > MAX_SCOPES {
+        return Err(OAuthError::invalid_scope(format!(
+            "at most {MAX_SCOPES} scopes may be registered"
+        )));
+    }
+    let mut scopes: Vec<String> = Vec::new();
+    for s in &r.scopes {
+        if s.chars().count() > MAX_SCOPE_CHARS || Scope::parse(s.as_str()).is_err() {
+            return Err(OAuthError::invalid_scope(format!(
+                "scope {} is not valid (at most {MAX_SCOPE_CHARS} printable characters)",
+                s.chars().take(MAX_SCOPE_CHARS).collect::<String>()
+            )));
         }
-        let mut scopes = Vec::new();
-        for s in &r.scopes {
-            Scope::parse(s.as_str())
-                .map_err(|_| OAuthError::invalid_scope(format!("scope {s} is not valid")))?;
+        if !scopes.contains(s) {
             scopes.push(s.clone());
         }
-        if scopes.is_empty() {
-            scopes.push(DEFAULT_SCOPE.to_owned());
-        }
-        let mut grants: Vec<GrantType> = Vec::new();
-        for g in &r.grant_types {
-            let grant: GrantType = g
-                .parse()
-                .map_err(|_| metadata(format!("grant type {g} is not supported")))?;
-            if grant == GrantType::ClientCredentials {
-                return Err(metadata(
-                    "client_credentials is not available to registered clients",
-                ));
-            }
-            grants.push(grant);
-        }
-        if grants.is_empty() {
-            grants = vec![GrantType::DeviceCode, GrantType::RefreshToken];
-        }
-        for u in &r.redirect_uris {
-            RedirectUri::parse(u).map_err(|e| {
-                OAuthError::new("invalid_redirect_uri", format!("redirect URI {u} {e}"))
-            })?;
-        }
-        if grants.contains(&GrantType::AuthorizationCode) && r.redirect_uris.is_empty() {
-            return Err(OAuthError::new(
-                "invalid_redirect_uri",
-                "the authorization_code grant needs at least one redirect URI",
+    }
+    if scopes.is_empty() {
+        scopes.push(DEFAULT_SCOPE.to_owned());
+    }
+    let mut grants: Vec<GrantType> = Vec::new();
+    for g in &r.grant_types {
+        let grant: GrantType = g
+            .parse()
+            .map_err(|_| metadata("a grant type is not supported"))?;
+        if grant == GrantType::ClientCredentials {
+            return Err(metadata(
+                "client_credentials is not available to registered clients",
             ));
         }
+        if !grants.contains(&grant) {
+            grants.push(grant);
+        }
+    }
+    if grants.is_empty() {
+        grants = vec![GrantType::DeviceCode, GrantType::RefreshToken];
+    }
+    if r.redirect_uris.len() > MAX_REDIRECT_URIS {
+        return Err(OAuthError::new(
+            "invalid_redirect_uri",
+            format!("at most {MAX_REDIRECT_URIS} redirect URIs may be registered"),
+        ));
+    }
+    for u in &r.redirect_uris {
+        let loopback = u.len() <= MAX_REDIRECT_URI_CHARS
+            && RedirectUri::parse(u).is_ok_and(|uri| uri.is_loopback_ip());
+        if !loopback {
+            return Err(OAuthError::new(
+                "invalid_redirect_uri",
+                "a registered client may only redirect to this computer: \
+                 http://127.0.0.1:PORT/… or http://[::1]:PORT/…",
+            ));
+        }
+    }
+    if grants.contains(&GrantType::AuthorizationCode) && r.redirect_uris.is_empty() {
+        return Err(OAuthError::new(
+            "invalid_redirect_uri",
+            "the authorization_code grant needs at least one redirect URI",
+        ));
+    }
+    Ok(Registration {
+        name,
+        scopes,
+        grants,
+        redirect_uris: r.redirect_uris,
+    })
+}
+
+/// `POST /client/register`.
+pub async fn register(idp: web::Data<Idp>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let outcome: Result<serde_json::Value, OAuthError> = async {
+        let r: RegisterClient = parse(&body)?;
         if let Some(issuer) = &r.issuer_url
             && !idp.is_start_url(issuer)
             && issuer.trim_end_matches('/') != idp.issuer_url()
@@ -106,20 +166,33 @@ pub async fn register(idp: web::Data<Idp>, body: web::Bytes) -> HttpResponse {
                 "issuerUrl is not this identity center",
             ));
         }
-        let (id, secret, reg) = idp
+        let reg = check_registration(r)?;
+        // Counted before anything is stored: at most so many per address and hour.
+        let address = crate::throttle::address_key(&idp.client_address(&req));
+        let made = idp
+            .sessions
+            .increment(REGISTRATIONS_NS, &address, HOUR)
+            .await?;
+        if made > idp.config.oidc.registrations_per_hour {
+            return Err(OAuthError::new(
+                "throttled",
+                "too many client registrations from this address; try again later",
+            ));
+        }
+        let (id, secret, stored) = idp
             .register_client(
-                name,
-                scopes,
-                grants.iter().map(|g| g.as_str().to_owned()).collect(),
-                r.redirect_uris,
+                reg.name,
+                reg.scopes,
+                reg.grants.iter().map(|g| g.as_str().to_owned()).collect(),
+                reg.redirect_uris,
             )
             .await?;
         let base = idp.issuer_url();
         Ok(json!({
             "clientId": id,
             "clientSecret": secret,
-            "clientIdIssuedAt": reg.issued_at.timestamp(),
-            "clientSecretExpiresAt": reg.expires_at.timestamp(),
+            "clientIdIssuedAt": stored.issued_at.timestamp(),
+            "clientSecretExpiresAt": stored.expires_at.timestamp(),
             "authorizationEndpoint": format!("{base}/authorize"),
             "tokenEndpoint": format!("{base}/token"),
         }))

@@ -75,6 +75,10 @@ pub struct Client {
     pub name: String,
     pub source: ClientSource,
     pub settings: OidcSettings,
+    /// When a registration through the SSO-OIDC API lapses (`None` for applications).
+    pub registered_until: Option<DateTime<Utc>>,
+    /// Whether such a registration has got a token yet.
+    pub registration_used: bool,
     secret_hash: Option<Vec<u8>>,
 }
 
@@ -189,6 +193,10 @@ pub struct RegisteredClient {
     pub redirect_uris: Vec<String>,
     pub issued_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    /// Whether it has got a token yet; until then it lives only the unused-registration
+    /// lifetime.
+    #[serde(default)]
+    pub used: bool,
 }
 
 /// The session-store namespace of SSO-OIDC client registrations.
@@ -222,6 +230,8 @@ impl Idp {
                 name: app.name.to_string(),
                 source: ClientSource::Application(id),
                 settings,
+                registered_until: None,
+                registration_used: true,
                 secret_hash,
             }));
         }
@@ -258,6 +268,8 @@ impl Idp {
             name: reg.name,
             source: ClientSource::Registered,
             settings,
+            registered_until: Some(reg.expires_at),
+            registration_used: reg.used,
             secret_hash: Some(reg.secret_hash),
         }))
     }
@@ -311,13 +323,34 @@ impl Idp {
             redirect_uris,
             issued_at: now,
             expires_at: now + chrono::Duration::from_std(lifetime).unwrap_or_default(),
+            used: false,
         };
         let id = format!("pcrc_{}", crate::web::random_token(16));
-        let body = serde_json::to_vec(&reg).unwrap_or_default();
-        self.sessions
-            .put(REGISTERED_NS, &id, &body, lifetime)
-            .await?;
+        let unused = self.config.oidc.unused_registration_lifetime.min(lifetime);
+        self.put_json(REGISTERED_NS, &id, &reg, unused).await?;
         Ok((id, secret, reg))
+    }
+
+    /// A registered client got its first token: from now on its registration lives until its
+    /// own expiry rather than the unused-registration lifetime.
+    pub async fn mark_registration_used(&self, client: &Client) -> Result<(), OAuthError> {
+        if client.source != ClientSource::Registered || client.registration_used {
+            return Ok(());
+        }
+        let Some(mut reg) = self
+            .get_json::<RegisteredClient>(REGISTERED_NS, &client.id)
+            .await?
+        else {
+            return Ok(());
+        };
+        reg.used = true;
+        let left = (reg.expires_at - self.clock.now())
+            .to_std()
+            .unwrap_or(std::time::Duration::ZERO);
+        if left.is_zero() {
+            return Ok(());
+        }
+        self.put_json(REGISTERED_NS, &client.id, &reg, left).await
     }
 }
 

@@ -11,12 +11,13 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use super::clients::{Client, ClientSource, PresentedClient};
+use super::consent::{ACCOUNTS_SCOPE, describe_scopes};
 use super::error::OAuthError;
 use super::grants::{Grant, key_of};
 use super::token::{TokenRequest, form_params};
 use super::tokens::IssuedTokens;
 use crate::Idp;
-use crate::pages::{DevicePage, MessagePage};
+use crate::pages::{DeviceAsker, DevicePage, MessagePage};
 use crate::session::current_session;
 use crate::web::{Csrf, page, see_other};
 
@@ -202,7 +203,7 @@ impl Idp {
                         "the approving portal session has ended",
                     ));
                 };
-                let family = self.start_family(&grant, &session).await?;
+                let family = self.start_family(client, &grant, &session).await?;
                 self.issue_user_tokens(client, &grant, &family, &session, opaque)
                     .await
             }
@@ -290,7 +291,7 @@ fn device_page(
     req: &HttpRequest,
     status: StatusCode,
     user_code: String,
-    application: Option<String>,
+    application: Option<DeviceAsker>,
     error: Option<String>,
 ) -> HttpResponse {
     let csrf = Csrf::for_form(&idp.cookies, req);
@@ -306,13 +307,30 @@ fn device_page(
     )
 }
 
-/// Whether the person may still guess codes; counts this guess.
-async fn guess_allowed(idp: &Idp, user: portcullis_domain::UserId) -> Result<bool, OAuthError> {
+/// Counts a user code the person typed, before it is looked up (so that two requests at once
+/// cannot both slip under the limit); `false` when they have used up their guesses. A code that
+/// turns out valid gives its count back with [`valid_guess`].
+async fn reserve_guess(idp: &Idp, user: portcullis_domain::UserId) -> Result<bool, OAuthError> {
     let n = idp
         .sessions
         .increment(GUESS_NS, &user.to_string(), GUESS_WINDOW)
         .await?;
     Ok(n <= MAX_GUESSES)
+}
+
+async fn valid_guess(idp: &Idp, user: portcullis_domain::UserId) -> Result<(), OAuthError> {
+    Ok(idp.sessions.decrement(GUESS_NS, &user.to_string()).await?)
+}
+
+fn too_many_guesses(idp: &Idp, req: &HttpRequest) -> HttpResponse {
+    device_page(
+        idp,
+        req,
+        StatusCode::TOO_MANY_REQUESTS,
+        String::new(),
+        None,
+        Some("Too many wrong codes. Wait a few minutes and try again.".into()),
+    )
 }
 
 /// `GET /device`: enter a code, or (with `?user_code=`) see which application asks.
@@ -349,29 +367,33 @@ pub async fn device_get(
             Some("That code is not valid, or has expired. Check the code on your device.".into()),
         )
     };
+    match reserve_guess(&idp, current.user.id).await {
+        Ok(true) => {}
+        Ok(false) => return too_many_guesses(&idp, &req),
+        Err(_) => return unavailable_page(),
+    }
     let Some(code) = normalise_user_code(raw) else {
         return wrong(&idp);
     };
     match idp.pending_device(&code).await {
         Ok(Some((_, record))) => match idp.find_client(&record.client_id).await {
-            Ok(Some(client)) => {
-                device_page(&idp, &req, StatusCode::OK, code, Some(client.name), None)
-            }
+            Ok(Some(client)) => match valid_guess(&idp, current.user.id).await {
+                Ok(()) => {
+                    let asker = DeviceAsker {
+                        name: client.name.clone(),
+                        client_id: client.id.clone(),
+                        self_registered: client.source == ClientSource::Registered,
+                        accounts: record.scopes.iter().any(|s| s == ACCOUNTS_SCOPE),
+                        scopes: describe_scopes(&record.scopes),
+                    };
+                    device_page(&idp, &req, StatusCode::OK, code, Some(asker), None)
+                }
+                Err(_) => unavailable_page(),
+            },
             Ok(None) => wrong(&idp),
             Err(_) => unavailable_page(),
         },
-        Ok(None) => match guess_allowed(&idp, current.user.id).await {
-            Ok(true) => wrong(&idp),
-            Ok(false) => device_page(
-                &idp,
-                &req,
-                StatusCode::TOO_MANY_REQUESTS,
-                String::new(),
-                None,
-                Some("Too many wrong codes. Wait a few minutes and try again.".into()),
-            ),
-            Err(_) => unavailable_page(),
-        },
+        Ok(None) => wrong(&idp),
         Err(_) => unavailable_page(),
     }
 }
@@ -426,6 +448,9 @@ pub async fn device_post(
         }
     };
     let outcome: Result<HttpResponse, OAuthError> = async {
+        if !reserve_guess(&idp, current.user.id).await? {
+            return Ok(too_many_guesses(&idp, &req));
+        }
         let Some(code) = normalise_user_code(&form.user_code) else {
             return Ok(result_page(
                 StatusCode::BAD_REQUEST,
@@ -447,6 +472,7 @@ pub async fn device_post(
                 "The application is no longer available.",
             ));
         };
+        valid_guess(&idp, current.user.id).await?;
         let mut allowed = approve;
         if approve && let ClientSource::Application(app) = client.source {
             allowed = idp
@@ -455,6 +481,10 @@ pub async fn device_post(
                 .await?
                 .iter()
                 .any(|a| a.id == app);
+        }
+        if allowed && client.needs_consent() {
+            idp.remember_consent(current.user.id, &client, &record.scopes)
+                .await?;
         }
         record.status = if allowed {
             DeviceStatus::Approved {

@@ -172,7 +172,20 @@ pub async fn revoke(idp: web::Data<Idp>, req: HttpRequest, body: web::Bytes) -> 
     }
 }
 
-/// `POST /oauth2/introspect` (RFC 7662), for authenticated confidential clients.
+/// Whether an access token is the calling client's business: issued to it, or meant for it
+/// (its client id in `aud`). Any other client learns only `active: false` (RFC 7662 §4: the
+/// server decides what a caller may learn).
+fn concerns(claims: &serde_json::Map<String, Value>, client_id: &str) -> bool {
+    let issued_to = claims.get("client_id").and_then(Value::as_str) == Some(client_id);
+    let audience = match claims.get("aud") {
+        Some(Value::String(a)) => a == client_id,
+        Some(Value::Array(all)) => all.iter().any(|a| a.as_str() == Some(client_id)),
+        _ => false,
+    };
+    issued_to || audience
+}
+
+/// `POST /oauth2/introspect` (RFC 7662), for authenticated clients, about their own tokens.
 pub async fn introspect(idp: web::Data<Idp>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     let basic = req.headers().contains_key(header::AUTHORIZATION);
     let outcome: Result<Value, OAuthError> = async {
@@ -180,7 +193,9 @@ pub async fn introspect(idp: web::Data<Idp>, req: HttpRequest, body: web::Bytes)
         let Some(token) = params.get("token").filter(|t| !t.is_empty()) else {
             return Err(OAuthError::invalid_request("token is required"));
         };
-        if let Some(live) = idp.live_access_token(token).await? {
+        if let Some(live) = idp.live_access_token(token).await?
+            && concerns(&live.claims, &client.id)
+        {
             let mut out = serde_json::Map::new();
             out.insert("active".into(), json!(true));
             out.insert("token_type".into(), json!("Bearer"));

@@ -57,6 +57,7 @@ impl OAuthError {
         match self.code {
             "invalid_client" => StatusCode::UNAUTHORIZED,
             "temporarily_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
+            "throttled" => StatusCode::TOO_MANY_REQUESTS,
             "server_error" => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         }
@@ -91,6 +92,7 @@ impl OAuthError {
             "invalid_client_metadata" => ("InvalidClientMetadataException", 400),
             "invalid_redirect_uri" => ("InvalidRedirectUriException", 400),
             "invalid_client" => ("InvalidClientException", 401),
+            "throttled" => ("ThrottlingException", 429),
             "temporarily_unavailable" => ("InternalServerException", 503),
             "server_error" => ("InternalServerException", 500),
             _ => ("InvalidRequestException", 400),

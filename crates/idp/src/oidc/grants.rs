@@ -145,9 +145,11 @@ impl Idp {
             .unwrap_or(Duration::ZERO)
     }
 
-    /// Starts a token family for a grant; it dies with the portal session.
+    /// Starts a token family for a grant of `client`; it dies with the portal session (and, for
+    /// a client people consent to, with the consent).
     pub async fn start_family(
         &self,
+        client: &super::clients::Client,
         grant: &Grant,
         session: &PortalSession,
     ) -> Result<String, OAuthError> {
@@ -157,8 +159,12 @@ impl Idp {
             session_id: grant.session_id.clone(),
             client_id: grant.client_id.clone(),
         };
-        self.put_json(FAMILY_NS, &family, &record, self.remaining(session))
-            .await?;
+        let ttl = self.remaining(session);
+        self.put_json(FAMILY_NS, &family, &record, ttl).await?;
+        if client.needs_consent() {
+            self.index_family(grant.user_id, &client.id, &family, ttl)
+                .await?;
+        }
         Ok(family)
     }
 

@@ -371,7 +371,16 @@ pub struct KeyRing {
     reloads: AtomicU64,
     /// Set after this node changed the key set: the next use rereads it.
     dirty: AtomicBool,
+    /// When a token with an unknown `kid` last made this node reread the store: such rereads
+    /// are at most one per [`UNKNOWN_KID_REREAD`], so tokens with made-up `kid`s cannot turn
+    /// every request into a store read.
+    last_unknown_reread: std::sync::Mutex<Option<std::time::Instant>>,
 }
+
+/// The least time between two rereads caused by unknown `kid`s. A real new key is known to every
+/// node long before it signs (published `publish_ahead` early, rereads every `cache_ttl`); this
+/// only covers a key made and used at once (first start, a manual rotation without notice).
+const UNKNOWN_KID_REREAD: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl std::fmt::Debug for KeyRing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -400,7 +409,22 @@ impl KeyRing {
             reload: tokio::sync::Mutex::new(()),
             reloads: AtomicU64::new(0),
             dirty: AtomicBool::new(false),
+            last_unknown_reread: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Whether an unknown `kid` may make this node reread the store now (and notes it).
+    fn may_reread_for_unknown_kid(&self) -> bool {
+        let now = std::time::Instant::now();
+        let mut last = match self.last_unknown_reread.lock() {
+            Ok(l) => l,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if last.is_some_and(|t| now.duration_since(t) < UNKNOWN_KID_REREAD) {
+            return false;
+        }
+        *last = Some(now);
+        true
     }
 
     /// At start: makes sure one active key exists per algorithm (creating what is missing, for
@@ -468,7 +492,7 @@ impl KeyRing {
         let (_, kid, _) = token_header(token)?;
         let now = self.clock.now();
         let mut cache = self.load(false).await?;
-        if cache.find(&kid).is_none() {
+        if cache.find(&kid).is_none() && self.may_reread_for_unknown_kid() {
             // Perhaps rotated on another node since this one last read the store.
             cache = self.load(true).await?;
         }

@@ -1,7 +1,8 @@
 //! RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0): ends the portal session and the
 //! tokens of the grant the ID token came from, then returns to a registered
-//! `post_logout_redirect_uri` with `state`. Without a valid `id_token_hint` the person confirms
-//! first, so a link on another site cannot sign them out.
+//! `post_logout_redirect_uri` with `state`. Unless the `id_token_hint` came from this browser's
+//! own session (its `sid` and `sub` are the current session's), the person confirms first, so a
+//! link on another site — with or without someone's ID token — cannot sign them out.
 
 use std::collections::HashMap;
 
@@ -14,6 +15,7 @@ use super::clients::Client;
 use super::error::OAuthError;
 use crate::Idp;
 use crate::pages::{LogoutConfirmPage, MessagePage};
+use crate::session::current_session;
 use crate::web::{Csrf, SESSION_COOKIE, page};
 
 fn message(
@@ -140,10 +142,31 @@ async fn logout_inner(
         }
         None => None,
     };
+    // The hint speaks for this browser's session only when it came from it: its `sid` (the
+    // token family) belongs to the current session and its `sub` is the current person. Another
+    // person's token, or one from an earlier session, proves nothing about who is asking.
+    let current = current_session(idp, req).await?;
+    let hinted_family = hint
+        .as_ref()
+        .and_then(|c| c.get("sid"))
+        .and_then(Value::as_str);
+    let hint_is_current = match (&current, hinted_family) {
+        (Some(c), Some(family)) => {
+            let sub = hint
+                .as_ref()
+                .and_then(|h| h.get("sub"))
+                .and_then(Value::as_str);
+            sub == Some(c.user.id.to_string().as_str())
+                && idp.live_family(family).await?.is_some_and(|(record, _)| {
+                    record.session_id == c.session.id && record.user_id == c.user.id
+                })
+        }
+        _ => false,
+    };
     let confirmed = posted
         && get("confirm") == Some("1")
         && get("csrf").is_some_and(|c| Csrf::verify(&idp.cookies, req, c));
-    if hint.is_none() && !confirmed {
+    if current.is_some() && !hint_is_current && !confirmed {
         let csrf = Csrf::for_form(&idp.cookies, req);
         return Ok(page(
             StatusCode::OK,
@@ -157,21 +180,15 @@ async fn logout_inner(
             csrf.cookie.into_iter().collect(),
         ));
     }
-    // End the grant the ID token came from, and this browser's portal session.
-    if let Some(family) = hint
-        .as_ref()
-        .and_then(|c| c.get("sid"))
-        .and_then(Value::as_str)
-        && let Some((record, _)) = idp.live_family(family).await?
-    {
+    // End this browser's portal session (every grant made from it dies with it), and the grant
+    // the ID token came from when it is this session's.
+    if let Some(c) = &current {
+        if hint_is_current && let Some(family) = hinted_family {
+            idp.revoke_family(family).await?;
+        }
         idp.sessions
-            .revoke_session(record.user_id, &record.session_id)
+            .revoke_session(c.user.id, &c.session.id)
             .await?;
-        idp.revoke_family(family).await?;
-    }
-    if let Some(raw) = idp.cookies.read(req, SESSION_COOKIE) {
-        let token = portcullis_sessions::SessionToken::from_presented(raw);
-        idp.sessions.revoke_token(&token).await?;
     }
     let removal = vec![idp.cookies.removal(SESSION_COOKIE)];
     let Some(uri) = redirect else {

@@ -5,6 +5,7 @@
 pub mod authorize;
 pub mod aws;
 pub mod clients;
+pub mod consent;
 pub mod device;
 pub mod discovery;
 pub mod endpoints;
@@ -31,6 +32,10 @@ pub struct OidcConfig {
     pub device_poll_interval: Duration,
     /// How long a client registered through the SSO-OIDC API (`/client/register`) stays valid.
     pub registered_client_lifetime: Duration,
+    /// How long such a registration lives until it is first used to get a token.
+    pub unused_registration_lifetime: Duration,
+    /// Registrations one client address (an IPv6 /64) may make per hour.
+    pub registrations_per_hour: u64,
 }
 
 impl Default for OidcConfig {
@@ -41,6 +46,8 @@ impl Default for OidcConfig {
             device_code_lifetime: Duration::from_secs(600),
             device_poll_interval: Duration::from_secs(5),
             registered_client_lifetime: Duration::from_secs(90 * 86_400),
+            unused_registration_lifetime: Duration::from_secs(86_400),
+            registrations_per_hour: 20,
         }
     }
 }
@@ -52,6 +59,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/oauth2/authorize",
             web::post().to(authorize::authorize_post),
         )
+        .route("/oauth2/consent", web::post().to(consent::consent_post))
         .route("/oauth2/token", web::post().to(token::token))
         .route("/oauth2/userinfo", web::get().to(endpoints::userinfo))
         .route("/oauth2/userinfo", web::post().to(endpoints::userinfo))

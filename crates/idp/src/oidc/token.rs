@@ -124,6 +124,11 @@ impl Idp {
             GrantType::DeviceCode => self.device_grant(client, request, opaque).await,
         };
         self.metrics.token(grant.as_str(), outcome.is_ok());
+        if outcome.is_ok()
+            && let Err(e) = self.mark_registration_used(client).await
+        {
+            tracing::warn!(error = %e.description, "could not extend a used client registration");
+        }
         outcome
     }
 
@@ -171,7 +176,7 @@ impl Idp {
         else {
             return Err(OAuthError::invalid_grant("the portal session has ended"));
         };
-        let family = self.start_family(&record.grant, &session).await?;
+        let family = self.start_family(client, &record.grant, &session).await?;
         self.mark_code_used(&code, &family).await?;
         self.issue_user_tokens(client, &record.grant, &family, &session, opaque)
             .await

@@ -50,6 +50,25 @@ async fn signed_in(idp: &Idp, req: &HttpRequest) -> Result<Current, HttpResponse
     }
 }
 
+/// Signed in recently enough to add or remove an MFA device (a fresh password or MFA within
+/// `step_up`): a stolen session cookie alone cannot swap the second factor. Otherwise the
+/// person signs in again and comes back to the devices page.
+async fn signed_in_recently(idp: &Idp, req: &HttpRequest) -> Result<Current, HttpResponse> {
+    let current = signed_in(idp, req).await?;
+    if current.is_recent(idp) {
+        Ok(current)
+    } else {
+        Err(step_up())
+    }
+}
+
+/// Where a stale session goes to sign in again before changing MFA devices.
+pub const STEP_UP_URL: &str = "/start?reauth=1&step_up=1&return_to=%2Fportal%2Fmfa-devices";
+
+pub fn step_up() -> HttpResponse {
+    see_other(STEP_UP_URL, vec![])
+}
+
 async fn devices_page(
     idp: &Idp,
     req: &HttpRequest,
@@ -198,7 +217,7 @@ pub async fn remove(
     if !Csrf::verify(&idp.cookies, &req, &form.csrf) {
         return forbidden_form();
     }
-    let current = match signed_in(&idp, &req).await {
+    let current = match signed_in_recently(&idp, &req).await {
         Ok(c) => c,
         Err(resp) => return resp,
     };
@@ -293,7 +312,7 @@ async fn new_totp_page(
 
 /// `GET /portal/mfa-devices/totp/new`: the QR code of a new secret.
 pub async fn new_totp(idp: web::Data<Idp>, req: HttpRequest) -> HttpResponse {
-    let current = match signed_in(&idp, &req).await {
+    let current = match signed_in_recently(&idp, &req).await {
         Ok(c) => c,
         Err(resp) => return resp,
     };
@@ -332,7 +351,7 @@ pub async fn add_totp(
     if !Csrf::verify(&idp.cookies, &req, &form.csrf) {
         return forbidden_form();
     }
-    let current = match signed_in(&idp, &req).await {
+    let current = match signed_in_recently(&idp, &req).await {
         Ok(c) => c,
         Err(resp) => return resp,
     };

@@ -3,6 +3,7 @@
 //! links to these entries. `devices` is the MFA devices page.
 
 pub mod accounts;
+pub mod connected;
 pub mod devices;
 pub mod icons;
 
@@ -143,6 +144,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(root))
         .route("/portal", web::get().to(portal));
     devices::routes(cfg);
+    connected::routes(cfg);
     accounts::routes(cfg);
     icons::routes(cfg);
 }

@@ -1,6 +1,6 @@
-//! Codes sent by email: the first-sign-in one-time password of a user created without one, and
-//! the verification code the MFA policy asks for when a person has no MFA device. Six digits,
-//! valid for ten minutes, stored only as a hash, a limited number of tries.
+//! The verification code the MFA policy sends by email when a person has no MFA device. Six
+//! digits, valid for ten minutes, stored only as a hash, a limited number of tries (counted
+//! before each check). The first-sign-in one-time password is `super::first_otp`.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -10,7 +10,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::{Pending, Stage, forbidden_form, restart, unavailable};
+use super::{Pending, Stage, Try, forbidden_form, restart, unavailable};
 use crate::Idp;
 use crate::delivery::{MessagePurpose, OutgoingMessage};
 use crate::metrics::{MfaKind, SigninResult};
@@ -28,24 +28,14 @@ fn code_hash(pending_id: &str, code: &str) -> Vec<u8> {
 pub async fn send_code(idp: &Idp, pending_id: &str, pending: Pending, user: &User) -> HttpResponse {
     let code = format!("{:06}", rand::rng().random_range(0..1_000_000u32));
     let minutes = idp.config.code_lifetime.as_secs() / 60;
-    let (subject, purpose, text) = match pending.stage {
-        Stage::FirstSignInCode => (
-            "Your one-time password for Portcullis",
-            MessagePurpose::OneTimePassword,
-            format!(
-                "Hello {},\n\nYour one-time password is: {code}\n\nEnter it on the sign-in page within {minutes} minutes; you will then choose a password.\nIf you did not try to sign in, you can ignore this message.\n",
-                user.display_name
-            ),
+    let (subject, purpose, text) = (
+        "Your Portcullis verification code",
+        MessagePurpose::VerificationCode,
+        format!(
+            "Hello {},\n\nYour verification code is: {code}\n\nEnter it on the sign-in page within {minutes} minutes.\nIf you did not try to sign in, change your password and tell your administrator.\n",
+            user.display_name
         ),
-        _ => (
-            "Your Portcullis verification code",
-            MessagePurpose::VerificationCode,
-            format!(
-                "Hello {},\n\nYour verification code is: {code}\n\nEnter it on the sign-in page within {minutes} minutes.\nIf you did not try to sign in, change your password and tell your administrator.\n",
-                user.display_name
-            ),
-        ),
-    };
+    );
     if idp
         .sessions
         .put(
@@ -96,21 +86,14 @@ pub async fn send_code(idp: &Idp, pending_id: &str, pending: Pending, user: &Use
 fn code_form(
     idp: &Idp,
     req: &HttpRequest,
-    pending: &Pending,
     error: Option<String>,
     status: StatusCode,
 ) -> HttpResponse {
     let csrf = Csrf::for_form(&idp.cookies, req);
-    let (heading, explanation) = match pending.stage {
-        Stage::FirstSignInCode => (
-            "Check your email",
-            "This is your first sign-in: we emailed you a one-time password. Enter it below, then choose your password.".to_owned(),
-        ),
-        _ => (
-            "Verification code",
-            "We emailed you a verification code. Enter it below to finish signing in.".to_owned(),
-        ),
-    };
+    let (heading, explanation) = (
+        "Verification code",
+        "We emailed you a verification code. Enter it below to finish signing in.".to_owned(),
+    );
     let body = CodePage {
         csrf: csrf.token,
         heading,
@@ -122,15 +105,13 @@ fn code_form(
 }
 
 fn is_code_stage(s: Stage) -> bool {
-    matches!(s, Stage::FirstSignInCode | Stage::VerificationCode)
+    s == Stage::VerificationCode
 }
 
 /// `GET /signin/code`.
 pub async fn code_page(idp: web::Data<Idp>, req: HttpRequest) -> HttpResponse {
     match idp.try_load_pending(&req).await {
-        Ok(Some((_, p))) if is_code_stage(p.stage) => {
-            code_form(&idp, &req, &p, None, StatusCode::OK)
-        }
+        Ok(Some((_, p))) if is_code_stage(p.stage) => code_form(&idp, &req, None, StatusCode::OK),
         Ok(_) => restart(),
         Err(_) => unavailable(),
     }
@@ -167,54 +148,44 @@ pub async fn submit_code(
         }
         Err(_) => return unavailable(),
     };
+    let left = match idp.reserve_try(&id, &pending).await {
+        Ok(Try::Go { left_if_wrong }) => left_if_wrong,
+        Ok(Try::UsedUp) => return start_over(&idp, &id).await,
+        Err(_) => return unavailable(),
+    };
     let typed: String = form.code.chars().filter(|c| !c.is_whitespace()).collect();
     let ok = typed.len() == 6 && bool::from(code_hash(&id, &typed).ct_eq(&stored));
     if !ok {
-        if pending.stage == Stage::FirstSignInCode {
-            idp.metrics.signin(SigninResult::Failure);
-        } else {
-            idp.metrics.mfa(MfaKind::Email, false);
+        idp.metrics.mfa(MfaKind::Email, false);
+        if left == 0 {
+            return start_over(&idp, &id).await;
         }
-        pending.attempts += 1;
-        if pending.attempts >= idp.config.code_attempts {
-            idp.drop_pending(&id).await;
-            let _ = idp.sessions.delete(CODE_NS, &id).await;
-            return see_other("/start?restart=1", vec![]);
-        }
-        if idp.save_pending(&id, &pending).await.is_err() {
-            return unavailable();
-        }
-        let left = idp.config.code_attempts - pending.attempts;
         return code_form(
             &idp,
             &req,
-            &pending,
             Some(format!("That code is not right. {left} tries left.")),
             StatusCode::UNAUTHORIZED,
         );
     }
-    if idp.sessions.delete(CODE_NS, &id).await.is_err() {
-        return unavailable();
+    // Single use: of two requests with the right code at once, one goes on.
+    match idp.sessions.take(CODE_NS, &id).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return restart(),
+        Err(_) => return unavailable(),
     }
     let user = match idp.directory.get_user(user_id).await {
         Ok(u) if u.enabled => u,
         Ok(_) => return restart(),
         Err(_) => return unavailable(),
     };
-    pending.attempts = 0;
-    match pending.stage {
-        Stage::FirstSignInCode => {
-            pending.amr.push("otp".into());
-            pending.stage = Stage::NewPassword;
-            match idp.save_pending(&id, &pending).await {
-                Ok(()) => see_other("/signin/new-password", vec![]),
-                Err(_) => unavailable(),
-            }
-        }
-        _ => {
-            idp.metrics.mfa(MfaKind::Email, true);
-            pending.amr.extend(["otp".to_owned(), "mfa".to_owned()]);
-            super::complete::finish(&idp, &req, &id, pending, &user).await
-        }
-    }
+    idp.metrics.mfa(MfaKind::Email, true);
+    pending.amr.extend(["otp".to_owned(), "mfa".to_owned()]);
+    super::complete::finish(&idp, &req, &id, pending, &user).await
+}
+
+/// The tries are used up: the sign-in and its code are forgotten.
+async fn start_over(idp: &Idp, id: &str) -> HttpResponse {
+    idp.drop_pending(id).await;
+    let _ = idp.sessions.delete(CODE_NS, id).await;
+    see_other("/start?restart=1", vec![])
 }

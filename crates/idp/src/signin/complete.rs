@@ -125,7 +125,6 @@ pub async fn after_first_factor(
         }
         NoDeviceAction::EmailCode => {
             pending.stage = Stage::VerificationCode;
-            pending.attempts = 0;
             super::codes::send_code(idp, id, pending, user).await
         }
     }

@@ -7,6 +7,7 @@
 
 mod codes;
 pub mod complete;
+mod first_otp;
 mod new_password;
 mod primary;
 
@@ -29,8 +30,6 @@ const PENDING_NS: &str = "signin";
 pub enum Stage {
     /// Waiting for the password.
     Password,
-    /// A user without a password got an emailed one-time password.
-    FirstSignInCode,
     /// The person must choose a new password before going on.
     NewPassword,
     /// The MFA policy sent a verification code by email.
@@ -52,8 +51,19 @@ pub struct Pending {
     pub return_to: Option<String>,
     /// Authentication methods so far (RFC 8176: `pwd`, `otp`, `mfa`).
     pub amr: Vec<String>,
-    /// Wrong codes entered at the current code stage.
-    pub attempts: u32,
+}
+
+/// Tries at a code stage, counted in the flow store (not in the pending record, which two
+/// requests at once would each read and write back).
+const TRIES_NS: &str = "signin-tries";
+
+/// What [`Idp::reserve_try`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Try {
+    /// Check the code; if it is wrong, this many tries are left.
+    Go { left_if_wrong: u32 },
+    /// The tries are used up: the sign-in starts over.
+    UsedUp,
 }
 
 impl Idp {
@@ -94,6 +104,25 @@ impl Idp {
         let id = random_token(24);
         self.save_pending(&id, pending).await?;
         Ok(id)
+    }
+
+    /// Counts one try at the pending sign-in's current stage before the code is checked, so that
+    /// at most `code_attempts` codes are ever checked per stage, however many arrive at once.
+    pub(crate) async fn reserve_try(
+        &self,
+        id: &str,
+        pending: &Pending,
+    ) -> Result<Try, portcullis_sessions::SessionError> {
+        let key = format!("{id}:{:?}", pending.stage);
+        let n = self.sessions.increment(TRIES_NS, &key, PENDING_TTL).await?;
+        let allowed = u64::from(self.config.code_attempts);
+        Ok(if n > allowed {
+            Try::UsedUp
+        } else {
+            Try::Go {
+                left_if_wrong: u32::try_from(allowed - n).unwrap_or(0),
+            }
+        })
     }
 
     pub(crate) async fn drop_pending(&self, id: &str) {

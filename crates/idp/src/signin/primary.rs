@@ -11,7 +11,7 @@ use crate::metrics::SigninResult;
 use crate::pages::{PasswordPage, UsernamePage};
 use crate::password::{Password, Verification};
 use crate::session::current_session;
-use crate::throttle::minutes;
+use crate::throttle::{Attempt, minutes};
 use crate::web::{Csrf, SIGNIN_COOKIE, page, safe_return_to, see_other};
 
 #[derive(Debug, Deserialize)]
@@ -20,8 +20,10 @@ pub struct StartQuery {
     expired: Option<String>,
     signed_out: Option<String>,
     restart: Option<String>,
-    /// Sign in again even with a live session (OIDC `prompt=login`, `max_age`).
+    /// Sign in again even with a live session (OIDC `prompt=login`, `max_age`, a step-up).
     reauth: Option<String>,
+    /// The sign-in again is a step-up before changing MFA devices.
+    step_up: Option<String>,
 }
 
 /// `GET /start`: the portal when signed in, otherwise the first sign-in step.
@@ -42,6 +44,8 @@ pub async fn start(
         Some("You have signed out.".to_owned())
     } else if q.restart.is_some() {
         Some("Your sign-in timed out. Please start again.".to_owned())
+    } else if q.step_up.is_some() {
+        Some("For your security, sign in again before changing your MFA devices.".to_owned())
     } else {
         None
     };
@@ -114,7 +118,6 @@ pub async fn submit_username(
         stage: Stage::Password,
         return_to,
         amr: Vec::new(),
-        attempts: 0,
     };
     match idp.new_pending(&pending).await {
         Ok(id) => {
@@ -161,9 +164,15 @@ pub struct PasswordForm {
 }
 
 const WRONG: &str = "Incorrect username or password.";
+/// What every failed attempt says while emailed one-time passwords are on: the same words for
+/// an unknown name, a wrong password and a person who has no password yet.
+const WRONG_OR_FIRST: &str = "Incorrect username or password. Signing in for the first time? \
+    We have emailed you a one-time password: enter it as your password.";
 
-/// `POST /signin/password`: throttled; the same message and the same work (an argon2
-/// verification) whether the user does not exist, is disabled, or typed the wrong password.
+/// `POST /signin/password`: throttled (the attempt is counted before anything is checked); the
+/// same answer and the same work (an argon2 verification, one flow-store write when emailed
+/// one-time passwords are on) whether the user does not exist, is disabled, has no password
+/// yet, or typed the wrong password.
 pub async fn submit_password(
     idp: web::Data<Idp>,
     req: HttpRequest,
@@ -182,12 +191,13 @@ pub async fn submit_password(
     }
     let address = idp.client_address(&req);
     let user_key = pending.user_name.to_lowercase();
-    match idp
+    let reservation = match idp
         .throttle
-        .locked_for(idp.sessions.as_ref(), &user_key, &address)
+        .reserve(idp.sessions.as_ref(), &user_key, &address)
         .await
     {
-        Ok(Some(wait)) => {
+        Ok(Attempt::Allowed(r)) => r,
+        Ok(Attempt::Locked(wait)) => {
             idp.metrics.signin(SigninResult::Locked);
             let msg = format!(
                 "Too many failed attempts. Try again in {} minutes.",
@@ -201,16 +211,18 @@ pub async fn submit_password(
                 StatusCode::TOO_MANY_REQUESTS,
             );
         }
-        Ok(None) => {}
         Err(_) => return unavailable(),
-    }
+    };
 
     let Ok(name) = UserName::parse(pending.user_name.clone()) else {
         return restart();
     };
-    let user = match idp.directory.find_user_by_name(&name).await {
-        Ok(u) => u.filter(|u| u.enabled),
-        Err(_) => return unavailable(),
+    let (user, settings) = match tokio::join!(
+        idp.directory.find_user_by_name(&name),
+        idp.directory.get_settings()
+    ) {
+        (Ok(u), Ok(s)) => (u.filter(|u| u.enabled), s),
+        _ => return unavailable(),
     };
     let record = match &user {
         Some(u) => match idp.directory.get_password(u.id).await {
@@ -219,34 +231,37 @@ pub async fn submit_password(
         },
         None => None,
     };
-    let password = Password::new(form.into_inner().password);
+    let typed = form.into_inner().password;
+    let password = Password::new(typed.clone());
     let verdict = idp
         .passwords
         .verify(&password, record.as_ref().map(|r| r.hash.as_str()))
         .await;
 
-    // A person created without a password, with email one-time passwords on: their first
-    // attempt sends them a code instead.
-    if let (Some(u), None) = (&user, &record) {
-        let email_otp = match idp.directory.get_settings().await {
-            Ok(s) => s.email_otp,
-            Err(_) => return unavailable(),
-        };
-        if email_otp {
-            // Each request sends an email: count it like a failed attempt, so nobody can flood
-            // the person's mailbox (the throttle locks the name after a few).
-            if idp
-                .throttle
-                .record_failure(idp.sessions.as_ref(), &user_key, &address)
-                .await
-                .is_err()
-            {
-                return unavailable();
+    // A person created without a password, with emailed one-time passwords on, types the
+    // emailed code where the password goes.
+    let passwordless = record.is_none() && settings.email_otp;
+    if let Some(u) = user.as_ref().filter(|_| passwordless) {
+        match super::first_otp::redeem(&idp, &user_key, &typed).await {
+            Ok(true) => {
+                if idp
+                    .throttle
+                    .succeeded(idp.sessions.as_ref(), reservation)
+                    .await
+                    .is_err()
+                {
+                    return unavailable();
+                }
+                pending.user_id = Some(u.id);
+                pending.amr.push("otp".into());
+                pending.stage = Stage::NewPassword;
+                return match idp.save_pending(&id, &pending).await {
+                    Ok(()) => see_other("/signin/new-password", vec![]),
+                    Err(_) => unavailable(),
+                };
             }
-            pending.user_id = Some(u.id);
-            pending.stage = Stage::FirstSignInCode;
-            pending.attempts = 0;
-            return super::codes::send_code(&idp, &id, pending, u).await;
+            Ok(false) => {}
+            Err(_) => return unavailable(),
         }
     }
 
@@ -254,7 +269,7 @@ pub async fn submit_password(
         (Some(u), Some(r), Verification::Match { needs_rehash }) => {
             if idp
                 .throttle
-                .record_success(idp.sessions.as_ref(), &user_key)
+                .succeeded(idp.sessions.as_ref(), reservation)
                 .await
                 .is_err()
             {
@@ -268,7 +283,6 @@ pub async fn submit_password(
             }
             pending.user_id = Some(u.id);
             pending.amr.push("pwd".into());
-            pending.attempts = 0;
             if r.must_change {
                 pending.stage = Stage::NewPassword;
                 return match idp.save_pending(&id, &pending).await {
@@ -279,13 +293,15 @@ pub async fn submit_password(
             super::complete::after_first_factor(&idp, &req, &id, pending, &u).await
         }
         (user, _, _) => {
-            if idp
-                .throttle
-                .record_failure(idp.sessions.as_ref(), &user_key, &address)
-                .await
-                .is_err()
-            {
-                return unavailable();
+            // The reservation is kept: it counts as a failure.
+            if settings.email_otp {
+                let recipient = user.as_ref().filter(|_| passwordless);
+                if super::first_otp::offer(&idp.clone().into_inner(), &user_key, recipient)
+                    .await
+                    .is_err()
+                {
+                    return unavailable();
+                }
             }
             idp.metrics.signin(SigninResult::Failure);
             let (actor, target) = match &user {
@@ -298,11 +314,16 @@ pub async fn submit_password(
             if let Err(e) = idp.directory.record_event(event).await {
                 tracing::warn!(error = ?e, "could not audit a failed sign-in");
             }
+            let text = if settings.email_otp {
+                WRONG_OR_FIRST
+            } else {
+                WRONG
+            };
             password_form(
                 &idp,
                 &req,
                 &pending.user_name,
-                Some(WRONG.into()),
+                Some(text.into()),
                 StatusCode::UNAUTHORIZED,
             )
         }

@@ -80,6 +80,8 @@ pub struct OidcView {
     pub id_token_lifetime: String,
     pub refresh_token_lifetime: String,
     pub initiate_login_uri: Option<String>,
+    /// Whether people are asked to consent before the application first gets their authority.
+    pub require_consent: bool,
 }
 
 impl From<OidcSettings> for OidcView {
@@ -97,6 +99,7 @@ impl From<OidcSettings> for OidcView {
             id_token_lifetime: o.id_token_lifetime.to_iso8601(),
             refresh_token_lifetime: o.refresh_token_lifetime.to_iso8601(),
             initiate_login_uri: o.initiate_login_uri.map(String::from),
+            require_consent: o.require_consent,
         }
     }
 }
@@ -132,6 +135,9 @@ pub struct OidcBody {
     /// ISO-8601, `PT1H` to `P90D`, default `P30D`.
     pub refresh_token_lifetime: Option<String>,
     pub initiate_login_uri: Option<String>,
+    /// Ask people to consent before the application first gets their authority (default
+    /// `false`: the administrator vouches for it).
+    pub require_consent: Option<bool>,
 }
 
 /// A created application; `clientSecret` (confidential OIDC clients only) is shown only here.
@@ -456,6 +462,7 @@ fn parse_oidc(e: &mut FieldErrors, b: OidcBody) -> Option<OidcSettings> {
         id_token_lifetime: id_token_lifetime?,
         refresh_token_lifetime: refresh_token_lifetime?,
         initiate_login_uri: initiate_login_uri?,
+        require_consent: b.require_consent.unwrap_or(d.require_consent),
     };
     let problems = settings.problems();
     for (field, problem) in &problems {

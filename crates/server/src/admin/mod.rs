@@ -6,6 +6,7 @@ pub mod applications;
 pub mod assignments;
 pub mod audit;
 pub mod auth;
+pub mod consents;
 pub mod error;
 pub mod groups;
 pub mod icons;
@@ -33,6 +34,7 @@ use error::ApiError;
         sessions::list, sessions::revoke_all, sessions::revoke_one, sessions::one_time_password,
         sessions::set_password,
         sessions::list_devices, sessions::delete_device,
+        consents::list, consents::revoke,
         groups::create, groups::list, groups::get, groups::patch, groups::delete,
         groups::members, groups::add_member, groups::remove_member,
         accounts::create, accounts::list, accounts::get, accounts::patch, accounts::delete,
@@ -90,6 +92,7 @@ pub fn scope(max_body_bytes: usize) -> actix_web::Scope {
         .route("/openapi.json", web::get().to(openapi_json))
         .configure(users::routes)
         .configure(sessions::routes)
+        .configure(consents::routes)
         .configure(groups::routes)
         .configure(accounts::routes)
         .configure(permission_sets::routes)

@@ -125,6 +125,9 @@ pub struct SigninConfig {
     pub lockout_minutes: u64,
     /// How long a browser stays trusted after MFA when the prompt is CONTEXT_CHANGE.
     pub trusted_device_days: u64,
+    /// How recent a sign-in must be (1–60 minutes) before a person may add or remove MFA
+    /// devices; an older session signs in again first.
+    pub step_up_minutes: u64,
     /// Addresses of reverse proxies in front of Portcullis: only their `X-Forwarded-For` is
     /// believed when throttling by client address.
     pub trusted_proxies: Vec<std::net::IpAddr>,
@@ -141,6 +144,7 @@ impl Default for SigninConfig {
             max_failures_per_address: 50,
             lockout_minutes: 15,
             trusted_device_days: 30,
+            step_up_minutes: 5,
             trusted_proxies: Vec::new(),
         }
     }
@@ -390,6 +394,11 @@ impl Config {
         if !(1..=365).contains(&si.trusted_device_days) {
             return Err(ConfigError::Invalid(
                 "signin.trusted_device_days must be between 1 and 365".into(),
+            ));
+        }
+        if !(1..=60).contains(&si.step_up_minutes) {
+            return Err(ConfigError::Invalid(
+                "signin.step_up_minutes must be between 1 and 60".into(),
             ));
         }
         if self.sessions.key_prefix.is_empty() || self.sessions.key_prefix.len() > 64 {

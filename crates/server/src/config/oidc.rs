@@ -24,6 +24,12 @@ pub struct OidcConfig {
     pub device_code_lifetime_seconds: u64,
     /// The polling interval device clients are told to keep (1–60).
     pub device_poll_interval_seconds: u64,
+    /// Clients one address (an IPv6 /64) may register through the SSO-OIDC API
+    /// (`/client/register`) per hour (1–10000).
+    pub registrations_per_hour: u64,
+    /// How long such a registration lives until it is first used to get a token (300 s–90 days);
+    /// once used, it lives its full 90 days.
+    pub unused_registration_seconds: u64,
 }
 
 impl Default for OidcConfig {
@@ -35,13 +41,15 @@ impl Default for OidcConfig {
             code_lifetime_seconds: 60,
             device_code_lifetime_seconds: 600,
             device_poll_interval_seconds: 5,
+            registrations_per_hour: 20,
+            unused_registration_seconds: 86_400,
         }
     }
 }
 
 impl OidcConfig {
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
-        let checks: [(&str, u64, std::ops::RangeInclusive<u64>); 6] = [
+        let checks: [(&str, u64, std::ops::RangeInclusive<u64>); 8] = [
             ("key_rotation_days", self.key_rotation_days, 1..=3_650),
             (
                 "key_publish_ahead_seconds",
@@ -67,6 +75,16 @@ impl OidcConfig {
                 "device_poll_interval_seconds",
                 self.device_poll_interval_seconds,
                 1..=60,
+            ),
+            (
+                "registrations_per_hour",
+                self.registrations_per_hour,
+                1..=10_000,
+            ),
+            (
+                "unused_registration_seconds",
+                self.unused_registration_seconds,
+                300..=90 * 86_400,
             ),
         ];
         for (name, value, range) in checks {
@@ -106,6 +124,8 @@ impl OidcConfig {
             code_lifetime: Duration::from_secs(self.code_lifetime_seconds),
             device_code_lifetime: Duration::from_secs(self.device_code_lifetime_seconds),
             device_poll_interval: Duration::from_secs(self.device_poll_interval_seconds),
+            registrations_per_hour: self.registrations_per_hour,
+            unused_registration_lifetime: Duration::from_secs(self.unused_registration_seconds),
             ..defaults
         }
     }

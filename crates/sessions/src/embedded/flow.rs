@@ -153,6 +153,45 @@ impl FlowStore for EmbeddedSessions {
         }
     }
 
+    async fn decrement(&self, ns: &str, key: &str) -> Result<()> {
+        let (ns_owned, key) = (ns.to_owned(), key.to_owned());
+        let now = self.now_millis();
+        let counter = self
+            .with_conn(move |c| {
+                let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let live: Option<Vec<u8>> = tx
+                    .query_row(
+                        "SELECT value FROM flow WHERE ns = ?1 AND key = ?2 AND expires_at > ?3",
+                        params![ns_owned, key, now],
+                        |row| row.get(0),
+                    )
+                    .optional()?;
+                let Some(value) = live else {
+                    return Ok(true);
+                };
+                let Some(n) = std::str::from_utf8(&value)
+                    .ok()
+                    .and_then(|s| s.parse::<u64>().ok())
+                else {
+                    return Ok(false);
+                };
+                tx.execute(
+                    "UPDATE flow SET value = ?3 WHERE ns = ?1 AND key = ?2",
+                    params![ns_owned, key, n.saturating_sub(1).to_string().into_bytes()],
+                )?;
+                tx.commit()?;
+                Ok(true)
+            })
+            .await?;
+        if counter {
+            Ok(())
+        } else {
+            Err(SessionError::Corrupt(format!(
+                "a flow entry in {ns} is not a counter"
+            )))
+        }
+    }
+
     async fn ttl(&self, ns: &str, key: &str) -> Result<Option<Duration>> {
         let (ns, key) = (ns.to_owned(), key.to_owned());
         let now = self.now_millis();

@@ -53,6 +53,24 @@ return 1
     ))
 }
 
+/// Takes one from a live counter, never below zero, keeping its TTL.
+/// KEYS: the key. ARGV: now (ms). Returns the new count, 0 when there is none, -1 when the entry
+/// there is not a counter.
+pub(super) fn decrement_script() -> Script {
+    Script::new(&format!(
+        r"{EXPIRY_OF}
+local v = redis.call('GET', KEYS[1])
+local e = expiry_of(v)
+if not e or e <= tonumber(ARGV[1]) then return 0 end
+local n = tonumber(string.sub(v, 9))
+if not n then return -1 end
+if n > 0 then n = n - 1 end
+redis.call('SET', KEYS[1], string.sub(v, 1, 8) .. string.format('%d', n), 'KEEPTTL')
+return n
+"
+    ))
+}
+
 /// Unix milliseconds as stored: negative times (before 1970) count as 0.
 fn to_stored(ms: i64) -> u64 {
     u64::try_from(ms).unwrap_or(0)
@@ -164,6 +182,23 @@ impl FlowStore for RedisSessions {
         // The key is not named: it may be derived from a secret.
         u64::try_from(count)
             .map_err(|_| SessionError::Corrupt(format!("a flow entry in {ns} is not a counter")))
+    }
+
+    async fn decrement(&self, ns: &str, key: &str) -> Result<()> {
+        let count: i64 = self
+            .scripts
+            .decrement
+            .key(self.flow_key(ns, key))
+            .arg(self.now_millis())
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(unavailable)?;
+        if count < 0 {
+            return Err(SessionError::Corrupt(format!(
+                "a flow entry in {ns} is not a counter"
+            )));
+        }
+        Ok(())
     }
 
     async fn ttl(&self, ns: &str, key: &str) -> Result<Option<Duration>> {

@@ -50,6 +50,7 @@ pub struct RedisSessions {
 struct Scripts {
     put_if_absent: redis::Script,
     increment: redis::Script,
+    decrement: redis::Script,
     revoke_one: redis::Script,
     revoke_all: redis::Script,
     revoke_token: redis::Script,
@@ -60,6 +61,7 @@ impl Scripts {
         Self {
             put_if_absent: flow::put_if_absent_script(),
             increment: flow::increment_script(),
+            decrement: flow::decrement_script(),
             revoke_one: sessions::revoke_one_script(),
             revoke_all: sessions::revoke_all_script(),
             revoke_token: sessions::revoke_token_script(),

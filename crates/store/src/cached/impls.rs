@@ -7,17 +7,18 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use portcullis_domain::{
     AccountAssignment, AccountId, Actor, AdminToken, AdminTokenId, Application,
-    ApplicationAssignment, ApplicationId, AuditEvent, AuditFilter, DisplayName, Group, GroupId,
-    MfaDevice, MfaDeviceId, NewAccount, NewAdminToken, NewApplication, NewAuditEvent, NewGroup,
-    NewMfaDevice, NewPermissionSet, NewUser, Page, PageRequest, PasswordRecord, PermissionSet,
-    PermissionSetId, Principal, Settings, User, UserId, UserName, UserPatch,
+    ApplicationAssignment, ApplicationId, AuditEvent, AuditFilter, Consent, DisplayName, Group,
+    GroupId, MfaDevice, MfaDeviceId, NewAccount, NewAdminToken, NewApplication, NewAuditEvent,
+    NewGroup, NewMfaDevice, NewPermissionSet, NewUser, Page, PageRequest, PasswordRecord,
+    PermissionSet, PermissionSetId, Principal, Settings, User, UserId, UserName, UserPatch,
 };
 
 use super::CachedDirectory;
 use crate::{
     Account, AccountStore, AdminTokenStore, ApplicationStore, AssignmentFilter, AssignmentStore,
-    AuditLog, CredentialStore, Directory, Entitlement, GroupStore, MfaDeviceStore, NewSigningKey,
-    PermissionSetStore, Result, SettingsStore, SigningKey, SigningKeyStore, UserStore,
+    AuditLog, ConsentStore, CredentialStore, Directory, Entitlement, GroupStore, MfaDeviceStore,
+    NewSigningKey, PermissionSetStore, Result, SettingsStore, SigningKey, SigningKeyStore,
+    UserStore,
 };
 
 /// `impl $trait for CachedDirectory`: the methods listed under `forward` call the inner store
@@ -436,5 +437,20 @@ impl Directory for CachedDirectory {
 
     fn backend(&self) -> &'static str {
         self.inner.backend()
+    }
+}
+
+directory_impl! {
+    ConsentStore;
+    forward {
+        fn grant_consent(&self, actor: Actor, consent: Consent) -> Result<Consent>;
+        fn get_consent(
+            &self,
+            user: UserId,
+            client_id: &str,
+            now: DateTime<Utc>
+        ) -> Result<Option<Consent>>;
+        fn list_consents(&self, user: UserId, now: DateTime<Utc>) -> Result<Vec<Consent>>;
+        fn revoke_consent(&self, actor: Actor, user: UserId, client_id: &str) -> Result<()>;
     }
 }

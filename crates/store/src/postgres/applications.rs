@@ -210,6 +210,13 @@ impl ApplicationStore for PostgresDirectory {
         if n == 0 {
             return Err(StoreError::NotFound("application"));
         }
+        // What people allowed the application goes with it.
+        execute(
+            &tx,
+            "DELETE FROM oidc_consents WHERE client_id = $1",
+            &[&id.to_string()],
+        )
+        .await?;
         insert_audit(&tx, &events::application(actor, "delete", id)).await?;
         tx.commit().await.map_err(pg_err)
     }

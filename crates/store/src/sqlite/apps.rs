@@ -231,6 +231,9 @@ impl ApplicationStore for SqliteDirectory {
             if n == 0 {
                 return Err(StoreError::NotFound("application"));
             }
+            // What people allowed the application goes with it.
+            tx.prepare_cached("DELETE FROM oidc_consents WHERE client_id = ?1")?
+                .execute([id.to_string()])?;
             Ok(((), events::application(actor, "delete", id)))
         })
         .await

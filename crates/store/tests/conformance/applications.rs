@@ -142,6 +142,7 @@ pub(super) async fn oidc_settings_round_trip(d: &dyn Directory) {
         id_token_lifetime: TokenLifetime::from_seconds(7_200).unwrap(),
         refresh_token_lifetime: RefreshTokenLifetime::from_seconds(7 * 86_400).unwrap(),
         initiate_login_uri: Some("https://app.example.com/login".parse().unwrap()),
+        require_consent: true,
     };
     let mut new = new_app("Dashboard", ApplicationKind::Oidc, true);
     new.oidc = Some(full.clone());

@@ -137,6 +137,8 @@ conformance!(
     mfa_use_updates_last_used_and_secret,
     totp_steps_are_never_replayed,
     concurrent_totp_use_succeeds_once,
+    consents_grant_replace_list_and_revoke,
+    consents_need_a_user_and_go_with_user_and_application,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -499,6 +501,7 @@ mod audit;
 mod cache;
 mod cascades;
 mod concurrency;
+mod consents;
 mod credentials;
 mod groups;
 mod migrations;
@@ -511,6 +514,7 @@ use assignments::*;
 use audit::*;
 use cascades::*;
 use concurrency::*;
+use consents::*;
 use credentials::*;
 use groups::*;
 use migrations::*;

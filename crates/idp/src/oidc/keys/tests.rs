@@ -215,3 +215,43 @@ fn signing_window() {
     assert!(signs_at(t - h, Some(t + h), t), "retiring later");
     assert!(!signs_at(t - h, Some(t), t), "retired");
 }
+
+#[tokio::test]
+async fn unknown_kids_reread_the_store_at_most_once_a_second() {
+    let dir = tempfile::tempdir().unwrap();
+    let directory: Arc<dyn Directory> =
+        Arc::new(portcullis_store::testing::sqlite_in(dir.path()).await);
+    let clock = Arc::new(ManualClock::new(now()));
+    let ring = KeyRing::new(
+        directory,
+        clock.clone(),
+        [7; 32],
+        ISSUER.into(),
+        KeyConfig::default(),
+    );
+    ring.ensure_keys().await.unwrap();
+    let before = ring.reloads.load(Ordering::SeqCst);
+    // Tokens of keys this ring has never seen (what an attacker sends with made-up kids).
+    for _ in 0..50 {
+        let (stranger, _) = KeyMaterial::generate(SigningAlgorithm::ES256).unwrap();
+        let token = stranger
+            .sign("at+jwt", &claims(now().timestamp() + 60))
+            .unwrap();
+        assert!(matches!(
+            ring.verify(&token).await,
+            Err(KeyError::Rejected("unknown key"))
+        ));
+    }
+    let rereads = ring.reloads.load(Ordering::SeqCst) - before;
+    assert!(rereads <= 1, "{rereads} rereads for 50 unknown kids");
+    // Our own tokens still verify from the cache.
+    let ours = ring
+        .sign(
+            SigningAlgorithm::ES256,
+            "at+jwt",
+            &claims(now().timestamp() + 60),
+        )
+        .await
+        .unwrap();
+    assert!(ring.verify(&ours).await.is_ok());
+}
