@@ -9,13 +9,14 @@
 
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, afterEach, before, beforeEach } from 'node:test';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 import { simpleParser } from 'mailparser';
@@ -460,6 +461,40 @@ export async function startEnvironment() {
     return { context, page };
   };
   return env;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Accessibility
+
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+/**
+ * The WCAG 2 A/AA violations axe-core finds on the page as it stands. The source is evaluated
+ * through the DevTools protocol, which our Content Security Policy (no inline script) does not
+ * govern; the page itself is not changed for the check.
+ */
+export async function axeViolations(page) {
+  // A string is evaluated as a script by the protocol itself (no eval() inside the page).
+  if (!(await page.evaluate(() => Boolean(window.axe)))) await page.evaluate(AXE_SOURCE);
+  return page.evaluate(async () => {
+    const result = await window.axe.run(document, {
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+    });
+    return result.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      nodes: v.nodes.map((n) => n.target.join(' ')),
+    }));
+  });
+}
+
+/** Fails with the list when axe-core finds any WCAG 2 A/AA violation on the page. */
+export async function assertAccessible(page, what) {
+  const violations = await axeViolations(page);
+  if (violations.length) {
+    throw new Error(`${what}: ${violations.length} accessibility violation(s):\n${JSON.stringify(violations, null, 2)}`);
+  }
 }
 
 /** A user name unique to this run, so tests never share people. */

@@ -260,12 +260,12 @@ test('first sign-in by an emailed one-time password, delivered over SMTP', async
   });
 
   const { page } = ctx;
-  // Any password: a person without one is sent a one-time password instead.
-  assert.equal(await signIn(page, who.userName, 'anything at all'), '/signin/code');
-  assert.equal(await page.locator('h1').innerText(), 'Check your email');
-  assert.match(
-    await page.locator('main').innerText(),
-    /This is your first sign-in: we emailed you a one-time password\. Enter it below, then choose your password\./,
+  // Any password: the answer is that of any failed attempt (a name without a password cannot be
+  // told from an unknown one), and a one-time password goes to the mailbox.
+  assert.equal(await signIn(page, who.userName, 'anything at all'), '/signin/password');
+  assert.equal(
+    await text(page, '[role=alert]'),
+    'Incorrect username or password. Signing in for the first time? We have emailed you a one-time password: enter it as your password.',
   );
 
   const mail = await env.waitForMail(who.email, 15_000);
@@ -273,16 +273,17 @@ test('first sign-in by an emailed one-time password, delivered over SMTP', async
   assert.match(mail.toText, /Hal Abelson/);
   assert.match(mail.text, /^Hello Hal Abelson,/);
   assert.match(mail.text, /Your one-time password is: \d{6}\n/);
+  assert.match(mail.text, /Enter it as your password/);
   assert.match(mail.text, /you will then choose a password/);
   const code = codeIn(mail.text);
 
-  // A wrong code first: refused, with the tries left.
-  await page.locator('#code').fill(code === '000000' ? '111111' : '000000');
-  await submit(page, 'Verify');
-  assert.equal(await text(page, '[role=alert]'), 'That code is not right. 4 tries left.');
+  // A wrong code first: refused like a wrong password.
+  await page.locator('#password').fill(code === '000000' ? '111111' : '000000');
+  await submit(page, 'Sign in');
+  assert.equal(where(page), '/signin/password');
 
-  await page.locator('#code').fill(code);
-  await submit(page, 'Verify');
+  await page.locator('#password').fill(code);
+  await submit(page, 'Sign in');
   assert.equal(where(page), '/signin/new-password');
   assert.match(
     await page.locator('main').innerText(),

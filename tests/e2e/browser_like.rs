@@ -3,7 +3,8 @@
 
 use reqwest::redirect::Policy;
 
-/// One person's browser.
+/// One person's browser (a clone shares its cookies, as a second tab would).
+#[derive(Clone)]
 pub struct Browser {
     pub client: reqwest::Client,
     pub base: String,

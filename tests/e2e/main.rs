@@ -22,4 +22,6 @@ mod openapi;
 mod portal_accounts;
 mod saml;
 mod saml_launch;
+mod security_oidc;
+mod security_signin;
 mod signin;

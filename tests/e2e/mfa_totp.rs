@@ -16,10 +16,10 @@ on_both_backends!(
     devices_page_adds_renames_and_removes,
 );
 
-const PASSWORD: &str = "correct horse battery staple";
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
 
 /// RFC 4648 base32 (upper case, no padding), as authenticator apps read it.
-fn base32_decode(s: &str) -> Vec<u8> {
+pub(crate) fn base32_decode(s: &str) -> Vec<u8> {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
     let mut out = Vec::new();
     let (mut buf, mut bits) = (0u64, 0u32);
@@ -39,7 +39,7 @@ fn base32_decode(s: &str) -> Vec<u8> {
 }
 
 /// RFC 6238 / RFC 4226: HMAC-SHA-1 of the step, dynamic truncation, six digits.
-fn code_at(secret: &[u8], step: i64) -> String {
+pub(crate) fn code_at(secret: &[u8], step: i64) -> String {
     let mut mac = <Hmac<Sha1> as Mac>::new_from_slice(secret).unwrap();
     mac.update(&(step as u64).to_be_bytes());
     let h = mac.finalize().into_bytes();
@@ -60,7 +60,7 @@ fn code_at_matches_the_rfc_vectors() {
     assert_eq!(base32_decode("GEZDGNBVGY3TQOJQ"), b"1234567890");
 }
 
-fn step_now(app: &TestApp) -> i64 {
+pub(crate) fn step_now(app: &TestApp) -> i64 {
     use portcullis_sessions::Clock;
     app.clock.now().timestamp() / 30
 }
@@ -70,20 +70,20 @@ fn advance(app: &TestApp, seconds: i64) {
 }
 
 /// The base32 secret shown for typing in.
-fn shown_secret(page: &Page) -> String {
+pub(crate) fn shown_secret(page: &Page) -> String {
     let marker = "id=\"totp-secret\">";
     let start = page.body.find(marker).expect("a secret on the page") + marker.len();
     let end = page.body[start..].find('<').expect("end of the secret") + start;
     page.body[start..end].to_owned()
 }
 
-async fn person(app: &TestApp, name: &str) -> String {
+pub(crate) async fn person(app: &TestApp, name: &str) -> String {
     let id = app.user(name).await;
     app.set_password(&id, PASSWORD).await;
     id
 }
 
-async fn require_registration(app: &TestApp) {
+pub(crate) async fn require_registration(app: &TestApp) {
     let s = app
         .put(
             "settings",
@@ -95,7 +95,7 @@ async fn require_registration(app: &TestApp) {
 
 /// Signs `name` in under REQUIRE_REGISTRATION, registers an authenticator app named `device`
 /// with a code for the current step, and returns the browser (at the portal) and the secret.
-async fn register(app: &TestApp, name: &str, device: &str) -> (Browser, Vec<u8>) {
+pub(crate) async fn register(app: &TestApp, name: &str, device: &str) -> (Browser, Vec<u8>) {
     let b = Browser::new(&app.base);
     let after = b.sign_in(name, PASSWORD).await;
     assert_eq!(after.location.as_deref(), Some("/signin/mfa/register"));

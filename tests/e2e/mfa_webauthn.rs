@@ -19,7 +19,7 @@ on_both_backends!(
 
 const PASSWORD: &str = "Tr1cky-Horse-Battery";
 
-fn origin() -> Url {
+pub(crate) fn origin() -> Url {
     // The test server's public URL (the relying party) is the default http://localhost:8080.
     Url::parse("http://localhost:8080").expect("url")
 }
@@ -35,7 +35,7 @@ async fn require_keys(app: &TestApp) {
 }
 
 /// Registers `key` from a page that offers `#webauthn-register`, posting to `endpoint`.
-async fn register(
+pub(crate) async fn register(
     b: &Browser,
     page_path: &str,
     endpoint: &str,

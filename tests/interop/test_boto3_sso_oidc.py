@@ -14,7 +14,7 @@ import secrets
 import time
 import uuid
 from datetime import UTC, datetime
-from urllib.parse import quote, unquote, urlencode
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 import boto3
 import botocore
@@ -253,7 +253,17 @@ def test_aws_cli_authorization_code_with_pkce(oidc, server, person):
     )
     assert "scopes=sso%3Aaccount%3Aaccess" in query
 
+    # A client that registered itself gets nothing before the person allows it: the consent
+    # page names it and what it will reach.
     landing = browser.visit(f"{server.base}/authorize?{query}")
+    consent = landing.expect_page("/authorize")
+    text = consent.text()
+    assert "botocore-client-" in text, "the name it registered with"
+    assert "will be able to access your AWS accounts" in text, text
+    assert f"127.0.0.1:{urlsplit(redirect).port}" in text, "where the answer goes"
+    form = consent.form("/oauth2/consent")
+    assert form is not None, landing.describe()
+    landing = browser.submit(consent, form, button=APPROVE)
     params = landing.expect_redirect(redirect)
     assert params.get("state") == state and params.get("code"), landing.describe()
 

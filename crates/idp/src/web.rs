@@ -153,6 +153,36 @@ pub fn page(
     }
 }
 
+/// Lets a form on this page be answered with a redirect to `to`'s origin: browsers hold the
+/// redirect that answers a form to the page's `form-action` as well (CSP 3), so a page whose form
+/// ends at a client (consent, logout confirmation) names the client there.
+pub fn allow_form_redirect(resp: &mut HttpResponse, to: &str) {
+    let Ok(url) = url::Url::parse(to) else {
+        return;
+    };
+    let origin = url.origin();
+    let source = if origin.is_tuple() {
+        origin.ascii_serialization()
+    } else {
+        // A private-use scheme (`com.example.app:/cb`): a scheme source.
+        format!("{}:", url.scheme())
+    };
+    if source
+        .bytes()
+        .any(|b| b.is_ascii_whitespace() || b == b';' || b == b',')
+    {
+        return;
+    }
+    let csp = CSP.replace(
+        "form-action 'self'",
+        &format!("form-action 'self' {source}"),
+    );
+    if let Ok(value) = header::HeaderValue::from_str(&csp) {
+        resp.headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+}
+
 /// A 303 redirect to one of our own paths, setting cookies.
 pub fn see_other(location: &str, cookies: Vec<Cookie<'static>>) -> HttpResponse {
     let mut resp = HttpResponse::SeeOther();

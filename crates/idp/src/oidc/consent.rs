@@ -139,7 +139,7 @@ impl Idp {
             .map(|u| u.origin().ascii_serialization())
             .unwrap_or_else(|_| redirect_uri.to_owned());
         let csrf = Csrf::for_form(&self.cookies, req);
-        Ok(page(
+        let mut answer = page(
             StatusCode::OK,
             &ConsentPage {
                 csrf: csrf.token,
@@ -153,7 +153,10 @@ impl Idp {
                 user_name: current.user.user_name.to_string(),
             },
             csrf.cookie.into_iter().collect(),
-        ))
+        );
+        // The answer to the form is a redirect to the client.
+        crate::web::allow_form_redirect(&mut answer, redirect_uri);
+        Ok(answer)
     }
 
     /// Remembers that the person allowed `client` these scopes (with what they allowed it

@@ -168,7 +168,7 @@ async fn logout_inner(
         && get("csrf").is_some_and(|c| Csrf::verify(&idp.cookies, req, c));
     if current.is_some() && !hint_is_current && !confirmed {
         let csrf = Csrf::for_form(&idp.cookies, req);
-        return Ok(page(
+        let mut confirm = page(
             StatusCode::OK,
             &LogoutConfirmPage {
                 csrf: csrf.token,
@@ -178,7 +178,11 @@ async fn logout_inner(
                 state: get("state").map(str::to_owned),
             },
             csrf.cookie.into_iter().collect(),
-        ));
+        );
+        if let Some(to) = &redirect {
+            crate::web::allow_form_redirect(&mut confirm, to);
+        }
+        return Ok(confirm);
     }
     // End this browser's portal session (every grant made from it dies with it), and the grant
     // the ID token came from when it is this session's.
