@@ -19,6 +19,7 @@ on_both_backends!(
     admin_applications_can_ask_for_consent,
     registrations_are_bounded,
     unused_registrations_expire_early,
+    device_authorizations_per_client_are_bounded,
     a_forged_login_after_does_not_skip_prompt_login,
     logout_with_another_persons_id_token_asks_first,
     clients_introspect_only_their_own_tokens,
@@ -478,6 +479,33 @@ async fn unused_registrations_expire_early(app: TestApp) {
     };
     assert_eq!(device(unused).await, 401, "InvalidClientException");
     assert_eq!(device(used).await, 200);
+}
+
+async fn device_authorizations_per_client_are_bounded(app: TestApp) {
+    let (_, _, reg) = register(&app, json!({"clientName": "tv", "clientType": "public"})).await;
+    let start = || async {
+        let resp = app
+            .client
+            .post(format!("{}/device_authorization", app.base))
+            .json(&json!({"clientId": reg["clientId"], "clientSecret": reg["clientSecret"],
+                          "startUrl": format!("{ISSUER}/start")}))
+            .send()
+            .await
+            .unwrap();
+        let kind = resp
+            .headers()
+            .get("x-amzn-ErrorType")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        (resp.status().as_u16(), kind)
+    };
+    for n in 0..100 {
+        assert_eq!(start().await.0, 200, "device authorization {n}");
+    }
+    assert_eq!(start().await, (400, Some("SlowDownException".to_owned())));
+    // Once the earlier ones have expired, the client may start again.
+    app.clock.advance(chrono::Duration::minutes(11));
+    assert_eq!(start().await.0, 200);
 }
 
 async fn a_forged_login_after_does_not_skip_prompt_login(app: TestApp) {

@@ -27,6 +27,10 @@ const GUESS_NS: &str = "oidc-device-guess";
 /// Wrong user codes a person may enter in `GUESS_WINDOW` (the codes have 20^8 values).
 const MAX_GUESSES: u64 = 20;
 const GUESS_WINDOW: Duration = Duration::from_secs(15 * 60);
+const STARTS_NS: &str = "oidc-device-starts";
+/// Device authorizations one client may have started within a device-code lifetime: each is
+/// stored until it expires, and a client can be anyone who registered one.
+const MAX_STARTS_PER_CLIENT: u64 = 100;
 /// Base-20 consonants: no vowels (no words), nothing that looks like a digit (RFC 8628 §6.1).
 const ALPHABET: &[u8] = b"BCDFGHJKLMNPQRSTVWXZ";
 
@@ -101,6 +105,13 @@ impl Idp {
             return Err(OAuthError::invalid_scope(format!("unknown scope {bad}")));
         }
         let lifetime = self.config.oidc.device_code_lifetime;
+        let started = self.sessions.increment(STARTS_NS, &client.id, lifetime).await?;
+        if started > MAX_STARTS_PER_CLIENT {
+            return Err(OAuthError::new(
+                "slow_down",
+                "this client started too many device authorizations; wait for some to expire",
+            ));
+        }
         let interval = self.config.oidc.device_poll_interval.as_secs().max(1);
         let device_code = crate::web::random_token(32);
         let user_code = new_user_code();
