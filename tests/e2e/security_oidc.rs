@@ -487,8 +487,10 @@ async fn device_authorizations_per_client_are_bounded(app: TestApp) {
         let resp = app
             .client
             .post(format!("{}/device_authorization", app.base))
-            .json(&json!({"clientId": reg["clientId"], "clientSecret": reg["clientSecret"],
-                          "startUrl": format!("{ISSUER}/start")}))
+            .json(
+                &json!({"clientId": reg["clientId"], "clientSecret": reg["clientSecret"],
+                          "startUrl": format!("{ISSUER}/start")}),
+            )
             .send()
             .await
             .unwrap();

@@ -110,6 +110,8 @@ pub struct Idp {
     pub saml_keys: saml::keys::SamlKeys,
     /// Keys persistent NameIDs and session indexes (derived from the client-secret key).
     saml_names: [u8; 32],
+    /// Keys the sealing of a refresh rotation's answer (with the rotated token).
+    answer_key: [u8; 32],
 }
 
 impl std::fmt::Debug for Idp {
@@ -152,6 +154,7 @@ impl Idp {
                 config.oidc.keys.clone(),
             ),
             saml_names: derive(&keys.client_secrets, b"portcullis saml nameid v1"),
+            answer_key: derive(&keys.client_secrets, b"portcullis refresh answer v1"),
             client_secrets: oidc::clients::SecretHasher::new(keys.client_secrets),
             passwords: Passwords::new(&config.passwords)?,
             throttle: Throttle {

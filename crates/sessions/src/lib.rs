@@ -135,6 +135,21 @@ pub trait FlowStore: Send + Sync {
     async fn decrement(&self, ns: &str, key: &str) -> Result<()>;
     /// Time left before the entry expires, if it exists.
     async fn ttl(&self, ns: &str, key: &str) -> Result<Option<Duration>>;
+    /// One atomic step: if `(ns, key)` holds a live entry, deletes it and stores every one of
+    /// `puts` (each replacing what was there); returns `true`. Otherwise changes nothing and
+    /// returns `false`. Of two swaps of one key at once, exactly one wins; a failure (an error)
+    /// changes nothing. For single-use artefacts exchanged for their successors — a refresh token
+    /// for the next one, a code for its grant — whose effect must be all or nothing.
+    async fn swap(&self, ns: &str, key: &str, puts: &[FlowPut<'_>]) -> Result<bool>;
+}
+
+/// One entry a [`FlowStore::swap`] stores.
+#[derive(Debug, Clone, Copy)]
+pub struct FlowPut<'a> {
+    pub ns: &'a str,
+    pub key: &'a str,
+    pub value: &'a [u8],
+    pub ttl: Duration,
 }
 
 /// Both stores, as the services above see the configured backend.

@@ -92,6 +92,8 @@ conformance!(
     increment_is_atomic_under_concurrency,
     decrement_gives_back_without_moving_the_window,
     decrement_is_atomic_under_concurrency,
+    swap_takes_one_and_stores_the_rest_or_nothing,
+    swap_has_one_winner_under_concurrency,
     ttl_follows_the_clock,
     namespaces_are_separate,
     values_are_binary_safe,
@@ -566,6 +568,98 @@ async fn decrement_is_atomic_under_concurrency(s: &Store, _clock: &ManualClock) 
     }
     // 30 + 10 - 10, then this one.
     assert_eq!(s.increment("throttle", "burst", MIN).await.unwrap(), 31);
+}
+
+async fn swap_takes_one_and_stores_the_rest_or_nothing(s: &Store, clock: &ManualClock) {
+    use portcullis_sessions::FlowPut;
+    let next = [
+        FlowPut {
+            ns: "refresh",
+            key: "new",
+            value: b"grant",
+            ttl: MIN,
+        },
+        FlowPut {
+            ns: "refresh-used",
+            key: "old",
+            value: b"answer",
+            ttl: Duration::from_secs(10),
+        },
+    ];
+    // Nothing to take: nothing is stored.
+    assert!(!s.swap("refresh", "old", &next).await.unwrap());
+    assert_eq!(s.get("refresh", "new").await.unwrap(), None);
+    assert_eq!(s.get("refresh-used", "old").await.unwrap(), None);
+
+    s.put("refresh", "old", b"grant", MIN).await.unwrap();
+    s.put("refresh", "new", b"stale", MIN).await.unwrap();
+    assert!(s.swap("refresh", "old", &next).await.unwrap());
+    assert_eq!(s.get("refresh", "old").await.unwrap(), None, "taken");
+    assert_eq!(
+        s.get("refresh", "new").await.unwrap().as_deref(),
+        Some(&b"grant"[..]),
+        "replaced"
+    );
+    assert_eq!(
+        s.get("refresh-used", "old").await.unwrap().as_deref(),
+        Some(&b"answer"[..])
+    );
+    assert_eq!(
+        s.ttl("refresh-used", "old").await.unwrap(),
+        Some(Duration::from_secs(10))
+    );
+    // A second swap of the taken key finds nothing.
+    assert!(!s.swap("refresh", "old", &next).await.unwrap());
+    // An entry expired by the clock is not there to take.
+    s.put("refresh", "late", b"grant", Duration::from_secs(5))
+        .await
+        .unwrap();
+    clock.advance(secs(6));
+    let after = [FlowPut {
+        ns: "refresh",
+        key: "late-next",
+        value: b"x",
+        ttl: MIN,
+    }];
+    assert!(!s.swap("refresh", "late", &after).await.unwrap());
+    assert_eq!(s.get("refresh", "late-next").await.unwrap(), None);
+    // Entries stored by a swap expire by the clock like any other.
+    clock.advance(secs(10));
+    assert_eq!(s.get("refresh-used", "old").await.unwrap(), None);
+    // A swap with nothing to store is a take that says whether it took.
+    s.put("code", "c", b"1", MIN).await.unwrap();
+    assert!(s.swap("code", "c", &[]).await.unwrap());
+    assert_eq!(s.get("code", "c").await.unwrap(), None);
+}
+
+async fn swap_has_one_winner_under_concurrency(s: &Store, _clock: &ManualClock) {
+    s.put("refresh", "contested", b"grant", MIN).await.unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..20 {
+        let s = s.clone();
+        tasks.spawn(async move {
+            let key = format!("successor-{i}");
+            let puts = [portcullis_sessions::FlowPut {
+                ns: "refresh",
+                key: &key,
+                value: b"grant",
+                ttl: MIN,
+            }];
+            (i, s.swap("refresh", "contested", &puts).await.unwrap())
+        });
+    }
+    let mut winners = Vec::new();
+    while let Some(result) = tasks.join_next().await {
+        let (i, won) = result.unwrap();
+        if won {
+            winners.push(i);
+        }
+    }
+    assert_eq!(winners.len(), 1, "{winners:?}");
+    for i in 0..20 {
+        let stored = s.get("refresh", &format!("successor-{i}")).await.unwrap();
+        assert_eq!(stored.is_some(), winners.contains(&i), "successor {i}");
+    }
 }
 
 async fn ttl_follows_the_clock(s: &Store, clock: &ManualClock) {

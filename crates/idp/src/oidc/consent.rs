@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use super::authorize::{Decision, Resumed, authorize_with, requested_scopes};
 use super::clients::{Client, ClientSource};
 use super::error::OAuthError;
+use super::grants::Pending;
 use crate::Idp;
 use crate::pages::{ConsentPage, MessagePage, ScopeLine};
 use crate::session::{Current, current_session};
@@ -187,28 +188,25 @@ impl Idp {
     }
 
     /// Notes that `family` holds the authority `user` gave `client_id`, so that revoking the
-    /// consent can end it.
+    /// consent can end it: a slot is taken now, the note is a write committed with the family.
     pub(crate) async fn index_family(
         &self,
         user: UserId,
         client_id: &str,
         family: &str,
         ttl: Duration,
-    ) -> Result<(), OAuthError> {
+    ) -> Result<Pending, OAuthError> {
         let base = format!("{user}:{client_id}");
         let slot = self
             .sessions
             .increment(FAMILIES_NS, &base, FAMILY_INDEX_WINDOW)
             .await?;
-        Ok(self
-            .sessions
-            .put(
-                FAMILIES_NS,
-                &format!("{base}:{slot}"),
-                family.as_bytes(),
-                ttl,
-            )
-            .await?)
+        Ok(Pending {
+            ns: FAMILIES_NS,
+            key: format!("{base}:{slot}"),
+            value: family.as_bytes().to_vec(),
+            ttl,
+        })
     }
 
     /// Withdraws the person's consent to a client and ends every token the client holds for

@@ -105,7 +105,10 @@ impl Idp {
             return Err(OAuthError::invalid_scope(format!("unknown scope {bad}")));
         }
         let lifetime = self.config.oidc.device_code_lifetime;
-        let started = self.sessions.increment(STARTS_NS, &client.id, lifetime).await?;
+        let started = self
+            .sessions
+            .increment(STARTS_NS, &client.id, lifetime)
+            .await?;
         if started > MAX_STARTS_PER_CLIENT {
             return Err(OAuthError::new(
                 "slow_down",
@@ -200,23 +203,27 @@ impl Idp {
                 self.sessions.delete(DEVICE_NS, &key).await?;
                 Err(OAuthError::access_denied("the person denied this device"))
             }
-            DeviceStatus::Approved { .. } => {
-                let Some(taken) = self.take_json::<DeviceRecord>(DEVICE_NS, &key).await? else {
-                    return Err(expired());
-                };
-                self.sessions.delete(USER_CODE_NS, &taken.user_code).await?;
-                let DeviceStatus::Approved { grant } = taken.status else {
-                    return Err(expired());
-                };
+            DeviceStatus::Approved { grant } => {
                 let Some(session) = self.live_session(grant.user_id, &grant.session_id).await?
                 else {
                     return Err(OAuthError::invalid_grant(
                         "the approving portal session has ended",
                     ));
                 };
-                let family = self.start_family(client, &grant, &session).await?;
-                self.issue_user_tokens(client, &grant, &family, &session, opaque)
-                    .await
+                let (family, mut writes) = self.new_family(client, &grant, &session).await?;
+                let (tokens, more) = self
+                    .prepare_user_tokens(client, &grant, &family, &session, opaque)
+                    .await?;
+                writes.extend(more);
+                // The device code is spent here, with everything it grants, or not at all.
+                if !self.commit(DEVICE_NS, &key, &writes).await? {
+                    return Err(expired());
+                }
+                if let Err(e) = self.sessions.delete(USER_CODE_NS, &record.user_code).await {
+                    // It points at nothing now; it expires with the device code.
+                    tracing::warn!(error = %e, "could not forget a redeemed user code");
+                }
+                Ok(tokens)
             }
         }
     }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use portcullis_domain::UserId;
-use portcullis_sessions::{PortalSession, SessionId};
+use portcullis_sessions::{FlowPut, PortalSession, SessionId};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +23,32 @@ pub const REVOKED_NS: &str = "oidc-revoked";
 
 /// How long a redeemed code is remembered, to catch (and punish) a second redemption.
 const USED_CODE_MEMORY: Duration = Duration::from_secs(600);
+
+/// A write that takes effect only with the exchange that commits it ([`Idp::commit`]).
+#[derive(Debug)]
+pub struct Pending {
+    pub ns: &'static str,
+    pub key: String,
+    pub value: Vec<u8>,
+    pub ttl: Duration,
+}
+
+impl Pending {
+    pub fn json<T: Serialize>(
+        ns: &'static str,
+        key: String,
+        value: &T,
+        ttl: Duration,
+    ) -> Result<Self, OAuthError> {
+        let value = serde_json::to_vec(value).map_err(|_| OAuthError::unavailable())?;
+        Ok(Self {
+            ns,
+            key,
+            value,
+            ttl,
+        })
+    }
+}
 
 /// The hex SHA-256 of a secret value: its key in the session store.
 pub fn key_of(secret: &str) -> String {
@@ -145,14 +171,15 @@ impl Idp {
             .unwrap_or(Duration::ZERO)
     }
 
-    /// Starts a token family for a grant of `client`; it dies with the portal session (and, for
-    /// a client people consent to, with the consent).
-    pub async fn start_family(
+    /// A new token family for a grant of `client`, as writes to commit with the exchange that
+    /// creates it; it dies with the portal session (and, for a client people consent to, with the
+    /// consent).
+    pub(crate) async fn new_family(
         &self,
         client: &super::clients::Client,
         grant: &Grant,
         session: &PortalSession,
-    ) -> Result<String, OAuthError> {
+    ) -> Result<(String, Vec<Pending>), OAuthError> {
         let family = crate::web::random_token(16);
         let record = FamilyRecord {
             user_id: grant.user_id,
@@ -160,12 +187,36 @@ impl Idp {
             client_id: grant.client_id.clone(),
         };
         let ttl = self.remaining(session);
-        self.put_json(FAMILY_NS, &family, &record, ttl).await?;
+        let mut writes = vec![Pending::json(FAMILY_NS, family.clone(), &record, ttl)?];
         if client.needs_consent() {
-            self.index_family(grant.user_id, &client.id, &family, ttl)
-                .await?;
+            writes.push(
+                self.index_family(grant.user_id, &client.id, &family, ttl)
+                    .await?,
+            );
         }
-        Ok(family)
+        Ok((family, writes))
+    }
+
+    /// Commits `writes` in one atomic step with spending the single-use entry `(ns, key)`: all of
+    /// them or none. `false` (and nothing written) when the entry was spent already — by another
+    /// request that won — or has expired. A request that fails before this point changes
+    /// nothing, so the client's retry finds its code or refresh token still there.
+    pub(crate) async fn commit(
+        &self,
+        ns: &str,
+        key: &str,
+        writes: &[Pending],
+    ) -> Result<bool, OAuthError> {
+        let puts: Vec<FlowPut<'_>> = writes
+            .iter()
+            .map(|w| FlowPut {
+                ns: w.ns,
+                key: &w.key,
+                value: &w.value,
+                ttl: w.ttl,
+            })
+            .collect();
+        Ok(self.sessions.swap(ns, key, &puts).await?)
     }
 
     /// The family and its portal session, when both are alive.
@@ -201,44 +252,50 @@ impl Idp {
         Ok(code)
     }
 
-    /// Redeems a code once. A second redemption revokes what the first one issued.
-    pub async fn redeem_code(&self, code: &str) -> Result<CodeRecord, OAuthError> {
-        let key = key_of(code);
-        if let Some(record) = self.take_json::<CodeRecord>(CODE_NS, &key).await? {
-            return Ok(record);
-        }
-        if let Some(family) = self.sessions.get(CODE_USED_NS, &key).await? {
-            let family = String::from_utf8_lossy(&family).into_owned();
-            tracing::warn!("an authorization code was presented twice; revoking its tokens");
-            self.revoke_family(&family).await?;
-        }
-        Err(OAuthError::invalid_grant(
-            "the authorization code is invalid, expired or already used",
-        ))
+    /// The code waiting under `key`, without spending it: it is spent only by the [`commit`]
+    /// that issues its tokens.
+    ///
+    /// [`commit`]: Idp::commit
+    pub(crate) async fn waiting_code(&self, key: &str) -> Result<Option<CodeRecord>, OAuthError> {
+        self.get_json(CODE_NS, key).await
     }
 
-    /// Remembers that `code` was redeemed into `family`.
-    pub async fn mark_code_used(&self, code: &str, family: &str) -> Result<(), OAuthError> {
-        Ok(self
-            .sessions
-            .put(
-                CODE_USED_NS,
-                &key_of(code),
-                family.as_bytes(),
-                USED_CODE_MEMORY,
-            )
-            .await?)
+    /// What remembers that the code under `key` was redeemed into `family` (to catch a second
+    /// redemption); committed with the tokens.
+    pub(crate) fn code_spent(&self, key: &str, family: &str) -> Pending {
+        Pending {
+            ns: CODE_USED_NS,
+            key: key.to_owned(),
+            value: family.as_bytes().to_vec(),
+            ttl: USED_CODE_MEMORY,
+        }
     }
 
-    /// Stores a refresh token for the family; it lives for the client's refresh lifetime, never
-    /// beyond the portal session.
-    pub async fn issue_refresh(
+    /// A code that is not (or no longer) waiting: when it was redeemed before, this second
+    /// redemption revokes what the first one issued (RFC 6749 §4.1.2).
+    pub(crate) async fn code_not_waiting(&self, key: &str) -> OAuthError {
+        match self.sessions.get(CODE_USED_NS, key).await {
+            Ok(Some(family)) => {
+                tracing::warn!("an authorization code was presented twice; revoking its tokens");
+                if let Err(e) = self.revoke_family(&String::from_utf8_lossy(&family)).await {
+                    return e;
+                }
+            }
+            Ok(None) => {}
+            Err(e) => return e.into(),
+        }
+        OAuthError::invalid_grant("the authorization code is invalid, expired or already used")
+    }
+
+    /// A refresh token for the family, as a write to commit with the exchange that issues it; it
+    /// lives for the client's refresh lifetime, never beyond the portal session.
+    pub(crate) fn new_refresh(
         &self,
         grant: &Grant,
         family: &str,
         session: &PortalSession,
         lifetime: Duration,
-    ) -> Result<String, OAuthError> {
+    ) -> Result<(String, Pending), OAuthError> {
         let ttl = lifetime.min(self.remaining(session));
         let token = crate::web::random_token(32);
         let record = RefreshRecord {
@@ -246,32 +303,8 @@ impl Idp {
             family: family.to_owned(),
             expires_at: self.clock.now() + chrono::Duration::from_std(ttl).unwrap_or_default(),
         };
-        self.put_json(REFRESH_NS, &key_of(&token), &record, ttl)
-            .await?;
-        Ok(token)
-    }
-
-    /// Takes a refresh token for rotation. Presenting one that was already rotated revokes the
-    /// whole family.
-    pub async fn rotate_refresh(&self, token: &str) -> Result<RefreshRecord, OAuthError> {
-        let key = key_of(token);
-        if let Some(record) = self.take_json::<RefreshRecord>(REFRESH_NS, &key).await? {
-            let ttl = (record.expires_at - self.clock.now())
-                .to_std()
-                .unwrap_or(Duration::from_secs(1));
-            self.sessions
-                .put(REFRESH_USED_NS, &key, record.family.as_bytes(), ttl)
-                .await?;
-            return Ok(record);
-        }
-        if let Some(family) = self.sessions.get(REFRESH_USED_NS, &key).await? {
-            tracing::warn!("a rotated refresh token was presented again; revoking its family");
-            self.revoke_family(&String::from_utf8_lossy(&family))
-                .await?;
-        }
-        Err(OAuthError::invalid_grant(
-            "the refresh token is invalid, expired or revoked",
-        ))
+        let write = Pending::json(REFRESH_NS, key_of(&token), &record, ttl)?;
+        Ok((token, write))
     }
 
     /// A live refresh token, without consuming it (introspection, revocation).

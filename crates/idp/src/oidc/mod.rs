@@ -13,6 +13,7 @@ pub mod error;
 pub mod grants;
 pub mod keys;
 pub mod logout;
+mod refresh;
 pub mod token;
 pub mod tokens;
 
@@ -36,6 +37,9 @@ pub struct OidcConfig {
     pub unused_registration_lifetime: Duration,
     /// Registrations one client address (an IPv6 /64) may make per hour.
     pub registrations_per_hour: u64,
+    /// How long after a refresh token was rotated the same client may present it again and get
+    /// the same answer (a retry whose first answer was lost); zero: never.
+    pub refresh_grace: Duration,
 }
 
 impl Default for OidcConfig {
@@ -48,6 +52,7 @@ impl Default for OidcConfig {
             registered_client_lifetime: Duration::from_secs(90 * 86_400),
             unused_registration_lifetime: Duration::from_secs(86_400),
             registrations_per_hour: 20,
+            refresh_grace: Duration::from_secs(30),
         }
     }
 }

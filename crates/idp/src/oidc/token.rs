@@ -141,7 +141,10 @@ impl Idp {
         let Some(code) = request.code else {
             return Err(OAuthError::invalid_request("code is required"));
         };
-        let record = self.redeem_code(&code).await?;
+        let key = super::grants::key_of(&code);
+        let Some(record) = self.waiting_code(&key).await? else {
+            return Err(self.code_not_waiting(&key).await);
+        };
         if record.grant.client_id != client.id {
             return Err(OAuthError::invalid_grant(
                 "the authorization code was issued to another client",
@@ -176,43 +179,17 @@ impl Idp {
         else {
             return Err(OAuthError::invalid_grant("the portal session has ended"));
         };
-        let family = self.start_family(client, &record.grant, &session).await?;
-        self.mark_code_used(&code, &family).await?;
-        self.issue_user_tokens(client, &record.grant, &family, &session, opaque)
-            .await
-    }
-
-    async fn refresh_grant(
-        &self,
-        client: &Client,
-        request: TokenRequest,
-        opaque: bool,
-    ) -> Result<IssuedTokens, OAuthError> {
-        let Some(token) = request.refresh_token else {
-            return Err(OAuthError::invalid_request("refresh_token is required"));
-        };
-        let record = self.rotate_refresh(&token).await?;
-        if record.grant.client_id != client.id {
-            return Err(OAuthError::invalid_grant(
-                "the refresh token was issued to another client",
-            ));
+        let (family, mut writes) = self.new_family(client, &record.grant, &session).await?;
+        let (tokens, more) = self
+            .prepare_user_tokens(client, &record.grant, &family, &session, opaque)
+            .await?;
+        writes.extend(more);
+        writes.push(self.code_spent(&key, &family));
+        // The code is spent here, with everything it grants, or not at all.
+        if !self.commit(super::grants::CODE_NS, &key, &writes).await? {
+            return Err(self.code_not_waiting(&key).await);
         }
-        let Some((_, session)) = self.live_family(&record.family).await? else {
-            return Err(OAuthError::invalid_grant(
-                "the refresh token was revoked, or its portal session ended",
-            ));
-        };
-        let mut grant = record.grant;
-        if let Some(asked) = request.scope {
-            if let Some(extra) = asked.iter().find(|s| !grant.has_scope(s)) {
-                return Err(OAuthError::invalid_scope(format!(
-                    "scope {extra} was not granted originally"
-                )));
-            }
-            grant.scopes = asked;
-        }
-        self.issue_user_tokens(client, &grant, &record.family, &session, opaque)
-            .await
+        Ok(tokens)
     }
 
     async fn client_credentials_grant(

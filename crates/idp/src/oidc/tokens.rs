@@ -13,14 +13,14 @@ use sha2::{Digest, Sha256, Sha512};
 
 use super::clients::Client;
 use super::error::OAuthError;
-use super::grants::Grant;
+use super::grants::{Grant, Pending};
 use crate::Idp;
 
 /// How long an SSO-OIDC access token lives at most (never beyond its portal session).
 const SSO_ACCESS_LIFETIME: Duration = Duration::from_secs(3_600);
 
 /// What the token endpoint returns.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct IssuedTokens {
     pub access_token: String,
     pub expires_in: u64,
@@ -134,14 +134,18 @@ impl Idp {
 
     /// Tokens for a person's grant: an access token (a JWT, or opaque for SSO-OIDC clients), an
     /// ID token when `openid` was granted, and a refresh token when the client may refresh.
-    pub async fn issue_user_tokens(
+    ///
+    /// Nothing is stored yet: what must be (an SSO-OIDC access token, the refresh token) comes
+    /// back as writes that the grant commits together with spending what it exchanged.
+    pub(crate) async fn prepare_user_tokens(
         &self,
         client: &Client,
         grant: &Grant,
         family: &str,
         session: &PortalSession,
         opaque: bool,
-    ) -> Result<IssuedTokens, OAuthError> {
+    ) -> Result<(IssuedTokens, Vec<Pending>), OAuthError> {
+        let mut writes = Vec::new();
         let now = self.clock.now();
         let remaining = self.remaining(session);
         if remaining.is_zero() {
@@ -159,7 +163,12 @@ impl Idp {
                 family: family.to_owned(),
                 expires_at: now + chrono::Duration::from_std(lifetime).unwrap_or_default(),
             };
-            sso::put_access(self.sessions.as_ref(), &token, &record, lifetime).await?;
+            writes.push(Pending::json(
+                sso::ACCESS_NS,
+                sso::key_of(&token),
+                &record,
+                lifetime,
+            )?);
             (token, lifetime.as_secs())
         } else {
             let lifetime =
@@ -217,17 +226,20 @@ impl Idp {
         };
         let refresh_token = if client.allows(portcullis_domain::GrantType::RefreshToken) {
             let lifetime = Duration::from_secs(settings.refresh_token_lifetime.seconds());
-            Some(self.issue_refresh(grant, family, session, lifetime).await?)
+            let (token, write) = self.new_refresh(grant, family, session, lifetime)?;
+            writes.push(write);
+            Some(token)
         } else {
             None
         };
-        Ok(IssuedTokens {
+        let tokens = IssuedTokens {
             access_token,
             expires_in,
             refresh_token,
             id_token,
             scope: grant.scope_string(),
-        })
+        };
+        Ok((tokens, writes))
     }
 
     /// A `client_credentials` access token: the client acts for itself.

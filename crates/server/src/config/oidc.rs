@@ -30,6 +30,10 @@ pub struct OidcConfig {
     /// How long such a registration lives until it is first used to get a token (300 s–90 days);
     /// once used, it lives its full 90 days.
     pub unused_registration_seconds: u64,
+    /// How long after a refresh token is rotated its client may present it again and get the
+    /// same answer (a retry whose answer was lost; 0–300, 0: never). Later it is reuse, which
+    /// revokes the grant.
+    pub refresh_grace_seconds: u64,
 }
 
 impl Default for OidcConfig {
@@ -43,13 +47,14 @@ impl Default for OidcConfig {
             device_poll_interval_seconds: 5,
             registrations_per_hour: 20,
             unused_registration_seconds: 86_400,
+            refresh_grace_seconds: 30,
         }
     }
 }
 
 impl OidcConfig {
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
-        let checks: [(&str, u64, std::ops::RangeInclusive<u64>); 8] = [
+        let checks: [(&str, u64, std::ops::RangeInclusive<u64>); 9] = [
             ("key_rotation_days", self.key_rotation_days, 1..=3_650),
             (
                 "key_publish_ahead_seconds",
@@ -86,6 +91,7 @@ impl OidcConfig {
                 self.unused_registration_seconds,
                 300..=90 * 86_400,
             ),
+            ("refresh_grace_seconds", self.refresh_grace_seconds, 0..=300),
         ];
         for (name, value, range) in checks {
             if !range.contains(&value) {
@@ -126,6 +132,7 @@ impl OidcConfig {
             device_poll_interval: Duration::from_secs(self.device_poll_interval_seconds),
             registrations_per_hour: self.registrations_per_hour,
             unused_registration_lifetime: Duration::from_secs(self.unused_registration_seconds),
+            refresh_grace: Duration::from_secs(self.refresh_grace_seconds),
             ..defaults
         }
     }

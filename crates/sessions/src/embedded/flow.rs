@@ -192,6 +192,45 @@ impl FlowStore for EmbeddedSessions {
         }
     }
 
+    async fn swap(&self, ns: &str, key: &str, puts: &[crate::FlowPut<'_>]) -> Result<bool> {
+        let (ns, key) = (ns.to_owned(), key.to_owned());
+        let now = self.now_millis();
+        let puts: Vec<(String, String, Vec<u8>, i64)> = puts
+            .iter()
+            .map(|p| {
+                (
+                    p.ns.to_owned(),
+                    p.key.to_owned(),
+                    p.value.to_vec(),
+                    expiry_after(now, p.ttl),
+                )
+            })
+            .collect();
+        self.with_conn(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let taken = tx.execute(
+                "DELETE FROM flow WHERE ns = ?1 AND key = ?2 AND expires_at > ?3",
+                params![ns, key, now],
+            )?;
+            if taken == 0 {
+                return Ok(false);
+            }
+            {
+                let mut put = tx.prepare_cached(
+                    "INSERT INTO flow (ns, key, value, expires_at) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (ns, key) DO UPDATE
+                     SET value = excluded.value, expires_at = excluded.expires_at",
+                )?;
+                for (ns, key, value, expires) in &puts {
+                    put.execute(params![ns, key, value, expires])?;
+                }
+            }
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
     async fn ttl(&self, ns: &str, key: &str) -> Result<Option<Duration>> {
         let (ns, key) = (ns.to_owned(), key.to_owned());
         let now = self.now_millis();

@@ -71,6 +71,23 @@ return n
     ))
 }
 
+/// Deletes a live entry and stores the given ones, or does nothing (one script: atomic).
+/// KEYS: the entry to take, then one key per entry to store. ARGV: now (ms), then for each entry
+/// to store its encoded value and its Redis TTL (ms). Returns 1 when it swapped.
+pub(super) fn swap_script() -> Script {
+    Script::new(&format!(
+        r"{EXPIRY_OF}
+local e = expiry_of(redis.call('GET', KEYS[1]))
+if not e or e <= tonumber(ARGV[1]) then return 0 end
+redis.call('DEL', KEYS[1])
+for i = 2, #KEYS do
+  redis.call('SET', KEYS[i], ARGV[2 * i - 2], 'PX', ARGV[2 * i - 1])
+end
+return 1
+"
+    ))
+}
+
 /// Unix milliseconds as stored: negative times (before 1970) count as 0.
 fn to_stored(ms: i64) -> u64 {
     u64::try_from(ms).unwrap_or(0)
@@ -199,6 +216,21 @@ impl FlowStore for RedisSessions {
             )));
         }
         Ok(())
+    }
+
+    async fn swap(&self, ns: &str, key: &str, puts: &[crate::FlowPut<'_>]) -> Result<bool> {
+        let mut call = self.scripts.swap.key(self.flow_key(ns, key));
+        call.arg(self.now_millis());
+        for p in puts {
+            call.key(self.flow_key(p.ns, p.key))
+                .arg(encode(self.expiry_after(p.ttl), p.value))
+                .arg(redis_ttl_millis(p.ttl));
+        }
+        let swapped: i64 = call
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(unavailable)?;
+        Ok(swapped == 1)
     }
 
     async fn ttl(&self, ns: &str, key: &str) -> Result<Option<Duration>> {
