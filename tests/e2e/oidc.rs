@@ -431,7 +431,19 @@ async fn refresh_rotates_the_refresh_token(app: TestApp) {
         scopes(at["scope"].as_str().expect("scope")),
         set(&["openid", "profile"])
     );
-    // The rotated-away token is spent.
+    // Retried within the grace window (an answer lost on the way), the rotated-away token gets
+    // the same answer again, not a third token.
+    let again = rp
+        .refresh(&first)
+        .await
+        .expect("a retry within the grace window");
+    assert_eq!(
+        again.refresh_token().map(|t| t.secret().clone()),
+        Some(second.secret().clone())
+    );
+    assert_eq!(again.access_token().secret(), next.access_token().secret());
+    // After the grace window the rotated-away token is spent.
+    app.clock.advance(chrono::Duration::seconds(31));
     assert_eq!(
         rp.refresh(&first).await.err(),
         Some(TokenError::InvalidGrant)

@@ -229,6 +229,16 @@ pub trait SettingsStore: Send + Sync {
 pub trait SigningKeyStore: Send + Sync {
     /// `Conflict { field: "kid" }` when the key id exists.
     async fn insert_signing_key(&self, actor: Actor, key: NewSigningKey) -> Result<SigningKey>;
+    /// Stores `key` only when no key of its purpose and algorithm signs at `at` (active by then
+    /// and not yet retired), deciding and writing as one step across every node sharing the
+    /// store: of nodes that start together on an empty store, one creates the first key and the
+    /// others get `None` and use that one.
+    async fn insert_first_signing_key(
+        &self,
+        actor: Actor,
+        key: NewSigningKey,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<SigningKey>>;
     /// Keys of one purpose, newest first, including retired ones not yet deleted.
     async fn list_signing_keys(&self, purpose: &str) -> Result<Vec<SigningKey>>;
     /// Marks a key retired from the given time on (it stays published until deleted).

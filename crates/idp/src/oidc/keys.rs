@@ -344,7 +344,11 @@ impl Cache {
     }
 }
 
-fn signs_at(
+/// How far before its creation a node's first key signs from: nodes started together, whose
+/// clocks differ by less than this, all see the first one's key signing when they look.
+pub(crate) const FIRST_KEY_BACKDATE: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+
+pub(crate) fn signs_at(
     active_from: DateTime<Utc>,
     retired_at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
@@ -437,7 +441,10 @@ impl KeyRing {
             if of_alg().any(|k| signs_at(k.active_from, k.retired_at, now)) {
                 continue;
             }
-            let kid = self.create(Actor::System, alg, now).await?;
+            let Some(kid) = self.create_first(alg, now).await? else {
+                tracing::info!(%alg, "another node created the token-signing key; using it");
+                continue;
+            };
             // A key waiting to sign (a rotation left half-done) takes over when it is due.
             if let Some(next) = of_alg()
                 .filter(|k| k.active_from > now && k.retired_at.is_none())
@@ -657,23 +664,51 @@ impl KeyRing {
         alg: SigningAlgorithm,
         active_from: DateTime<Utc>,
     ) -> Result<String, KeyError> {
+        let key = self.generate(alg, active_from).await?;
+        let kid = key.kid.clone();
+        self.directory
+            .insert_signing_key(actor, key)
+            .await
+            .map_err(KeyError::Unavailable)?;
+        Ok(kid)
+    }
+
+    /// Creates a key of `alg` unless one signs `now` already — perhaps created a moment ago by
+    /// another node starting at the same time. `None` when one did. The new key signs from a
+    /// little before `now` ([`FIRST_KEY_BACKDATE`]), so that nodes whose clocks are a little
+    /// behind this one's agree that it signs.
+    async fn create_first(
+        &self,
+        alg: SigningAlgorithm,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, KeyError> {
+        let key = self.generate(alg, now - FIRST_KEY_BACKDATE).await?;
+        let created = self
+            .directory
+            .insert_first_signing_key(Actor::System, key, now)
+            .await
+            .map_err(KeyError::Unavailable)?;
+        Ok(created.map(|k| k.kid))
+    }
+
+    /// A new key of `alg`, its private half sealed, ready to store.
+    async fn generate(
+        &self,
+        alg: SigningAlgorithm,
+        active_from: DateTime<Utc>,
+    ) -> Result<NewSigningKey, KeyError> {
         // RSA generation takes a noticeable moment: keep it off the async workers.
         let (material, der) = tokio::task::spawn_blocking(move || KeyMaterial::generate(alg))
             .await
             .map_err(|e| KeyError::Corrupt(format!("key generation stopped: {e}")))??;
-        let key = NewSigningKey {
+        Ok(NewSigningKey {
             kid: material.kid.clone(),
             purpose: PURPOSE.to_owned(),
             algorithm: alg.as_str().to_owned(),
             private_key: self.sealer.seal(&der, material.kid.as_bytes()),
             public_key: material.jwk.to_string(),
             active_from,
-        };
-        self.directory
-            .insert_signing_key(actor, key)
-            .await
-            .map_err(KeyError::Unavailable)?;
-        Ok(material.kid)
+        })
     }
 
     async fn retire(&self, actor: Actor, kid: &str, at: DateTime<Utc>) -> Result<(), KeyError> {

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use super::xml;
 use crate::crypto::SecretBox;
-use crate::oidc::keys::KeyConfig;
+use crate::oidc::keys::{FIRST_KEY_BACKDATE, KeyConfig, signs_at};
 
 /// The `purpose` of SAML keys in the signing-key store.
 pub const PURPOSE: &str = "saml";
@@ -105,7 +105,10 @@ impl SamlKeys {
             .iter()
             .any(|k| signs_at(k.active_from, k.retired_at, now))
         {
-            let kid = self.create(Actor::System, now).await?;
+            let Some(kid) = self.create_first(now).await? else {
+                tracing::info!("another node created the SAML signing key; using it");
+                return self.load(true).await.map(|_| ());
+            };
             if let Some(next) = stored
                 .iter()
                 .filter(|k| k.active_from > now && k.retired_at.is_none())
@@ -211,6 +214,30 @@ impl SamlKeys {
         actor: Actor,
         active_from: DateTime<Utc>,
     ) -> Result<String, SamlKeyError> {
+        let key = self.generate(active_from).await?;
+        let kid = key.kid.clone();
+        self.directory
+            .insert_signing_key(actor, key)
+            .await
+            .map_err(SamlKeyError::Unavailable)?;
+        Ok(kid)
+    }
+
+    /// Creates a key unless one signs `now` already (perhaps created a moment ago by another
+    /// node starting at the same time); `None` when one did. It signs from a little before now,
+    /// as the first token-signing keys do.
+    async fn create_first(&self, now: DateTime<Utc>) -> Result<Option<String>, SamlKeyError> {
+        let key = self.generate(now - FIRST_KEY_BACKDATE).await?;
+        let created = self
+            .directory
+            .insert_first_signing_key(Actor::System, key, now)
+            .await
+            .map_err(SamlKeyError::Unavailable)?;
+        Ok(created.map(|k| k.kid))
+    }
+
+    /// A new key and certificate, the private half sealed, ready to store.
+    async fn generate(&self, active_from: DateTime<Utc>) -> Result<NewSigningKey, SamlKeyError> {
         let (key_der, cert_der) = tokio::task::spawn_blocking(|| {
             xml::generate_key_and_certificate("Portcullis SAML signing", CERT_DAYS)
         })
@@ -218,21 +245,14 @@ impl SamlKeys {
         .map_err(|e| SamlKeyError::Corrupt(format!("key generation stopped: {e}")))?
         .map_err(|e| SamlKeyError::Corrupt(e.to_string()))?;
         let kid = format!("saml-{}", &hex::encode(Sha256::digest(&cert_der))[..32]);
-        self.directory
-            .insert_signing_key(
-                actor,
-                NewSigningKey {
-                    kid: kid.clone(),
-                    purpose: PURPOSE.to_owned(),
-                    algorithm: ALGORITHM.to_owned(),
-                    private_key: self.sealer.seal(&key_der, kid.as_bytes()),
-                    public_key: STANDARD.encode(&cert_der),
-                    active_from,
-                },
-            )
-            .await
-            .map_err(SamlKeyError::Unavailable)?;
-        Ok(kid)
+        Ok(NewSigningKey {
+            private_key: self.sealer.seal(&key_der, kid.as_bytes()),
+            kid,
+            purpose: PURPOSE.to_owned(),
+            algorithm: ALGORITHM.to_owned(),
+            public_key: STANDARD.encode(&cert_der),
+            active_from,
+        })
     }
 
     async fn retire(&self, kid: &str, at: DateTime<Utc>) -> Result<(), SamlKeyError> {
@@ -301,8 +321,4 @@ impl SamlKeys {
             retired_at: s.retired_at,
         })
     }
-}
-
-fn signs_at(from: DateTime<Utc>, retired: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
-    from <= now && retired.is_none_or(|r| r > now)
 }

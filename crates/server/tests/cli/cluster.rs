@@ -36,6 +36,100 @@ fn start_together(dirs: Vec<PathBuf>, env: Vec<(String, String)>) -> Vec<Server>
     })
 }
 
+/// What every node of a test cluster is started with: one database, one Redis prefix.
+fn cluster_env(database_url: &str, prefix: &str) -> Vec<(String, String)> {
+    [
+        ("PORTCULLIS__PUBLIC_URL", "http://127.0.0.1:8080"),
+        ("PORTCULLIS__DATABASE__URL", database_url),
+        ("PORTCULLIS__DATABASE__MAX_CONNECTIONS", "4"),
+        ("PORTCULLIS__SESSIONS__URL", &redis_url()),
+        ("PORTCULLIS__SESSIONS__KEY_PREFIX", prefix),
+        ("PORTCULLIS__MASTER_KEY", MASTER_KEY),
+        ("PORTCULLIS__ADMIN__BOOTSTRAP_TOKEN", ADMIN_TOKEN),
+        // Rotated keys sign at once, so the test sees a rotation on one node reach the others.
+        ("PORTCULLIS__OIDC__KEY_PUBLISH_AHEAD_SECONDS", "0"),
+        // A short retry grace window for rotated refresh tokens, so the test can outwait it.
+        ("PORTCULLIS__OIDC__REFRESH_GRACE_SECONDS", "10"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+/// The key ids a node publishes, asked of every node at once: its JWKS `kid`s and the
+/// certificates in its SAML metadata.
+async fn published_keys(nodes: &[Server]) -> Vec<(Vec<String>, Vec<String>)> {
+    let asks: Vec<_> = nodes
+        .iter()
+        .map(|node| tokio::spawn(keys_of(node.url.clone())))
+        .collect();
+    let mut published = Vec::new();
+    for ask in asks {
+        published.push(ask.await.expect("ask a node"));
+    }
+    published
+}
+
+async fn keys_of(node: String) -> (Vec<String>, Vec<String>) {
+    let jwks: serde_json::Value = reqwest::get(format!("{node}/oauth2/jwks"))
+        .await
+        .expect("jwks")
+        .json()
+        .await
+        .expect("jwks json");
+    let mut kids: Vec<String> = jwks["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .map(|k| k["kid"].as_str().expect("kid").to_owned())
+        .collect();
+    kids.sort();
+    let metadata = reqwest::get(format!("{node}/saml/metadata"))
+        .await
+        .expect("metadata")
+        .text()
+        .await
+        .expect("metadata text");
+    // The text of each `<…X509Certificate>` element.
+    let mut certs: Vec<String> = metadata
+        .split("X509Certificate>")
+        .skip(1)
+        .step_by(2)
+        .filter_map(|c| c.split('<').next().map(str::to_owned))
+        .collect();
+    certs.sort();
+    (kids, certs)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_started_together_publish_one_key_set() {
+    for count in [2, 3, 2, 3] {
+        let db = fresh_postgres().await;
+        let prefix = unique_prefix();
+        let _redis = RedisCleanup::new(&prefix);
+        let dirs: Vec<tempfile::TempDir> = (0..count)
+            .map(|_| tempfile::tempdir().expect("dir"))
+            .collect();
+        let paths = dirs.iter().map(|d| d.path().to_owned()).collect();
+        let env = cluster_env(&db.url, &prefix);
+        let nodes = tokio::task::spawn_blocking(move || start_together(paths, env))
+            .await
+            .expect("start the nodes");
+        // The first request each node answers already shows the one key set.
+        let published = published_keys(&nodes).await;
+        let (kids, certs) = &published[0];
+        assert_eq!(kids.len(), 3, "one key per algorithm: {kids:?}");
+        assert_eq!(certs.len(), 1, "one SAML certificate: {certs:?}");
+        for (i, other) in published.iter().enumerate().skip(1) {
+            assert_eq!(
+                other, &published[0],
+                "node {i} of {count} publishes node 0's keys"
+            );
+        }
+        drop(nodes);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_share_sessions_revocation_and_lockouts() {
     // Dropped last: the database and the Redis keys outlive the nodes that use them.
@@ -43,20 +137,7 @@ async fn three_nodes_share_sessions_revocation_and_lockouts() {
     let prefix = unique_prefix();
     let _redis = RedisCleanup::new(&prefix);
     let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().expect("dir")).collect();
-    let env: Vec<(String, String)> = [
-        ("PORTCULLIS__PUBLIC_URL", "http://127.0.0.1:8080"),
-        ("PORTCULLIS__DATABASE__URL", db.url.as_str()),
-        ("PORTCULLIS__DATABASE__MAX_CONNECTIONS", "4"),
-        ("PORTCULLIS__SESSIONS__URL", &redis_url()),
-        ("PORTCULLIS__SESSIONS__KEY_PREFIX", &prefix),
-        ("PORTCULLIS__MASTER_KEY", MASTER_KEY),
-        ("PORTCULLIS__ADMIN__BOOTSTRAP_TOKEN", ADMIN_TOKEN),
-        // Rotated keys sign at once, so the test sees a rotation on one node reach the others.
-        ("PORTCULLIS__OIDC__KEY_PUBLISH_AHEAD_SECONDS", "0"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
+    let env = cluster_env(&db.url, &prefix);
 
     // Three nodes racing on an empty database: migrations and the bootstrap token.
     let paths = dirs.iter().map(|d| d.path().to_owned()).collect();

@@ -2,6 +2,8 @@
 //! refresh token rotates on a third, keys rotated on one node sign tokens the others verify, and
 //! a revocation on one node is refused on the others at once.
 
+use std::time::Duration;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::Method;
@@ -137,6 +139,7 @@ pub async fn tokens_across_nodes(admin: &Admin, browser: &Browser, nodes: [&str;
     )
     .await;
     assert_eq!(status, 200, "node 1 rotates the refresh token: {second}");
+    let rotated_at = std::time::Instant::now();
     let second_access = second["access_token"].as_str().expect("access").to_owned();
     let second_refresh = second["refresh_token"]
         .as_str()
@@ -147,6 +150,21 @@ pub async fn tokens_across_nodes(admin: &Admin, browser: &Browser, nodes: [&str;
         old_kid,
         "node 1 signs with the key it rotated"
     );
+    // The same refresh retried on node 2 within the grace window (the answer was lost on the way):
+    // the same new tokens, not a revoked grant.
+    let (status, retried) = token_call(
+        n2,
+        "/oauth2/token",
+        &client,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &first_refresh),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "a retry within the grace window: {retried}");
+    assert_eq!(retried["refresh_token"], second["refresh_token"]);
+    assert_eq!(retried["access_token"], second["access_token"]);
     for node in [n2, n3] {
         assert!(
             active(node, &client, &second_access).await,
@@ -158,8 +176,9 @@ pub async fn tokens_across_nodes(admin: &Admin, browser: &Browser, nodes: [&str;
         );
     }
 
-    // The rotated-away refresh token presented on node 3: refused, and the whole grant revoked
-    // for every node at once.
+    // Past the grace window, the rotated-away refresh token presented on node 3: refused, and the
+    // whole grant revoked for every node at once.
+    tokio::time::sleep(Duration::from_secs(11).saturating_sub(rotated_at.elapsed())).await;
     let (status, reused) = token_call(
         n3,
         "/oauth2/token",

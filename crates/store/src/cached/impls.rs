@@ -349,6 +349,7 @@ directory_impl! {
     SigningKeyStore;
     forward {
         fn insert_signing_key(&self, actor: Actor, key: NewSigningKey) -> Result<SigningKey>;
+        fn insert_first_signing_key(&self, actor: Actor, key: NewSigningKey, at: DateTime<Utc>) -> Result<Option<SigningKey>>;
         fn list_signing_keys(&self, purpose: &str) -> Result<Vec<SigningKey>>;
         fn retire_signing_key(&self, actor: Actor, kid: &str, at: DateTime<Utc>) -> Result<()>;
         fn delete_signing_key(&self, actor: Actor, kid: &str) -> Result<()>;

@@ -66,36 +66,44 @@ fn signing_key_from_row(r: &Row) -> Result<SigningKey> {
 #[async_trait]
 impl SigningKeyStore for PostgresDirectory {
     async fn insert_signing_key(&self, actor: Actor, key: NewSigningKey) -> Result<SigningKey> {
-        let stored = SigningKey {
-            kid: key.kid,
-            purpose: key.purpose,
-            algorithm: key.algorithm,
-            private_key: key.private_key,
-            public_key: key.public_key,
-            created_at: now_millis(),
-            active_from: millis(key.active_from),
-            retired_at: None,
-        };
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg_err)?;
-        execute(
-            &tx,
-            "INSERT INTO signing_keys (kid, purpose, algorithm, private_key, public_key, \
-             created_at, active_from) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            &[
-                &stored.kid,
-                &stored.purpose,
-                &stored.algorithm,
-                &stored.private_key,
-                &stored.public_key,
-                &stored.created_at,
-                &stored.active_from,
-            ],
-        )
-        .await?;
-        insert_audit(&tx, &events::signing_key(actor, "create", &stored.kid)).await?;
+        let stored = insert_key(&tx, actor, key).await?;
         tx.commit().await.map_err(pg_err)?;
         Ok(stored)
+    }
+
+    async fn insert_first_signing_key(
+        &self,
+        actor: Actor,
+        key: NewSigningKey,
+        at: DateTime<Utc>,
+    ) -> Result<Option<SigningKey>> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg_err)?;
+        // Nodes deciding on the same purpose and algorithm take turns, until their commit: the
+        // second one then finds the first one's key.
+        let lock = format!("portcullis/signing_keys/{}/{}", key.purpose, key.algorithm);
+        execute(
+            &tx,
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            &[&lock],
+        )
+        .await?;
+        let at = millis(at);
+        let signing = query_opt(
+            &tx,
+            "SELECT 1 FROM signing_keys WHERE purpose = $1 AND algorithm = $2 \
+             AND active_from <= $3 AND (retired_at IS NULL OR retired_at > $3) LIMIT 1",
+            &[&key.purpose, &key.algorithm, &at],
+        )
+        .await?;
+        if signing.is_some() {
+            return Ok(None);
+        }
+        let stored = insert_key(&tx, actor, key).await?;
+        tx.commit().await.map_err(pg_err)?;
+        Ok(Some(stored))
     }
 
     async fn list_signing_keys(&self, purpose: &str) -> Result<Vec<SigningKey>> {
@@ -340,4 +348,39 @@ impl AuditLog for PostgresDirectory {
             .collect::<Result<Vec<_>>>()?;
         Ok(Page::from_rows(rows, page.size, |e| e.id.to_string()))
     }
+}
+
+/// Inserts a signing key and its audit event in `tx`.
+async fn insert_key(
+    tx: &deadpool_postgres::Transaction<'_>,
+    actor: Actor,
+    key: NewSigningKey,
+) -> Result<SigningKey> {
+    let stored = SigningKey {
+        kid: key.kid,
+        purpose: key.purpose,
+        algorithm: key.algorithm,
+        private_key: key.private_key,
+        public_key: key.public_key,
+        created_at: now_millis(),
+        active_from: millis(key.active_from),
+        retired_at: None,
+    };
+    execute(
+        tx,
+        "INSERT INTO signing_keys (kid, purpose, algorithm, private_key, public_key, \
+         created_at, active_from) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[
+            &stored.kid,
+            &stored.purpose,
+            &stored.algorithm,
+            &stored.private_key,
+            &stored.public_key,
+            &stored.created_at,
+            &stored.active_from,
+        ],
+    )
+    .await?;
+    insert_audit(tx, &events::signing_key(actor, "create", &stored.kid)).await?;
+    Ok(stored)
 }

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use deadpool_sqlite::rusqlite::types::Value;
-use deadpool_sqlite::rusqlite::{Row, TransactionBehavior, params, params_from_iter};
+use deadpool_sqlite::rusqlite::{Row, Transaction, TransactionBehavior, params, params_from_iter};
 use portcullis_domain::{
     Actor, AdminToken, AdminTokenId, AuditEvent, AuditFilter, DisplayName, NewAdminToken,
     NewAuditEvent, Page, PageRequest, Settings,
@@ -69,43 +69,77 @@ fn truncate_millis(t: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or(t)
 }
 
+/// Inserts a signing key in `tx` (refusing a kid that exists); the audit event is the caller's to
+/// write.
+fn insert_key(
+    tx: &Transaction<'_>,
+    actor: Actor,
+    key: NewSigningKey,
+) -> Result<(SigningKey, NewAuditEvent)> {
+    if exists(tx, "SELECT 1 FROM signing_keys WHERE kid = ?1", [&key.kid])? {
+        return Err(conflict(
+            "kid",
+            "a signing key with this kid already exists",
+        ));
+    }
+    let now = now_millis();
+    let active_from = truncate_millis(key.active_from);
+    tx.prepare_cached(
+        "INSERT INTO signing_keys (kid, purpose, algorithm, private_key, public_key, \
+         created_at, active_from, retired_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL)",
+    )?
+    .execute(params![
+        key.kid,
+        key.purpose,
+        key.algorithm,
+        key.private_key,
+        key.public_key,
+        now.timestamp_millis(),
+        active_from.timestamp_millis(),
+    ])?;
+    let event = events::signing_key(actor, "create", &key.kid);
+    let stored = SigningKey {
+        kid: key.kid,
+        purpose: key.purpose,
+        algorithm: key.algorithm,
+        private_key: key.private_key,
+        public_key: key.public_key,
+        created_at: now,
+        active_from,
+        retired_at: None,
+    };
+    Ok((stored, event))
+}
+
 #[async_trait]
 impl SigningKeyStore for SqliteDirectory {
     async fn insert_signing_key(&self, actor: Actor, key: NewSigningKey) -> Result<SigningKey> {
-        self.write(move |tx| {
-            if exists(tx, "SELECT 1 FROM signing_keys WHERE kid = ?1", [&key.kid])? {
-                return Err(conflict(
-                    "kid",
-                    "a signing key with this kid already exists",
-                ));
+        self.write(move |tx| insert_key(tx, actor, key)).await
+    }
+
+    async fn insert_first_signing_key(
+        &self,
+        actor: Actor,
+        key: NewSigningKey,
+        at: DateTime<Utc>,
+    ) -> Result<Option<SigningKey>> {
+        // An immediate transaction holds the write lock from the check to the commit, so two
+        // processes sharing the file cannot both find none and both insert.
+        self.with_conn(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let at = at.timestamp_millis();
+            if exists(
+                &tx,
+                "SELECT 1 FROM signing_keys WHERE purpose = ?1 AND algorithm = ?2 \
+                 AND active_from <= ?3 AND (retired_at IS NULL OR retired_at > ?3)",
+                params![key.purpose, key.algorithm, at],
+            )? {
+                return Ok(None);
             }
-            let now = now_millis();
-            let active_from = truncate_millis(key.active_from);
-            tx.prepare_cached(
-                "INSERT INTO signing_keys (kid, purpose, algorithm, private_key, public_key, \
-                 created_at, active_from, retired_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL)",
-            )?
-            .execute(params![
-                key.kid,
-                key.purpose,
-                key.algorithm,
-                key.private_key,
-                key.public_key,
-                now.timestamp_millis(),
-                active_from.timestamp_millis(),
-            ])?;
-            let event = events::signing_key(actor, "create", &key.kid);
-            let stored = SigningKey {
-                kid: key.kid,
-                purpose: key.purpose,
-                algorithm: key.algorithm,
-                private_key: key.private_key,
-                public_key: key.public_key,
-                created_at: now,
-                active_from,
-                retired_at: None,
-            };
-            Ok((stored, event))
+            let (stored, event) = insert_key(&tx, actor, key)?;
+            insert_audit(&tx, &event)?;
+            tx.commit()?;
+            Ok(Some(stored))
         })
         .await
     }

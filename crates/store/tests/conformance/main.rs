@@ -121,6 +121,7 @@ conformance!(
     deleting_an_application_cascades,
     settings_round_trip,
     signing_keys,
+    first_signing_key_is_created_once,
     admin_tokens,
     audit_log_listing,
     audit_batches_land_together_in_order,

@@ -130,6 +130,67 @@ pub(super) async fn signing_keys(d: &dyn Directory) {
     .await;
 }
 
+/// The first key of a purpose and algorithm is created once, however many callers race for it;
+/// a retired key or one that signs only later does not count, another algorithm does not either.
+pub(super) async fn first_signing_key_is_created_once(d: &dyn Directory) {
+    let now = ms(Utc::now());
+    let with_alg = |kid: &str, alg: &str, at| NewSigningKey {
+        algorithm: alg.to_owned(),
+        ..signing_key(kid, "first", at)
+    };
+    let tries = (0..8).map(|i| {
+        d.insert_first_signing_key(admin(), with_alg(&format!("f{i}"), "ES256", now), now)
+    });
+    let won: Vec<_> = futures_util::future::join_all(tries)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .filter_map(|k| k.map(|k| k.kid))
+        .collect();
+    assert_eq!(won.len(), 1, "one winner: {won:?}");
+    assert_eq!(
+        d.list_signing_keys("first")
+            .await
+            .unwrap()
+            .iter()
+            .map(|k| &k.kid)
+            .collect::<Vec<_>>(),
+        vec![&won[0]]
+    );
+    // It signs now, so a later call creates nothing; another algorithm is separate.
+    assert_eq!(
+        d.insert_first_signing_key(admin(), with_alg("g1", "ES256", now), now)
+            .await
+            .unwrap(),
+        None
+    );
+    let rs = d
+        .insert_first_signing_key(admin(), with_alg("r1", "RS256", now), now)
+        .await
+        .unwrap();
+    assert_eq!(rs.map(|k| k.kid).as_deref(), Some("r1"));
+    // Retired, the key no longer counts; a key that signs only tomorrow does not count today.
+    d.retire_signing_key(admin(), &won[0], now).await.unwrap();
+    d.insert_signing_key(
+        admin(),
+        with_alg("later", "ES256", now + TimeDelta::days(1)),
+    )
+    .await
+    .unwrap();
+    let next = d
+        .insert_first_signing_key(admin(), with_alg("g2", "ES256", now), now)
+        .await
+        .unwrap();
+    assert_eq!(next.map(|k| k.kid).as_deref(), Some("g2"));
+    // A kid that exists is still a conflict.
+    d.retire_signing_key(admin(), "g2", now).await.unwrap();
+    assert_err!(
+        d.insert_first_signing_key(admin(), with_alg("g2", "ES256", now), now)
+            .await,
+        StoreError::Conflict { .. }
+    );
+}
+
 pub(super) async fn admin_tokens(d: &dyn Directory) {
     let mark = audit_mark(d).await;
     let now = ms(Utc::now());
