@@ -1,7 +1,8 @@
 //! The `portcullis` binary as an operator runs it: configuration layering, `serve`, `migrate`,
 //! and `admin …` against a running server; the deployment files checked against the binary
 //! (`deploy_files`); several nodes sharing PostgreSQL and Redis (`cluster`); and what happens
-//! when PostgreSQL or Redis goes away and comes back (`faults`); OTLP export of spans and
+//! when PostgreSQL or Redis goes away and comes back (`faults`); token redemptions cut off at
+//! every session-store command (`interrupted`); OTLP export of spans and
 //! metrics to a collector stand-in (`telemetry`).
 //!
 //! One test binary: the modules live in `tests/cli/`.
@@ -18,6 +19,8 @@ mod cluster_oidc;
 mod deploy_files;
 #[path = "cli/faults.rs"]
 mod faults;
+#[path = "cli/interrupted.rs"]
+mod interrupted;
 #[path = "cli/telemetry.rs"]
 mod telemetry;
 

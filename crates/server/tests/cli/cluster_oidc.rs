@@ -11,10 +11,10 @@ use serde_json::{Value, json};
 
 use super::browser::{Admin, Browser};
 
-const REDIRECT: &str = "https://rp.example.com/cb";
+pub(super) const REDIRECT: &str = "https://rp.example.com/cb";
 
 /// A confidential OIDC client the person `user` is assigned to: (client id, secret).
-async fn application(admin: &Admin, node: &str, user: &str) -> (String, String) {
+pub(super) async fn application(admin: &Admin, node: &str, user: &str) -> (String, String) {
     let app = admin
         .call(
             Method::POST,
@@ -45,7 +45,7 @@ async fn application(admin: &Admin, node: &str, user: &str) -> (String, String) 
     (id, secret)
 }
 
-async fn token_call(
+pub(super) async fn token_call(
     node: &str,
     path: &str,
     client: &(String, String),
@@ -70,10 +70,31 @@ fn kid(jwt: &str) -> String {
     header["kid"].as_str().expect("kid").to_owned()
 }
 
-async fn active(node: &str, client: &(String, String), token: &str) -> bool {
+pub(super) async fn active(node: &str, client: &(String, String), token: &str) -> bool {
     let (status, body) = token_call(node, "/oauth2/introspect", client, &[("token", token)]).await;
     assert_eq!(status, 200, "introspection on {node}: {body}");
     body["active"] == json!(true)
+}
+
+/// An authorization code for `client`, from `browser` (signed in) on `node`.
+pub(super) async fn code_for(browser: &Browser, node: &str, client: &(String, String)) -> String {
+    let authorize = format!(
+        "/oauth2/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid&state=s1",
+        client.0,
+        url::form_urlencoded::byte_serialize(REDIRECT.as_bytes()).collect::<String>()
+    );
+    let answer = browser.get(node, &authorize).await;
+    let location = answer.location.clone().unwrap_or_default();
+    assert!(
+        location.starts_with(REDIRECT),
+        "{node} answers with a code: {answer:?}"
+    );
+    url::Url::parse(&location)
+        .expect("url")
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .expect("code")
 }
 
 /// Runs with `browser` signed in as `user` (on any node) and nodes started with keys that sign as
@@ -81,23 +102,7 @@ async fn active(node: &str, client: &(String, String), token: &str) -> bool {
 pub async fn tokens_across_nodes(admin: &Admin, browser: &Browser, nodes: [&str; 3], user: &str) {
     let [n1, n2, n3] = nodes;
     let client = application(admin, n1, user).await;
-    let authorize = format!(
-        "/oauth2/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid&state=s1",
-        client.0,
-        url::form_urlencoded::byte_serialize(REDIRECT.as_bytes()).collect::<String>()
-    );
-    let answer = browser.get(n2, &authorize).await;
-    let location = answer.location.clone().unwrap_or_default();
-    assert!(
-        location.starts_with(REDIRECT),
-        "node 2 answers with a code: {answer:?}"
-    );
-    let code = url::Url::parse(&location)
-        .expect("url")
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .map(|(_, v)| v.into_owned())
-        .expect("code");
+    let code = code_for(browser, n2, &client).await;
 
     // Issued on node 2, redeemed on node 3.
     let (status, first) = token_call(
