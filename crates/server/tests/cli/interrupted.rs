@@ -147,49 +147,92 @@ fn str_of(v: &Value, field: &str) -> String {
         .to_owned()
 }
 
+/// A node whose session store is reached through the fault proxy, with `ada` signed in.
+struct Rig {
+    faults: Arc<Faults>,
+    server: crate::Server,
+    _dir: tempfile::TempDir,
+    admin: Admin,
+    ada: String,
+    browser: Browser,
+    _redis: RedisCleanup,
+    _db: portcullis_store::testing::TestDatabase,
+}
+
+impl Rig {
+    async fn start() -> Self {
+        let db = fresh_postgres().await;
+        let prefix = unique_prefix();
+        let redis = RedisCleanup::new(&prefix);
+        let faults = Arc::new(Faults::default());
+        let upstream = redis_url()
+            .trim_start_matches("redis://")
+            .trim_end_matches('/')
+            .to_owned();
+        let proxied = redis_proxy(upstream, faults.clone()).await;
+        let dir = tempfile::tempdir().expect("dir");
+        let (path, db_url) = (dir.path().to_owned(), db.url.clone());
+        let server = tokio::task::spawn_blocking(move || {
+            serve(
+                &path,
+                &[
+                    ("PORTCULLIS__PUBLIC_URL", "http://127.0.0.1:8080"),
+                    ("PORTCULLIS__DATABASE__URL", &db_url),
+                    ("PORTCULLIS__SESSIONS__URL", &proxied),
+                    ("PORTCULLIS__SESSIONS__KEY_PREFIX", &prefix),
+                    ("PORTCULLIS__MASTER_KEY", MASTER_KEY),
+                    ("PORTCULLIS__ADMIN__BOOTSTRAP_TOKEN", ADMIN_TOKEN),
+                ],
+            )
+        })
+        .await
+        .expect("serve");
+        let admin = Admin::new(ADMIN_TOKEN);
+        admin.mfa_never(&server.url).await;
+        let ada = admin.person(&server.url, "ada").await;
+        let browser = Browser::new();
+        let done = browser.sign_in(&server.url, "ada", PASSWORD).await;
+        assert_eq!(done.status, 303, "{done:?}");
+        Self {
+            faults,
+            server,
+            _dir: dir,
+            admin,
+            ada,
+            browser,
+            _redis: redis,
+            _db: db,
+        }
+    }
+
+    /// Runs `call` with a drop armed at its `k`-th store command: whether the drop happened
+    /// (`false` when `k` lay past its last command and it ran whole), and its answer.
+    async fn cut<F, Fut>(&self, k: u64, call: F) -> (bool, (u16, Value))
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = (u16, Value)>,
+    {
+        self.faults.arm(k);
+        let answer = call().await;
+        let cut = self.faults.disarm();
+        if !cut {
+            assert_eq!(answer.0, 200, "a call with no fault: {answer:?}");
+        }
+        (cut, answer)
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redemptions_cut_off_at_any_store_command_lose_no_grant() {
-    let db = fresh_postgres().await;
-    let prefix = unique_prefix();
-    let _redis = RedisCleanup::new(&prefix);
-    let faults = Arc::new(Faults::default());
-    let upstream = redis_url()
-        .trim_start_matches("redis://")
-        .trim_end_matches('/')
-        .to_owned();
-    let proxied = redis_proxy(upstream, faults.clone()).await;
-    let dir = tempfile::tempdir().expect("dir");
-    let path = dir.path().to_owned();
-    let db_url = db.url.clone();
-    let server = tokio::task::spawn_blocking(move || {
-        serve(
-            &path,
-            &[
-                ("PORTCULLIS__PUBLIC_URL", "http://127.0.0.1:8080"),
-                ("PORTCULLIS__DATABASE__URL", &db_url),
-                ("PORTCULLIS__SESSIONS__URL", &proxied),
-                ("PORTCULLIS__SESSIONS__KEY_PREFIX", &prefix),
-                ("PORTCULLIS__MASTER_KEY", MASTER_KEY),
-                ("PORTCULLIS__ADMIN__BOOTSTRAP_TOKEN", ADMIN_TOKEN),
-            ],
-        )
-    })
-    .await
-    .expect("serve");
-    let node = server.url.as_str();
-    let admin = Admin::new(ADMIN_TOKEN);
-    admin.mfa_never(node).await;
-    let ada = admin.person(node, "ada").await;
-    let client = application(&admin, node, &ada).await;
-    let browser = Browser::new();
-    let done = browser.sign_in(node, "ada", PASSWORD).await;
-    assert_eq!(done.status, 303, "{done:?}");
+    let rig = Rig::start().await;
+    let (node, faults, browser) = (rig.server.url.as_str(), &rig.faults, &rig.browser);
+    let client = application(&rig.admin, node, &rig.ada).await;
 
     // Authorization codes: each redemption cut off at its k-th command, then retried.
     let mut refresh = String::new();
     let mut cut_code = 0;
     for k in 1.. {
-        let code = code_for(&browser, node, &client).await;
+        let code = code_for(browser, node, &client).await;
         let redeem = {
             let (code, client) = (&code, &client);
             move || async move {
@@ -206,19 +249,18 @@ async fn redemptions_cut_off_at_any_store_command_lose_no_grant() {
                 .await
             }
         };
-        faults.arm(k);
-        let (status, first) = redeem().await;
-        let untouched = faults.disarm();
-        if !untouched {
-            // k lies past the redemption's last command: it ran whole.
-            assert_eq!(status, 200, "a redemption with no fault: {first}");
+        let (cut, (status, first)) = rig.cut(k, redeem).await;
+        if !cut {
             refresh = str_of(&first, "refresh_token");
             break;
         }
         cut_code += 1;
         assert_eq!(status, 503, "code redemption cut at command {k}: {first}");
         let (status, retried) = until_not_unavailable(redeem).await;
-        assert_eq!(status, 200, "the retried redemption (cut at {k}): {retried}");
+        assert_eq!(
+            status, 200,
+            "the retried redemption (cut at {k}): {retried}"
+        );
         let access = str_of(&retried, "access_token");
         assert!(active(node, &client, &access).await, "cut at {k}");
         // Spent by the retry, the code is now refused as a code should be.
@@ -226,7 +268,10 @@ async fn redemptions_cut_off_at_any_store_command_lose_no_grant() {
         assert_eq!(status, 400, "{again}");
         assert_eq!(again["error"], "invalid_grant", "{again}");
     }
-    assert!(cut_code >= 2, "a redemption takes several store commands: {cut_code}");
+    assert!(
+        cut_code >= 2,
+        "a redemption takes several store commands: {cut_code}"
+    );
 
     // Refresh tokens: each rotation cut off at its k-th command, then retried with the same
     // token; the grant survives every cut.
@@ -248,31 +293,162 @@ async fn redemptions_cut_off_at_any_store_command_lose_no_grant() {
                 .await
             }
         };
-        faults.arm(k);
-        let (status, first) = rotate().await;
-        let untouched = faults.disarm();
-        if !untouched {
-            assert_eq!(status, 200, "a rotation with no fault: {first}");
+        let (cut, (status, _)) = rig.cut(k, rotate).await;
+        if !cut {
             break;
         }
         cut_refresh += 1;
-        assert_eq!(status, 503, "rotation cut at command {k}: {first}");
+        assert_eq!(status, 503, "rotation cut at command {k}");
         let (status, retried) = until_not_unavailable(rotate).await;
         assert_eq!(status, 200, "the retried rotation (cut at {k}): {retried}");
         // Retried once more within the grace window: the same tokens, so the rotation happened
         // exactly once.
         let (status, again) = rotate().await;
         assert_eq!(status, 200, "{again}");
-        assert_eq!(again["refresh_token"], retried["refresh_token"], "cut at {k}");
+        assert_eq!(
+            again["refresh_token"], retried["refresh_token"],
+            "cut at {k}"
+        );
         assert_eq!(again["access_token"], retried["access_token"], "cut at {k}");
         let access = str_of(&retried, "access_token");
         assert!(active(node, &client, &access).await, "cut at {k}");
         refresh = str_of(&retried, "refresh_token");
     }
-    assert!(cut_refresh >= 2, "a rotation takes several store commands: {cut_refresh}");
+    assert!(
+        cut_refresh >= 2,
+        "a rotation takes several store commands: {cut_refresh}"
+    );
     eprintln!(
         "code redemptions cut at each of {cut_code} store commands, rotations at each of \
          {cut_refresh}; {} connections dropped, no grant lost",
         faults.dropped.load(Ordering::SeqCst)
+    );
+}
+
+/// A JSON call to the SSO-OIDC API, as the AWS CLI makes it.
+async fn sso_call(node: &str, path: &str, body: Value) -> (u16, Value) {
+    let resp = reqwest::Client::new()
+        .post(format!("{node}{path}"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("POST {node}{path}: {e}"));
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sso_oidc_create_token_cut_off_at_any_store_command_loses_no_grant() {
+    let rig = Rig::start().await;
+    let node = rig.server.url.as_str();
+    let (status, reg) = sso_call(
+        node,
+        "/client/register",
+        serde_json::json!({"clientName": "cli", "clientType": "public",
+                           "scopes": ["sso:account:access"],
+                           "grantTypes": ["urn:ietf:params:oauth:grant-type:device_code",
+                                          "refresh_token"]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{reg}");
+    let (id, secret) = (str_of(&reg, "clientId"), str_of(&reg, "clientSecret"));
+
+    // Device codes: each CreateToken cut off at its k-th command, then retried.
+    let mut refresh = String::new();
+    let mut cut_device = 0;
+    for k in 1.. {
+        let (status, device) = sso_call(
+            node,
+            "/device_authorization",
+            serde_json::json!({"clientId": id, "clientSecret": secret,
+                               "startUrl": "http://127.0.0.1:8080/start"}),
+        )
+        .await;
+        assert_eq!(status, 200, "{device}");
+        let user_code = str_of(&device, "userCode");
+        let page = rig
+            .browser
+            .get(node, &format!("/device?user_code={user_code}"))
+            .await;
+        assert_eq!(page.status, 200, "{page:?}");
+        let approved = rig
+            .browser
+            .try_post(
+                node,
+                "/device",
+                &[
+                    ("csrf", &page.csrf()),
+                    ("user_code", &user_code),
+                    ("action", "approve"),
+                ],
+            )
+            .await
+            .expect("approve");
+        assert!(matches!(approved.status, 200 | 303), "{approved:?}");
+        let body = serde_json::json!({"clientId": id, "clientSecret": secret,
+            "grantType": "urn:ietf:params:oauth:grant-type:device_code",
+            "deviceCode": device["deviceCode"]});
+        let create = {
+            let body = &body;
+            move || sso_call(node, "/token", body.clone())
+        };
+        let (cut, (status, first)) = rig.cut(k, create).await;
+        if !cut {
+            refresh = str_of(&first, "refreshToken");
+            break;
+        }
+        cut_device += 1;
+        // Cut before the tokens were committed: 503, and the retry gets them. Cut in the clean-up
+        // after the commit (the user code's removal, which waits for its expiry instead): the
+        // tokens at once.
+        let retried = match status {
+            503 => {
+                let (status, retried) = until_not_unavailable(create).await;
+                assert_eq!(
+                    status, 200,
+                    "the retried CreateToken (cut at {k}): {retried}"
+                );
+                retried
+            }
+            _ => {
+                assert_eq!(status, 200, "CreateToken cut at command {k}: {first}");
+                first
+            }
+        };
+        assert!(retried["accessToken"].is_string(), "{retried}");
+        let (status, again) = create().await;
+        assert_eq!(status, 400, "a spent device code: {again}");
+    }
+    assert!(
+        cut_device >= 2,
+        "a device-code redemption takes several store commands"
+    );
+
+    // Refresh tokens through CreateToken: each cut off, then retried with the same token.
+    let mut cut_refresh = 0;
+    for k in 1.. {
+        let body = serde_json::json!({"clientId": id, "clientSecret": secret,
+            "grantType": "refresh_token", "refreshToken": refresh});
+        let create = {
+            let body = &body;
+            move || sso_call(node, "/token", body.clone())
+        };
+        let (cut, (status, _)) = rig.cut(k, create).await;
+        if !cut {
+            break;
+        }
+        cut_refresh += 1;
+        assert_eq!(status, 503, "CreateToken (refresh) cut at command {k}");
+        let (status, retried) = until_not_unavailable(create).await;
+        assert_eq!(status, 200, "the retried refresh (cut at {k}): {retried}");
+        let (status, again) = create().await;
+        assert_eq!(status, 200, "{again}");
+        assert_eq!(again["refreshToken"], retried["refreshToken"], "cut at {k}");
+        refresh = str_of(&retried, "refreshToken");
+    }
+    assert!(cut_refresh >= 2, "a rotation takes several store commands");
+    eprintln!(
+        "CreateToken cut at each of {cut_device} store commands (device code) and {cut_refresh} \
+         (refresh token); no grant lost"
     );
 }
