@@ -11,7 +11,6 @@ use actix_web::middleware::DefaultHeaders;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::Context;
 use hmac::{Hmac, Mac};
-use opentelemetry::metrics::Meter;
 use portcullis_idp::metrics::SigninMetrics;
 use portcullis_idp::password::PasswordConfig;
 use portcullis_idp::throttle::ThrottleConfig;
@@ -149,6 +148,8 @@ pub struct Application {
     broker: web::Data<portcullis_broker::Broker>,
     /// The gRPC listener, when `grpc.listen` is set.
     grpc: Option<TcpListener>,
+    /// The metrics server and its port, when `telemetry.prometheus_listen` is set.
+    metrics: Option<(u16, Server)>,
     active_sessions: telemetry::ActiveSessions,
 }
 
@@ -167,16 +168,33 @@ impl Application {
 
     /// As [`Application::build`], with the clock every expiry decision uses (tests move it).
     pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
-        Self::build_instrumented(config, clock, telemetry::noop_meter()).await
+        Self::build_instrumented(config, clock, telemetry::Instruments::none()).await
     }
 
-    /// As [`Application::build_with_clock`], recording metrics with `meter` (from
-    /// [`telemetry::Telemetry::meter`]).
+    /// As [`Application::build_with_clock`], measuring with `instruments` (from
+    /// [`telemetry::Telemetry::instruments`]): its meter records, its scrape is `/metrics`.
     pub async fn build_instrumented(
         config: Config,
         clock: Arc<dyn Clock>,
-        meter: Meter,
+        instruments: telemetry::Instruments,
     ) -> anyhow::Result<Self> {
+        let telemetry::Instruments { meter, scrape } = instruments;
+        // The ports first: a port already taken stops the start before anything is written.
+        let listener = TcpListener::bind(config.listen_addr()?)
+            .with_context(|| format!("binding {}", config.listen))?;
+        let grpc = match config.grpc_addr()? {
+            Some(addr) => {
+                Some(TcpListener::bind(addr).with_context(|| format!("binding gRPC on {addr}"))?)
+            }
+            None => None,
+        };
+        let metrics_listener = match (&scrape, config.telemetry.prometheus_addr()?) {
+            (Some(_), Some(addr)) => Some(
+                TcpListener::bind(addr)
+                    .with_context(|| format!("binding the metrics listener on {addr}"))?,
+            ),
+            _ => None,
+        };
         create_data_dir(&config.data_dir)?;
         let master_key = bootstrap::master_key(&config)?;
         let directory = open_directory(&config).await?;
@@ -213,15 +231,7 @@ impl Application {
              the one the keys were created with?)",
         )?;
         let bootstrap = bootstrap::bootstrap_admin(&config, directory.as_ref()).await?;
-        let listener = TcpListener::bind(config.listen_addr()?)
-            .with_context(|| format!("binding {}", config.listen))?;
         let port = listener.local_addr()?.port();
-        let grpc = match config.grpc_addr()? {
-            Some(addr) => {
-                Some(TcpListener::bind(addr).with_context(|| format!("binding gRPC on {addr}"))?)
-            }
-            None => None,
-        };
         let state = AppState {
             directory,
             config: Arc::new(config),
@@ -230,12 +240,18 @@ impl Application {
         // Signal handlers are in place before the first request can arrive, so a SIGTERM at any
         // moment after `build` means a graceful stop, never the default kill.
         let shutdown = Shutdown::install()?;
+        // `/metrics` on a port of its own when one is set, else on the main port.
+        let (main_scrape, metrics) = match metrics_listener {
+            Some(l) => (None, Some(serve_metrics(l, scrape)?)),
+            None => (scrape, None),
+        };
         let server = serve(
             listener,
             state.clone(),
             master_key,
             HttpMetrics::new(&meter),
             broker.clone(),
+            main_scrape,
         )?;
         Ok(Self {
             port,
@@ -245,6 +261,7 @@ impl Application {
             bootstrap,
             broker,
             grpc,
+            metrics,
             active_sessions: telemetry::ActiveSessions::new(&meter),
         })
     }
@@ -259,6 +276,11 @@ impl Application {
 
     pub fn bootstrap(&self) -> &Bootstrap {
         &self.bootstrap
+    }
+
+    /// The port of the separate metrics listener, when there is one.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(port, _)| *port)
     }
 
     /// The port the gRPC services listen on, when they are on.
@@ -278,9 +300,14 @@ impl Application {
             state,
             broker,
             grpc,
+            metrics,
             active_sessions,
             ..
         } = self;
+        let metrics = metrics.map(|(_, server)| {
+            let handle = server.handle();
+            (handle, tokio::spawn(server))
+        });
         let handle = server.handle();
         let (stop_schedule, stopped) = tokio::sync::watch::channel(false);
         let schedule = tokio::spawn(key_schedule(state.idp.clone(), stopped.clone()));
@@ -303,6 +330,10 @@ impl Application {
         let _ = counting.await;
         if let Some(grpc) = grpc {
             let _ = grpc.await;
+        }
+        if let Some((handle, task)) = metrics {
+            handle.stop(true).await;
+            let _ = task.await;
         }
         joined.map_err(std::io::Error::other)?
     }
@@ -406,6 +437,7 @@ fn serve(
     master_key: MasterKey,
     http_metrics: HttpMetrics,
     broker: web::Data<portcullis_broker::Broker>,
+    scrape: Option<telemetry::Scrape>,
 ) -> anyhow::Result<Server> {
     let max_body = state.config.admin.max_body_bytes;
     let idp = web::Data::from(state.idp.clone());
@@ -437,10 +469,30 @@ fn serve(
             .configure(portcullis_idp::routes)
             .configure(portcullis_broker::routes)
             .configure(crate::portal_keys::routes)
+            .configure(telemetry::scrape::routes(scrape.clone()))
     })
     .listen(listener)?
     .disable_signals()
     .shutdown_timeout(30)
     .run();
     Ok(server)
+}
+
+/// `/metrics` alone, on the listener `telemetry.prometheus_listen` names.
+fn serve_metrics(
+    listener: TcpListener,
+    scrape: Option<telemetry::Scrape>,
+) -> anyhow::Result<(u16, Server)> {
+    let port = listener.local_addr()?.port();
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(DefaultHeaders::new().add(("Cache-Control", "no-store")))
+            .configure(telemetry::scrape::routes(scrape.clone()))
+    })
+    .workers(1)
+    .listen(listener)?
+    .disable_signals()
+    .shutdown_timeout(5)
+    .run();
+    Ok((port, server))
 }

@@ -2,9 +2,10 @@
 //!
 //! Logs go to stderr as human-readable text or JSON lines, as always. With
 //! `telemetry.otlp_endpoint` set, spans (one per HTTP request, plus a few around sign-in work)
-//! and metrics are also exported over OTLP/gRPC. Nothing here is global apart from the tracing
-//! subscriber: the [`Telemetry`] value owns the providers and hands out the [`Meter`] that the
-//! application passes to its instruments.
+//! and metrics are also exported over OTLP/gRPC; with `telemetry.prometheus` (on by default) the
+//! same metrics are served at `/metrics` for Prometheus to scrape ([`scrape`]). Nothing here is
+//! global apart from the tracing subscriber: the [`Telemetry`] value owns the providers and hands
+//! out the [`Instruments`] that the application passes to its instruments and routes.
 //!
 //! What goes into a span is chosen here, never copied from the request wholesale: the method,
 //! the route *pattern* (`/admin/v1/users/{id}`, not the path), the status and the duration. No
@@ -33,6 +34,9 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::config::{LogConfig, LogFormat, TelemetryConfig};
 
+pub mod scrape;
+pub use scrape::Scrape;
+
 /// The instrumentation scope of every span and instrument.
 const SCOPE: &str = "portcullis";
 
@@ -45,6 +49,25 @@ pub struct Telemetry {
     tracer_provider: Option<SdkTracerProvider>,
     meter_provider: Option<SdkMeterProvider>,
     meter: Meter,
+    scrape: Option<Scrape>,
+}
+
+/// What the application measures with: the meter its instruments come from, and the scrape that
+/// `/metrics` serves (when Prometheus is on).
+#[derive(Clone, Debug)]
+pub struct Instruments {
+    pub meter: Meter,
+    pub scrape: Option<Scrape>,
+}
+
+impl Instruments {
+    /// Nothing measured, no `/metrics`.
+    pub fn none() -> Self {
+        Self {
+            meter: noop_meter(),
+            scrape: None,
+        }
+    }
 }
 
 impl std::fmt::Debug for Telemetry {
@@ -62,12 +85,16 @@ impl Telemetry {
             tracer_provider: None,
             meter_provider: None,
             meter: noop_meter(),
+            scrape: None,
         }
     }
 
-    /// The meter every instrument of this process comes from.
-    pub fn meter(&self) -> Meter {
-        self.meter.clone()
+    /// The meter every instrument of this process comes from, and the scrape.
+    pub fn instruments(&self) -> Instruments {
+        Instruments {
+            meter: self.meter.clone(),
+            scrape: self.scrape.clone(),
+        }
     }
 
     /// Exports what is buffered and stops the exporters. Call it inside the runtime the
@@ -121,14 +148,21 @@ pub fn init(log: &LogConfig, telemetry: Option<&TelemetryConfig>) -> anyhow::Res
             .boxed(),
         LogFormat::Text => tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
+            // Colour only for a person at a terminal, never escape codes in a log file.
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .with_filter(filter)
             .boxed(),
     };
-    let exporting = match telemetry.filter(|t| t.endpoint().is_some()) {
-        Some(t) => Some(exporters(t)?),
+    let otlp = match telemetry.filter(|t| t.endpoint().is_some()) {
+        Some(t) => Some(otlp(t)?),
         None => None,
     };
-    let otel = exporting.as_ref().map(|(tracer_provider, _)| {
+    let prometheus = match telemetry.filter(|t| t.prometheus) {
+        Some(_) => Some(Scrape::reader()?),
+        None => None,
+    };
+    let (tracer_provider, otlp_reader) = otlp.unzip();
+    let otel = tracer_provider.as_ref().map(|tracer_provider| {
         // Only our own crates' spans and events: never those of the HTTP/2 client that
         // exports them (no feedback loop), whatever the log level.
         tracing_opentelemetry::layer()
@@ -143,18 +177,44 @@ pub fn init(log: &LogConfig, telemetry: Option<&TelemetryConfig>) -> anyhow::Res
     {
         eprintln!("a tracing subscriber was already installed");
     }
-    Ok(match exporting {
-        Some((tracer_provider, meter_provider)) => Telemetry {
-            meter: meter_provider.meter(SCOPE),
-            tracer_provider: Some(tracer_provider),
-            meter_provider: Some(meter_provider),
-        },
-        None => Telemetry::disabled(),
+    let Some(t) = telemetry.filter(|_| otlp_reader.is_some() || prometheus.is_some()) else {
+        return Ok(Telemetry::disabled());
+    };
+    let mut meters = SdkMeterProvider::builder().with_resource(resource(t));
+    if let Some(reader) = otlp_reader {
+        meters = meters.with_reader(reader);
+    }
+    let scrape = match prometheus {
+        Some((reader, scrape)) => {
+            meters = meters.with_reader(reader);
+            Some(scrape)
+        }
+        None => None,
+    };
+    let meter_provider = meters.build();
+    Ok(Telemetry {
+        meter: meter_provider.meter(SCOPE),
+        tracer_provider,
+        meter_provider: Some(meter_provider),
+        scrape,
     })
 }
 
-/// The OTLP/gRPC trace and metric pipelines for `t` (whose endpoint is set).
-fn exporters(t: &TelemetryConfig) -> anyhow::Result<(SdkTracerProvider, SdkMeterProvider)> {
+/// What every span and metric says about its source.
+fn resource(t: &TelemetryConfig) -> Resource {
+    Resource::builder()
+        .with_service_name(t.service_name.clone())
+        .with_attribute(KeyValue::new("service.version", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// The OTLP/gRPC trace pipeline and metric reader for `t` (whose endpoint is set).
+fn otlp(
+    t: &TelemetryConfig,
+) -> anyhow::Result<(
+    SdkTracerProvider,
+    PeriodicReader<opentelemetry_otlp::MetricExporter>,
+)> {
     let endpoint = t.endpoint().unwrap_or_default().to_owned();
     let mut metadata = tonic::metadata::MetadataMap::new();
     for (name, value) in t.headers() {
@@ -190,22 +250,14 @@ fn exporters(t: &TelemetryConfig) -> anyhow::Result<(SdkTracerProvider, SdkMeter
         .build()
         .context("building the OTLP metric exporter")?;
 
-    let resource = Resource::builder()
-        .with_service_name(t.service_name.clone())
-        .with_attribute(KeyValue::new("service.version", env!("CARGO_PKG_VERSION")))
-        .build();
     let tracer_provider = SdkTracerProvider::builder()
         .with_batch_exporter(spans)
-        .with_resource(resource.clone())
+        .with_resource(resource(t))
         .build();
     let reader = PeriodicReader::builder(metrics)
         .with_interval(Duration::from_secs(t.metrics_interval_seconds))
         .build();
-    let meter_provider = SdkMeterProvider::builder()
-        .with_reader(reader)
-        .with_resource(resource)
-        .build();
-    Ok((tracer_provider, meter_provider))
+    Ok((tracer_provider, reader))
 }
 
 /// The HTTP server instruments (OpenTelemetry semantic conventions).

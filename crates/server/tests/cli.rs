@@ -3,7 +3,7 @@
 //! (`deploy_files`); several nodes sharing PostgreSQL and Redis (`cluster`); and what happens
 //! when PostgreSQL or Redis goes away and comes back (`faults`); token redemptions cut off at
 //! every session-store command (`interrupted`); OTLP export of spans and
-//! metrics to a collector stand-in (`telemetry`).
+//! metrics to a collector stand-in (`telemetry`); `/metrics` scraped (`prometheus`).
 //!
 //! One test binary: the modules live in `tests/cli/`.
 
@@ -21,6 +21,8 @@ mod deploy_files;
 mod faults;
 #[path = "cli/interrupted.rs"]
 mod interrupted;
+#[path = "cli/prometheus.rs"]
+mod prometheus;
 #[path = "cli/telemetry.rs"]
 mod telemetry;
 
@@ -171,6 +173,8 @@ fn unknown_keys_and_variables_are_errors() {
 struct Server {
     child: Child,
     url: String,
+    /// The port of `/metrics` when it is served on a port of its own.
+    metrics_port: Option<u16>,
 }
 
 /// A TCP port that was free a moment ago on 127.0.0.1 (for servers that cannot bind port 0).
@@ -211,11 +215,15 @@ fn serve(dir: &Path, extra_env: &[(&str, &str)]) -> Server {
             && v["fields"]["message"] == "Portcullis is serving"
         {
             let port = v["fields"]["port"].as_u64().expect("port");
+            let metrics_port = v["fields"]["metrics_port"]
+                .as_u64()
+                .and_then(|p| u16::try_from(p).ok());
             // Keep draining the log so the server never blocks on a full pipe.
             std::thread::spawn(move || for _ in lines.by_ref() {});
             return Server {
                 child,
                 url: format!("http://127.0.0.1:{port}"),
+                metrics_port,
             };
         }
         seen.push(line);

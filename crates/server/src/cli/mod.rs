@@ -88,7 +88,7 @@ async fn run(cli: Cli) -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            let result = serve(config, telemetry.meter()).await;
+            let result = serve(config, telemetry.instruments()).await;
             // Flush the last spans and metrics, whether the server stopped or failed.
             telemetry.shutdown().await;
             report(result)
@@ -118,12 +118,13 @@ fn report(result: anyhow::Result<()>) -> ExitCode {
     }
 }
 
-async fn serve(config: Config, meter: opentelemetry::metrics::Meter) -> anyhow::Result<()> {
+async fn serve(config: Config, instruments: crate::telemetry::Instruments) -> anyhow::Result<()> {
     let public = config.public_base().to_owned();
     let clock = std::sync::Arc::new(portcullis_sessions::SystemClock);
-    let app = crate::Application::build_instrumented(config, clock, meter).await?;
+    let app = crate::Application::build_instrumented(config, clock, instruments).await?;
     tracing::info!(
         port = app.port(),
+        metrics_port = app.metrics_port(),
         directory = app.state().directory.backend(),
         sign_in_url = %format!("{public}/start"),
         "Portcullis is serving"

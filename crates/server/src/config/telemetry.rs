@@ -1,4 +1,5 @@
-//! The `[telemetry]` section: OpenTelemetry export over OTLP/gRPC.
+//! The `[telemetry]` section: OpenTelemetry export over OTLP/gRPC, and the Prometheus scrape
+//! endpoint.
 
 use serde::{Deserialize, Serialize, Serializer};
 
@@ -16,6 +17,11 @@ pub struct TelemetryConfig {
     pub service_name: String,
     /// How often metrics are exported.
     pub metrics_interval_seconds: u64,
+    /// Serve the metrics in Prometheus's text format at `/metrics`.
+    pub prometheus: bool,
+    /// Serve `/metrics` on this address of its own (such as `127.0.0.1:9464`) instead of the
+    /// main port.
+    pub prometheus_listen: Option<String>,
 }
 
 impl Default for TelemetryConfig {
@@ -25,6 +31,8 @@ impl Default for TelemetryConfig {
             otlp_headers: None,
             service_name: "portcullis".into(),
             metrics_interval_seconds: 15,
+            prometheus: true,
+            prometheus_listen: None,
         }
     }
 }
@@ -43,7 +51,25 @@ impl TelemetryConfig {
         self.otlp_headers.as_ref().map_or(&[], |h| h.0.as_slice())
     }
 
+    /// The address of the separate metrics listener, when one is set (empty means unset).
+    pub fn prometheus_addr(&self) -> Result<Option<std::net::SocketAddr>, ConfigError> {
+        let Some(listen) = self
+            .prometheus_listen
+            .as_deref()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+        else {
+            return Ok(None);
+        };
+        listen.parse().map(Some).map_err(|_| {
+            ConfigError::Invalid(format!(
+                "telemetry.prometheus_listen '{listen}' is not an address such as 127.0.0.1:9464"
+            ))
+        })
+    }
+
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        self.prometheus_addr()?;
         if let Some(endpoint) = self.endpoint() {
             let ok = url::Url::parse(endpoint)
                 .map_err(|e| e.to_string())
