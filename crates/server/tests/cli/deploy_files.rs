@@ -604,3 +604,153 @@ fn telemetry_profile_runs_a_collector_that_receives_otlp_grpc() {
         "{env:?}"
     );
 }
+
+/// The host address each published port binds (`None`: every interface).
+fn published_host_ips(svc: &Yaml) -> Vec<(Option<String>, String)> {
+    let Some(ports) = svc["ports"].as_vec() else {
+        return Vec::new();
+    };
+    ports
+        .iter()
+        .map(|p| {
+            if !p["target"].is_badvalue() {
+                return (scalar(&p["host_ip"]), scalar(p).unwrap_or_default());
+            }
+            let spec = scalar(p).expect("a port");
+            let parts: Vec<&str> = spec.split(':').collect();
+            let ip = (parts.len() == 3).then(|| parts[0].to_owned());
+            (ip, spec)
+        })
+        .collect()
+}
+
+#[test]
+fn only_the_web_port_is_published_beyond_loopback() {
+    let compose = compose();
+    let web = listen_port(&compose);
+    for (name, svc) in compose["services"].as_hash().expect("services") {
+        let name = scalar(name).unwrap_or_default();
+        for ((ip, spec), (_, container)) in published_host_ips(svc)
+            .into_iter()
+            .zip(published_ports(svc))
+        {
+            if name == "portcullis" && container == web {
+                continue;
+            }
+            assert_eq!(
+                ip.as_deref(),
+                Some("127.0.0.1"),
+                "{name} publishes `{spec}` on every interface: bind it to 127.0.0.1"
+            );
+        }
+    }
+    // `/metrics` is on a port of its own, published (to loopback) and exposed by the image.
+    let env = environment(service(&compose, "portcullis"));
+    let metrics = env
+        .get("PORTCULLIS__TELEMETRY__PROMETHEUS_LISTEN")
+        .expect("the compose file serves /metrics on a port of its own");
+    let port: u16 = metrics
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("PORTCULLIS__TELEMETRY__PROMETHEUS_LISTEN `{metrics}`"));
+    assert!(
+        published_ports(service(&compose, "portcullis"))
+            .iter()
+            .any(|(_, c)| *c == port),
+        "the metrics port {port} is published"
+    );
+    let exposed = runtime_stage(&dockerfile())
+        .iter()
+        .filter(|(w, _)| w == "EXPOSE")
+        .any(|(_, a)| a.split_whitespace().any(|p| p == port.to_string()));
+    assert!(exposed, "the image EXPOSEs the metrics port {port}");
+}
+
+#[test]
+fn the_data_directory_is_a_volume_and_the_build_context_leaves_out_target() {
+    let instructions = dockerfile();
+    let runtime = runtime_stage(&instructions);
+    let data_dir = runtime
+        .iter()
+        .filter(|(w, _)| w == "ENV")
+        .find_map(|(_, e)| {
+            e.split_whitespace()
+                .find_map(|kv| kv.strip_prefix("PORTCULLIS__DATA_DIR="))
+                .map(str::to_owned)
+        })
+        .expect("the image sets PORTCULLIS__DATA_DIR");
+    let volume = runtime
+        .iter()
+        .find(|(w, _)| w == "VOLUME")
+        .map(|(_, v)| v.clone())
+        .expect("the image declares a VOLUME");
+    assert!(
+        volume.contains(&format!("\"{data_dir}\""))
+            || volume.split_whitespace().any(|v| v == data_dir),
+        "the VOLUME ({volume}) is the data directory {data_dir}"
+    );
+    // Compose keeps it in a named volume: a new container keeps the generated bootstrap token.
+    let compose = compose();
+    let declared: Vec<String> = compose["volumes"]
+        .as_hash()
+        .map(|h| h.keys().filter_map(scalar).collect())
+        .unwrap_or_default();
+    let mounts: Vec<String> = service(&compose, "portcullis")["volumes"]
+        .as_vec()
+        .map(|v| v.iter().filter_map(scalar).collect())
+        .unwrap_or_default();
+    assert!(
+        mounts
+            .iter()
+            .any(|m| m.split_once(':').is_some_and(|(source, target)| {
+                declared.iter().any(|d| d == source) && target.trim_end_matches(":rw") == data_dir
+            })),
+        "the portcullis service mounts a declared named volume on {data_dir}: {mounts:?}"
+    );
+    let (_, ignore) = repo_file(".dockerignore");
+    let patterns: Vec<&str> = ignore
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    for needed in ["target/", "data/", ".git/"] {
+        assert!(
+            patterns.contains(&needed),
+            ".dockerignore leaves out {needed}: {patterns:?}"
+        );
+    }
+}
+
+#[test]
+fn the_image_build_caches_dependencies_and_strips_the_binary() {
+    let (_, text) = repo_file("deploy/Dockerfile");
+    assert!(
+        text.starts_with("# syntax=docker/dockerfile:1"),
+        "BuildKit syntax first: RUN --mount needs it"
+    );
+    let instructions = dockerfile();
+    let build = instructions
+        .iter()
+        .find(|(w, a)| w == "RUN" && a.contains("cargo build"))
+        .map(|(_, a)| a.clone())
+        .expect("a RUN with cargo build");
+    for cache in ["/usr/local/cargo/registry", "target"] {
+        assert!(
+            build
+                .split_whitespace()
+                .any(|w| w.starts_with("--mount=type=cache") && w.contains(cache)),
+            "cargo build runs with a cache mount for {cache}: {build}"
+        );
+    }
+    assert!(
+        build.contains("--release") && build.contains("--locked"),
+        "{build}"
+    );
+    let strips = instructions.iter().any(|(w, a)| {
+        w == "ENV"
+            && a.split_whitespace()
+                .any(|kv| kv == "CARGO_PROFILE_RELEASE_STRIP=symbols")
+    });
+    assert!(strips, "the image's release build strips symbols");
+}
