@@ -45,7 +45,7 @@ pub struct IdpConfig {
     pub code_attempts: u32,
     /// Reverse proxies whose `X-Forwarded-For` names the real client (for throttling and the
     /// session's recorded address).
-    pub trusted_proxies: Vec<std::net::IpAddr>,
+    pub trusted_proxies: Vec<web::ProxyRange>,
     pub oidc: oidc::OidcConfig,
     pub saml: saml::SamlConfig,
 }

@@ -194,14 +194,69 @@ pub fn see_other(location: &str, cookies: Vec<Cookie<'static>>) -> HttpResponse 
     resp.finish()
 }
 
+/// A trusted reverse proxy: one address (`10.0.0.2`) or a network (`10.0.0.0/8`, `fd00::/8`),
+/// as an orchestrator gives its ingress pods addresses from a range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProxyRange(ipnet::IpNet);
+
+impl ProxyRange {
+    pub fn contains(&self, address: &std::net::IpAddr) -> bool {
+        self.0.contains(address)
+    }
+}
+
+impl std::str::FromStr for ProxyRange {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        match s.parse::<ipnet::IpNet>() {
+            Ok(net) => Ok(Self(net.trunc())),
+            Err(_) => s
+                .parse::<std::net::IpAddr>()
+                .map(|a| Self(ipnet::IpNet::from(a)))
+                .map_err(|_| {
+                    format!("'{s}' is neither an address nor a network such as 10.0.0.0/8")
+                }),
+        }
+    }
+}
+
+impl std::fmt::Display for ProxyRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.prefix_len() == self.0.max_prefix_len() {
+            write!(f, "{}", self.0.addr())
+        } else {
+            write!(f, "{}", self.0)
+        }
+    }
+}
+
+impl serde::Serialize for ProxyRange {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ProxyRange {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+fn trusted(address: &std::net::IpAddr, proxies: &[ProxyRange]) -> bool {
+    proxies.iter().any(|p| p.contains(address))
+}
+
 /// The client's address: the connection's peer, unless that peer is one of `trusted_proxies` —
 /// then the right-most `X-Forwarded-For` entry that is not itself a trusted proxy. Forwarded
 /// headers from anyone else are ignored, or a client could choose its own throttling key.
-pub fn client_address(req: &HttpRequest, trusted_proxies: &[std::net::IpAddr]) -> String {
+pub fn client_address(req: &HttpRequest, trusted_proxies: &[ProxyRange]) -> String {
     let Some(peer) = req.peer_addr().map(|a| a.ip()) else {
         return "unknown".into();
     };
-    if !trusted_proxies.contains(&peer) {
+    if !trusted(&peer, trusted_proxies) {
         return peer.to_string();
     }
     let forwarded: Vec<std::net::IpAddr> = req
@@ -214,7 +269,7 @@ pub fn client_address(req: &HttpRequest, trusted_proxies: &[std::net::IpAddr]) -
     forwarded
         .iter()
         .rev()
-        .find(|a| !trusted_proxies.contains(a))
+        .find(|a| !trusted(a, trusted_proxies))
         .unwrap_or(&peer)
         .to_string()
 }
@@ -240,5 +295,39 @@ mod tests {
             assert_eq!(safe_return_to(Some(bad)), None, "{bad}");
         }
         assert_eq!(safe_return_to(None), None);
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_networks() {
+        let net: ProxyRange = "10.1.2.3/8".parse().unwrap();
+        assert_eq!(net.to_string(), "10.0.0.0/8", "host bits dropped");
+        assert!(net.contains(&"10.200.0.7".parse().unwrap()));
+        assert!(!net.contains(&"11.0.0.1".parse().unwrap()));
+        let one: ProxyRange = " 192.0.2.1 ".parse().unwrap();
+        assert_eq!(one.to_string(), "192.0.2.1");
+        assert!(one.contains(&"192.0.2.1".parse().unwrap()));
+        assert!(!one.contains(&"192.0.2.2".parse().unwrap()));
+        let v6: ProxyRange = "fd00::/8".parse().unwrap();
+        assert!(v6.contains(&"fd12::1".parse().unwrap()));
+        for bad in ["", "10.0.0.0/33", "proxy.example.com", "10.0.0.1/"] {
+            assert!(bad.parse::<ProxyRange>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_from_a_trusted_network_only() {
+        use actix_web::test::TestRequest;
+        let proxies: Vec<ProxyRange> = vec!["10.0.0.0/8".parse().unwrap()];
+        let via = |peer: &str, header: &str| {
+            let req = TestRequest::default()
+                .peer_addr(format!("{peer}:443").parse().unwrap())
+                .insert_header(("x-forwarded-for", header))
+                .to_http_request();
+            client_address(&req, &proxies)
+        };
+        // From an ingress pod in the range: the right-most address outside it.
+        assert_eq!(via("10.3.4.5", "203.0.113.9, 10.9.9.9"), "203.0.113.9");
+        // From anyone else the header is ignored.
+        assert_eq!(via("198.51.100.7", "203.0.113.9"), "198.51.100.7");
     }
 }

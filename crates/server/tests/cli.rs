@@ -1,6 +1,6 @@
 //! The `portcullis` binary as an operator runs it: configuration layering, `serve`, `migrate`,
 //! and `admin …` against a running server; the deployment files checked against the binary
-//! (`deploy_files`); several nodes sharing PostgreSQL and Redis (`cluster`); and what happens
+//! (`deploy_files`, `deploy_kubernetes`); several nodes sharing PostgreSQL and Redis (`cluster`); and what happens
 //! when PostgreSQL or Redis goes away and comes back (`faults`); token redemptions cut off at
 //! every session-store command (`interrupted`); OTLP export of spans and
 //! metrics to a collector stand-in (`telemetry`); `/metrics` scraped (`prometheus`).
@@ -17,6 +17,8 @@ mod cluster;
 mod cluster_oidc;
 #[path = "cli/deploy_files.rs"]
 mod deploy_files;
+#[path = "cli/deploy_kubernetes.rs"]
+mod deploy_kubernetes;
 #[path = "cli/faults.rs"]
 mod faults;
 #[path = "cli/interrupted.rs"]
@@ -149,6 +151,16 @@ fn unknown_keys_and_variables_are_errors() {
             "PORTCULLIS__DATABASE__CACHE_SECONDS",
             "3601",
             "database.cache_seconds",
+        ),
+        (
+            "PORTCULLIS__SIGNIN__TRUSTED_PROXIES",
+            "[\"10.0.0.0/8\",\"proxy.example\"]",
+            "trusted_proxies",
+        ),
+        (
+            "PORTCULLIS__TELEMETRY__PROMETHEUS_LISTEN",
+            "everywhere",
+            "prometheus_listen",
         ),
     ] {
         let out = portcullis(dir.path())

@@ -128,9 +128,9 @@ pub struct SigninConfig {
     /// How recent a sign-in must be (1–60 minutes) before a person may add or remove MFA
     /// devices; an older session signs in again first.
     pub step_up_minutes: u64,
-    /// Addresses of reverse proxies in front of Portcullis: only their `X-Forwarded-For` is
-    /// believed when throttling by client address.
-    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Addresses (or networks, `10.0.0.0/8`) of reverse proxies in front of Portcullis: only
+    /// their `X-Forwarded-For` is believed when throttling by client address.
+    pub trusted_proxies: Vec<portcullis_idp::web::ProxyRange>,
 }
 
 impl Default for SigninConfig {

@@ -9,7 +9,7 @@ use yaml_rust2::{Yaml, YamlLoader};
 
 use crate::{portcullis, text};
 
-fn repo_file(name: &str) -> (PathBuf, String) {
+pub(super) fn repo_file(name: &str) -> (PathBuf, String) {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../..")
         .join(name);
@@ -35,7 +35,7 @@ fn service<'a>(compose: &'a Yaml, name: &str) -> &'a Yaml {
     s
 }
 
-fn scalar(y: &Yaml) -> Option<String> {
+pub(super) fn scalar(y: &Yaml) -> Option<String> {
     match y {
         Yaml::String(s) | Yaml::Real(s) => Some(s.clone()),
         Yaml::Integer(i) => Some(i.to_string()),
@@ -151,7 +151,7 @@ fn interpolations(value: &str) -> Vec<Interpolation> {
 
 /// Runs `portcullis config check` with exactly these variables; panics with its output unless
 /// it exits 0.
-fn config_check(vars: &BTreeMap<String, String>, case: &str) {
+pub(super) fn config_check(vars: &BTreeMap<String, String>, case: &str) {
     let dir = tempfile::tempdir().expect("dir");
     let out = portcullis(dir.path())
         .args(["config", "check"])
@@ -227,7 +227,7 @@ fn healthcheck_command(svc: &Yaml) -> Option<String> {
 }
 
 /// The Dockerfile as instructions (continuation lines joined, comments dropped).
-fn dockerfile() -> Vec<(String, String)> {
+pub(super) fn dockerfile() -> Vec<(String, String)> {
     let (_, text) = repo_file("deploy/Dockerfile");
     let mut instructions = Vec::new();
     let mut current = String::new();
@@ -250,7 +250,7 @@ fn dockerfile() -> Vec<(String, String)> {
 }
 
 /// The instructions of the last stage (the image that runs).
-fn runtime_stage(all: &[(String, String)]) -> &[(String, String)] {
+pub(super) fn runtime_stage(all: &[(String, String)]) -> &[(String, String)] {
     let last_from = all
         .iter()
         .rposition(|(w, _)| w == "FROM")
