@@ -14,6 +14,8 @@ mod browser;
 mod cluster;
 #[path = "cli/cluster_oidc.rs"]
 mod cluster_oidc;
+#[path = "cli/config_text.rs"]
+mod config_text;
 #[path = "cli/deploy_files.rs"]
 mod deploy_files;
 #[path = "cli/faults.rs"]
