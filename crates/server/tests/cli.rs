@@ -8,6 +8,8 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+#[path = "cli/bootstrap_revoke.rs"]
+mod bootstrap_revoke;
 #[path = "cli/browser.rs"]
 mod browser;
 #[path = "cli/cluster.rs"]
