@@ -33,14 +33,14 @@ const CALLER_IDENTITY: &str = "Action=GetCallerIdentity&Version=2011-06-15";
 
 /// What the admin set up: a person holding Admin (2 h) directly in two accounts and ReadOnly
 /// through a group in two, one account they do not hold, and their SSO access token.
-struct World {
+pub(crate) struct World {
     user: String,
     group: String,
     admin_ps: String,
-    token: String,
+    pub(crate) token: String,
 }
 
-async fn world(app: &TestApp) -> World {
+pub(crate) async fn world(app: &TestApp) -> World {
     let a = app
         .put("settings", Some(json!({"mfa": {"prompt": "NEVER"}})))
         .await;
@@ -206,14 +206,14 @@ fn assert_error(p: &Portal, status: u16, kind: &str) {
 
 /// Role credentials as `GetRoleCredentials` returns them.
 #[derive(Debug, Clone)]
-struct Creds {
-    akid: String,
-    secret: String,
-    token: String,
+pub(crate) struct Creds {
+    pub(crate) akid: String,
+    pub(crate) secret: String,
+    pub(crate) token: String,
     expiration: i64,
 }
 
-async fn credentials(app: &TestApp, token: &str, account: &str, role: &str) -> Creds {
+pub(crate) async fn credentials(app: &TestApp, token: &str, account: &str, role: &str) -> Creds {
     let p = portal(
         app,
         Some(token),
@@ -234,19 +234,19 @@ async fn credentials(app: &TestApp, token: &str, account: &str, role: &str) -> C
 
 /// An STS answer: status, the error code or the identity's fields.
 #[derive(Debug)]
-struct Sts {
-    status: u16,
-    body: String,
+pub(crate) struct Sts {
+    pub(crate) status: u16,
+    pub(crate) body: String,
 }
 
 impl Sts {
-    fn element(&self, name: &str) -> Option<&str> {
+    pub(crate) fn element(&self, name: &str) -> Option<&str> {
         let open = format!("<{name}>");
         let start = self.body.find(&open)? + open.len();
         let end = self.body[start..].find(&format!("</{name}>"))? + start;
         Some(&self.body[start..end])
     }
-    fn code(&self) -> Option<&str> {
+    pub(crate) fn code(&self) -> Option<&str> {
         self.element("Code")
     }
 }
@@ -297,7 +297,7 @@ async fn caller_identity(app: &TestApp, c: &Creds, at: SystemTime, region: &str)
     }
 }
 
-fn now(app: &TestApp) -> SystemTime {
+pub(crate) fn now(app: &TestApp) -> SystemTime {
     app.clock.now().into()
 }
 

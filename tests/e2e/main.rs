@@ -7,6 +7,7 @@ mod admin_api;
 mod app_icons;
 mod bad_input;
 mod broker;
+mod broker_sigv4;
 mod browser_like;
 mod helpers;
 mod mfa_totp;

@@ -1,6 +1,6 @@
 """boto3 against the credential broker: the `sso` portal API (ListAccounts and ListAccountRoles with
 pagination, GetRoleCredentials, Logout then UnauthorizedException), STS GetCallerIdentity signed by
-botocore with the minted credentials, and a botocore SSO profile (legacy and `sso-session` forms)
+botocore with the minted credentials (and presigned by botocore as a URL), and a botocore SSO profile (legacy and `sso-session` forms)
 with a cached token that resolves credentials through `AWS_ENDPOINT_URL_SSO` / `_SSO_OIDC` / `_STS`
 with no custom code at all.
 
@@ -129,6 +129,74 @@ def test_sts_get_caller_identity_with_minted_credentials(server, person, signed_
     middle = len(token) // 2
     tampered = token[:middle] + ("B" if token[middle] == "A" else "A") + token[middle + 1 :]
     assert code_of(aws_session_token=tampered) == "InvalidClientTokenId"
+
+
+def test_sts_presigned_get_caller_identity_url(server, person, signed_in):
+    """botocore's generate_presigned_url for GetCallerIdentity: the URL a client hands a
+    resource service (Vault / aws-iam-authenticator style) verifies while it is valid, and not
+    after, nor once altered."""
+    import re
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    import requests
+
+    _, tokens = signed_in
+    sso = aws_client(server, "sso", config=UNSIGNED)
+    creds = sso.get_role_credentials(
+        accessToken=tokens["accessToken"], accountId=ACCOUNTS[1], roleName="Admin"
+    )["roleCredentials"]
+    sts = boto3.session.Session(
+        region_name="eu-west-1",
+        aws_access_key_id=creds["accessKeyId"],
+        aws_secret_access_key=creds["secretAccessKey"],
+        aws_session_token=creds["sessionToken"],
+    ).client("sts", endpoint_url=server.base)
+
+    def fetch(url, method="GET"):
+        r = requests.request(method, url, allow_redirects=False, timeout=10)
+        code = re.search(r"<Code>([^<]+)</Code>", r.text)
+        return r.status_code, (code.group(1) if code else None), r.text
+
+    def presign(expires, method="GET"):
+        return sts.generate_presigned_url(
+            "get_caller_identity", Params={}, ExpiresIn=expires, HttpMethod=method
+        )
+
+    url = presign(900)
+    query = dict(parse_qsl(urlsplit(url).query))
+    assert query["Action"] == "GetCallerIdentity" and "X-Amz-Signature" in query
+    assert "%2F" in url, "the credential travels percent-encoded"
+    status, code, body = fetch(url)
+    assert status == 200, body
+    assert f"<Arn>arn:aws:sts::{ACCOUNTS[1]}:assumed-role/Admin/{person.user_name}</Arn>" in body
+    # Used again within its validity: still good (a URL, unlike a request, may be replayed
+    # until it expires; that is what X-Amz-Expires bounds).
+    assert fetch(url)[0] == 200
+    # botocore's default for this query-protocol API signs the URL for POST: so it is used.
+    posted = presign(900, method=None)
+    assert fetch(posted, method="POST")[0] == 200
+    assert fetch(posted)[1] == "SignatureDoesNotMatch", "the method is signed"
+
+    # Altered: another parameter value, or an extra parameter.
+    parts = urlsplit(url)
+    altered = dict(parse_qsl(parts.query))
+    altered["Version"] = "2011-06-16"
+    status, code, _ = fetch(urlunsplit(parts._replace(query=urlencode(altered))))
+    assert (status, code) == (403, "SignatureDoesNotMatch")
+    status, code, _ = fetch(url + "&Extra=1")
+    assert (status, code) == (403, "SignatureDoesNotMatch")
+
+    # Expired: valid for one second, used after two.
+    short = presign(1)
+    time.sleep(2.2)
+    status, code, body = fetch(short)
+    assert (status, code) == (403, "SignatureDoesNotMatch"), body
+    assert "expired" in body.lower()
+
+    # Longer than a week: refused as malformed.
+    week = presign(604801)
+    status, code, _ = fetch(week)
+    assert (status, code) == (400, "IncompleteSignature")
 
 
 def _profile_env(tmp_path, server, tokens, *, session_style):

@@ -6,7 +6,8 @@
 //!   objects and a key derived from the master key by the server; it knows no HTTP.
 //! - [`routes`] mounts the AWS-compatible surfaces at the root paths: the portal API of the `sso`
 //!   service (`/assignment/accounts`, `/assignment/roles`, `/federation/credentials`, `/logout`;
-//!   `portal.rs`) and STS `GetCallerIdentity` (`POST /`; `sts.rs`).
+//!   `portal.rs`) and STS `GetCallerIdentity` (`POST /`, and `GET /` with a presigned query
+//!   string through [`presigned_routes`]; `sts.rs`, `sigv4.rs`, `presigned.rs`).
 //!
 //! Credentials are self-contained (`credentials.rs`): the session token is sealed (AES-256-GCM)
 //! and names account, role, person and expiry; the secret is derived from the access key id and
@@ -24,8 +25,11 @@ pub mod grpc;
 mod grpc_tests;
 mod paging;
 mod portal;
+mod presigned;
 mod service;
 mod sigv4;
+#[cfg(test)]
+mod sigv4_tests;
 mod sts;
 #[cfg(test)]
 mod tests;
@@ -140,4 +144,10 @@ fn credentials_counter(
 pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
     portal::routes(cfg);
     sts::routes(cfg);
+}
+
+/// STS `GetCallerIdentity` through a presigned URL (`GET /?Action=…&X-Amz-Algorithm=…`). Only
+/// such requests are taken, so mount this before anything else that answers `GET /`.
+pub fn presigned_routes(cfg: &mut actix_web::web::ServiceConfig) {
+    sts::presigned_routes(cfg);
 }

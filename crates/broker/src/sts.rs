@@ -19,6 +19,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::post().to(get_caller_identity));
 }
 
+/// `GET /` carrying a presigned signature (`X-Amz-Algorithm` in the query string); every other
+/// `GET /` is left to whatever else answers it (the portal).
+pub fn presigned_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/",
+        web::get()
+            .guard(actix_web::guard::fn_guard(|ctx| {
+                ctx.head().uri.query().is_some_and(|q| {
+                    q.split('&')
+                        .any(|p| p.split('=').next() == Some("X-Amz-Algorithm"))
+                })
+            }))
+            .to(get_caller_identity),
+    );
+}
+
 /// Who signed a request, as verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallerIdentity {
@@ -163,7 +179,8 @@ fn check_action(req: &HttpRequest, body: &[u8]) -> Result<(), VerifyError> {
     }
 }
 
-/// `POST /` with `Action=GetCallerIdentity&Version=2011-06-15`.
+/// `POST /` with `Action=GetCallerIdentity&Version=2011-06-15` (or `GET /` with them and a
+/// presigned signature in the query string).
 async fn get_caller_identity(
     broker: web::Data<Broker>,
     req: HttpRequest,

@@ -466,6 +466,8 @@ fn serve(
             .route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(readyz))
             .service(admin::scope(max_body))
+            // Before the portal's `GET /`: takes only presigned STS requests.
+            .configure(portcullis_broker::presigned_routes)
             .configure(portcullis_idp::routes)
             .configure(portcullis_broker::routes)
             .configure(crate::portal_keys::routes)

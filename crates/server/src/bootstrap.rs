@@ -91,14 +91,17 @@ pub fn master_key(config: &Config) -> anyhow::Result<MasterKey> {
 pub enum Bootstrap {
     /// The configured token exists (created now or earlier).
     Configured,
+    /// The configured token was revoked through the admin API: it stays refused.
+    ConfiguredRevoked,
     /// A token was generated and written to this file.
     Generated(PathBuf),
     /// Tokens exist already; nothing to do.
     NotNeeded,
 }
 
-/// Makes sure an administrator can get in: the configured bootstrap token exists, or — when the
-/// directory has no admin token at all — a new one is generated into the data directory.
+/// Makes sure an administrator can get in: the configured bootstrap token exists (unless it was
+/// revoked: that sticks), or — when the directory has no admin token at all — a new one is
+/// generated into the data directory.
 pub async fn bootstrap_admin(
     config: &Config,
     directory: &dyn Directory,
@@ -106,6 +109,15 @@ pub async fn bootstrap_admin(
     let name = |s: &str| DisplayName::parse(s).map_err(|e| anyhow::anyhow!(e.message));
     if let Some(token) = &config.admin.bootstrap_token {
         let hash = hash_token(token.expose());
+        // Revocation sticks: the configured token is not brought back at the next start.
+        if directory.bootstrap_token_revoked(&hash).await? {
+            tracing::warn!(
+                "the configured bootstrap admin token (admin.bootstrap_token) was revoked and \
+                 stays refused; remove it from the configuration, and set a new one only if no \
+                 administrator token is left"
+            );
+            return Ok(Bootstrap::ConfiguredRevoked);
+        }
         if directory
             .find_admin_token(&hash, chrono::Utc::now())
             .await?

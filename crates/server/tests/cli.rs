@@ -9,12 +9,16 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+#[path = "cli/bootstrap_revoke.rs"]
+mod bootstrap_revoke;
 #[path = "cli/browser.rs"]
 mod browser;
 #[path = "cli/cluster.rs"]
 mod cluster;
 #[path = "cli/cluster_oidc.rs"]
 mod cluster_oidc;
+#[path = "cli/config_text.rs"]
+mod config_text;
 #[path = "cli/deploy_files.rs"]
 mod deploy_files;
 #[path = "cli/deploy_kubernetes.rs"]

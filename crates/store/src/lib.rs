@@ -263,7 +263,12 @@ pub trait AdminTokenStore: Send + Sync {
     ) -> Result<Option<AdminToken>>;
     /// All tokens, oldest first.
     async fn list_admin_tokens(&self) -> Result<Vec<AdminToken>>;
+    /// Deletes the token. Revoking a bootstrap token also remembers its hash, in the same
+    /// transaction, so that a bootstrap token set in the configuration is not recreated at the
+    /// next start ([`Self::bootstrap_token_revoked`]).
     async fn revoke_admin_token(&self, actor: Actor, id: AdminTokenId) -> Result<()>;
+    /// Whether a bootstrap token whose secret hashes to `hash` was revoked.
+    async fn bootstrap_token_revoked(&self, hash: &[u8; 32]) -> Result<bool>;
 }
 
 /// The audit log.

@@ -50,9 +50,24 @@ pub struct AccountList {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateAccount {
+    #[schema(required = true, nullable = false, pattern = r"^[0-9]{12}$")]
     pub account_id: Option<String>,
+    #[schema(
+        required = true,
+        nullable = false,
+        min_length = 1,
+        max_length = 256,
+        pattern = r"^[^\s\x00-\x1F\x7F-\x9F]([^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F])?$"
+    )]
     pub name: Option<String>,
+    #[schema(
+        required = true,
+        nullable = false,
+        max_length = 254,
+        pattern = r"^[^\s@\x00-\x1F\x7F-\x9F]{1,64}@[A-Za-z0-9\u00C0-\uFFFF-]+(\.[A-Za-z0-9\u00C0-\uFFFF-]+)+$"
+    )]
     pub email: Option<String>,
+    #[schema(pattern = r"^https?://[^/?#@\s]+")]
     pub console_url: Option<String>,
 }
 
@@ -60,10 +75,19 @@ pub struct CreateAccount {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PatchAccount {
+    #[schema(
+        min_length = 1,
+        max_length = 256,
+        pattern = r"^[^\s\x00-\x1F\x7F-\x9F]([^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F])?$"
+    )]
     pub name: Option<String>,
+    #[schema(
+        max_length = 254,
+        pattern = r"^[^\s@\x00-\x1F\x7F-\x9F]{1,64}@[A-Za-z0-9\u00C0-\uFFFF-]+(\.[A-Za-z0-9\u00C0-\uFFFF-]+)+$"
+    )]
     pub email: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = r"^https?://[^/?#@\s]+")]
     pub console_url: Option<Option<String>>,
 }
 

@@ -209,7 +209,9 @@ pub struct ApplicationBody {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PrincipalBody {
     /// `USER` or `GROUP`.
+    #[schema(required = true, nullable = false, pattern = r"^(USER|GROUP)$")]
     pub principal_type: Option<String>,
+    #[schema(required = true, nullable = false, format = Uuid)]
     pub principal_id: Option<String>,
 }
 
@@ -689,7 +691,7 @@ pub async fn unassign(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let id: ApplicationId = parse_id("applicationId", &path)?;
-    let a = parse_assignment(id, body_or_query(&body, req.query_string())?)?;
+    let a = parse_assignment(id, body_or_query(&req, &body)?)?;
     state.directory.unassign_application(admin.actor, a).await?;
     Ok(HttpResponse::NoContent().finish())
 }

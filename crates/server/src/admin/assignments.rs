@@ -17,10 +17,14 @@ use crate::state::AppState;
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AssignmentBody {
+    #[schema(required = true, nullable = false, pattern = r"^[0-9]{12}$")]
     pub account_id: Option<String>,
+    #[schema(required = true, nullable = false, format = Uuid)]
     pub permission_set_id: Option<String>,
     /// `USER` or `GROUP`.
+    #[schema(required = true, nullable = false, pattern = r"^(USER|GROUP)$")]
     pub principal_type: Option<String>,
+    #[schema(required = true, nullable = false, format = Uuid)]
     pub principal_id: Option<String>,
 }
 
@@ -56,10 +60,17 @@ pub struct AssignmentList {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct AssignmentQuery {
+    #[param(pattern = r"^[0-9]{12}$")]
     pub account_id: Option<String>,
+    #[param(format = Uuid)]
     pub permission_set_id: Option<String>,
+    /// `USER` or `GROUP`, with `principalId`.
+    #[param(pattern = r"^(USER|GROUP)$")]
     pub principal_type: Option<String>,
+    #[param(format = Uuid)]
     pub principal_id: Option<String>,
+    /// 1–1000, default 100.
+    #[param(minimum = 1, maximum = 1000)]
     pub max_results: Option<u32>,
     pub next_token: Option<String>,
 }
@@ -146,7 +157,7 @@ pub async fn delete(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let a = parse(body_or_query(&body, req.query_string())?)?;
+    let a = parse(body_or_query(&req, &body)?)?;
     state.directory.delete_assignment(admin.actor, &a).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -54,6 +54,8 @@ pub struct AuditQuery {
     pub until: Option<String>,
     pub actor: Option<String>,
     pub action: Option<String>,
+    /// 1–1000, default 100.
+    #[param(minimum = 1, maximum = 1000)]
     pub max_results: Option<u32>,
     pub next_token: Option<String>,
 }

@@ -48,7 +48,13 @@ pub struct GroupList {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GroupBody {
     /// Unique, case-insensitively. Required on create.
+    #[schema(
+        min_length = 1,
+        max_length = 256,
+        pattern = r"^[^\s\x00-\x1F\x7F-\x9F]([^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F])?$"
+    )]
     pub display_name: Option<String>,
+    #[schema(max_length = 700, pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*$")]
     pub description: Option<String>,
 }
 

@@ -11,6 +11,7 @@ pub mod error;
 pub mod groups;
 pub mod icons;
 pub mod keys;
+mod openapi;
 pub mod paging;
 pub mod permission_sets;
 pub mod saml;
@@ -25,6 +26,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use error::ApiError;
+use openapi::SharedErrors;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -49,7 +51,7 @@ use error::ApiError;
         tokens::list, tokens::create, tokens::revoke,
         keys::list, keys::rotate,
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &SharedErrors),
     tags(
         (name = "users"), (name = "groups"), (name = "accounts"), (name = "permission-sets"),
         (name = "assignments"), (name = "applications"), (name = "settings"), (name = "audit"),

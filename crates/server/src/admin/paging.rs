@@ -14,6 +14,7 @@ use super::error::ApiError;
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// 1–1000, default 100.
+    #[param(minimum = 1, maximum = 1000)]
     pub max_results: Option<u32>,
     /// From the previous page's `nextToken`.
     pub next_token: Option<String>,

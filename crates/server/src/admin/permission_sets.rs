@@ -54,8 +54,15 @@ pub struct PermissionSetList {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PermissionSetBody {
+    /// The role name. Required on create.
+    #[schema(min_length = 1, max_length = 32, pattern = r"^[A-Za-z0-9+=,.@_-]+$")]
     pub name: Option<String>,
+    #[schema(max_length = 700, pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*$")]
     pub description: Option<String>,
+    /// ISO-8601, `PT1H` to `PT12H`; default `PT1H`.
+    #[schema(
+        pattern = r"^P([0-9]+W|[0-9]+D|([0-9]+D)?T([0-9]+H([0-9]+M)?([0-9]+S)?|[0-9]+M([0-9]+S)?|[0-9]+S))$"
+    )]
     pub session_duration: Option<String>,
 }
 

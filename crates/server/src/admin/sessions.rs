@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::auth::AdminPrincipal;
 use super::error::{ApiError, ErrorBody};
-use super::wire::parse_id;
+use super::wire::{optional_json, parse_id};
 use crate::state::AppState;
 
 impl From<SessionError> for ApiError {
@@ -129,6 +129,7 @@ pub async fn revoke_one(
 pub struct OneTimePasswordRequest {
     /// `RETURN` (default): shown once in this response, for the administrator to hand over.
     /// `EMAIL`: sent to the person's email address and not shown.
+    #[schema(pattern = r"^(RETURN|EMAIL)$")]
     pub delivery: Option<String>,
 }
 
@@ -157,10 +158,13 @@ pub async fn one_time_password(
     admin: AdminPrincipal,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    body: Option<web::Json<OneTimePasswordRequest>>,
+    req: actix_web::HttpRequest,
+    body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
+    // The body is optional, but one that is sent must be JSON and valid: not ignored.
+    let body: Option<OneTimePasswordRequest> = optional_json(&req, &body)?;
     let id: UserId = parse_id("userId", &path)?;
-    let email = match body.and_then(|b| b.into_inner().delivery).as_deref() {
+    let email = match body.and_then(|b| b.delivery).as_deref() {
         None | Some("RETURN") => false,
         Some("EMAIL") => true,
         Some(_) => return Err(ApiError::field("delivery", "must be RETURN or EMAIL")),
@@ -209,6 +213,8 @@ pub async fn one_time_password(
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SetPassword {
+    /// Checked against the password policy (length, common passwords) when set.
+    #[schema(required = true, nullable = false, min_length = 1)]
     pub password: Option<String>,
     /// When true (the default) the person must choose a new password at their next sign-in.
     pub temporary: Option<bool>,

@@ -17,10 +17,12 @@ use crate::state::AppState;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MfaView {
     /// `EVERY_SIGN_IN`, `CONTEXT_CHANGE` or `NEVER`.
+    #[schema(pattern = r"^(EVERY_SIGN_IN|CONTEXT_CHANGE|NEVER)$")]
     pub prompt: Option<String>,
     /// Any of `AUTHENTICATOR_APP`, `WEBAUTHN`.
     pub allowed_types: Option<Vec<String>>,
     /// `REQUIRE_REGISTRATION`, `EMAIL_CODE`, `BLOCK` or `ALLOW`.
+    #[schema(pattern = r"^(REQUIRE_REGISTRATION|EMAIL_CODE|BLOCK|ALLOW)$")]
     pub no_device_action: Option<String>,
 }
 
@@ -29,6 +31,9 @@ pub struct MfaView {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SettingsView {
     /// Portal session lifetime, ISO-8601: `PT15M` to `P90D`, default `PT8H`.
+    #[schema(
+        pattern = r"^P([0-9]+W|[0-9]+D|([0-9]+D)?T([0-9]+H([0-9]+M)?([0-9]+S)?|[0-9]+M([0-9]+S)?|[0-9]+S))$"
+    )]
     pub session_duration: Option<String>,
     pub mfa: Option<MfaView>,
     /// Users created without a password get an emailed one-time password at first sign-in.

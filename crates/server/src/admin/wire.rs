@@ -60,16 +60,58 @@ pub fn parse_principal(
     Some(portcullis_domain::Principal::from_parts(kind?, id?))
 }
 
-/// A DELETE that names what to delete either in a JSON body or in the query string.
-pub fn body_or_query<T: serde::de::DeserializeOwned>(
+/// Refuses a body that is not declared JSON (415), as actix-web's JSON extractor does.
+fn require_json(req: &actix_web::HttpRequest) -> Result<(), ApiError> {
+    use actix_web::mime;
+    let json = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<mime::Mime>().ok())
+        .is_some_and(|m| {
+            m.type_() == mime::APPLICATION
+                && (m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON))
+        });
+    if json {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType(
+            "the body must be JSON (Content-Type: application/json)".into(),
+        ))
+    }
+}
+
+fn has_body(body: &[u8]) -> bool {
+    body.iter().any(|b| !b.is_ascii_whitespace())
+}
+
+/// An optional JSON body: none at all is `None`; one that is there must be JSON (415) and
+/// valid (400) — never silently ignored.
+pub fn optional_json<T: serde::de::DeserializeOwned>(
+    req: &actix_web::HttpRequest,
     body: &[u8],
-    query: &str,
+) -> Result<Option<T>, ApiError> {
+    if !has_body(body) {
+        return Ok(None);
+    }
+    require_json(req)?;
+    serde_json::from_slice(body)
+        .map(Some)
+        .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
+}
+
+/// A DELETE that names what to delete either in a JSON body or in the query string. A body
+/// must be JSON, as everywhere else (415 otherwise).
+pub fn body_or_query<T: serde::de::DeserializeOwned>(
+    req: &actix_web::HttpRequest,
+    body: &[u8],
 ) -> Result<T, ApiError> {
-    if body.iter().any(|b| !b.is_ascii_whitespace()) {
+    if has_body(body) {
+        require_json(req)?;
         serde_json::from_slice(body)
             .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
     } else {
-        serde_urlencoded::from_str(query)
+        serde_urlencoded::from_str(req.query_string())
             .map_err(|e| ApiError::BadRequest(format!("invalid query string: {e}")))
     }
 }

@@ -6,11 +6,12 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use figment::Figment;
-use figment::providers::{Env, Format, Serialized, Toml};
+use figment::providers::{Format, Serialized, Toml};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize, Serializer};
 
 mod delivery;
+mod env;
 mod oidc;
 mod saml;
 mod telemetry;
@@ -130,6 +131,7 @@ pub struct SigninConfig {
     pub step_up_minutes: u64,
     /// Addresses (or networks, `10.0.0.0/8`) of reverse proxies in front of Portcullis: only
     /// their `X-Forwarded-For` is believed when throttling by client address.
+    #[serde(deserialize_with = "env::string_or_list")]
     pub trusted_proxies: Vec<portcullis_idp::web::ProxyRange>,
 }
 
@@ -262,9 +264,11 @@ impl Config {
                 return Err(ConfigError::Invalid(format!("malformed variable name {k}")));
             }
         }
-        figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__"));
+        figment = figment.merge(env::TextEnv::prefixed(ENV_PREFIX));
+        // Lossy: environment values are text, and become numbers or booleans only where the
+        // setting is one (see `env`).
         let mut config: Config = figment
-            .extract()
+            .extract_lossy()
             .map_err(|e| ConfigError::Invalid(describe_figment_error(e)))?;
         config.resolve_files()?;
         config.validate()?;

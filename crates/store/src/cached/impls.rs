@@ -367,6 +367,7 @@ directory_impl! {
         ) -> Result<Option<AdminToken>>;
         fn list_admin_tokens(&self) -> Result<Vec<AdminToken>>;
         fn revoke_admin_token(&self, actor: Actor, id: AdminTokenId) -> Result<()>;
+        fn bootstrap_token_revoked(&self, hash: &[u8; 32]) -> Result<bool>;
     }
 }
 

@@ -213,17 +213,38 @@ impl AdminTokenStore for PostgresDirectory {
     async fn revoke_admin_token(&self, actor: Actor, id: AdminTokenId) -> Result<()> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg_err)?;
-        let n = execute(
+        let found = query_opt(
             &tx,
-            "DELETE FROM admin_tokens WHERE id = $1",
+            "DELETE FROM admin_tokens WHERE id = $1 RETURNING token_hash, bootstrap",
             &[&id.as_uuid()],
         )
         .await?;
-        if n == 0 {
+        let Some(row) = found else {
             return Err(StoreError::NotFound("admin token"));
+        };
+        if col::<bool>(&row, "bootstrap")? {
+            let hash: Vec<u8> = col(&row, "token_hash")?;
+            execute(
+                &tx,
+                "INSERT INTO revoked_bootstrap_tokens (token_hash, revoked_at) VALUES ($1, $2) \
+                 ON CONFLICT (token_hash) DO NOTHING",
+                &[&hash, &now_millis()],
+            )
+            .await?;
         }
         insert_audit(&tx, &events::admin_token(actor, "revoke", id)).await?;
         tx.commit().await.map_err(pg_err)
+    }
+
+    async fn bootstrap_token_revoked(&self, hash: &[u8; 32]) -> Result<bool> {
+        let client = self.client().await?;
+        let row = query_opt(
+            &client,
+            "SELECT 1 FROM revoked_bootstrap_tokens WHERE token_hash = $1",
+            &[&hash.as_slice()],
+        )
+        .await?;
+        Ok(row.is_some())
     }
 }
 

@@ -267,13 +267,37 @@ impl AdminTokenStore for SqliteDirectory {
 
     async fn revoke_admin_token(&self, actor: Actor, id: AdminTokenId) -> Result<()> {
         self.write(move |tx| {
-            let n = tx
-                .prepare_cached("DELETE FROM admin_tokens WHERE id = ?1")?
-                .execute([id.to_string()])?;
-            if n == 0 {
+            let found = query_opt(
+                tx,
+                "SELECT token_hash, bootstrap FROM admin_tokens WHERE id = ?1",
+                [id.to_string()],
+                |row| Ok((row.get::<_, Vec<u8>>(0)?, row.get::<_, bool>(1)?)),
+            )?;
+            let Some((hash, bootstrap)) = found else {
                 return Err(StoreError::NotFound("admin token"));
+            };
+            if bootstrap {
+                tx.prepare_cached(
+                    "INSERT INTO revoked_bootstrap_tokens (token_hash, revoked_at) VALUES (?1, ?2) \
+                     ON CONFLICT (token_hash) DO NOTHING",
+                )?
+                .execute(params![hash, now_millis().timestamp_millis()])?;
             }
+            tx.prepare_cached("DELETE FROM admin_tokens WHERE id = ?1")?
+                .execute([id.to_string()])?;
             Ok(((), events::admin_token(actor, "revoke", id)))
+        })
+        .await
+    }
+
+    async fn bootstrap_token_revoked(&self, hash: &[u8; 32]) -> Result<bool> {
+        let hash = *hash;
+        self.read(move |conn| {
+            exists(
+                conn,
+                "SELECT 1 FROM revoked_bootstrap_tokens WHERE token_hash = ?1",
+                [&hash[..]],
+            )
         })
         .await
     }

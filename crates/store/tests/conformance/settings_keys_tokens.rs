@@ -278,6 +278,16 @@ pub(super) async fn admin_tokens(d: &dyn Directory) {
         d.revoke_admin_token(admin(), AdminTokenId::new()).await,
         StoreError::NotFound("admin token")
     );
+    // Only a revoked bootstrap token is remembered (so a configured one is not recreated).
+    assert!(!d.bootstrap_token_revoked(&[2; 32]).await.unwrap());
+    assert!(!d.bootstrap_token_revoked(&[1; 32]).await.unwrap());
+    d.revoke_admin_token(admin(), boot.id).await.unwrap();
+    assert!(d.bootstrap_token_revoked(&[1; 32]).await.unwrap());
+    assert!(!d.bootstrap_token_revoked(&[3; 32]).await.unwrap());
+    assert_eq!(
+        d.find_admin_token(&[1; 32], Utc::now()).await.unwrap(),
+        None
+    );
 
     expect_events(
         d,
@@ -287,6 +297,7 @@ pub(super) async fn admin_tokens(d: &dyn Directory) {
             events::admin_token(admin(), "create", ci.id),
             events::admin_token(admin(), "create", expired.id),
             events::admin_token(admin(), "revoke", ci.id),
+            events::admin_token(admin(), "revoke", boot.id),
         ],
     )
     .await;
