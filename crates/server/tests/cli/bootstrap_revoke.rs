@@ -33,7 +33,14 @@ fn serve_logged(dir: &Path) -> (Server, Vec<String>) {
             let port = v["fields"]["port"].as_u64().expect("port");
             std::thread::spawn(move || for _ in lines.by_ref() {});
             let url = format!("http://127.0.0.1:{port}");
-            return (Server { child, url }, seen);
+            return (
+                Server {
+                    child,
+                    url,
+                    metrics_port: None,
+                },
+                seen,
+            );
         }
         seen.push(line);
     }
