@@ -29,7 +29,7 @@ pub(crate) const ACS: &str = "https://sp.example/acs";
 const PUBLIC: &str = "http://localhost:8080";
 
 /// An SP key (PKCS#1 DER) and its certificate (DER).
-fn sp_key() -> (Vec<u8>, Vec<u8>) {
+pub(crate) fn sp_key() -> (Vec<u8>, Vec<u8>) {
     use samael::idp::{CertificateParams, IdentityProvider, KeyType, Rsa};
     let idp = IdentityProvider::generate_new(KeyType::Rsa(Rsa::Rsa2048)).unwrap();
     let cert = idp
@@ -116,13 +116,13 @@ pub(crate) fn authn_request(
     )
 }
 
-fn deflate(xml: &str) -> String {
+pub(crate) fn deflate(xml: &str) -> String {
     let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
     enc.write_all(xml.as_bytes()).unwrap();
     STANDARD.encode(enc.finish().unwrap())
 }
 
-fn enc(v: &str) -> String {
+pub(crate) fn enc(v: &str) -> String {
     url::form_urlencoded::byte_serialize(v.as_bytes()).collect()
 }
 
@@ -310,7 +310,7 @@ async fn sp_initiated_post_with_a_signed_assertion(app: TestApp) {
     assert_eq!(b.get(&format!("/saml/sso?{q}")).await.status, 400);
 }
 
-fn signature_template(id: &str, cert: &[u8]) -> String {
+pub(crate) fn signature_template(id: &str, cert: &[u8]) -> String {
     format!(
         "<ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:SignedInfo>\
          <ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>\

@@ -2,6 +2,7 @@
 //! HTTP-POST, IdP-initiated from the portal), single logout, and the signing key. samael and
 //! xmlsec are reached only through [`xml`].
 
+pub mod binding;
 pub mod keys;
 pub mod launch;
 pub mod response;

@@ -8,7 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use portcullis_sessions::SessionToken;
 
 use super::response::{self, SUCCESS};
-use super::sso::{Binding, authenticate, inbound, refusal_text};
+use super::sso::{Binding, authenticate, inbound, inbound_redirect, refusal_text};
 use super::xml;
 use super::{auto_post, error_page, unavailable};
 use crate::Idp;
@@ -16,19 +16,20 @@ use crate::pages::MessagePage;
 use crate::web::{SESSION_COOKIE, page};
 
 /// `GET /saml/slo` (HTTP-Redirect).
-pub async fn slo_redirect(
-    idp: web::Data<Idp>,
-    req: HttpRequest,
-    q: web::Query<Vec<(String, String)>>,
-) -> HttpResponse {
-    let (xml, relay_state) = match inbound(q.into_inner(), xml::decode_redirect) {
+pub async fn slo_redirect(idp: web::Data<Idp>, req: HttpRequest) -> HttpResponse {
+    let (xml, query) = match inbound_redirect(req.query_string()) {
         Ok(m) => m,
         Err(r) => return *r,
     };
-    let binding = Binding::Redirect {
-        raw_query: req.query_string(),
-    };
-    handle(&idp, &req, xml, relay_state, &binding).await
+    let relay_state = query.relay_state();
+    handle(
+        &idp,
+        &req,
+        xml,
+        relay_state,
+        &Binding::Redirect { query: &query },
+    )
+    .await
 }
 
 /// `POST /saml/slo` (HTTP-POST).
@@ -65,7 +66,7 @@ async fn handle(
         }
         Err(_) => return unavailable(),
     };
-    let xml = match authenticate(&sp, binding, xml, "SAMLRequest", "LogoutRequest") {
+    let xml = match authenticate(&sp, binding, xml, "LogoutRequest") {
         Ok(x) => x,
         Err(text) => return error_page(StatusCode::BAD_REQUEST, text),
     };
