@@ -22,6 +22,7 @@ mod openapi;
 mod portal_accounts;
 mod saml;
 mod saml_launch;
+mod saml_logout;
 mod saml_redirect;
 mod security_oidc;
 mod security_signin;

@@ -352,7 +352,7 @@ async fn idp_initiated_launch_and_single_logout(app: TestApp) {
     let assertion = sp
         .parse_base64_response(&posted(&page, "SAMLResponse"), None)
         .unwrap();
-    assert!(assertion.subject.is_some());
+    let name_id = assertion.subject.unwrap().name_id.unwrap().value;
     // Bob is not assigned: a clear page.
     let bob = signed_in(&app, "bob").await;
     let refused = bob.get(&format!("/applications/{id}/launch")).await;
@@ -362,7 +362,7 @@ async fn idp_initiated_launch_and_single_logout(app: TestApp) {
     let logout = format!(
         "<samlp:LogoutRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" \
          xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"_lo1\" Version=\"2.0\" \
-         IssueInstant=\"{}\"><saml:Issuer>{SP}</saml:Issuer><saml:NameID>x</saml:NameID>\
+         IssueInstant=\"{}\"><saml:Issuer>{SP}</saml:Issuer><saml:NameID>{name_id}</saml:NameID>\
          </samlp:LogoutRequest>",
         app.clock
             .now()

@@ -18,6 +18,7 @@ pub const REQUESTER: &str = "urn:oasis:names:tc:SAML:2.0:status:Requester";
 pub const RESPONDER: &str = "urn:oasis:names:tc:SAML:2.0:status:Responder";
 pub const REQUEST_DENIED: &str = "urn:oasis:names:tc:SAML:2.0:status:RequestDenied";
 pub const NO_PASSIVE: &str = "urn:oasis:names:tc:SAML:2.0:status:NoPassive";
+pub const UNKNOWN_PRINCIPAL: &str = "urn:oasis:names:tc:SAML:2.0:status:UnknownPrincipal";
 pub const BINDING_POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
 pub const BINDING_REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
 const NS: &str = "xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" \
@@ -206,17 +207,21 @@ pub fn status_only(
     xml::sign(&body, key.key_der())
 }
 
-/// A signed LogoutResponse (SAML Core §3.7.2).
+/// A LogoutResponse (SAML Core §3.7.2), signed when `embed_signature` (else the Redirect
+/// binding signs the query).
 pub fn logout_response(
     issuer: &str,
     destination: &str,
     in_response_to: &str,
-    status: &str,
+    (status, second): (&str, Option<&str>),
     now: DateTime<Utc>,
     key: &SamlKey,
     embed_signature: bool,
 ) -> Result<String, xml::XmlError> {
     let id = new_id();
+    let inner = second
+        .map(|s| format!("<samlp:StatusCode Value=\"{s}\"/>"))
+        .unwrap_or_default();
     let sig = if embed_signature {
         xml::signature_template(&id, &key.cert_der, false)
     } else {
@@ -225,7 +230,7 @@ pub fn logout_response(
     let body = format!(
         "<samlp:LogoutResponse {NS} ID=\"{id}\" Version=\"2.0\" IssueInstant=\"{}\" \
          Destination=\"{}\" InResponseTo=\"{}\"><saml:Issuer>{}</saml:Issuer>{sig}<samlp:Status>\
-         <samlp:StatusCode Value=\"{status}\"/></samlp:Status></samlp:LogoutResponse>",
+         <samlp:StatusCode Value=\"{status}\">{inner}</samlp:StatusCode></samlp:Status></samlp:LogoutResponse>",
         instant(now),
         esc(destination),
         esc(in_response_to),

@@ -434,22 +434,37 @@ pub async fn issue(
     let Ok(key) = idp.saml_keys.signing_key().await else {
         return unavailable();
     };
+    let name_id = response::name_id(
+        sp.settings.name_id_format,
+        &current.user,
+        &sp.settings.entity_id,
+        &idp.saml_names,
+    );
+    let session_index = idp.saml_session_index(&current.session.id.to_string());
+    if sp.settings.name_id_format == portcullis_domain::NameIdFormat::Transient
+        && super::slo::remember_transient(
+            idp,
+            &session_index,
+            &sp.settings.entity_id,
+            &name_id,
+            current.session.expires_at,
+        )
+        .await
+        .is_err()
+    {
+        return unavailable();
+    }
     let grant = response::Grant {
         issuer: &idp.saml_entity_id(),
         sp: &sp.settings,
         acs_url,
         in_response_to: request_id,
-        name_id: response::name_id(
-            sp.settings.name_id_format,
-            &current.user,
-            &sp.settings.entity_id,
-            &idp.saml_names,
-        ),
+        name_id,
         subject: response::Subject {
             user: &current.user,
             groups,
             authn_instant: current.session.created_at,
-            session_index: idp.saml_session_index(&current.session.id.to_string()),
+            session_index,
             session_expires: current.session.expires_at,
         },
         now,

@@ -198,6 +198,41 @@ pub fn parse_logout_request(xml: &str) -> Result<LogoutRequest, XmlError> {
         .map_err(|e| XmlError::Malformed(format!("not a LogoutRequest ({e})")))
 }
 
+/// The `SessionIndex` elements of a LogoutRequest (SAML Core §3.7.1), in order. samael reads
+/// `SessionIndex` as an attribute, so the (already verified or reduced) XML is scanned here.
+pub fn session_indexes(xml: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = xml;
+    while let Some(start) = rest.find('<') {
+        rest = &rest[start + 1..];
+        let Some(end) = rest.find(|c: char| c.is_whitespace() || c == '>' || c == '/') else {
+            break;
+        };
+        if rest[..end].rsplit(':').next() != Some("SessionIndex") {
+            continue;
+        }
+        let Some(gt) = rest.find('>') else { break };
+        if rest[..gt].ends_with('/') {
+            out.push(String::new());
+            rest = &rest[gt + 1..];
+            continue;
+        }
+        let body = &rest[gt + 1..];
+        let text_end = body.find('<').unwrap_or(body.len());
+        out.push(
+            body[..text_end]
+                .trim()
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&quot;", "\"")
+                .replace("&apos;", "'")
+                .replace("&amp;", "&"),
+        );
+        rest = &body[text_end..];
+    }
+    out
+}
+
 /// The local name of the document element (to check what a reduced document is).
 pub fn root_name(xml: &str) -> Option<&str> {
     let mut rest = xml;
@@ -345,6 +380,18 @@ mod tests {
             decode_redirect(&encode_redirect("<x/>")).as_deref(),
             Ok("<x/>")
         );
+    }
+
+    #[test]
+    fn session_indexes_are_read_from_elements() {
+        let xml = "<samlp:LogoutRequest ID=\"a\"><saml:NameID>n</saml:NameID>\
+                   <samlp:SessionIndex>_one</samlp:SessionIndex><SessionIndex> _t&amp;wo </SessionIndex>\
+                   </samlp:LogoutRequest>";
+        assert_eq!(
+            session_indexes(xml),
+            vec!["_one".to_owned(), "_t&wo".to_owned()]
+        );
+        assert!(session_indexes("<samlp:LogoutRequest SessionIndex=\"x\"/>").is_empty());
     }
 
     #[test]
