@@ -24,6 +24,7 @@ mod saml;
 mod saml_launch;
 mod saml_logout;
 mod saml_redirect;
+mod saml_signing;
 mod security_oidc;
 mod security_signin;
 mod signin;

@@ -57,13 +57,15 @@ impl NameIdFormat {
     }
 }
 
-/// Which element carries the XML signature.
+/// Which elements carry an XML signature: the Response, the Assertion, or both (the Assertion
+/// signed first, then the Response over it — what node-saml's defaults and many SPs expect).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum SignedPart {
     #[default]
     Response,
     Assertion,
+    Both,
 }
 
 impl SignedPart {
@@ -71,14 +73,24 @@ impl SignedPart {
         match s {
             "response" => Ok(Self::Response),
             "assertion" => Ok(Self::Assertion),
-            _ => Err(ValidationError::new("must be response or assertion")),
+            "both" => Ok(Self::Both),
+            _ => Err(ValidationError::new("must be response, assertion or both")),
         }
     }
     pub fn as_str(&self) -> &'static str {
         match self {
             Self::Response => "response",
             Self::Assertion => "assertion",
+            Self::Both => "both",
         }
+    }
+    /// Whether the Assertion carries its own signature.
+    pub fn signs_assertion(&self) -> bool {
+        matches!(self, Self::Assertion | Self::Both)
+    }
+    /// Whether the Response carries a signature.
+    pub fn signs_response(&self) -> bool {
+        matches!(self, Self::Response | Self::Both)
     }
 }
 

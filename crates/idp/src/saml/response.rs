@@ -104,7 +104,7 @@ pub struct Grant<'a> {
     pub now: DateTime<Utc>,
 }
 
-/// The signed Response (Response or Assertion signed, as the SP is configured).
+/// The signed Response (Response, Assertion or both signed, as the SP is configured).
 pub fn success(g: &Grant<'_>, key: &SamlKey) -> Result<String, xml::XmlError> {
     let cert_der = &key.cert_der;
     let sp = g.sp;
@@ -120,9 +120,11 @@ pub fn success(g: &Grant<'_>, key: &SamlKey) -> Result<String, xml::XmlError> {
         .unwrap_or_default();
     let sha1 = sp.allow_sha1;
     let sig = |id: &str| xml::signature_template(id, cert_der, sha1);
+    // xmlsec fills one template per pass; for both, the Assertion is signed first and the
+    // Response's template is added afterwards, so its digest covers the signed Assertion.
     let (response_sig, assertion_sig) = match sp.signed_part {
         SignedPart::Response => (sig(&response_id), String::new()),
-        SignedPart::Assertion => (String::new(), sig(&assertion_id)),
+        SignedPart::Assertion | SignedPart::Both => (String::new(), sig(&assertion_id)),
     };
     let subject_id = g.subject.user.id.to_string();
     let mut attributes = String::new();
@@ -175,7 +177,18 @@ pub fn success(g: &Grant<'_>, key: &SamlKey) -> Result<String, xml::XmlError> {
         index = esc(&g.subject.session_index),
         session_end = instant(g.subject.session_expires),
     );
-    xml::sign(&body, key.key_der())
+    let signed = xml::sign(&body, key.key_der())?;
+    if sp.signed_part != SignedPart::Both {
+        return Ok(signed);
+    }
+    // The Response's Issuer is the first one; its signature follows it (SAML Core §5.4.1).
+    let end_of_issuer = "</saml:Issuer>";
+    let Some(at) = signed.find(end_of_issuer) else {
+        return Err(xml::XmlError::Signing);
+    };
+    let at = at + end_of_issuer.len();
+    let with_template = format!("{}{}{}", &signed[..at], sig(&response_id), &signed[at..]);
+    xml::sign(&with_template, key.key_der())
 }
 
 /// A signed Response carrying only a status (no assertion).

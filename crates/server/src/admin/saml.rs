@@ -56,7 +56,8 @@ pub struct SamlBody {
     pub aws_roles: Option<Vec<String>>,
     /// ISO-8601, `PT1M` to `PT1H`, default `PT5M`.
     pub assertion_lifetime: Option<String>,
-    /// `response` (default) or `assertion`.
+    /// Which elements we sign: `response` (default), `assertion`, or `both` (the Assertion, then
+    /// the Response around it).
     pub signed_part: Option<String>,
     /// Accept RSA-SHA1 / SHA-1 and sign with them (default false).
     pub allow_sha1: Option<bool>,
@@ -76,6 +77,7 @@ pub struct SamlView {
     pub name_id_format: String,
     pub attributes: Vec<AttributeBody>,
     pub assertion_lifetime: String,
+    /// `response`, `assertion` or `both`.
     pub signed_part: String,
     pub allow_sha1: bool,
     pub default_relay_state: Option<String>,
