@@ -9,9 +9,66 @@ use serde_json::json;
 
 use crate::helpers::TestApp;
 use crate::oidc_support::{mfa_off, person, signed_in};
-use crate::saml::{posted, register, service_provider};
+use crate::saml::{ACS, SP, posted, register, service_provider};
 
-crate::on_both_backends!(both_the_response_and_the_assertion_are_signed,);
+crate::on_both_backends!(
+    both_the_response_and_the_assertion_are_signed,
+    metadata_wanting_signed_assertions_gets_them,
+);
+
+/// SP metadata for the test SP: HTTP-POST ACS, an SLO service per binding in `slo_bindings`, and
+/// `WantAssertionsSigned` when `want` is given.
+pub(crate) fn sp_metadata(want: Option<bool>, slo_bindings: &[&str]) -> String {
+    let want = want
+        .map(|w| format!(" WantAssertionsSigned=\"{w}\""))
+        .unwrap_or_default();
+    let slo: String = slo_bindings
+        .iter()
+        .map(|b| {
+            format!(
+                "<md:SingleLogoutService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:{b}\" \
+                 Location=\"https://sp.example/slo\"/>"
+            )
+        })
+        .collect();
+    format!(
+        "<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" \
+         entityID=\"{SP}\"><md:SPSSODescriptor{want} \
+         protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">{slo}\
+         <md:AssertionConsumerService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST\" \
+         Location=\"{ACS}\" index=\"0\" isDefault=\"true\"/></md:SPSSODescriptor></md:EntityDescriptor>"
+    )
+}
+
+/// Registers the test SP from `metadata` (plus `extra` fields) and assigns `user`.
+pub(crate) async fn register_from_metadata(
+    app: &TestApp,
+    metadata: String,
+    extra: serde_json::Value,
+    user: &str,
+) -> crate::helpers::Answer {
+    let mut saml = json!({"metadataXml": metadata});
+    for (k, v) in extra.as_object().unwrap() {
+        saml[k] = v.clone();
+    }
+    let a = app
+        .post(
+            "applications",
+            json!({"name": "From metadata", "kind": "SAML", "saml": saml}),
+        )
+        .await;
+    if a.status == 201 {
+        let id = a.body["applicationId"].as_str().unwrap();
+        let r = app
+            .post(
+                &format!("applications/{id}/assignments"),
+                json!({"principalType": "USER", "principalId": user}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{r:?}");
+    }
+    a
+}
 
 /// Our signing certificate, from the published metadata.
 async fn idp_certificate(app: &TestApp) -> CertificateDer {
@@ -107,4 +164,53 @@ async fn both_the_response_and_the_assertion_are_signed(app: TestApp) {
         .await;
     assert_eq!(bad.status, 400, "{bad:?}");
     assert!(bad.body.to_string().contains("both"), "{bad:?}");
+}
+
+/// `WantAssertionsSigned="true"` in SP metadata is honoured: the Assertion carries its own
+/// signature (and the Response one too, by default), and `response` alone is refused.
+async fn metadata_wanting_signed_assertions_gets_them(app: TestApp) {
+    mfa_off(&app).await;
+    let ada = person(&app, "ada").await;
+    let refused = register_from_metadata(
+        &app,
+        sp_metadata(Some(true), &[]),
+        json!({"signedPart": "response"}),
+        &ada,
+    )
+    .await;
+    assert_eq!(refused.status, 400, "{refused:?}");
+    assert!(
+        refused.body.to_string().contains("WantAssertionsSigned"),
+        "{refused:?}"
+    );
+    let a = register_from_metadata(&app, sp_metadata(Some(true), &[]), json!({}), &ada).await;
+    assert_eq!(a.status, 201, "{a:?}");
+    assert_eq!(a.body["saml"]["signedPart"], "both", "{a:?}");
+    let id = a.body["applicationId"].as_str().unwrap();
+    let xml = launch_response(&app, "ada", id).await;
+    let cert = idp_certificate(&app).await;
+    let alone = assertion_alone(&xml);
+    assert!(
+        alone.contains("<ds:Signature "),
+        "the Assertion is signed: {xml}"
+    );
+    assert!(verifies(&alone, &cert));
+    assert!(verifies(&xml, &cert));
+    // `assertion` as asked; metadata without the flag keeps the default.
+    let patched = app
+        .patch(
+            &format!("applications/{id}"),
+            json!({"saml": {"metadataXml": sp_metadata(Some(true), &[]), "signedPart": "assertion"}}),
+        )
+        .await;
+    assert_eq!(patched.status, 200, "{patched:?}");
+    assert_eq!(patched.body["saml"]["signedPart"], "assertion");
+    let patched = app
+        .patch(
+            &format!("applications/{id}"),
+            json!({"saml": {"metadataXml": sp_metadata(Some(false), &[])}}),
+        )
+        .await;
+    assert_eq!(patched.status, 200, "{patched:?}");
+    assert_eq!(patched.body["saml"]["signedPart"], "response");
 }

@@ -308,6 +308,8 @@ pub struct SpMetadata {
     /// The signing certificate, base64 DER.
     pub certificate: Option<String>,
     pub authn_requests_signed: Option<bool>,
+    /// `WantAssertionsSigned`: the SP rejects assertions without their own signature.
+    pub want_assertions_signed: bool,
 }
 
 /// Reads SP metadata uploaded by an administrator (DTDs refused, 256 KiB at most).
@@ -359,6 +361,7 @@ pub fn read_sp_metadata(xml: &str) -> Result<SpMetadata, String> {
             .map(|s| s.location.clone()),
         certificate,
         authn_requests_signed: sp.authn_requests_signed,
+        want_assertions_signed: sp.want_assertions_signed.unwrap_or(false),
     })
 }
 

@@ -37,7 +37,8 @@ pub struct AttributeBody {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SamlBody {
     /// The SP's metadata (an `EntityDescriptor` with an `SPSSODescriptor`): entity id, HTTP-POST
-    /// ACS endpoints, SLO URL, signing certificate and `AuthnRequestsSigned` are read from it;
+    /// ACS endpoints, SLO URL, signing certificate, `AuthnRequestsSigned` and
+    /// `WantAssertionsSigned` are read from it;
     /// fields given here as well win.
     pub metadata_xml: Option<String>,
     pub entity_id: Option<String>,
@@ -57,7 +58,8 @@ pub struct SamlBody {
     /// ISO-8601, `PT1M` to `PT1H`, default `PT5M`.
     pub assertion_lifetime: Option<String>,
     /// Which elements we sign: `response` (default), `assertion`, or `both` (the Assertion, then
-    /// the Response around it).
+    /// the Response around it). Default `both` when `metadataXml` says
+    /// `WantAssertionsSigned="true"`, which then refuses `response`.
     pub signed_part: Option<String>,
     /// Accept RSA-SHA1 / SHA-1 and sign with them (default false).
     pub allow_sha1: Option<bool>,
@@ -135,6 +137,7 @@ fn read_metadata(xml: &str) -> Result<FromMetadata, String> {
         slo_url: m.slo_url,
         certificate: m.certificate,
         signed: m.authn_requests_signed,
+        want_assertions_signed: m.want_assertions_signed,
     })
 }
 
@@ -146,6 +149,7 @@ struct FromMetadata {
     slo_url: Option<String>,
     certificate: Option<String>,
     signed: Option<bool>,
+    want_assertions_signed: bool,
 }
 
 /// base64 DER or PEM → base64 DER of an RSA ≥ 2048 certificate.
@@ -262,8 +266,20 @@ pub fn parse_saml(e: &mut FieldErrors, b: SamlBody) -> Option<SamlSettings> {
         ),
         None => Some(AssertionLifetime::default()),
     };
+    // An SP whose metadata wants signed assertions gets them (and a signed Response as well,
+    // unless `assertion` is asked for); `response` alone would have every assertion rejected.
     let signed_part = match b.signed_part {
-        Some(p) => e.check("saml.signedPart", SignedPart::parse(&p)),
+        Some(p) => match e.check("saml.signedPart", SignedPart::parse(&p)) {
+            Some(p) if md.want_assertions_signed && !p.signs_assertion() => {
+                e.add(
+                    "saml.signedPart",
+                    "must be assertion or both: the metadata says WantAssertionsSigned=\"true\"",
+                );
+                None
+            }
+            other => other,
+        },
+        None if md.want_assertions_signed => Some(SignedPart::Both),
         None => Some(SignedPart::default()),
     };
     let start_url = match b.start_url {
