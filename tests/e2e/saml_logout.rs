@@ -1,6 +1,7 @@
 //! Single logout ends only the session a LogoutRequest names, and only once: a validly signed
 //! request for another person or another session, an old one, or a replayed one signs nobody
-//! out and is answered with a non-success LogoutResponse.
+//! out and is answered with a non-success LogoutResponse. The LogoutResponse goes by a binding
+//! the SP declared for its SingleLogoutService.
 
 use std::io::Read;
 
@@ -14,10 +15,12 @@ use crate::helpers::TestApp;
 use crate::oidc_support::{mfa_off, person, signed_in};
 use crate::saml::{posted, register, service_provider, sp_key};
 use crate::saml_redirect::{logout_request, signed_query};
+use crate::saml_signing::{register_from_metadata, sp_metadata};
 
 crate::on_both_backends!(
     logout_ends_only_the_named_fresh_session_once,
     transient_name_ids_are_matched_too,
+    the_logout_response_goes_by_a_binding_the_sp_declared,
 );
 
 const SLO: &str = "https://sp.example/slo";
@@ -173,4 +176,76 @@ async fn transient_name_ids_are_matched_too(app: TestApp) {
     let xml = logout(&b, &unsigned("_lt2", &name_id)).await;
     assert_eq!(top_status(&xml), SUCCESS, "{xml}");
     assert!(!signed_in_still(&b).await);
+}
+
+async fn the_logout_response_goes_by_a_binding_the_sp_declared(app: TestApp) {
+    mfa_off(&app).await;
+    let ada = person(&app, "ada").await;
+    // The SP's metadata declares HTTP-POST only for its SingleLogoutService.
+    let a = register_from_metadata(&app, sp_metadata(None, &["HTTP-POST"]), json!({}), &ada).await;
+    assert_eq!(a.status, 201, "{a:?}");
+    assert_eq!(a.body["saml"]["sloBindings"], json!(["HTTP-POST"]), "{a:?}");
+    let id = a.body["applicationId"].as_str().unwrap().to_owned();
+    let b = signed_in(&app, "ada").await;
+    let (name_id, _) = launched(&app, &b, &id).await;
+    // A LogoutRequest by Redirect is answered by POST, with an enveloped signature.
+    let q = crate::saml::redirect_query(
+        &logout_request("_lb1", app.clock.now(), &name_id, None),
+        "rs-post",
+        None,
+    );
+    let r = b.get(&format!("/saml/slo?{q}")).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(r.body.contains(&format!("action=\"{SLO}\"")), "{}", r.body);
+    assert_eq!(r.field("RelayState").as_deref(), Some("rs-post"));
+    let xml =
+        String::from_utf8(STANDARD.decode(r.field("SAMLResponse").unwrap()).unwrap()).unwrap();
+    assert!(xml.contains("<samlp:LogoutResponse"), "{xml}");
+    assert!(xml.contains("<ds:Signature"), "{xml}");
+    assert_eq!(top_status(&xml), SUCCESS, "{xml}");
+    assert!(!signed_in_still(&b).await);
+
+    // Declared HTTP-Redirect only: a LogoutRequest by POST is answered by Redirect.
+    let p = app
+        .patch(
+            &format!("applications/{id}"),
+            json!({"saml": {"metadataXml": sp_metadata(None, &["HTTP-Redirect"])}}),
+        )
+        .await;
+    assert_eq!(p.status, 200, "{p:?}");
+    let b = signed_in(&app, "ada").await;
+    let (name_id, _) = launched(&app, &b, &id).await;
+    let lo = logout_request("_lb2", app.clock.now(), &name_id, None);
+    let r = b
+        .post("/saml/slo", &[("SAMLRequest", &STANDARD.encode(lo))])
+        .await;
+    assert_eq!(r.status, 302, "{r:?}");
+    let loc = r.location.unwrap();
+    assert!(loc.starts_with(&format!("{SLO}?SAMLResponse=")), "{loc}");
+    assert_eq!(top_status(&redirected_response(&loc)), SUCCESS);
+
+    // Both declared: the request's own binding.
+    let p = app
+        .patch(
+            &format!("applications/{id}"),
+            json!({"saml": {"metadataXml": sp_metadata(None, &["HTTP-Redirect", "HTTP-POST"])}}),
+        )
+        .await;
+    assert_eq!(p.status, 200, "{p:?}");
+    let b = signed_in(&app, "ada").await;
+    let (name_id, _) = launched(&app, &b, &id).await;
+    let lo = logout_request("_lb3", app.clock.now(), &name_id, None);
+    let r = b
+        .post("/saml/slo", &[("SAMLRequest", &STANDARD.encode(lo))])
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(r.body.contains(&format!("action=\"{SLO}\"")), "{}", r.body);
+    // A binding by hand is checked.
+    let bad = app
+        .patch(
+            &format!("applications/{id}"),
+            json!({"saml": {"metadataXml": sp_metadata(None, &[]), "sloUrl": SLO, "sloBindings": ["SOAP"]}}),
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{bad:?}");
 }

@@ -94,6 +94,41 @@ impl SignedPart {
     }
 }
 
+/// A front-channel SAML binding (SAML Bindings §3.4, §3.5) at an SP endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum SamlBinding {
+    HttpRedirect,
+    HttpPost,
+}
+
+impl SamlBinding {
+    pub const ALL: [SamlBinding; 2] = [Self::HttpRedirect, Self::HttpPost];
+
+    /// The name the admin API uses.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::HttpRedirect => "HTTP-Redirect",
+            Self::HttpPost => "HTTP-POST",
+        }
+    }
+
+    pub fn urn(&self) -> &'static str {
+        match self {
+            Self::HttpRedirect => "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect",
+            Self::HttpPost => "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST",
+        }
+    }
+
+    /// `HTTP-Redirect` / `HTTP-POST`, or their URNs.
+    pub fn parse(s: &str) -> Result<Self, ValidationError> {
+        Self::ALL
+            .into_iter()
+            .find(|b| b.as_str() == s || b.urn() == s)
+            .ok_or_else(|| ValidationError::new("must be HTTP-Redirect or HTTP-POST"))
+    }
+}
+
 /// An assertion consumer service (SAML Metadata §2.4.4.1): only the HTTP-POST binding is served.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AssertionConsumerService {
@@ -234,6 +269,9 @@ pub struct SamlSettings {
     pub acs: Vec<AssertionConsumerService>,
     /// The SP's SingleLogoutService (HTTP-Redirect or HTTP-POST answers go here).
     pub slo_url: Option<SamlUrl>,
+    /// The bindings the SP accepts at `slo_url` (from its metadata); empty: either.
+    #[serde(default)]
+    pub slo_bindings: Vec<SamlBinding>,
     /// The SP's signing certificate, base64 DER.
     pub certificate: Option<String>,
     /// Refuse AuthnRequests and LogoutRequests that are not signed.

@@ -6,7 +6,8 @@
 //! we issued to this SP for the person, and, when given, the session's `SessionIndex`. Otherwise
 //! nobody is signed out and the answer says `Requester` (`RequestDenied`, or `UnknownPrincipal`
 //! for another person or session). The answer is a signed LogoutResponse to the SP's
-//! SingleLogoutService (a query signature for Redirect, an enveloped XML signature for POST).
+//! SingleLogoutService (a query signature for Redirect, an enveloped XML signature for POST), by
+//! the request's binding when the SP accepts it there, else by one the SP declared.
 
 use std::time::Duration;
 
@@ -14,7 +15,7 @@ use actix_web::cookie::Cookie;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, TimeDelta, Utc};
-use portcullis_domain::NameIdFormat;
+use portcullis_domain::{NameIdFormat, SamlBinding};
 use portcullis_sessions::SessionToken;
 
 use super::response::{self, REQUEST_DENIED, REQUESTER, SUCCESS, UNKNOWN_PRINCIPAL};
@@ -264,6 +265,21 @@ async fn handle(
     }
 }
 
+/// Whether the LogoutResponse goes by POST: by the request's binding when the SP accepts it at
+/// its SLO URL (or declared none), else by the first binding it declared.
+fn reply_by_post(declared: &[SamlBinding], request: &Binding<'_>) -> bool {
+    let came_by = match request {
+        Binding::Post => SamlBinding::HttpPost,
+        Binding::Redirect { .. } => SamlBinding::HttpRedirect,
+    };
+    let by = if declared.contains(&came_by) {
+        came_by
+    } else {
+        declared.first().copied().unwrap_or(came_by)
+    };
+    by == SamlBinding::HttpPost
+}
+
 /// Where and how the LogoutResponse goes.
 struct Reply<'a> {
     sp: &'a ServiceProvider,
@@ -310,7 +326,7 @@ impl Reply<'_> {
         let Ok(key) = idp.saml_keys.signing_key().await else {
             return unavailable();
         };
-        let post = matches!(self.binding, Binding::Post);
+        let post = reply_by_post(&self.sp.settings.slo_bindings, self.binding);
         let Ok(body) = response::logout_response(
             &idp.saml_entity_id(),
             &slo_url,

@@ -304,7 +304,10 @@ pub struct SpMetadata {
     pub entity_id: Option<String>,
     /// HTTP-POST ACS endpoints: (URL, index, isDefault).
     pub acs: Vec<(String, u16, bool)>,
+    /// The first front-channel (HTTP-Redirect or HTTP-POST) SingleLogoutService.
     pub slo_url: Option<String>,
+    /// The bindings the SP declares at `slo_url` (binding URNs).
+    pub slo_bindings: Vec<String>,
     /// The signing certificate, base64 DER.
     pub certificate: Option<String>,
     pub authn_requests_signed: Option<bool>,
@@ -351,14 +354,26 @@ pub fn read_sp_metadata(xml: &str) -> Result<SpMetadata, String> {
         .and_then(|k| k.key_info.x509_data.as_ref())
         .and_then(|x| x.certificates.first())
         .map(|c| c.chars().filter(|c| !c.is_whitespace()).collect());
+    let front_channel: Vec<_> = sp
+        .single_logout_services
+        .iter()
+        .flatten()
+        .filter(|s| {
+            s.binding == "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
+                || s.binding == "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
+        })
+        .collect();
+    let slo_url = front_channel.first().map(|s| s.location.clone());
+    let slo_bindings = front_channel
+        .iter()
+        .filter(|s| Some(&s.location) == slo_url.as_ref())
+        .map(|s| s.binding.clone())
+        .collect();
     Ok(SpMetadata {
         entity_id: ed.entity_id.clone(),
         acs,
-        slo_url: sp
-            .single_logout_services
-            .as_ref()
-            .and_then(|s| s.first())
-            .map(|s| s.location.clone()),
+        slo_url,
+        slo_bindings,
         certificate,
         authn_requests_signed: sp.authn_requests_signed,
         want_assertions_signed: sp.want_assertions_signed.unwrap_or(false),

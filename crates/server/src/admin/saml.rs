@@ -5,7 +5,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use portcullis_domain::{
     AssertionConsumerService, AssertionLifetime, AttributeMapping, FieldErrors, NameIdFormat,
-    SamlSettings, SamlUrl, SignedPart,
+    SamlBinding, SamlSettings, SamlUrl, SignedPart,
 };
 use serde::{Deserialize, Serialize};
 
@@ -44,6 +44,9 @@ pub struct SamlBody {
     pub entity_id: Option<String>,
     pub acs: Option<Vec<AcsBody>>,
     pub slo_url: Option<String>,
+    /// How the SP accepts LogoutResponses at `sloUrl`: `HTTP-Redirect` and/or `HTTP-POST` (or
+    /// their URNs). Default: what `metadataXml` declares at that URL, else either.
+    pub slo_bindings: Option<Vec<String>>,
     /// The SP's signing certificate: base64 DER or PEM.
     pub certificate: Option<String>,
     pub require_signed_requests: Option<bool>,
@@ -74,6 +77,8 @@ pub struct SamlView {
     pub entity_id: String,
     pub acs: Vec<AcsBody>,
     pub slo_url: Option<String>,
+    /// `HTTP-Redirect`, `HTTP-POST`; empty: either.
+    pub slo_bindings: Vec<String>,
     pub certificate: Option<String>,
     pub require_signed_requests: bool,
     pub name_id_format: String,
@@ -100,6 +105,11 @@ impl From<SamlSettings> for SamlView {
                 })
                 .collect(),
             slo_url: s.slo_url.map(String::from),
+            slo_bindings: s
+                .slo_bindings
+                .iter()
+                .map(|b| b.as_str().to_owned())
+                .collect(),
             certificate: s.certificate,
             require_signed_requests: s.require_signed_requests,
             name_id_format: s.name_id_format.as_str().into(),
@@ -135,6 +145,11 @@ fn read_metadata(xml: &str) -> Result<FromMetadata, String> {
             })
             .collect(),
         slo_url: m.slo_url,
+        slo_bindings: m
+            .slo_bindings
+            .iter()
+            .filter_map(|b| SamlBinding::parse(b).ok())
+            .collect(),
         certificate: m.certificate,
         signed: m.authn_requests_signed,
         want_assertions_signed: m.want_assertions_signed,
@@ -147,6 +162,7 @@ struct FromMetadata {
     entity_id: Option<String>,
     acs: Vec<AcsBody>,
     slo_url: Option<String>,
+    slo_bindings: Vec<SamlBinding>,
     certificate: Option<String>,
     signed: Option<bool>,
     want_assertions_signed: bool,
@@ -199,6 +215,22 @@ pub fn parse_saml(e: &mut FieldErrors, b: SamlBody) -> Option<SamlSettings> {
             }
         }
     }
+    // The metadata's bindings describe its SLO URL: they apply when that URL is the one used.
+    let slo_bindings = match b.slo_bindings {
+        Some(list) => {
+            let mut out = Vec::new();
+            for name in list {
+                match e.check("saml.sloBindings", SamlBinding::parse(&name)) {
+                    Some(binding) if !out.contains(&binding) => out.push(binding),
+                    Some(_) => {}
+                    None => bad = true,
+                }
+            }
+            out
+        }
+        None if b.slo_url.is_none() || b.slo_url == md.slo_url => md.slo_bindings,
+        None => Vec::new(),
+    };
     let slo_url = match b.slo_url.or(md.slo_url) {
         Some(u) => e.check("saml.sloUrl", SamlUrl::parse(u)).map(Some),
         None => Some(None),
@@ -290,6 +322,7 @@ pub fn parse_saml(e: &mut FieldErrors, b: SamlBody) -> Option<SamlSettings> {
         entity_id,
         acs,
         slo_url: slo_url?,
+        slo_bindings,
         certificate: certificate?,
         require_signed_requests: b.require_signed_requests.or(md.signed).unwrap_or(false),
         name_id_format: name_id_format?,
