@@ -1,6 +1,7 @@
 //! Signing choices: `signedPart: "both"` signs the Assertion and the Response around it, each
 //! signature verifying on its own terms (xmlsec through samael, with the certificate from our
-//! metadata).
+//! metadata); SP metadata's `WantAssertionsSigned` honoured; and our metadata per SP, saying
+//! `WantAuthnRequestsSigned="true"` to an SP that must sign.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -14,6 +15,7 @@ use crate::saml::{ACS, SP, posted, register, service_provider};
 crate::on_both_backends!(
     both_the_response_and_the_assertion_are_signed,
     metadata_wanting_signed_assertions_gets_them,
+    per_sp_metadata_says_when_requests_must_be_signed,
 );
 
 /// SP metadata for the test SP: HTTP-POST ACS, an SLO service per binding in `slo_bindings`, and
@@ -213,4 +215,68 @@ async fn metadata_wanting_signed_assertions_gets_them(app: TestApp) {
         .await;
     assert_eq!(patched.status, 200, "{patched:?}");
     assert_eq!(patched.body["saml"]["signedPart"], "response");
+}
+
+async fn metadata_text(app: &TestApp, query: &str) -> (u16, String) {
+    let r = app
+        .client
+        .get(format!("{}/saml/metadata{query}", app.base))
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// samlify (and others) sign only when the IdP's metadata wants signed requests: an SP that must
+/// sign gets metadata saying so, by its entity id or application id.
+async fn per_sp_metadata_says_when_requests_must_be_signed(app: TestApp) {
+    let (_, cert) = crate::saml::sp_key();
+    let id = register(
+        &app,
+        json!({"requireSignedRequests": true, "certificate": STANDARD.encode(&cert)}),
+        None,
+    )
+    .await;
+    register(
+        &app,
+        json!({"entityId": "https://relaxed.example/saml"}),
+        None,
+    )
+    .await;
+    let want = "WantAuthnRequestsSigned=\"true\"";
+    let (status, generic) = metadata_text(&app, "").await;
+    assert_eq!(status, 200);
+    assert!(
+        generic.contains("WantAuthnRequestsSigned=\"false\""),
+        "{generic}"
+    );
+    let sp = url::form_urlencoded::byte_serialize(SP.as_bytes()).collect::<String>();
+    let (status, strict) = metadata_text(&app, &format!("?sp={sp}")).await;
+    assert_eq!(status, 200);
+    assert!(strict.contains(want), "{strict}");
+    let entity = |md: &str| {
+        md[md.find("entityID=").unwrap()..]
+            .split('"')
+            .nth(1)
+            .map(str::to_owned)
+    };
+    assert_eq!(entity(&strict), entity(&generic), "the same IdP");
+    strict
+        .parse::<samael::metadata::EntityDescriptor>()
+        .expect("valid metadata");
+    let (_, by_id) = metadata_text(&app, &format!("?applicationId={id}")).await;
+    assert!(by_id.contains(want), "{by_id}");
+    let (_, relaxed) = metadata_text(&app, "?sp=https%3A%2F%2Frelaxed.example%2Fsaml").await;
+    assert!(
+        relaxed.contains("WantAuthnRequestsSigned=\"false\""),
+        "{relaxed}"
+    );
+    for unknown in [
+        "?sp=urn%3Anobody",
+        "?applicationId=not-an-id",
+        &format!("?applicationId={}", uuid::Uuid::new_v4()),
+    ] {
+        let (status, body) = metadata_text(&app, unknown).await;
+        assert_eq!(status, 404, "{unknown}: {body}");
+    }
 }

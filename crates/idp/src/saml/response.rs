@@ -256,9 +256,14 @@ pub fn logout_response(
     }
 }
 
-/// The IdP metadata: every published certificate, SSO and SLO endpoints for both bindings, and
-/// the NameID formats.
-pub fn metadata(entity_id: &str, base: &str, certs: &[Vec<u8>]) -> String {
+/// The IdP metadata: every published certificate, SSO and SLO endpoints for both bindings, the
+/// NameID formats, and whether (this SP's) AuthnRequests must be signed.
+pub fn metadata(
+    entity_id: &str,
+    base: &str,
+    certs: &[Vec<u8>],
+    want_authn_requests_signed: bool,
+) -> String {
     let keys: String = certs
         .iter()
         .map(|c| {
@@ -279,7 +284,7 @@ pub fn metadata(entity_id: &str, base: &str, certs: &[Vec<u8>]) -> String {
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
          <md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" \
          xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" entityID=\"{}\">\
-         <md:IDPSSODescriptor WantAuthnRequestsSigned=\"false\" \
+         <md:IDPSSODescriptor WantAuthnRequestsSigned=\"{want_authn_requests_signed}\" \
          protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">{keys}\
          <md:SingleLogoutService Binding=\"{BINDING_REDIRECT}\" Location=\"{slo}\"/>\
          <md:SingleLogoutService Binding=\"{BINDING_POST}\" Location=\"{slo}\"/>{formats}\
