@@ -138,6 +138,19 @@ async fn logout_ends_only_the_named_fresh_session_once(app: TestApp) {
         assert!(signed_in_still(&b).await);
     }
 
+    // Fresh, but past its own NotOnOrAfter: refused.
+    let expired = logout_request("_lo-a5", now, &name_id, Some(&index)).replacen(
+        " Version=",
+        &format!(
+            " NotOnOrAfter=\"{}\" Version=",
+            (now - chrono::Duration::minutes(5)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ),
+        1,
+    );
+    let xml = logout(&b, &signed_query(&expired, None, &key)).await;
+    assert_eq!(top_status(&xml), REQUESTER, "{xml}");
+    assert!(signed_in_still(&b).await);
+
     // The right one (NameID only, no SessionIndex): Ada's session ends, with Success.
     let q = signed_query(
         &logout_request("_lo-ok", now, &name_id, None),

@@ -1,7 +1,7 @@
 //! SP-initiated single logout (SAML Profiles §4.4): a LogoutRequest by HTTP-Redirect or HTTP-POST
 //! at `/saml/slo` from a registered SP (signature checked as for AuthnRequests). It ends the
 //! portal session of the browser that brings it only when the request is fresh (`IssueInstant`
-//! within the allowed clock skew), never seen before (its ID, per SP, in the flow store), addressed
+//! within the allowed clock skew, `NotOnOrAfter` not past), never seen before (its ID, per SP, in the flow store), addressed
 //! to us (`Destination`, when given), and names that session's person and session: the `NameID`
 //! we issued to this SP for the person, and, when given, the session's `SessionIndex`. Otherwise
 //! nobody is signed out and the answer says `Requester` (`RequestDenied`, or `UnknownPrincipal`
@@ -123,6 +123,13 @@ async fn check(
             return Err(deny(
                 "IssueInstant missing or outside the allowed clock skew",
             ));
+        }
+    }
+    // NotOnOrAfter (SAML Core §3.7.1), when given, must be a time and not yet past.
+    if let Some(raw) = xml::root_attribute(xml, "NotOnOrAfter") {
+        match DateTime::parse_from_rfc3339(raw.trim()) {
+            Ok(t) if now < t.with_timezone(&Utc) + skew => {}
+            _ => return Err(deny("NotOnOrAfter is past or not a time")),
         }
     }
     if let Some(dest) = &request.destination

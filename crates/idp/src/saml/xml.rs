@@ -233,6 +233,33 @@ pub fn session_indexes(xml: &str) -> Vec<String> {
     out
 }
 
+/// The value of attribute `name` on the document element, unescaped no further (for plain
+/// values such as times).
+pub fn root_attribute<'a>(xml: &'a str, name: &str) -> Option<&'a str> {
+    let mut rest = xml;
+    let tag = loop {
+        let start = rest.find('<')?;
+        rest = &rest[start + 1..];
+        if rest.starts_with('?') || rest.starts_with('!') {
+            continue;
+        }
+        break &rest[..rest.find('>')?];
+    };
+    let needle = format!("{name}=");
+    let mut search = tag;
+    while let Some(at) = search.find(&needle) {
+        let before = search[..at].chars().last();
+        let after = &search[at + needle.len()..];
+        if before.is_some_and(char::is_whitespace) {
+            let quote = after.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+            let value = &after[1..];
+            return value.find(quote).map(|end| &value[..end]);
+        }
+        search = after;
+    }
+    None
+}
+
 /// The local name of the document element (to check what a reduced document is).
 pub fn root_name(xml: &str) -> Option<&str> {
     let mut rest = xml;
@@ -410,6 +437,21 @@ mod tests {
             vec!["_one".to_owned(), "_t&wo".to_owned()]
         );
         assert!(session_indexes("<samlp:LogoutRequest SessionIndex=\"x\"/>").is_empty());
+    }
+
+    #[test]
+    fn root_attributes() {
+        let xml = "<?xml version=\"1.0\"?><samlp:LogoutRequest ID=\"a\" xNotOnOrAfter=\"no\" \
+                   NotOnOrAfter='2026-01-01T00:00:00Z'><x NotOnOrAfter=\"inner\"/></samlp:LogoutRequest>";
+        assert_eq!(
+            root_attribute(xml, "NotOnOrAfter"),
+            Some("2026-01-01T00:00:00Z")
+        );
+        assert_eq!(root_attribute(xml, "ID"), Some("a"));
+        assert_eq!(
+            root_attribute("<r><x NotOnOrAfter=\"1\"/></r>", "NotOnOrAfter"),
+            None
+        );
     }
 
     #[test]
