@@ -3,7 +3,8 @@
 // deflate-raw, base64, url-encoded). The person clicks it, signs in on our pages, and the
 // auto-posting form (a script file, as the CSP demands) lands on the SP's ACS with a
 // SAMLResponse that the test decodes and checks. Then the person launches the application from
-// the portal's Applications tab and the ACS receives an unsolicited Response.
+// the portal's Applications tab and the ACS receives an unsolicited Response; the same launch
+// link on another site's page is confirmed on our page first.
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -58,6 +59,15 @@ function startServiceProvider(idpBase) {
       res.end(
         '<!doctype html><title>Test SP</title><h1>Test SP</h1>' +
           `<a id="login" href="${authnRequest().replace(/&/g, '&amp;')}">Sign in with Portcullis</a>`,
+      );
+      return;
+    }
+    if (req.method === 'GET' && url.pathname === '/link') {
+      // Another site's page linking to `to` (our launch link, say).
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      res.end(
+        '<!doctype html><title>Elsewhere</title>' +
+          `<a id="go" href="${url.searchParams.get('to').replace(/&/g, '&amp;').replace(/"/g, '&quot;')}">Go</a>`,
       );
       return;
     }
@@ -216,4 +226,20 @@ test('SP-initiated sign-in from an SP link, then a launch from the Applications 
   assert.equal(attr(second.xml, 'SubjectConfirmationData', 'InResponseTo'), null);
   assert.equal(second.relayState, `${sp.origin}/home`);
   assert.equal(sp.posts.length, 2);
+
+  // 3. The same launch link on another site: Chromium sends Sec-Fetch-Site (cross-site or
+  // same-site), so we ask first and nothing is posted; the confirmation link then launches.
+  const launchUrl = `${env.base}/applications/${app.applicationId}/launch`;
+  await page.goto(`${sp.origin}/link?to=${encodeURIComponent(launchUrl)}`);
+  loaded = page.waitForEvent('load');
+  await page.locator('#go').click();
+  await loaded;
+  assert.equal(page.url(), launchUrl, 'on our confirmation page');
+  assert.match(await page.locator('main, body').first().innerText(), /Another site sent you here/);
+  assert.equal(sp.posts.length, 2, 'nothing was posted to the SP');
+  await page.getByRole('link', { name: 'Open the application' }).click();
+  await page.waitForURL(sp.acs);
+  const third = await sp.waitForPost(3);
+  assertSuccess(third.xml, email);
+  assert.equal(sp.posts.length, 3);
 });

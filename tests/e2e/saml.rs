@@ -29,7 +29,7 @@ pub(crate) const ACS: &str = "https://sp.example/acs";
 const PUBLIC: &str = "http://localhost:8080";
 
 /// An SP key (PKCS#1 DER) and its certificate (DER).
-fn sp_key() -> (Vec<u8>, Vec<u8>) {
+pub(crate) fn sp_key() -> (Vec<u8>, Vec<u8>) {
     use samael::idp::{CertificateParams, IdentityProvider, KeyType, Rsa};
     let idp = IdentityProvider::generate_new(KeyType::Rsa(Rsa::Rsa2048)).unwrap();
     let cert = idp
@@ -116,13 +116,13 @@ pub(crate) fn authn_request(
     )
 }
 
-fn deflate(xml: &str) -> String {
+pub(crate) fn deflate(xml: &str) -> String {
     let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
     enc.write_all(xml.as_bytes()).unwrap();
     STANDARD.encode(enc.finish().unwrap())
 }
 
-fn enc(v: &str) -> String {
+pub(crate) fn enc(v: &str) -> String {
     url::form_urlencoded::byte_serialize(v.as_bytes()).collect()
 }
 
@@ -310,7 +310,7 @@ async fn sp_initiated_post_with_a_signed_assertion(app: TestApp) {
     assert_eq!(b.get(&format!("/saml/sso?{q}")).await.status, 400);
 }
 
-fn signature_template(id: &str, cert: &[u8]) -> String {
+pub(crate) fn signature_template(id: &str, cert: &[u8]) -> String {
     format!(
         "<ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:SignedInfo>\
          <ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>\
@@ -352,7 +352,7 @@ async fn idp_initiated_launch_and_single_logout(app: TestApp) {
     let assertion = sp
         .parse_base64_response(&posted(&page, "SAMLResponse"), None)
         .unwrap();
-    assert!(assertion.subject.is_some());
+    let name_id = assertion.subject.unwrap().name_id.unwrap().value;
     // Bob is not assigned: a clear page.
     let bob = signed_in(&app, "bob").await;
     let refused = bob.get(&format!("/applications/{id}/launch")).await;
@@ -362,7 +362,7 @@ async fn idp_initiated_launch_and_single_logout(app: TestApp) {
     let logout = format!(
         "<samlp:LogoutRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" \
          xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"_lo1\" Version=\"2.0\" \
-         IssueInstant=\"{}\"><saml:Issuer>{SP}</saml:Issuer><saml:NameID>x</saml:NameID>\
+         IssueInstant=\"{}\"><saml:Issuer>{SP}</saml:Issuer><saml:NameID>{name_id}</saml:NameID>\
          </samlp:LogoutRequest>",
         app.clock
             .now()

@@ -1,6 +1,7 @@
 //! The portal's launch link for OIDC applications (`initiate_login_uri` with `iss`, else the
 //! origin of the first https redirect URI; a page for someone not assigned), and SAML `IsPassive`
-//! (no session: a `NoPassive` status Response to the ACS; a session: a success Response).
+//! (no session: a `NoPassive` status Response to the ACS; a session: a success Response), and a
+//! launch that another site started (`Sec-Fetch-Site`) confirmed before any assertion is posted.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -17,6 +18,7 @@ use crate::saml::{
 crate::on_both_backends!(
     oidc_launch_goes_to_initiate_login_uri_or_redirect_origin,
     is_passive_answers_without_asking,
+    a_launch_another_site_started_is_confirmed_first,
 );
 
 async fn oidc_launch_goes_to_initiate_login_uri_or_redirect_origin(app: TestApp) {
@@ -169,4 +171,43 @@ async fn the_configured_entity_id_is_in_the_metadata() {
         metadata.contains(r#"entityID="urn:example:portcullis""#),
         "{metadata}"
     );
+}
+
+/// A launch link on another site must not make the browser post an assertion to the SP (login
+/// CSRF into the SP): as the console link, a cross-site or same-site navigation asks first.
+async fn a_launch_another_site_started_is_confirmed_first(app: TestApp) {
+    mfa_off(&app).await;
+    let ada = person(&app, "ada").await;
+    let id = register(&app, json!({}), Some(&ada)).await;
+    let b = signed_in(&app, "ada").await;
+    let path = format!("/applications/{id}/launch");
+    let launch = |site: &'static str| {
+        let b = &b;
+        let url = format!("{}{path}", app.base);
+        async move {
+            let r = b
+                .client
+                .get(url)
+                .header("sec-fetch-site", site)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    for site in ["cross-site", "same-site"] {
+        let (status, body) = launch(site).await;
+        assert_eq!(status, 200, "{site}: {body}");
+        assert!(!body.contains("SAMLResponse"), "{site}: {body}");
+        assert!(body.contains("Another site sent you here"), "{body}");
+        assert!(body.contains(&format!("href=\"{path}\"")), "{body}");
+    }
+    // Followed from our page (same-origin), typed (none) or from a client without the header.
+    for site in ["same-origin", "none"] {
+        let (status, body) = launch(site).await;
+        assert_eq!(status, 200, "{site}: {body}");
+        assert!(body.contains("name=\"SAMLResponse\""), "{site}: {body}");
+    }
+    let page = b.get(&path).await;
+    assert!(page.field("SAMLResponse").is_some(), "{page:?}");
 }

@@ -131,8 +131,8 @@ class ServiceProvider:
                         "name_id_format": [NAMEID_FORMAT_PERSISTENT],
                         "authn_requests_signed": True,
                         "logout_requests_signed": True,
-                        "want_response_signed": self.signed_part == "response",
-                        "want_assertions_signed": self.signed_part == "assertion",
+                        "want_response_signed": self.signed_part in ("response", "both"),
+                        "want_assertions_signed": self.signed_part in ("assertion", "both"),
                         "want_assertions_or_response_signed": True,
                         "allow_unsolicited": allow_unsolicited,
                         "signing_algorithm": SIG_RSA_SHA256,
@@ -200,6 +200,7 @@ BINDINGS = [
     pytest.param(BINDING_HTTP_REDIRECT, "response", id="redirect-response_signed"),
     pytest.param(BINDING_HTTP_POST, "assertion", id="post-assertion_signed"),
     pytest.param(BINDING_HTTP_POST, "response", id="post-response_signed"),
+    pytest.param(BINDING_HTTP_POST, "both", id="post-both_signed"),
 ]
 
 

@@ -104,8 +104,8 @@ class ServiceProvider:
                 "authnRequestsSigned": True,
                 "logoutRequestSigned": True,
                 "logoutResponseSigned": True,
-                "wantMessagesSigned": signed_part == "response",
-                "wantAssertionsSigned": signed_part == "assertion",
+                "wantMessagesSigned": signed_part in ("response", "both"),
+                "wantAssertionsSigned": signed_part in ("assertion", "both"),
                 "wantNameId": True,
                 "wantAttributeStatement": True,
                 "signatureAlgorithm": C.RSA_SHA256,
@@ -216,6 +216,8 @@ BINDINGS = [
     pytest.param(C.BINDING_HTTP_REDIRECT, "response", id="redirect-response_signed"),
     pytest.param(C.BINDING_HTTP_POST, "assertion", id="post-assertion_signed"),
     pytest.param(C.BINDING_HTTP_POST, "response", id="post-response_signed"),
+    # Both signatures, each required by the toolkit (wantMessagesSigned and wantAssertionsSigned).
+    pytest.param(C.BINDING_HTTP_REDIRECT, "both", id="redirect-both_signed"),
 ]
 
 
@@ -259,7 +261,7 @@ def test_an_unsigned_request_is_refused_when_signing_is_required(
     assert "must sign" in page.text(), page.text()
 
 
-@pytest.mark.parametrize("signed_part", ["response", "assertion"])
+@pytest.mark.parametrize("signed_part", ["response", "assertion", "both"])
 def test_idp_initiated_launch(server, idp_settings, person, browser, signed_part):
     sp = ServiceProvider(server, idp_settings, person, signed_part)
     browser.sign_in()

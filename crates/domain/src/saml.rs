@@ -57,13 +57,15 @@ impl NameIdFormat {
     }
 }
 
-/// Which element carries the XML signature.
+/// Which elements carry an XML signature: the Response, the Assertion, or both (the Assertion
+/// signed first, then the Response over it — what node-saml's defaults and many SPs expect).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum SignedPart {
     #[default]
     Response,
     Assertion,
+    Both,
 }
 
 impl SignedPart {
@@ -71,14 +73,59 @@ impl SignedPart {
         match s {
             "response" => Ok(Self::Response),
             "assertion" => Ok(Self::Assertion),
-            _ => Err(ValidationError::new("must be response or assertion")),
+            "both" => Ok(Self::Both),
+            _ => Err(ValidationError::new("must be response, assertion or both")),
         }
     }
     pub fn as_str(&self) -> &'static str {
         match self {
             Self::Response => "response",
             Self::Assertion => "assertion",
+            Self::Both => "both",
         }
+    }
+    /// Whether the Assertion carries its own signature.
+    pub fn signs_assertion(&self) -> bool {
+        matches!(self, Self::Assertion | Self::Both)
+    }
+    /// Whether the Response carries a signature.
+    pub fn signs_response(&self) -> bool {
+        matches!(self, Self::Response | Self::Both)
+    }
+}
+
+/// A front-channel SAML binding (SAML Bindings §3.4, §3.5) at an SP endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum SamlBinding {
+    HttpRedirect,
+    HttpPost,
+}
+
+impl SamlBinding {
+    pub const ALL: [SamlBinding; 2] = [Self::HttpRedirect, Self::HttpPost];
+
+    /// The name the admin API uses.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::HttpRedirect => "HTTP-Redirect",
+            Self::HttpPost => "HTTP-POST",
+        }
+    }
+
+    pub fn urn(&self) -> &'static str {
+        match self {
+            Self::HttpRedirect => "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect",
+            Self::HttpPost => "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST",
+        }
+    }
+
+    /// `HTTP-Redirect` / `HTTP-POST`, or their URNs.
+    pub fn parse(s: &str) -> Result<Self, ValidationError> {
+        Self::ALL
+            .into_iter()
+            .find(|b| b.as_str() == s || b.urn() == s)
+            .ok_or_else(|| ValidationError::new("must be HTTP-Redirect or HTTP-POST"))
     }
 }
 
@@ -222,6 +269,9 @@ pub struct SamlSettings {
     pub acs: Vec<AssertionConsumerService>,
     /// The SP's SingleLogoutService (HTTP-Redirect or HTTP-POST answers go here).
     pub slo_url: Option<SamlUrl>,
+    /// The bindings the SP accepts at `slo_url` (from its metadata); empty: either.
+    #[serde(default)]
+    pub slo_bindings: Vec<SamlBinding>,
     /// The SP's signing certificate, base64 DER.
     pub certificate: Option<String>,
     /// Refuse AuthnRequests and LogoutRequests that are not signed.

@@ -274,6 +274,16 @@ pub fn client_address(req: &HttpRequest, trusted_proxies: &[ProxyRange]) -> Stri
         .to_string()
 }
 
+/// Whether a `GET` was started by the person rather than by another site: `Sec-Fetch-Site` is
+/// `same-origin` (a click in the portal) or `none` (typed, a bookmark), or absent (a client that
+/// does not send it). A cross-site navigation gets a page to confirm on instead.
+pub fn started_here(req: &HttpRequest) -> bool {
+    match req.headers().get("sec-fetch-site") {
+        None => true,
+        Some(v) => matches!(v.to_str(), Ok("same-origin" | "none")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

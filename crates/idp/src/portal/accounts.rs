@@ -18,7 +18,7 @@ use crate::pages::{ContinuePage, MessagePage};
 use crate::portal::to_sign_in;
 use crate::session::{Current, current_session};
 use crate::signin::unavailable;
-use crate::web::{Csrf, page, random_token};
+use crate::web::{Csrf, page, random_token, started_here};
 
 /// How long a console sign-in token lives: long enough for one redirect.
 pub const CONSOLE_TOKEN_SECONDS: i64 = 60;
@@ -116,16 +116,6 @@ pub fn continue_page(
 #[derive(Debug, Deserialize)]
 pub struct ConsoleQuery {
     role: Option<String>,
-}
-
-/// Whether a `GET` was started by the person rather than by another site: `Sec-Fetch-Site` is
-/// `same-origin` (a click in the portal) or `none` (typed, a bookmark), or absent (a client that
-/// does not send it). A cross-site navigation gets a page to confirm on instead.
-fn started_here(req: &HttpRequest) -> bool {
-    match req.headers().get("sec-fetch-site") {
-        None => true,
-        Some(v) => matches!(v.to_str(), Ok("same-origin" | "none")),
-    }
 }
 
 /// `GET /portal/accounts/{account_id}/console?role=…`: checks the entitlement, signs a 60-second

@@ -1,7 +1,8 @@
 //! `/applications/{applicationId}/launch`: the portal's launch link. A SAML application gets an
 //! IdP-initiated Response (SAML Profiles §4.1.5, unsolicited) posted to its default ACS; an OIDC
 //! application is sent to its `initiate_login_uri` with `iss` (OpenID Connect Core §4), or to the
-//! origin of its first https redirect URI. Someone not assigned to the application gets a page.
+//! origin of its first https redirect URI. Someone not assigned to the application gets a page; a
+//! launch that another site started is confirmed first (as the console link is).
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -9,8 +10,10 @@ use portcullis_domain::{Application, ApplicationId, ApplicationKind};
 
 use super::{ServiceProvider, error_page, sso, unavailable};
 use crate::Idp;
+use crate::portal::accounts::{ContinueAction, continue_page};
 use crate::portal::to_sign_in;
 use crate::session::current_session;
+use crate::web::started_here;
 
 /// Where a launched OIDC application is sent.
 pub fn oidc_launch_url(issuer: &str, app: &Application) -> Option<String> {
@@ -62,6 +65,18 @@ pub async fn launch(
         tracing::info!(application = %id, "refused a launch: the person is not assigned");
         return not_yours();
     };
+    // Like the console link: a launch another site started (`Sec-Fetch-Site: cross-site` or
+    // `same-site`) is confirmed first, so no site can make the browser post an assertion.
+    if !started_here(&req) {
+        return continue_page(
+            &idp,
+            &req,
+            format!("Open {}", app.name),
+            format!("Another site sent you here. Sign in to {} now?", app.name),
+            ContinueAction::Link(req.path().to_owned()),
+            "Open the application",
+        );
+    }
     let cannot = || {
         error_page(
             StatusCode::CONFLICT,

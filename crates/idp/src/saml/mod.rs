@@ -2,6 +2,7 @@
 //! HTTP-POST, IdP-initiated from the portal), single logout, and the signing key. samael and
 //! xmlsec are reached only through [`xml`].
 
+pub mod binding;
 pub mod keys;
 pub mod launch;
 pub mod response;
@@ -164,8 +165,50 @@ pub fn auto_post(action: &str, field: &str, xml: &str, relay_state: Option<&str>
         .body(body)
 }
 
-/// `GET /saml/metadata`.
-async fn metadata(idp: web::Data<Idp>) -> HttpResponse {
+/// Which SP the metadata is for: `?sp=ENTITY_ID` or `?applicationId=ID`.
+#[derive(Debug, serde::Deserialize)]
+pub struct MetadataQuery {
+    sp: Option<String>,
+    #[serde(rename = "applicationId")]
+    application_id: Option<String>,
+}
+
+/// `GET /saml/metadata`: our metadata, the same for every SP; with `sp` (an SP's entity id) or
+/// `applicationId`, as that SP needs it — `WantAuthnRequestsSigned="true"` when its requests must
+/// be signed (samlify, for one, refuses to sign when the IdP says it does not want signatures).
+async fn metadata(idp: web::Data<Idp>, q: web::Query<MetadataQuery>) -> HttpResponse {
+    let sp = match (&q.sp, &q.application_id) {
+        (Some(entity_id), _) => idp.find_service_provider(entity_id.trim()).await,
+        (None, Some(id)) => match id.parse::<uuid::Uuid>() {
+            Ok(id) => match idp
+                .directory
+                .get_application(portcullis_domain::ApplicationId::from_uuid(id))
+                .await
+            {
+                Ok(app) if app.enabled && app.kind == ApplicationKind::Saml => Ok(app
+                    .saml
+                    .clone()
+                    .map(|settings| ServiceProvider { app, settings })),
+                Ok(_) | Err(portcullis_store::StoreError::NotFound(_)) => Ok(None),
+                Err(e) => Err(e),
+            },
+            Err(_) => Ok(None),
+        },
+        (None, None) => Ok(None),
+    };
+    let want_signed = match sp {
+        Ok(Some(sp)) => sp.settings.require_signed_requests,
+        Ok(None) if q.sp.is_none() && q.application_id.is_none() => false,
+        Ok(None) => {
+            return HttpResponse::NotFound()
+                .content_type("text/plain; charset=utf-8")
+                .body("No enabled SAML application is registered with that entity id or id.");
+        }
+        Err(e) => {
+            tracing::warn!(error = ?e, "SAML metadata unavailable");
+            return HttpResponse::ServiceUnavailable().body("temporarily unavailable");
+        }
+    };
     let certs: Vec<Vec<u8>> = match idp.saml_keys.published().await {
         Ok(k) => k.iter().map(|k| k.cert_der.clone()).collect(),
         Err(e) => {
@@ -180,6 +223,7 @@ async fn metadata(idp: web::Data<Idp>) -> HttpResponse {
             &idp.saml_entity_id(),
             &idp.issuer_url(),
             &certs,
+            want_signed,
         ))
 }
 

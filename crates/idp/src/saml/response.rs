@@ -18,6 +18,7 @@ pub const REQUESTER: &str = "urn:oasis:names:tc:SAML:2.0:status:Requester";
 pub const RESPONDER: &str = "urn:oasis:names:tc:SAML:2.0:status:Responder";
 pub const REQUEST_DENIED: &str = "urn:oasis:names:tc:SAML:2.0:status:RequestDenied";
 pub const NO_PASSIVE: &str = "urn:oasis:names:tc:SAML:2.0:status:NoPassive";
+pub const UNKNOWN_PRINCIPAL: &str = "urn:oasis:names:tc:SAML:2.0:status:UnknownPrincipal";
 pub const BINDING_POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
 pub const BINDING_REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
 const NS: &str = "xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" \
@@ -103,7 +104,7 @@ pub struct Grant<'a> {
     pub now: DateTime<Utc>,
 }
 
-/// The signed Response (Response or Assertion signed, as the SP is configured).
+/// The signed Response (Response, Assertion or both signed, as the SP is configured).
 pub fn success(g: &Grant<'_>, key: &SamlKey) -> Result<String, xml::XmlError> {
     let cert_der = &key.cert_der;
     let sp = g.sp;
@@ -119,9 +120,11 @@ pub fn success(g: &Grant<'_>, key: &SamlKey) -> Result<String, xml::XmlError> {
         .unwrap_or_default();
     let sha1 = sp.allow_sha1;
     let sig = |id: &str| xml::signature_template(id, cert_der, sha1);
+    // xmlsec fills one template per pass; for both, the Assertion is signed first and the
+    // Response's template is added afterwards, so its digest covers the signed Assertion.
     let (response_sig, assertion_sig) = match sp.signed_part {
         SignedPart::Response => (sig(&response_id), String::new()),
-        SignedPart::Assertion => (String::new(), sig(&assertion_id)),
+        SignedPart::Assertion | SignedPart::Both => (String::new(), sig(&assertion_id)),
     };
     let subject_id = g.subject.user.id.to_string();
     let mut attributes = String::new();
@@ -174,7 +177,18 @@ pub fn success(g: &Grant<'_>, key: &SamlKey) -> Result<String, xml::XmlError> {
         index = esc(&g.subject.session_index),
         session_end = instant(g.subject.session_expires),
     );
-    xml::sign(&body, key.key_der())
+    let signed = xml::sign(&body, key.key_der())?;
+    if sp.signed_part != SignedPart::Both {
+        return Ok(signed);
+    }
+    // The Response's Issuer is the first one; its signature follows it (SAML Core §5.4.1).
+    let end_of_issuer = "</saml:Issuer>";
+    let Some(at) = signed.find(end_of_issuer) else {
+        return Err(xml::XmlError::Signing);
+    };
+    let at = at + end_of_issuer.len();
+    let with_template = format!("{}{}{}", &signed[..at], sig(&response_id), &signed[at..]);
+    xml::sign(&with_template, key.key_der())
 }
 
 /// A signed Response carrying only a status (no assertion).
@@ -206,17 +220,21 @@ pub fn status_only(
     xml::sign(&body, key.key_der())
 }
 
-/// A signed LogoutResponse (SAML Core §3.7.2).
+/// A LogoutResponse (SAML Core §3.7.2), signed when `embed_signature` (else the Redirect
+/// binding signs the query).
 pub fn logout_response(
     issuer: &str,
     destination: &str,
     in_response_to: &str,
-    status: &str,
+    (status, second): (&str, Option<&str>),
     now: DateTime<Utc>,
     key: &SamlKey,
     embed_signature: bool,
 ) -> Result<String, xml::XmlError> {
     let id = new_id();
+    let inner = second
+        .map(|s| format!("<samlp:StatusCode Value=\"{s}\"/>"))
+        .unwrap_or_default();
     let sig = if embed_signature {
         xml::signature_template(&id, &key.cert_der, false)
     } else {
@@ -225,7 +243,7 @@ pub fn logout_response(
     let body = format!(
         "<samlp:LogoutResponse {NS} ID=\"{id}\" Version=\"2.0\" IssueInstant=\"{}\" \
          Destination=\"{}\" InResponseTo=\"{}\"><saml:Issuer>{}</saml:Issuer>{sig}<samlp:Status>\
-         <samlp:StatusCode Value=\"{status}\"/></samlp:Status></samlp:LogoutResponse>",
+         <samlp:StatusCode Value=\"{status}\">{inner}</samlp:StatusCode></samlp:Status></samlp:LogoutResponse>",
         instant(now),
         esc(destination),
         esc(in_response_to),
@@ -238,9 +256,14 @@ pub fn logout_response(
     }
 }
 
-/// The IdP metadata: every published certificate, SSO and SLO endpoints for both bindings, and
-/// the NameID formats.
-pub fn metadata(entity_id: &str, base: &str, certs: &[Vec<u8>]) -> String {
+/// The IdP metadata: every published certificate, SSO and SLO endpoints for both bindings, the
+/// NameID formats, and whether (this SP's) AuthnRequests must be signed.
+pub fn metadata(
+    entity_id: &str,
+    base: &str,
+    certs: &[Vec<u8>],
+    want_authn_requests_signed: bool,
+) -> String {
     let keys: String = certs
         .iter()
         .map(|c| {
@@ -261,7 +284,7 @@ pub fn metadata(entity_id: &str, base: &str, certs: &[Vec<u8>]) -> String {
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
          <md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" \
          xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" entityID=\"{}\">\
-         <md:IDPSSODescriptor WantAuthnRequestsSigned=\"false\" \
+         <md:IDPSSODescriptor WantAuthnRequestsSigned=\"{want_authn_requests_signed}\" \
          protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">{keys}\
          <md:SingleLogoutService Binding=\"{BINDING_REDIRECT}\" Location=\"{slo}\"/>\
          <md:SingleLogoutService Binding=\"{BINDING_POST}\" Location=\"{slo}\"/>{formats}\

@@ -10,6 +10,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use portcullis_domain::ApplicationId;
 use serde::{Deserialize, Serialize};
 
+use super::binding::RedirectQuery;
 use super::response::{self, REQUEST_DENIED, REQUESTER, RESPONDER};
 use super::xml::{self, XmlError};
 use super::{ServiceProvider, auto_post, error_page, unavailable};
@@ -35,17 +36,22 @@ pub fn inbound(
     Ok((xml, p.remove("RelayState")))
 }
 
-/// A parameter's value exactly as sent (still URL-encoded): query signatures cover these bytes.
-fn raw_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
-    query
-        .split('&')
-        .find_map(|p| p.strip_prefix(name).and_then(|r| r.strip_prefix('=')))
+/// A Redirect-binding message from the raw query: the decoded XML, the parsed query (whose
+/// signature [`authenticate`] checks over the octets as received), or the error page to show.
+pub fn inbound_redirect(raw_query: &str) -> Result<(String, RedirectQuery), Box<HttpResponse>> {
+    let refuse = |text: String| Box::new(error_page(StatusCode::BAD_REQUEST, text));
+    let query = RedirectQuery::parse(raw_query, "SAMLRequest").map_err(refuse)?;
+    let Some(message) = query.message() else {
+        return Err(refuse("The request has no SAMLRequest.".into()));
+    };
+    let xml = xml::decode_redirect(message).map_err(|e| refuse(refusal_text(&e)))?;
+    Ok((xml, query))
 }
 
 /// How an inbound message arrived.
 #[derive(Debug)]
 pub enum Binding<'a> {
-    Redirect { raw_query: &'a str },
+    Redirect { query: &'a RedirectQuery },
     Post,
 }
 
@@ -70,33 +76,23 @@ pub fn authenticate(
     sp: &ServiceProvider,
     binding: &Binding<'_>,
     xml: String,
-    field: &str,
     expected: &str,
 ) -> Result<String, String> {
     let cert = sp.certificate_der();
     let allow_sha1 = sp.settings.allow_sha1;
     let signed = match binding {
-        Binding::Redirect { raw_query } => match raw_param(raw_query, "Signature") {
-            Some(sig) => {
+        Binding::Redirect { query } => match query.signature() {
+            Some((sig_alg, sig)) => {
                 let cert = cert.ok_or(
                     "The request is signed, but no certificate is registered for this application.",
                 )?;
-                let decode = |v: &str| {
-                    url::form_urlencoded::parse(format!("v={v}").as_bytes())
-                        .next()
-                        .map(|(_, v)| v.into_owned())
-                        .unwrap_or_default()
-                };
-                let sig_alg = raw_param(raw_query, "SigAlg").ok_or("SigAlg is missing.")?;
-                let mut signed = format!("{field}={}", raw_param(raw_query, field).unwrap_or(""));
-                if let Some(relay) = raw_param(raw_query, "RelayState") {
-                    signed.push_str(&format!("&RelayState={relay}"));
+                if !query.has_sig_alg() {
+                    return Err("SigAlg is missing.".into());
                 }
-                signed.push_str(&format!("&SigAlg={sig_alg}"));
                 xml::verify_query_signature(
-                    &signed,
-                    &decode(sig),
-                    &decode(sig_alg),
+                    &query.signed_octets(),
+                    sig,
+                    sig_alg,
                     &cert,
                     allow_sha1,
                 )
@@ -137,19 +133,13 @@ pub struct Pending {
 }
 
 /// `GET /saml/sso` (HTTP-Redirect binding).
-pub async fn sso_redirect(
-    idp: web::Data<Idp>,
-    req: HttpRequest,
-    q: web::Query<Vec<(String, String)>>,
-) -> HttpResponse {
-    let (xml, relay_state) = match inbound(q.into_inner(), xml::decode_redirect) {
+pub async fn sso_redirect(idp: web::Data<Idp>, req: HttpRequest) -> HttpResponse {
+    let (xml, query) = match inbound_redirect(req.query_string()) {
         Ok(m) => m,
         Err(r) => return *r,
     };
-    let binding = Binding::Redirect {
-        raw_query: req.query_string(),
-    };
-    handle(&idp, xml, relay_state, &binding).await
+    let relay_state = query.relay_state();
+    handle(&idp, xml, relay_state, &Binding::Redirect { query: &query }).await
 }
 
 /// `POST /saml/sso` (HTTP-POST binding).
@@ -184,7 +174,7 @@ async fn handle(
         }
         Err(_) => return unavailable(),
     };
-    let xml = match authenticate(&sp, binding, xml, "SAMLRequest", "AuthnRequest") {
+    let xml = match authenticate(&sp, binding, xml, "AuthnRequest") {
         Ok(x) => x,
         Err(text) => {
             tracing::info!(application = %sp.app.id, "refused an AuthnRequest: {text}");
@@ -444,22 +434,37 @@ pub async fn issue(
     let Ok(key) = idp.saml_keys.signing_key().await else {
         return unavailable();
     };
+    let name_id = response::name_id(
+        sp.settings.name_id_format,
+        &current.user,
+        &sp.settings.entity_id,
+        &idp.saml_names,
+    );
+    let session_index = idp.saml_session_index(&current.session.id.to_string());
+    if sp.settings.name_id_format == portcullis_domain::NameIdFormat::Transient
+        && super::slo::remember_transient(
+            idp,
+            &session_index,
+            &sp.settings.entity_id,
+            &name_id,
+            current.session.expires_at,
+        )
+        .await
+        .is_err()
+    {
+        return unavailable();
+    }
     let grant = response::Grant {
         issuer: &idp.saml_entity_id(),
         sp: &sp.settings,
         acs_url,
         in_response_to: request_id,
-        name_id: response::name_id(
-            sp.settings.name_id_format,
-            &current.user,
-            &sp.settings.entity_id,
-            &idp.saml_names,
-        ),
+        name_id,
         subject: response::Subject {
             user: &current.user,
             groups,
             authn_instant: current.session.created_at,
-            session_index: idp.saml_session_index(&current.session.id.to_string()),
+            session_index,
             session_expires: current.session.expires_at,
         },
         now,

@@ -198,6 +198,68 @@ pub fn parse_logout_request(xml: &str) -> Result<LogoutRequest, XmlError> {
         .map_err(|e| XmlError::Malformed(format!("not a LogoutRequest ({e})")))
 }
 
+/// The `SessionIndex` elements of a LogoutRequest (SAML Core §3.7.1), in order. samael reads
+/// `SessionIndex` as an attribute, so the (already verified or reduced) XML is scanned here.
+pub fn session_indexes(xml: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = xml;
+    while let Some(start) = rest.find('<') {
+        rest = &rest[start + 1..];
+        let Some(end) = rest.find(|c: char| c.is_whitespace() || c == '>' || c == '/') else {
+            break;
+        };
+        if rest[..end].rsplit(':').next() != Some("SessionIndex") {
+            continue;
+        }
+        let Some(gt) = rest.find('>') else { break };
+        if rest[..gt].ends_with('/') {
+            out.push(String::new());
+            rest = &rest[gt + 1..];
+            continue;
+        }
+        let body = &rest[gt + 1..];
+        let text_end = body.find('<').unwrap_or(body.len());
+        out.push(
+            body[..text_end]
+                .trim()
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&quot;", "\"")
+                .replace("&apos;", "'")
+                .replace("&amp;", "&"),
+        );
+        rest = &body[text_end..];
+    }
+    out
+}
+
+/// The value of attribute `name` on the document element, unescaped no further (for plain
+/// values such as times).
+pub fn root_attribute<'a>(xml: &'a str, name: &str) -> Option<&'a str> {
+    let mut rest = xml;
+    let tag = loop {
+        let start = rest.find('<')?;
+        rest = &rest[start + 1..];
+        if rest.starts_with('?') || rest.starts_with('!') {
+            continue;
+        }
+        break &rest[..rest.find('>')?];
+    };
+    let needle = format!("{name}=");
+    let mut search = tag;
+    while let Some(at) = search.find(&needle) {
+        let before = search[..at].chars().last();
+        let after = &search[at + needle.len()..];
+        if before.is_some_and(char::is_whitespace) {
+            let quote = after.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+            let value = &after[1..];
+            return value.find(quote).map(|end| &value[..end]);
+        }
+        search = after;
+    }
+    None
+}
+
 /// The local name of the document element (to check what a reduced document is).
 pub fn root_name(xml: &str) -> Option<&str> {
     let mut rest = xml;
@@ -269,10 +331,15 @@ pub struct SpMetadata {
     pub entity_id: Option<String>,
     /// HTTP-POST ACS endpoints: (URL, index, isDefault).
     pub acs: Vec<(String, u16, bool)>,
+    /// The first front-channel (HTTP-Redirect or HTTP-POST) SingleLogoutService.
     pub slo_url: Option<String>,
+    /// The bindings the SP declares at `slo_url` (binding URNs).
+    pub slo_bindings: Vec<String>,
     /// The signing certificate, base64 DER.
     pub certificate: Option<String>,
     pub authn_requests_signed: Option<bool>,
+    /// `WantAssertionsSigned`: the SP rejects assertions without their own signature.
+    pub want_assertions_signed: bool,
 }
 
 /// Reads SP metadata uploaded by an administrator (DTDs refused, 256 KiB at most).
@@ -314,16 +381,29 @@ pub fn read_sp_metadata(xml: &str) -> Result<SpMetadata, String> {
         .and_then(|k| k.key_info.x509_data.as_ref())
         .and_then(|x| x.certificates.first())
         .map(|c| c.chars().filter(|c| !c.is_whitespace()).collect());
+    let front_channel: Vec<_> = sp
+        .single_logout_services
+        .iter()
+        .flatten()
+        .filter(|s| {
+            s.binding == "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
+                || s.binding == "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
+        })
+        .collect();
+    let slo_url = front_channel.first().map(|s| s.location.clone());
+    let slo_bindings = front_channel
+        .iter()
+        .filter(|s| Some(&s.location) == slo_url.as_ref())
+        .map(|s| s.binding.clone())
+        .collect();
     Ok(SpMetadata {
         entity_id: ed.entity_id.clone(),
         acs,
-        slo_url: sp
-            .single_logout_services
-            .as_ref()
-            .and_then(|s| s.first())
-            .map(|s| s.location.clone()),
+        slo_url,
+        slo_bindings,
         certificate,
         authn_requests_signed: sp.authn_requests_signed,
+        want_assertions_signed: sp.want_assertions_signed.unwrap_or(false),
     })
 }
 
@@ -344,6 +424,33 @@ mod tests {
         assert_eq!(
             decode_redirect(&encode_redirect("<x/>")).as_deref(),
             Ok("<x/>")
+        );
+    }
+
+    #[test]
+    fn session_indexes_are_read_from_elements() {
+        let xml = "<samlp:LogoutRequest ID=\"a\"><saml:NameID>n</saml:NameID>\
+                   <samlp:SessionIndex>_one</samlp:SessionIndex><SessionIndex> _t&amp;wo </SessionIndex>\
+                   </samlp:LogoutRequest>";
+        assert_eq!(
+            session_indexes(xml),
+            vec!["_one".to_owned(), "_t&wo".to_owned()]
+        );
+        assert!(session_indexes("<samlp:LogoutRequest SessionIndex=\"x\"/>").is_empty());
+    }
+
+    #[test]
+    fn root_attributes() {
+        let xml = "<?xml version=\"1.0\"?><samlp:LogoutRequest ID=\"a\" xNotOnOrAfter=\"no\" \
+                   NotOnOrAfter='2026-01-01T00:00:00Z'><x NotOnOrAfter=\"inner\"/></samlp:LogoutRequest>";
+        assert_eq!(
+            root_attribute(xml, "NotOnOrAfter"),
+            Some("2026-01-01T00:00:00Z")
+        );
+        assert_eq!(root_attribute(xml, "ID"), Some("a"));
+        assert_eq!(
+            root_attribute("<r><x NotOnOrAfter=\"1\"/></r>", "NotOnOrAfter"),
+            None
         );
     }
 

@@ -5,7 +5,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use portcullis_domain::{
     AssertionConsumerService, AssertionLifetime, AttributeMapping, FieldErrors, NameIdFormat,
-    SamlSettings, SamlUrl, SignedPart,
+    SamlBinding, SamlSettings, SamlUrl, SignedPart,
 };
 use serde::{Deserialize, Serialize};
 
@@ -37,12 +37,16 @@ pub struct AttributeBody {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SamlBody {
     /// The SP's metadata (an `EntityDescriptor` with an `SPSSODescriptor`): entity id, HTTP-POST
-    /// ACS endpoints, SLO URL, signing certificate and `AuthnRequestsSigned` are read from it;
+    /// ACS endpoints, SLO URL, signing certificate, `AuthnRequestsSigned` and
+    /// `WantAssertionsSigned` are read from it;
     /// fields given here as well win.
     pub metadata_xml: Option<String>,
     pub entity_id: Option<String>,
     pub acs: Option<Vec<AcsBody>>,
     pub slo_url: Option<String>,
+    /// How the SP accepts LogoutResponses at `sloUrl`: `HTTP-Redirect` and/or `HTTP-POST` (or
+    /// their URNs). Default: what `metadataXml` declares at that URL, else either.
+    pub slo_bindings: Option<Vec<String>>,
     /// The SP's signing certificate: base64 DER or PEM.
     pub certificate: Option<String>,
     pub require_signed_requests: Option<bool>,
@@ -56,7 +60,9 @@ pub struct SamlBody {
     pub aws_roles: Option<Vec<String>>,
     /// ISO-8601, `PT1M` to `PT1H`, default `PT5M`.
     pub assertion_lifetime: Option<String>,
-    /// `response` (default) or `assertion`.
+    /// Which elements we sign: `response` (default), `assertion`, or `both` (the Assertion, then
+    /// the Response around it). Default `both` when `metadataXml` says
+    /// `WantAssertionsSigned="true"`, which then refuses `response`.
     pub signed_part: Option<String>,
     /// Accept RSA-SHA1 / SHA-1 and sign with them (default false).
     pub allow_sha1: Option<bool>,
@@ -71,11 +77,14 @@ pub struct SamlView {
     pub entity_id: String,
     pub acs: Vec<AcsBody>,
     pub slo_url: Option<String>,
+    /// `HTTP-Redirect`, `HTTP-POST`; empty: either.
+    pub slo_bindings: Vec<String>,
     pub certificate: Option<String>,
     pub require_signed_requests: bool,
     pub name_id_format: String,
     pub attributes: Vec<AttributeBody>,
     pub assertion_lifetime: String,
+    /// `response`, `assertion` or `both`.
     pub signed_part: String,
     pub allow_sha1: bool,
     pub default_relay_state: Option<String>,
@@ -96,6 +105,11 @@ impl From<SamlSettings> for SamlView {
                 })
                 .collect(),
             slo_url: s.slo_url.map(String::from),
+            slo_bindings: s
+                .slo_bindings
+                .iter()
+                .map(|b| b.as_str().to_owned())
+                .collect(),
             certificate: s.certificate,
             require_signed_requests: s.require_signed_requests,
             name_id_format: s.name_id_format.as_str().into(),
@@ -131,8 +145,14 @@ fn read_metadata(xml: &str) -> Result<FromMetadata, String> {
             })
             .collect(),
         slo_url: m.slo_url,
+        slo_bindings: m
+            .slo_bindings
+            .iter()
+            .filter_map(|b| SamlBinding::parse(b).ok())
+            .collect(),
         certificate: m.certificate,
         signed: m.authn_requests_signed,
+        want_assertions_signed: m.want_assertions_signed,
     })
 }
 
@@ -142,8 +162,10 @@ struct FromMetadata {
     entity_id: Option<String>,
     acs: Vec<AcsBody>,
     slo_url: Option<String>,
+    slo_bindings: Vec<SamlBinding>,
     certificate: Option<String>,
     signed: Option<bool>,
+    want_assertions_signed: bool,
 }
 
 /// base64 DER or PEM → base64 DER of an RSA ≥ 2048 certificate.
@@ -193,6 +215,22 @@ pub fn parse_saml(e: &mut FieldErrors, b: SamlBody) -> Option<SamlSettings> {
             }
         }
     }
+    // The metadata's bindings describe its SLO URL: they apply when that URL is the one used.
+    let slo_bindings = match b.slo_bindings {
+        Some(list) => {
+            let mut out = Vec::new();
+            for name in list {
+                match e.check("saml.sloBindings", SamlBinding::parse(&name)) {
+                    Some(binding) if !out.contains(&binding) => out.push(binding),
+                    Some(_) => {}
+                    None => bad = true,
+                }
+            }
+            out
+        }
+        None if b.slo_url.is_none() || b.slo_url == md.slo_url => md.slo_bindings,
+        None => Vec::new(),
+    };
     let slo_url = match b.slo_url.or(md.slo_url) {
         Some(u) => e.check("saml.sloUrl", SamlUrl::parse(u)).map(Some),
         None => Some(None),
@@ -260,8 +298,20 @@ pub fn parse_saml(e: &mut FieldErrors, b: SamlBody) -> Option<SamlSettings> {
         ),
         None => Some(AssertionLifetime::default()),
     };
+    // An SP whose metadata wants signed assertions gets them (and a signed Response as well,
+    // unless `assertion` is asked for); `response` alone would have every assertion rejected.
     let signed_part = match b.signed_part {
-        Some(p) => e.check("saml.signedPart", SignedPart::parse(&p)),
+        Some(p) => match e.check("saml.signedPart", SignedPart::parse(&p)) {
+            Some(p) if md.want_assertions_signed && !p.signs_assertion() => {
+                e.add(
+                    "saml.signedPart",
+                    "must be assertion or both: the metadata says WantAssertionsSigned=\"true\"",
+                );
+                None
+            }
+            other => other,
+        },
+        None if md.want_assertions_signed => Some(SignedPart::Both),
         None => Some(SignedPart::default()),
     };
     let start_url = match b.start_url {
@@ -272,6 +322,7 @@ pub fn parse_saml(e: &mut FieldErrors, b: SamlBody) -> Option<SamlSettings> {
         entity_id,
         acs,
         slo_url: slo_url?,
+        slo_bindings,
         certificate: certificate?,
         require_signed_requests: b.require_signed_requests.or(md.signed).unwrap_or(false),
         name_id_format: name_id_format?,

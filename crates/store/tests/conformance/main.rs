@@ -258,6 +258,7 @@ fn saml_settings(name: &str) -> portcullis_domain::SamlSettings {
             is_default: true,
         }],
         slo_url: None,
+        slo_bindings: Vec::new(),
         certificate: None,
         require_signed_requests: false,
         name_id_format: Default::default(),

@@ -424,8 +424,8 @@ pub(super) struct SamlArgs {
     /// The assertion's lifetime (NotOnOrAfter), ISO-8601, PT1M to PT1H (default PT5M).
     #[arg(long, value_name = "DURATION")]
     pub(super) assertion_lifetime: Option<String>,
-    /// What is signed: `response` (default) or `assertion`.
-    #[arg(long, value_name = "PART", value_parser = ["response", "assertion"])]
+    /// What is signed: `response` (default), `assertion`, or `both`.
+    #[arg(long, value_name = "PART", value_parser = ["response", "assertion", "both"])]
     pub(super) sign: Option<String>,
     /// Accept RSA-SHA1 requests and sign with RSA-SHA1. `--allow-sha1 false` turns it off.
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]

@@ -110,6 +110,7 @@ const FROM_METADATA: &[&str] = &[
     "entityId",
     "acs",
     "sloUrl",
+    "sloBindings",
     "certificate",
     "requireSignedRequests",
 ];

@@ -233,7 +233,8 @@ fn create_sends_the_saml_options_given() {
     assert!(refused(&["--acs-url", "https://sp/acs,index=x"]));
     assert!(refused(&["--attribute", "no-equals-sign"]));
     assert!(refused(&["--sp-metadata", "/nonexistent/sp.xml"]));
-    assert!(refused(&["--sign", "both"]));
+    assert!(refused(&["--sign", "everything"]));
+    assert!(!refused(&["--sign", "both"]));
     assert!(refused(&["--aws-role", "arn:aws:iam::1:role/Dev"]));
 }
 
