@@ -17,6 +17,7 @@ mod oidc_admin;
 mod oidc_device;
 mod oidc_keys;
 mod oidc_negative;
+mod oidc_refresh;
 mod oidc_rp;
 mod oidc_support;
 mod openapi;

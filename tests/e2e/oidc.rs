@@ -32,7 +32,6 @@ on_both_backends!(
     es256_applications_get_es256_tokens,
     eddsa_applications_get_eddsa_tokens,
     userinfo_answers_get_and_post,
-    refresh_rotates_the_refresh_token,
     single_sign_on_skips_the_sign_in_page,
     prompt_none_without_a_session_is_login_required,
     form_post_posts_code_and_state_to_the_client,
@@ -405,49 +404,6 @@ async fn userinfo_answers_get_and_post(app: TestApp) {
         "{bare:?}"
     );
     assert_userinfo_refuses(&app, "not-a-token").await;
-}
-
-async fn refresh_rotates_the_refresh_token(app: TestApp) {
-    let w = wiki(&app, json!({})).await;
-    let rp = Rp::discover(&app, &w.client).await;
-    let s = rp.sign_in(&w.browser, &["profile"]).await;
-    let id = rp.id_claims(&s);
-    let first = s.refresh_token().clone();
-    let next = rp.refresh(&first).await.expect("refresh");
-    let second = next.refresh_token().expect("a new refresh token");
-    assert_ne!(second.secret(), first.secret());
-    assert_ne!(next.access_token().secret(), s.access_token().secret());
-    let info = rp.userinfo(next.access_token(), id.subject()).await;
-    assert_eq!(info.preferred_username().map(|u| u.as_str()), Some("ada"));
-    let at = verified_access_token(
-        &app,
-        next.access_token().secret(),
-        "RS256",
-        &w.client.client_id,
-    )
-    .await;
-    assert_eq!(at["sub"], id.subject().as_str());
-    assert_eq!(
-        scopes(at["scope"].as_str().expect("scope")),
-        set(&["openid", "profile"])
-    );
-    // Retried within the grace window (an answer lost on the way), the rotated-away token gets
-    // the same answer again, not a third token.
-    let again = rp
-        .refresh(&first)
-        .await
-        .expect("a retry within the grace window");
-    assert_eq!(
-        again.refresh_token().map(|t| t.secret().clone()),
-        Some(second.secret().clone())
-    );
-    assert_eq!(again.access_token().secret(), next.access_token().secret());
-    // After the grace window the rotated-away token is spent.
-    app.clock.advance(chrono::Duration::seconds(31));
-    assert_eq!(
-        rp.refresh(&first).await.err(),
-        Some(TokenError::InvalidGrant)
-    );
 }
 
 async fn single_sign_on_skips_the_sign_in_page(app: TestApp) {

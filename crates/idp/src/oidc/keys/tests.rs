@@ -2,9 +2,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use super::material::pkcs1_from_pkcs8;
 use super::*;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use portcullis_sessions::ManualClock;
 
 const ISSUER: &str = "https://id.example.com";
