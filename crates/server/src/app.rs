@@ -42,6 +42,7 @@ pub async fn open_directory(config: &Config) -> anyhow::Result<Arc<dyn Directory
                 std::fs::create_dir_all(parent)
                     .with_context(|| format!("creating {}", parent.display()))?;
             }
+            private_file(&path)?;
             let sqlite = SqliteDirectory::open(&path)
                 .with_context(|| format!("opening {}", path.display()))?;
             CachedDirectory::new(Arc::new(sqlite), options)
@@ -78,6 +79,7 @@ pub async fn open_sessions(
 ) -> anyhow::Result<Arc<dyn Sessions>> {
     Ok(match config.sessions_target()? {
         SessionsTarget::Embedded(path) => {
+            private_file(&path)?;
             let store = EmbeddedSessions::open(&path, clock)
                 .await
                 .with_context(|| format!("opening the session store {}", path.display()))?;
@@ -128,13 +130,53 @@ pub fn create_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
     if !dir.exists() {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("creating the data directory {}", dir.display()))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-                .with_context(|| format!("restricting {}", dir.display()))?;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir)
+            .with_context(|| format!("reading {}", dir.display()))?
+            .permissions()
+            .mode();
+        // Only its owner may read it: it holds the master key, the bootstrap token, the stores.
+        if mode & 0o077 != 0 {
+            match std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)) {
+                Ok(()) => tracing::warn!(
+                    dir = %dir.display(),
+                    was = format!("{:o}", mode & 0o777),
+                    "the data directory was readable by others; restricted it to its owner (0700)"
+                ),
+                Err(e) => tracing::warn!(
+                    dir = %dir.display(),
+                    error = %e,
+                    "the data directory is readable by others and could not be restricted"
+                ),
+            }
         }
     }
+    Ok(())
+}
+
+/// Creates `path` empty and private (0600) if it does not exist yet, so that the SQLite file made
+/// there — and its `-wal` and `-shm` files, which SQLite gives the database file's permissions —
+/// are readable by their owner only, whatever the umask.
+fn private_file(path: &std::path::Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e).with_context(|| format!("creating {}", path.display())),
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
     Ok(())
 }
 

@@ -252,6 +252,17 @@ fn serve(dir: &Path, extra_env: &[(&str, &str)]) -> Server {
 #[test]
 fn serve_writes_a_private_bootstrap_token_and_admin_cli_uses_it() {
     let dir = tempfile::tempdir().expect("dir");
+    // A data directory that exists already, readable by everyone: serve restricts it.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::create_dir(dir.path().join("data")).expect("data dir");
+        std::fs::set_permissions(
+            dir.path().join("data"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .expect("chmod");
+    }
     let server = serve(dir.path(), &[]);
     let token_file = dir.path().join("data/bootstrap-admin-token");
     let token = std::fs::read_to_string(&token_file).expect("bootstrap token file");
@@ -259,12 +270,31 @@ fn serve_writes_a_private_bootstrap_token_and_admin_cli_uses_it() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&token_file)
-            .expect("meta")
-            .permissions()
-            .mode()
-            & 0o777;
-        assert_eq!(mode, 0o600);
+        let mode = |p: &Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode(&dir.path().join("data")), 0o700, "the data directory");
+        // Every file in it — the token, the master key, the SQLite stores and their -wal and
+        // -shm files — is its owner's alone.
+        let files: Vec<_> = std::fs::read_dir(dir.path().join("data"))
+            .expect("list")
+            .map(|e| e.expect("entry").path())
+            .filter(|p| p.is_file())
+            .collect();
+        for name in [
+            "bootstrap-admin-token",
+            "master-key",
+            "portcullis.db",
+            "sessions.db",
+        ] {
+            assert!(
+                files
+                    .iter()
+                    .any(|f| f.file_name().is_some_and(|n| n == name)),
+                "{name} in {files:?}"
+            );
+        }
+        for file in &files {
+            assert_eq!(mode(file), 0o600, "{}", file.display());
+        }
     }
 
     let admin = |args: &[&str]| {
