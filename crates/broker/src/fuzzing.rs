@@ -198,12 +198,18 @@ pub fn sigv4_sign(data: &[u8]) -> Option<Vec<u8>> {
             && !n.eq_ignore_ascii_case(b"x-amz-date")
             && !n.eq_ignore_ascii_case(b"x-amz-security-token")
     });
-    if !raw.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(b"host")) {
+    if !raw
+        .headers
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case(b"host"))
+    {
         raw.headers.push((b"host", b"sts.amazonaws.com"));
     }
     raw.headers.push((b"x-amz-date", amz_date.as_bytes()));
-    raw.headers
-        .push((b"x-amz-security-token", f.credentials.session_token.as_bytes()));
+    raw.headers.push((
+        b"x-amz-security-token",
+        f.credentials.session_token.as_bytes(),
+    ));
     let is_plain = query.is_empty() && plain(&raw, path);
 
     let mut headers: Vec<(String, &[u8])> = raw
@@ -245,7 +251,8 @@ pub fn sigv4_sign(data: &[u8]) -> Option<Vec<u8>> {
         "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed}, Signature={signature}",
         f.credentials.access_key_id
     );
-    raw.headers.push((b"authorization", authorization.as_bytes()));
+    raw.headers
+        .push((b"authorization", authorization.as_bytes()));
 
     let mut out = Vec::new();
     out.extend_from_slice(raw.method);
@@ -263,7 +270,10 @@ pub fn sigv4_sign(data: &[u8]) -> Option<Vec<u8>> {
     let request = build(&raw)?;
     match verify(request) {
         Ok(claims) => assert_eq!(claims.access_key_id, ACCESS_KEY_ID),
-        Err(e) => assert!(!is_plain, "a correctly signed plain request was refused: {e}"),
+        Err(e) => assert!(
+            !is_plain,
+            "a correctly signed plain request was refused: {e}"
+        ),
     }
     // The same request, one byte of the body changed, must not verify.
     if is_plain {

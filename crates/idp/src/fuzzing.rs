@@ -131,7 +131,10 @@ pub fn saml_request(kind: SamlRequest, data: &[u8]) {
     let post = xml::decode_post(&STANDARD.encode(message));
     let deflated = xml::encode_redirect(message);
     let redirect = xml::decode_redirect(&deflated);
-    assert_eq!(post, redirect, "the HTTP-POST and HTTP-Redirect decodings differ");
+    assert_eq!(
+        post, redirect,
+        "the HTTP-POST and HTTP-Redirect decodings differ"
+    );
     if let Ok(x) = &post {
         assert_eq!(x, message, "decoding changed the message");
     }
@@ -337,10 +340,8 @@ pub fn oidc_token(data: &[u8]) {
         Some(i) => (&data[..i], &data[i + 1..]),
         None => (&[][..], data),
     };
-    let mut req = TestRequest::post().insert_header((
-        header::CONTENT_TYPE,
-        "application/x-www-form-urlencoded",
-    ));
+    let mut req = TestRequest::post()
+        .insert_header((header::CONTENT_TYPE, "application/x-www-form-urlencoded"));
     if !auth.is_empty()
         && let Ok(value) = header::HeaderValue::from_bytes(auth)
     {
@@ -361,7 +362,9 @@ pub fn oidc_token(data: &[u8]) {
                     assert_eq!(f, id);
                 }
                 // RFC 6749 §2.3.1: form-encoded id and secret, then base64.
-                let enc = |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
+                let enc = |v: &str| {
+                    url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()
+                };
                 let again: String = enc(id) + ":" + &enc(secret);
                 let again = TestRequest::post()
                     .insert_header((

@@ -146,7 +146,11 @@ impl KeyMaterial {
     }
 
     /// Opens a PKCS#8 v1 private key; `kid` is the stored id (`None`: the thumbprint).
-    pub(crate) fn from_pkcs8(alg: SigningAlgorithm, kid: Option<&str>, der: &[u8]) -> Result<Self, KeyError> {
+    pub(crate) fn from_pkcs8(
+        alg: SigningAlgorithm,
+        kid: Option<&str>,
+        der: &[u8],
+    ) -> Result<Self, KeyError> {
         let unusable = |why: &str| KeyError::Corrupt(format!("{alg} key: {why}"));
         let (encoding, signer) = match alg {
             SigningAlgorithm::RS256 => {
@@ -207,7 +211,12 @@ impl KeyMaterial {
     /// Checks `token` against this key: the header's `kid` and `alg` must be this key's (so
     /// `none`, HS256 and algorithm confusion are refused), then the signature, `iss` and `exp`
     /// by `now`. jsonwebtoken's own time checks (system time) are off.
-    pub(crate) fn verify(&self, token: &str, issuer: &str, now: DateTime<Utc>) -> Result<Verified, KeyError> {
+    pub(crate) fn verify(
+        &self,
+        token: &str,
+        issuer: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Verified, KeyError> {
         let (alg, kid, _) = token_header(token)?;
         if kid != self.kid {
             return Err(KeyError::Rejected("unknown key"));
@@ -252,7 +261,9 @@ impl KeyMaterial {
 
 /// The header facts needed to choose a key: only our three algorithms pass (`none` and HS*
 /// are refused before any key is looked at), and a `kid` is required.
-pub(crate) fn token_header(token: &str) -> Result<(SigningAlgorithm, String, Option<String>), KeyError> {
+pub(crate) fn token_header(
+    token: &str,
+) -> Result<(SigningAlgorithm, String, Option<String>), KeyError> {
     let header =
         jsonwebtoken::decode_header(token).map_err(|_| KeyError::Rejected("malformed token"))?;
     let alg = match header.alg {

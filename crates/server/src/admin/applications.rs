@@ -225,7 +225,10 @@ pub struct ApplicationAssignmentList {
     pub assignments: Vec<PrincipalView>,
 }
 
-pub(crate) fn parse(b: ApplicationBody, cur: Option<&Application>) -> Result<NewApplication, FieldErrors> {
+pub(crate) fn parse(
+    b: ApplicationBody,
+    cur: Option<&Application>,
+) -> Result<NewApplication, FieldErrors> {
     let mut e = FieldErrors::new();
     let name = match (b.name, cur) {
         (Some(v), _) => e.check("name", DisplayName::parse(v)),
