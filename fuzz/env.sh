@@ -9,7 +9,10 @@ export RUSTFLAGS="--cfg fuzzing"
 export FUZZ_SANCOV_FLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
 -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
 -Cllvm-args=-sanitizer-coverage-trace-compares"
-FUZZ_BIN_DIR="$CARGO_TARGET_DIR/$FUZZ_TRIPLE/release"
+# `ci` (default): dependencies unoptimised, for a short cold build; `release`: dependencies at
+# opt-level 1, faster targets for long runs by hand (fuzz/Cargo.toml).
+FUZZ_PROFILE="${FUZZ_PROFILE:-ci}"
+FUZZ_BIN_DIR="$CARGO_TARGET_DIR/$FUZZ_TRIPLE/$FUZZ_PROFILE"
 fuzz_build() { # extra cargo arguments...
-  (cd "$FUZZ_DIR" && cargo build --release --locked --target "$FUZZ_TRIPLE" --bins "$@")
+  (cd "$FUZZ_DIR" && cargo build --profile "$FUZZ_PROFILE" --locked --target "$FUZZ_TRIPLE" --bins "$@")
 }
