@@ -13,9 +13,21 @@ fn keys() -> &'static JwtKeys {
     static KEYS: OnceLock<JwtKeys> = OnceLock::new();
     KEYS.get_or_init(|| {
         JwtKeys::new(&[
-            (SigningAlgorithm::RS256, "fuzz-rs256", include_bytes!("../keys/rs256.pk8")),
-            (SigningAlgorithm::ES256, "fuzz-es256", include_bytes!("../keys/es256.pk8")),
-            (SigningAlgorithm::EdDSA, "fuzz-eddsa", include_bytes!("../keys/eddsa.pk8")),
+            (
+                SigningAlgorithm::RS256,
+                "fuzz-rs256",
+                include_bytes!("../keys/rs256.pk8"),
+            ),
+            (
+                SigningAlgorithm::ES256,
+                "fuzz-es256",
+                include_bytes!("../keys/es256.pk8"),
+            ),
+            (
+                SigningAlgorithm::EdDSA,
+                "fuzz-eddsa",
+                include_bytes!("../keys/eddsa.pk8"),
+            ),
         ])
     })
 }

@@ -112,6 +112,14 @@ fn service_provider() -> &'static ServiceProvider {
     })
 }
 
+/// Whether no value of a parsed message needs escaping in XML text (samael's writer escapes
+/// attribute values but writes text content as it is, so `&`, `<`, `>` and control characters do
+/// not survive its round trip; we never write samael's types, responses are built with `esc`).
+fn escapes_nothing(parsed: &impl std::fmt::Debug) -> bool {
+    let debug = format!("{parsed:?}");
+    !debug.contains(['&', '<', '>']) && !debug.contains("\\u{")
+}
+
 /// `data` is the message as XML (what the bindings carry once decoded and inflated) and, also,
 /// the raw `SAMLRequest` value of either binding.
 pub fn saml_request(kind: SamlRequest, data: &[u8]) {
@@ -166,8 +174,11 @@ pub fn saml_request(kind: SamlRequest, data: &[u8]) {
         SamlRequest::Authn => {
             if let Ok(request) = xml::parse_authn_request(&doc) {
                 let _ = request.issuer.as_ref().and_then(|i| i.value.as_deref());
-                // Round trip: what samael writes, it reads back as the same request.
-                if let Ok(again) = ToXml::to_string(&request) {
+                // Round trip: what samael writes, it reads back as the same request (where
+                // samael's writer need not escape: it writes text content as it is).
+                if let Ok(again) = ToXml::to_string(&request)
+                    && escapes_nothing(&request)
+                {
                     let reparsed = xml::parse_authn_request(&again);
                     assert_eq!(reparsed.as_ref().ok(), Some(&request), "{again}");
                 }
@@ -177,7 +188,9 @@ pub fn saml_request(kind: SamlRequest, data: &[u8]) {
         SamlRequest::Logout => {
             if let Ok(request) = xml::parse_logout_request(&doc) {
                 let _ = request.issuer.as_ref().and_then(|i| i.value.as_deref());
-                if let Ok(again) = ToXml::to_string(&request) {
+                if let Ok(again) = ToXml::to_string(&request)
+                    && escapes_nothing(&request)
+                {
                     let reparsed = xml::parse_logout_request(&again);
                     assert_eq!(reparsed.as_ref().ok(), Some(&request), "{again}");
                 }
@@ -462,6 +475,21 @@ pub fn jwt(keys: &JwtKeys, data: &[u8]) -> Option<String> {
             key.sign("JWT", &serde_json::Value::Object(claims.clone())),
             "signing",
         );
+        // The registered claims jsonwebtoken reads must have their RFC 7519 types for the
+        // equivalence below (we only ever issue such tokens; others are refused, which is fine).
+        let typed =
+            |name: &str, ok: fn(&serde_json::Value) -> bool| claims.get(name).is_none_or(ok);
+        let string_or_strings = |v: &serde_json::Value| {
+            v.is_string()
+                || v.as_array()
+                    .is_some_and(|a| a.iter().all(|s| s.is_string()))
+        };
+        let well_typed = typed("sub", |v| v.is_string())
+            && typed("iss", |v| v.is_string())
+            && typed("aud", string_or_strings)
+            && typed("exp", |v| v.is_number())
+            && typed("nbf", |v| v.is_number())
+            && typed("iat", |v| v.is_number());
         let valid = claims.get("iss").and_then(|v| v.as_str()) == Some(ISSUER)
             && claims
                 .get("exp")
@@ -470,10 +498,19 @@ pub fn jwt(keys: &JwtKeys, data: &[u8]) -> Option<String> {
         match key.verify(&token, ISSUER, now) {
             Ok(v) => {
                 assert!(valid, "verified a token that is not valid: {claims:?}");
-                assert_eq!(v.claims, claims, "the claims changed in a round trip");
+                // As serialized: serde_json's default float parsing is not correctly rounded,
+                // so a long decimal in the input may come back one ULP off the value parsed.
+                let signed: Option<serde_json::Map<String, serde_json::Value>> =
+                    serde_json::to_string(&claims)
+                        .ok()
+                        .and_then(|s| serde_json::from_str(&s).ok());
+                assert_eq!(Some(v.claims), signed, "the claims changed in a round trip");
                 assert_eq!(v.typ.as_deref(), Some("JWT"));
             }
-            Err(e) => assert!(!valid, "our own valid token was refused ({e}): {claims:?}"),
+            Err(e) => assert!(
+                !valid || !well_typed,
+                "our own valid token was refused ({e}): {claims:?}"
+            ),
         }
         return Some(token);
     }
