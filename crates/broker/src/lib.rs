@@ -20,6 +20,8 @@ mod audit;
 mod audit_tests;
 mod credentials;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod grpc;
 #[cfg(test)]
 mod grpc_tests;

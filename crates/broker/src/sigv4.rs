@@ -97,7 +97,7 @@ pub(crate) fn parse_amz_date(text: &str) -> Result<DateTime<Utc>, VerifyError> {
 
 /// The time a header-signed request was signed at: `X-Amz-Date`, or else `Date` (the header
 /// the signature library takes), in the basic format.
-fn header_time<B>(request: &http::Request<B>) -> Result<DateTime<Utc>, VerifyError> {
+pub(crate) fn header_time<B>(request: &http::Request<B>) -> Result<DateTime<Utc>, VerifyError> {
     let headers = request.headers();
     let value = headers.get("x-amz-date").or_else(|| headers.get("date"));
     let Some(value) = value else {

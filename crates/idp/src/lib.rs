@@ -3,6 +3,8 @@
 
 pub mod crypto;
 pub mod delivery;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod metrics;
 pub mod mfa;
 pub mod oidc;

@@ -8,6 +8,8 @@ pub mod broker;
 pub mod cli;
 pub mod config;
 pub mod delivery;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod portal_keys;
 pub mod state;
 pub mod telemetry;

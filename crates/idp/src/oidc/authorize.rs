@@ -132,7 +132,7 @@ fn form_post(action: &str, params: &[(&str, String)]) -> HttpResponse {
 
 /// Whether a PKCE challenge is well formed: 43 base64url characters (a SHA-256), after the one
 /// trailing `=` the AWS CLI leaves off is tolerated either way.
-fn normalise_challenge(raw: &str) -> Option<String> {
+pub(crate) fn normalise_challenge(raw: &str) -> Option<String> {
     let c = raw.trim_end_matches('=');
     (c.len() == 43
         && c.bytes()

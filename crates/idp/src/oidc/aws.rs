@@ -17,7 +17,7 @@ use crate::Idp;
 /// The scope the AWS CLI asks for when it names none.
 const DEFAULT_SCOPE: &str = "sso:account:access";
 
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, OAuthError> {
+pub(crate) fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, OAuthError> {
     serde_json::from_slice(body)
         .map_err(|e| OAuthError::invalid_request(format!("the request body is not valid: {e}")))
 }
@@ -34,7 +34,7 @@ fn metadata(description: impl Into<String>) -> OAuthError {
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RegisterClient {
+pub(crate) struct RegisterClient {
     client_name: Option<String>,
     client_type: Option<String>,
     #[serde(default)]
@@ -59,17 +59,17 @@ const REGISTRATIONS_NS: &str = "sso-registrations";
 const HOUR: std::time::Duration = std::time::Duration::from_secs(3_600);
 
 /// A checked `RegisterClient` request.
-struct Registration {
-    name: String,
-    scopes: Vec<String>,
-    grants: Vec<GrantType>,
-    redirect_uris: Vec<String>,
+pub(crate) struct Registration {
+    pub(crate) name: String,
+    pub(crate) scopes: Vec<String>,
+    pub(crate) grants: Vec<GrantType>,
+    pub(crate) redirect_uris: Vec<String>,
 }
 
 /// Checks a `RegisterClient` request. A self-registered client may use the device flow and, with
 /// loopback redirect URIs only (`http://127.0.0.1:PORT/…`, `http://[::1]:PORT/…`, as the AWS CLI
 /// does), the authorization code grant; a person consents before it gets their authority.
-fn check_registration(r: RegisterClient) -> Result<Registration, OAuthError> {
+pub(crate) fn check_registration(r: RegisterClient) -> Result<Registration, OAuthError> {
     let name = r
         .client_name
         .map(|n| n.trim().to_owned())
@@ -203,7 +203,7 @@ pub async fn register(idp: web::Data<Idp>, req: HttpRequest, body: web::Bytes) -
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct StartDevice {
+pub(crate) struct StartDevice {
     client_id: Option<String>,
     client_secret: Option<String>,
     start_url: Option<String>,
@@ -255,7 +255,7 @@ pub async fn device_authorization(idp: web::Data<Idp>, body: web::Bytes) -> Http
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct CreateToken {
+pub(crate) struct CreateToken {
     client_id: Option<String>,
     client_secret: Option<String>,
     grant_type: Option<String>,

@@ -21,7 +21,7 @@ use portcullis_store::{Directory, NewSigningKey, SigningKey, StoreError};
 use serde::Serialize;
 
 use crate::crypto::SecretBox;
-use material::{KeyMaterial, token_header};
+pub(crate) use material::{KeyMaterial, token_header};
 
 /// The `purpose` of OIDC keys in the signing-key store.
 pub const PURPOSE: &str = "oidc";

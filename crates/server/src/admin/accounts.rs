@@ -91,7 +91,7 @@ pub struct PatchAccount {
     pub console_url: Option<Option<String>>,
 }
 
-fn parse_create(b: CreateAccount) -> Result<NewAccount, FieldErrors> {
+pub(crate) fn parse_create(b: CreateAccount) -> Result<NewAccount, FieldErrors> {
     let mut e = FieldErrors::new();
     let id = required(&mut e, "accountId", b.account_id)
         .and_then(|v| e.check("accountId", AccountId::parse(v)));
@@ -112,7 +112,7 @@ fn parse_create(b: CreateAccount) -> Result<NewAccount, FieldErrors> {
     })
 }
 
-fn parse_patch(b: PatchAccount, cur: Account) -> Result<NewAccount, FieldErrors> {
+pub(crate) fn parse_patch(b: PatchAccount, cur: Account) -> Result<NewAccount, FieldErrors> {
     let mut e = FieldErrors::new();
     let name = match b.name {
         Some(v) => e.check("name", DisplayName::parse(v)),

@@ -227,7 +227,10 @@ pub struct ApplicationAssignmentList {
     pub assignments: Vec<PrincipalView>,
 }
 
-fn parse(b: ApplicationBody, cur: Option<&Application>) -> Result<NewApplication, FieldErrors> {
+pub(crate) fn parse(
+    b: ApplicationBody,
+    cur: Option<&Application>,
+) -> Result<NewApplication, FieldErrors> {
     let mut e = FieldErrors::new();
     let name = match (b.name, cur) {
         (Some(v), _) => e.check("name", DisplayName::parse(v)),
@@ -379,7 +382,7 @@ fn parse_login_uri(s: &str) -> Result<url::Url, ValidationError> {
 
 /// Turns a wire registration into domain settings, naming every invalid field (single fields
 /// first, then the rules across fields of `OidcSettings::problems`).
-fn parse_oidc(e: &mut FieldErrors, b: OidcBody) -> Option<OidcSettings> {
+pub(crate) fn parse_oidc(e: &mut FieldErrors, b: OidcBody) -> Option<OidcSettings> {
     let d = OidcSettings::default();
     let client_type = parse_or(
         e,

@@ -75,7 +75,7 @@ pub struct AssignmentQuery {
     pub next_token: Option<String>,
 }
 
-fn parse(b: AssignmentBody) -> Result<AccountAssignment, FieldErrors> {
+pub(crate) fn parse(b: AssignmentBody) -> Result<AccountAssignment, FieldErrors> {
     let mut e = FieldErrors::new();
     let account_id = required(&mut e, "accountId", b.account_id)
         .and_then(|v| e.check("accountId", AccountId::parse(v)));
@@ -91,7 +91,7 @@ fn parse(b: AssignmentBody) -> Result<AccountAssignment, FieldErrors> {
     })
 }
 
-fn parse_filter(q: &AssignmentQuery) -> Result<AssignmentFilter, FieldErrors> {
+pub(crate) fn parse_filter(q: &AssignmentQuery) -> Result<AssignmentFilter, FieldErrors> {
     let mut e = FieldErrors::new();
     let account_id = q
         .account_id

@@ -58,7 +58,7 @@ pub struct GroupBody {
     pub description: Option<String>,
 }
 
-fn parse(body: GroupBody, current: Option<&Group>) -> Result<NewGroup, FieldErrors> {
+pub(crate) fn parse(body: GroupBody, current: Option<&Group>) -> Result<NewGroup, FieldErrors> {
     let mut e = FieldErrors::new();
     let name = match (body.display_name, current) {
         (Some(v), _) => e.check("displayName", DisplayName::parse(v)),

@@ -66,7 +66,7 @@ pub struct PermissionSetBody {
     pub session_duration: Option<String>,
 }
 
-fn parse(
+pub(crate) fn parse(
     b: PermissionSetBody,
     cur: Option<PermissionSet>,
 ) -> Result<NewPermissionSet, FieldErrors> {

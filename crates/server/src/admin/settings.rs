@@ -66,7 +66,7 @@ fn parse_enum<T: DeserializeOwned>(raw: &str, allowed: &str) -> Result<T, Valida
         .map_err(|_| ValidationError::new(format!("must be one of {allowed}")))
 }
 
-fn apply(body: SettingsView, cur: Settings) -> Result<Settings, FieldErrors> {
+pub(crate) fn apply(body: SettingsView, cur: Settings) -> Result<Settings, FieldErrors> {
     let mut e = FieldErrors::new();
     let session_lifetime = match body.session_duration {
         Some(v) => e.check("sessionDuration", SessionLifetime::parse_iso8601(&v)),

@@ -120,7 +120,7 @@ pub struct PatchUser {
     pub enabled: Option<bool>,
 }
 
-fn parse_new_user(body: CreateUser) -> Result<NewUser, FieldErrors> {
+pub(crate) fn parse_new_user(body: CreateUser) -> Result<NewUser, FieldErrors> {
     let mut e = FieldErrors::new();
     let user_name = required(&mut e, "userName", body.user_name)
         .and_then(|v| e.check("userName", UserName::parse(v)));
@@ -159,7 +159,7 @@ fn parse_new_user(body: CreateUser) -> Result<NewUser, FieldErrors> {
     })
 }
 
-fn parse_patch(body: PatchUser) -> Result<UserPatch, FieldErrors> {
+pub(crate) fn parse_patch(body: PatchUser) -> Result<UserPatch, FieldErrors> {
     let mut e = FieldErrors::new();
     let patch = UserPatch {
         user_name: body

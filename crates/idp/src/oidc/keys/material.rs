@@ -23,7 +23,7 @@ pub(super) fn jws_alg(alg: SigningAlgorithm) -> Algorithm {
 
 /// A key pair that signs and verifies, with its public JWK.
 #[derive(Clone)]
-pub(super) struct KeyMaterial {
+pub(crate) struct KeyMaterial {
     pub(super) kid: String,
     pub(super) alg: SigningAlgorithm,
     /// The private key, opened once (see `signer.rs`).
@@ -65,7 +65,7 @@ impl KeyMaterial {
     }
 
     /// Opens a PKCS#8 v1 private key; `kid` is the stored id (`None`: the thumbprint).
-    pub(super) fn from_pkcs8(
+    pub(crate) fn from_pkcs8(
         alg: SigningAlgorithm,
         kid: Option<&str>,
         der: &[u8],
@@ -118,7 +118,7 @@ impl KeyMaterial {
         })
     }
 
-    pub(super) fn sign(&self, typ: &str, claims: &serde_json::Value) -> Result<String, KeyError> {
+    pub(crate) fn sign(&self, typ: &str, claims: &serde_json::Value) -> Result<String, KeyError> {
         let mut header = Header::new(jws_alg(self.alg));
         header.typ = Some(typ.to_owned());
         header.kid = Some(self.kid.clone());
@@ -130,7 +130,7 @@ impl KeyMaterial {
     /// Checks `token` against this key: the header's `kid` and `alg` must be this key's (so
     /// `none`, HS256 and algorithm confusion are refused), then the signature, `iss` and `exp`
     /// by `now`. jsonwebtoken's own time checks (system time) are off.
-    pub(super) fn verify(
+    pub(crate) fn verify(
         &self,
         token: &str,
         issuer: &str,
@@ -180,7 +180,7 @@ impl KeyMaterial {
 
 /// The header facts needed to choose a key: only our three algorithms pass (`none` and HS*
 /// are refused before any key is looked at), and a `kid` is required.
-pub(super) fn token_header(
+pub(crate) fn token_header(
     token: &str,
 ) -> Result<(SigningAlgorithm, String, Option<String>), KeyError> {
     let header =
