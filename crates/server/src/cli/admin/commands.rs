@@ -144,9 +144,11 @@ pub(super) enum Users {
         #[arg(long)]
         session_id: Option<String>,
     },
-    /// Set a password (checked against the password policy). It is read from a prompt that does
-    /// not echo, or with --password-stdin from the first line of standard input; never from the
-    /// command line. Temporary by default, as in the admin API.
+    /// Set a password (checked against the password policy); temporary unless --permanent.
+    ///
+    /// The password is read from a prompt that does not echo, or with --password-stdin from the
+    /// first line of standard input; never from the command line. It is temporary by default,
+    /// as in the admin API: the person must choose a new one at the next sign-in.
     SetPassword {
         /// The user: its id or its userName.
         #[arg(value_name = "USER")]

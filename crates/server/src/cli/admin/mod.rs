@@ -198,6 +198,12 @@ pub async fn run(config_file: Option<&Path>, mut args: AdminArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Names first, so that a mistyped name fails before a password is asked for.
+    let client = reqwest::Client::new();
+    if let Err(e) = resolve::resolve(&client, &base, &token, &mut args.resource).await {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
     if let Resource::Users(Users::SetPassword {
         password_stdin,
         password,
@@ -211,11 +217,6 @@ pub async fn run(config_file: Option<&Path>, mut args: AdminArgs) -> ExitCode {
                 return ExitCode::from(2);
             }
         }
-    }
-    let client = reqwest::Client::new();
-    if let Err(e) = resolve::resolve(&client, &base, &token, &mut args.resource).await {
-        eprintln!("error: {e}");
-        return ExitCode::FAILURE;
     }
     let mut c = call(&args.resource);
     if let Some(path) = c.merge_from.take() {
