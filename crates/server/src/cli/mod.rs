@@ -44,8 +44,13 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff) to standard output.
-    Man,
+    /// Print the man page (roff) to standard output, or write one page per command.
+    Man {
+        /// Write portcullis.1 and a page for every subcommand (portcullis-serve.1,
+        /// portcullis-admin-users-get.1, …) into this directory instead.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -126,11 +131,16 @@ async fn run(cli: Cli) -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        Command::Man => report(
+        Command::Man { dir: None } => report(
             clap_mangen::Man::new(Cli::command())
                 .render(&mut std::io::stdout())
                 .map_err(|e| anyhow::anyhow!("cannot write the man page: {e}")),
         ),
+        Command::Man { dir: Some(dir) } => {
+            report(clap_mangen::generate_to(Cli::command(), &dir).map_err(|e| {
+                anyhow::anyhow!("cannot write the man pages to {}: {e}", dir.display())
+            }))
+        }
     }
 }
 

@@ -281,4 +281,20 @@ fn cli_prints_completions_and_a_man_page() {
     assert!(out.status.success(), "{stderr}");
     assert!(stdout.contains(".TH portcullis"), "{stdout}");
     assert!(stdout.contains("serve"), "{stdout}");
+
+    let pages = dir.path().join("man1");
+    std::fs::create_dir(&pages).expect("mkdir");
+    let out = portcullis(dir.path())
+        .args(["man", "--dir", pages.to_str().expect("utf-8")])
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", text(&out).1);
+    for page in [
+        "portcullis.1",
+        "portcullis-serve.1",
+        "portcullis-admin-users-set-password.1",
+    ] {
+        let roff = std::fs::read_to_string(pages.join(page)).expect(page);
+        assert!(roff.contains(".TH"), "{page}");
+    }
 }
