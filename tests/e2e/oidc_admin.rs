@@ -454,6 +454,7 @@ async fn keys_are_listed_and_rotated(app: TestApp) {
     let keys = rotated.body["keys"].as_array().expect("keys");
     for k in keys {
         assert!(k["kid"].is_string() && k["createdAt"].is_string(), "{k}");
+        assert_eq!(k["purpose"], "oidc", "{k}");
         assert!(
             ["RS256", "ES256", "EdDSA"].contains(&k["algorithm"].as_str().unwrap_or("")),
             "{k}"
@@ -480,6 +481,23 @@ async fn keys_are_listed_and_rotated(app: TestApp) {
         // Relying parties that cached the key set must see a new key before it signs.
         assert!(new.iter().all(|k| k["state"] == "pending"), "{rotated:?}");
     }
+
+    // The SAML signing key is listed beside them, untouched by the OIDC rotation.
+    let saml = |a: &crate::helpers::Answer| a.body["samlKeys"].clone();
+    assert_eq!(saml(&rotated), saml(&before), "{rotated:?}");
+    let saml_keys = saml(&rotated);
+    let saml_keys = saml_keys.as_array().expect("samlKeys");
+    assert_eq!(saml_keys.len(), 1, "{rotated:?}");
+    assert_eq!(
+        (
+            &saml_keys[0]["purpose"],
+            &saml_keys[0]["algorithm"],
+            &saml_keys[0]["state"]
+        ),
+        (&json!("saml"), &json!("RSA-SHA256"), &json!("active")),
+        "{rotated:?}"
+    );
+    assert!(!saml_keys[0].to_string().contains("PRIVATE"));
 
     let after = app.get("keys").await;
     assert_eq!(after.status, 200);

@@ -58,6 +58,19 @@ impl std::fmt::Debug for SamlKey {
     }
 }
 
+/// A published key's public facts.
+#[derive(Debug, Clone)]
+pub struct SamlKeyInfo {
+    pub kid: String,
+    /// `RSA-SHA256`.
+    pub algorithm: String,
+    pub created_at: DateTime<Utc>,
+    pub active_from: DateTime<Utc>,
+    pub retired_at: Option<DateTime<Utc>>,
+    /// `pending` (published, not yet signing), `active`, or `retired` (published, not signing).
+    pub state: &'static str,
+}
+
 fn delta(d: std::time::Duration) -> TimeDelta {
     TimeDelta::from_std(d).unwrap_or(TimeDelta::days(36_500))
 }
@@ -149,6 +162,32 @@ impl SamlKeys {
             .iter()
             .filter(|k| self.is_published(k.retired_at, now))
             .cloned()
+            .collect())
+    }
+
+    /// The published keys' public facts, newest first, read from the store (the admin API's key
+    /// list): kid, algorithm, times and `pending`/`active`/`retired`, as the OIDC key list has.
+    pub async fn list(&self) -> Result<Vec<SamlKeyInfo>, SamlKeyError> {
+        let now = self.clock.now();
+        Ok(self
+            .stored()
+            .await?
+            .into_iter()
+            .filter(|k| self.is_published(k.retired_at, now))
+            .map(|k| SamlKeyInfo {
+                state: if k.active_from > now {
+                    "pending"
+                } else if k.retired_at.is_some_and(|r| r <= now) {
+                    "retired"
+                } else {
+                    "active"
+                },
+                kid: k.kid,
+                algorithm: k.algorithm,
+                created_at: k.created_at,
+                active_from: k.active_from,
+                retired_at: k.retired_at,
+            })
             .collect())
     }
 

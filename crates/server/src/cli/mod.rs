@@ -1,12 +1,15 @@
-//! The command line: `serve`, `migrate`, `config check`, and `admin …` (a client of the admin API).
+//! The command line: `serve`, `migrate`, `config check`, `admin …` (a client of the admin API),
+//! and `completions` and `man` (shell completions and the man page, generated from this tree).
 
 mod admin;
 mod output;
+#[cfg(test)]
+mod tests;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::config::Config;
 
@@ -35,6 +38,19 @@ pub enum Command {
     Config(ConfigCommand),
     /// Administer a running Portcullis through its admin API.
     Admin(Box<admin::AdminArgs>),
+    /// Print a shell completion script to standard output.
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to standard output, or write one page per command.
+    Man {
+        /// Write portcullis.1 and a page for every subcommand (portcullis-serve.1,
+        /// portcullis-admin-users-get.1, …) into this directory instead.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -59,16 +75,17 @@ pub fn main() -> ExitCode {
     runtime.block_on(run(cli))
 }
 
-fn load_config(cli: &Cli) -> Result<Config, ExitCode> {
-    Config::load(cli.config.as_deref()).map_err(|e| {
+fn load_config(file: Option<&Path>) -> Result<Config, ExitCode> {
+    Config::load(file).map_err(|e| {
         eprintln!("error: invalid configuration: {e}");
         ExitCode::from(2)
     })
 }
 
 async fn run(cli: Cli) -> ExitCode {
-    match &cli.command {
-        Command::Config(ConfigCommand::Check) => match load_config(&cli) {
+    let file = cli.config.as_deref();
+    match cli.command {
+        Command::Config(ConfigCommand::Check) => match load_config(file) {
             Ok(config) => {
                 print!("{}", config.to_redacted_toml());
                 eprintln!("configuration OK");
@@ -77,7 +94,7 @@ async fn run(cli: Cli) -> ExitCode {
             Err(code) => code,
         },
         Command::Serve => {
-            let config = match load_config(&cli) {
+            let config = match load_config(file) {
                 Ok(c) => c,
                 Err(code) => return code,
             };
@@ -94,7 +111,7 @@ async fn run(cli: Cli) -> ExitCode {
             report(result)
         }
         Command::Migrate => {
-            let config = match load_config(&cli) {
+            let config = match load_config(file) {
                 Ok(c) => c,
                 Err(code) => return code,
             };
@@ -104,7 +121,26 @@ async fn run(cli: Cli) -> ExitCode {
             }
             report(migrate(config).await)
         }
-        Command::Admin(args) => admin::run(&cli, args).await,
+        Command::Admin(args) => admin::run(file, *args).await,
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "portcullis",
+                &mut std::io::stdout(),
+            );
+            ExitCode::SUCCESS
+        }
+        Command::Man { dir: None } => report(
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut std::io::stdout())
+                .map_err(|e| anyhow::anyhow!("cannot write the man page: {e}")),
+        ),
+        Command::Man { dir: Some(dir) } => {
+            report(clap_mangen::generate_to(Cli::command(), &dir).map_err(|e| {
+                anyhow::anyhow!("cannot write the man pages to {}: {e}", dir.display())
+            }))
+        }
     }
 }
 

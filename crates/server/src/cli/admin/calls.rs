@@ -1,5 +1,6 @@
 //! Each `portcullis admin` subcommand as one admin API call, and how its answer is shown.
 
+use secrecy::ExposeSecret;
 use serde_json::{Map, Value, json};
 
 use super::commands::*;
@@ -27,6 +28,9 @@ pub(super) struct Call {
     /// Send this file's bytes as the body instead of JSON (an application icon), with the image
     /// type its first bytes show.
     pub(super) upload: Option<std::path::PathBuf>,
+    /// Another list in the answer whose rows join the table (`keys list`: the SAML keys after
+    /// the OIDC ones); `--json` prints the answer as it came.
+    pub(super) also: Option<&'static str>,
 }
 
 pub(super) const USER_COLS: Columns = &[
@@ -67,6 +71,7 @@ pub(super) const APP_COLS: Columns = &[
 ];
 pub(super) const KEY_COLS: Columns = &[
     ("KID", "kid"),
+    ("PURPOSE", "purpose"),
     ("ALGORITHM", "algorithm"),
     ("STATE", "state"),
     ("CREATED", "createdAt"),
@@ -126,6 +131,7 @@ pub(super) fn get(path: String, view: View) -> Call {
         all: false,
         merge_from: None,
         upload: None,
+        also: None,
     }
 }
 
@@ -154,6 +160,7 @@ pub(super) fn send(method: reqwest::Method, path: String, body: Option<Value>, v
         all: false,
         merge_from: None,
         upload: None,
+        also: None,
     }
 }
 
@@ -238,14 +245,19 @@ pub(super) fn call(resource: &Resource) -> Call {
                     View::Record,
                 ),
             },
+            // Temporary unless --permanent: the admin API's default.
             Users::SetPassword {
                 user_id,
                 password,
-                temporary,
+                permanent,
+                ..
             } => send(
                 reqwest::Method::PUT,
                 format!("users/{user_id}/password"),
-                Some(json!({"password": password, "temporary": temporary})),
+                Some(json!({
+                    "password": password.as_ref().map(ExposeSecret::expose_secret),
+                    "temporary": !permanent,
+                })),
                 View::Done("password set"),
             ),
             Users::OneTimePassword { user_id, email } => post(
@@ -571,9 +583,13 @@ pub(super) fn call(resource: &Resource) -> Call {
                 key: "keys",
                 columns: KEY_COLS,
             };
-            match c {
+            let c = match c {
                 Keys::List => get("keys".into(), view),
                 Keys::Rotate => send(Method::POST, "keys/rotate".into(), None, view),
+            };
+            Call {
+                also: Some("samlKeys"),
+                ..c
             }
         }
         Resource::Audit(a) => {

@@ -1,4 +1,6 @@
-//! The `portcullis admin` subcommands and their arguments (clap).
+//! The `portcullis admin` subcommands and their arguments (clap). A resource argument (`USER`,
+//! `GROUP`, `ACCOUNT`, …) takes the resource's id or its name; names are looked up through the
+//! admin API's lists before the call (see `resolve.rs`).
 
 use clap::{Args, Subcommand};
 
@@ -28,7 +30,7 @@ pub(super) enum Resource {
     /// Admin API tokens.
     #[command(subcommand)]
     Tokens(Tokens),
-    /// OIDC token-signing keys.
+    /// Signing keys: the OIDC token-signing keys and the SAML signing keys.
     #[command(subcommand)]
     Keys(Keys),
     /// The audit log, newest first.
@@ -37,9 +39,11 @@ pub(super) enum Resource {
 
 #[derive(Debug, Args)]
 pub(super) struct Paging {
-    #[arg(long)]
+    /// At most this many results per page (1 to 1000, default 100).
+    #[arg(long, value_name = "N")]
     pub(super) max_results: Option<u32>,
-    #[arg(long)]
+    /// Continue from the nextToken a previous page printed.
+    #[arg(long, value_name = "TOKEN")]
     pub(super) next_token: Option<String>,
     /// Follow nextToken until the last page.
     #[arg(long)]
@@ -48,229 +52,364 @@ pub(super) struct Paging {
 
 #[derive(Debug, Subcommand)]
 pub(super) enum Users {
+    /// List people.
     List(Paging),
+    /// Show one person.
     Get {
+        /// The user: its id or its userName.
+        #[arg(value_name = "USER")]
         user_id: String,
     },
+    /// Create a person.
     Create {
+        /// The sign-in name (unique, case-insensitive).
         #[arg(long)]
         user_name: String,
+        /// The email address.
         #[arg(long)]
         email: String,
+        /// The name shown on the portal and in tokens.
         #[arg(long)]
         display_name: Option<String>,
+        /// The given (first) name.
         #[arg(long)]
         given_name: Option<String>,
+        /// The family (last) name.
         #[arg(long)]
         family_name: Option<String>,
         /// Create the user disabled.
         #[arg(long)]
         disabled: bool,
     },
+    /// Change a person; only the options given change.
     Update {
+        /// The user: its id or its userName.
+        #[arg(value_name = "USER")]
         user_id: String,
+        /// A new sign-in name.
         #[arg(long)]
         user_name: Option<String>,
+        /// A new email address.
         #[arg(long)]
         email: Option<String>,
+        /// A new display name.
         #[arg(long)]
         display_name: Option<String>,
+        /// A new given name.
         #[arg(long)]
         given_name: Option<String>,
+        /// A new family name.
         #[arg(long)]
         family_name: Option<String>,
-        #[arg(long)]
+        /// true to enable, false to disable.
+        #[arg(long, value_name = "BOOL")]
         enabled: Option<bool>,
     },
+    /// Let a person sign in again.
     Enable {
+        /// The user: its id or its userName.
+        #[arg(value_name = "USER")]
         user_id: String,
     },
+    /// Stop a person from signing in.
     Disable {
+        /// The user: its id or its userName.
+        #[arg(value_name = "USER")]
         user_id: String,
     },
+    /// Delete a person.
     Delete {
+        /// The user: its id or its userName.
+        #[arg(value_name = "USER")]
         user_id: String,
     },
     /// The groups a user belongs to.
     Groups {
+        /// The user: its id or its userName.
+        #[arg(value_name = "USER")]
         user_id: String,
     },
     /// The user's live portal sessions.
     Sessions {
+        /// The user: its id or its userName.
+        #[arg(value_name = "USER")]
         user_id: String,
     },
     /// End one session (with --session-id) or all of the user's sessions.
     RevokeSessions {
+        /// The user: its id or its userName.
+        #[arg(value_name = "USER")]
         user_id: String,
+        /// End only this session (from `users sessions`).
         #[arg(long)]
         session_id: Option<String>,
     },
-    /// Set a password (checked against the password policy).
+    /// Set a password (checked against the password policy); temporary unless --permanent.
+    ///
+    /// The password is read from a prompt that does not echo, or with --password-stdin from the
+    /// first line of standard input; never from the command line. It is temporary by default,
+    /// as in the admin API: the person must choose a new one at the next sign-in.
     SetPassword {
+        /// The user: its id or its userName.
+        #[arg(value_name = "USER")]
         user_id: String,
+        /// Read the password from the first line of standard input (trailing newline removed).
         #[arg(long)]
-        password: String,
-        /// The person must choose a new password at the next sign-in.
+        password_stdin: bool,
+        /// The person keeps this password (default: temporary, a new one must be chosen at the
+        /// next sign-in).
+        #[arg(long, conflicts_with = "temporary")]
+        permanent: bool,
+        /// The person must choose a new password at the next sign-in (the default).
         #[arg(long)]
         temporary: bool,
+        /// Filled in from the prompt or standard input before the call.
+        #[arg(skip)]
+        password: Option<secrecy::SecretString>,
     },
     /// Generate a one-time password: printed once, or emailed to the person with --email.
     OneTimePassword {
+        /// The user: its id or its userName.
+        #[arg(value_name = "USER")]
         user_id: String,
+        /// Email it to the person instead of printing it.
         #[arg(long)]
         email: bool,
     },
     /// The user's MFA devices.
     MfaDevices {
+        /// The user: its id or its userName.
+        #[arg(value_name = "USER")]
         user_id: String,
     },
     /// Remove an MFA device (a lost phone or key).
     RemoveMfaDevice {
+        /// The user: its id or its userName.
+        #[arg(value_name = "USER")]
         user_id: String,
+        /// The device id (from `users mfa-devices`).
         device_id: String,
     },
 }
 
 #[derive(Debug, Subcommand)]
 pub(super) enum Groups {
+    /// List groups.
     List(Paging),
+    /// Show one group.
     Get {
+        /// The group: its id or its display name.
+        #[arg(value_name = "GROUP")]
         group_id: String,
     },
+    /// Create a group.
     Create {
+        /// The group's name (unique).
         #[arg(long)]
         display_name: String,
+        /// What the group is for.
         #[arg(long)]
         description: Option<String>,
     },
+    /// Change a group; only the options given change.
     Update {
+        /// The group: its id or its display name.
+        #[arg(value_name = "GROUP")]
         group_id: String,
+        /// A new name.
         #[arg(long)]
         display_name: Option<String>,
+        /// A new description.
         #[arg(long)]
         description: Option<String>,
     },
+    /// Delete a group.
     Delete {
+        /// The group: its id or its display name.
+        #[arg(value_name = "GROUP")]
         group_id: String,
     },
+    /// The group's members.
     Members {
+        /// The group: its id or its display name.
+        #[arg(value_name = "GROUP")]
         group_id: String,
         #[command(flatten)]
         paging: Paging,
     },
+    /// Add a person to the group.
     AddMember {
+        /// The group: its id or its display name.
+        #[arg(value_name = "GROUP")]
         group_id: String,
+        /// The user: its id or its userName.
+        #[arg(value_name = "USER")]
         user_id: String,
     },
+    /// Remove a person from the group.
     RemoveMember {
+        /// The group: its id or its display name.
+        #[arg(value_name = "GROUP")]
         group_id: String,
+        /// The user: its id or its userName.
+        #[arg(value_name = "USER")]
         user_id: String,
     },
 }
 
 #[derive(Debug, Subcommand)]
 pub(super) enum Accounts {
+    /// List accounts.
     List(Paging),
+    /// Show one account.
     Get {
+        /// The account: its 12-digit id or its name.
+        #[arg(value_name = "ACCOUNT")]
         account_id: String,
     },
+    /// Register an account.
     Create {
+        /// The 12-digit account id.
         #[arg(long)]
         account_id: String,
+        /// The account's name.
         #[arg(long)]
         name: String,
+        /// The account's email address.
         #[arg(long)]
         email: String,
-        #[arg(long)]
+        /// The console sign-in link shown on the portal.
+        #[arg(long, value_name = "URL")]
         console_url: Option<String>,
     },
+    /// Change an account; only the options given change.
     Update {
+        /// The account: its 12-digit id or its name.
+        #[arg(value_name = "ACCOUNT")]
         account_id: String,
+        /// A new name.
         #[arg(long)]
         name: Option<String>,
+        /// A new email address.
         #[arg(long)]
         email: Option<String>,
-        #[arg(long)]
+        /// A new console link; an empty value removes it.
+        #[arg(long, value_name = "URL")]
         console_url: Option<String>,
     },
+    /// Delete an account.
     Delete {
+        /// The account: its 12-digit id or its name.
+        #[arg(value_name = "ACCOUNT")]
         account_id: String,
     },
 }
 
 #[derive(Debug, Subcommand)]
 pub(super) enum PermissionSets {
+    /// List permission sets.
     List(Paging),
+    /// Show one permission set.
     Get {
+        /// The permission set: its id or its name.
+        #[arg(value_name = "PERMISSION_SET")]
         permission_set_id: String,
     },
+    /// Create a permission set.
     Create {
+        /// The role name (unique).
         #[arg(long)]
         name: String,
+        /// What the permission set is for.
         #[arg(long)]
         description: Option<String>,
         /// ISO-8601, PT1H to PT12H.
-        #[arg(long)]
+        #[arg(long, value_name = "DURATION")]
         session_duration: Option<String>,
     },
+    /// Change a permission set; only the options given change.
     Update {
+        /// The permission set: its id or its name.
+        #[arg(value_name = "PERMISSION_SET")]
         permission_set_id: String,
+        /// A new name.
         #[arg(long)]
         name: Option<String>,
+        /// A new description.
         #[arg(long)]
         description: Option<String>,
-        #[arg(long)]
+        /// ISO-8601, PT1H to PT12H.
+        #[arg(long, value_name = "DURATION")]
         session_duration: Option<String>,
     },
+    /// Delete a permission set.
     Delete {
+        /// The permission set: its id or its name.
+        #[arg(value_name = "PERMISSION_SET")]
         permission_set_id: String,
     },
 }
 
 #[derive(Debug, Args)]
 pub(super) struct AssignmentArgs {
-    #[arg(long)]
+    /// The account: its 12-digit id or its name.
+    #[arg(long, value_name = "ACCOUNT")]
     pub(super) account_id: String,
-    #[arg(long)]
+    /// The permission set: its id or its name.
+    #[arg(long, value_name = "PERMISSION_SET")]
     pub(super) permission_set_id: String,
     /// USER or GROUP.
     #[arg(long)]
     pub(super) principal_type: String,
-    #[arg(long)]
+    /// The user or group: its id, userName or display name.
+    #[arg(long, value_name = "PRINCIPAL")]
     pub(super) principal_id: String,
 }
 
 #[derive(Debug, Subcommand)]
 pub(super) enum Assignments {
+    /// List assignments, filtered by the options given.
     List {
-        #[arg(long)]
+        /// Only this account (its 12-digit id or its name).
+        #[arg(long, value_name = "ACCOUNT")]
         account_id: Option<String>,
-        #[arg(long)]
+        /// Only this permission set (its id or its name).
+        #[arg(long, value_name = "PERMISSION_SET")]
         permission_set_id: Option<String>,
+        /// Only principals of this type: USER or GROUP.
         #[arg(long)]
         principal_type: Option<String>,
-        #[arg(long)]
+        /// Only this principal (its id; a name needs --principal-type).
+        #[arg(long, value_name = "PRINCIPAL")]
         principal_id: Option<String>,
         #[command(flatten)]
         paging: Paging,
     },
+    /// Give a user or group a permission set in an account.
     Create(AssignmentArgs),
+    /// Take an assignment away.
     Delete(AssignmentArgs),
 }
 
 #[derive(Debug, Subcommand)]
 pub(super) enum Applications {
+    /// List applications.
     List(Paging),
+    /// Show one application.
     Get {
+        /// The application: its id or its name.
+        #[arg(value_name = "APPLICATION")]
         application_id: String,
     },
     /// Create an application. A confidential OIDC client's secret is printed once.
     Create {
+        /// The application's name.
         #[arg(long)]
         name: String,
         /// OIDC or SAML.
         #[arg(long)]
         kind: String,
+        /// What the application is.
         #[arg(long)]
         description: Option<String>,
         /// Create the application disabled.
@@ -287,12 +426,17 @@ pub(super) enum Applications {
     /// Change an application. OIDC and SAML options change only what they name; the rest of the
     /// client or service provider registration stays as it is.
     Update {
+        /// The application: its id or its name.
+        #[arg(value_name = "APPLICATION")]
         application_id: String,
+        /// A new name.
         #[arg(long)]
         name: Option<String>,
+        /// A new description.
         #[arg(long)]
         description: Option<String>,
-        #[arg(long)]
+        /// true to enable, false to disable.
+        #[arg(long, value_name = "BOOL")]
         enabled: Option<bool>,
         /// Make the client public (its secret is removed).
         #[arg(long, conflicts_with = "confidential")]
@@ -307,35 +451,58 @@ pub(super) enum Applications {
     },
     /// Issue a new client secret (printed once); the previous one stops working at once.
     RotateSecret {
+        /// The application: its id or its name.
+        #[arg(value_name = "APPLICATION")]
         application_id: String,
     },
     /// Set or replace the application's portal icon: a PNG or JPEG file of at most 256 KiB.
     SetIcon {
+        /// The application: its id or its name.
+        #[arg(value_name = "APPLICATION")]
         application_id: String,
+        /// The PNG or JPEG file.
         file: std::path::PathBuf,
     },
     /// Remove the application's icon (the portal shows its initials again).
     RemoveIcon {
+        /// The application: its id or its name.
+        #[arg(value_name = "APPLICATION")]
         application_id: String,
     },
+    /// Delete an application.
     Delete {
+        /// The application: its id or its name.
+        #[arg(value_name = "APPLICATION")]
         application_id: String,
     },
+    /// The users and groups assigned to the application.
     Assignments {
+        /// The application: its id or its name.
+        #[arg(value_name = "APPLICATION")]
         application_id: String,
     },
+    /// Assign a user or group to the application.
     Assign {
+        /// The application: its id or its name.
+        #[arg(value_name = "APPLICATION")]
         application_id: String,
+        /// USER or GROUP.
         #[arg(long)]
         principal_type: String,
-        #[arg(long)]
+        /// The user or group: its id, userName or display name.
+        #[arg(long, value_name = "PRINCIPAL")]
         principal_id: String,
     },
+    /// Remove a user's or group's assignment to the application.
     Unassign {
+        /// The application: its id or its name.
+        #[arg(value_name = "APPLICATION")]
         application_id: String,
+        /// USER or GROUP.
         #[arg(long)]
         principal_type: String,
-        #[arg(long)]
+        /// The user or group: its id, userName or display name.
+        #[arg(long, value_name = "PRINCIPAL")]
         principal_id: String,
     },
 }
@@ -505,18 +672,21 @@ pub(super) fn read_file(path: &str) -> Result<String, String> {
 
 #[derive(Debug, Subcommand)]
 pub(super) enum Keys {
-    /// Every published key: pending, active and retired.
+    /// Every published key, OIDC and SAML: pending, active and retired.
     List,
-    /// Create new keys now (they sign after the publish-ahead delay) and retire the current ones.
+    /// Create new OIDC keys now (they sign after the publish-ahead delay) and retire the current
+    /// ones. The SAML key rotates on its own schedule.
     Rotate,
 }
 
 #[derive(Debug, Subcommand)]
 pub(super) enum SettingsCmd {
+    /// Show the organisation settings.
     Get,
+    /// Change the settings given; the others stay.
     Set {
         /// Portal session lifetime, ISO-8601 (PT15M to P90D).
-        #[arg(long)]
+        #[arg(long, value_name = "DURATION")]
         session_duration: Option<String>,
         /// EVERY_SIGN_IN, CONTEXT_CHANGE or NEVER.
         #[arg(long)]
@@ -527,34 +697,44 @@ pub(super) enum SettingsCmd {
         /// REQUIRE_REGISTRATION, EMAIL_CODE, BLOCK or ALLOW.
         #[arg(long)]
         mfa_no_device: Option<String>,
-        #[arg(long)]
+        /// Whether one-time codes may be sent by email (true or false).
+        #[arg(long, value_name = "BOOL")]
         email_otp: Option<bool>,
     },
 }
 
 #[derive(Debug, Subcommand)]
 pub(super) enum Tokens {
+    /// List admin API tokens (never their secrets).
     List,
+    /// Create a token; its secret is printed once.
     Create {
+        /// What the token is for.
         #[arg(long)]
         name: String,
         /// ISO-8601 lifetime, e.g. P30D.
-        #[arg(long)]
+        #[arg(long, value_name = "DURATION")]
         expires_in: Option<String>,
     },
+    /// Revoke a token: it stops working at once.
     Revoke {
+        /// The token id (from `tokens list`).
         token_id: String,
     },
 }
 
 #[derive(Debug, Args)]
 pub(super) struct AuditArgs {
-    #[arg(long)]
+    /// Only events at or after this time (RFC 3339).
+    #[arg(long, value_name = "TIME")]
     pub(super) since: Option<String>,
-    #[arg(long)]
+    /// Only events before this time (RFC 3339).
+    #[arg(long, value_name = "TIME")]
     pub(super) until: Option<String>,
+    /// Only events by this actor (e.g. admin-token:ID).
     #[arg(long)]
     pub(super) actor: Option<String>,
+    /// Only this action; ending in `.*` matches a prefix (`user.*`).
     #[arg(long)]
     pub(super) action: Option<String>,
     #[command(flatten)]

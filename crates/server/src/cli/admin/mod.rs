@@ -4,19 +4,20 @@
 mod calls;
 mod commands;
 mod registration;
+mod resolve;
 
-use std::path::PathBuf;
+use std::io::{BufRead, IsTerminal};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
 use serde_json::Value;
 
-use super::Cli;
 use super::output::{record, table};
 use crate::bootstrap::BOOTSTRAP_TOKEN_FILE;
 use crate::config::Config;
 use calls::{Call, View, call, get};
-use commands::Resource;
+use commands::{Resource, Users};
 use registration::merge_registration;
 
 #[derive(Debug, Args)]
@@ -38,9 +39,48 @@ pub struct AdminArgs {
     resource: Resource,
 }
 
+/// The password of `users set-password`: the first line of standard input with
+/// `--password-stdin`, else a prompt that does not echo (asked twice) when standard input is a
+/// terminal. Never an argument, which other users of the machine could read from the process
+/// list and which lands in shell history.
+fn read_password(from_stdin: bool) -> Result<secrecy::SecretString, String> {
+    let password = if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
+        let line = line.strip_suffix('\n').unwrap_or(&line);
+        line.strip_suffix('\r').unwrap_or(line).to_owned()
+    } else if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("New password: ")
+            .map_err(|e| format!("cannot read the password: {e}"))?;
+        let again = rpassword::prompt_password("Repeat it: ")
+            .map_err(|e| format!("cannot read the password: {e}"))?;
+        if first != again {
+            return Err("the passwords differ; nothing was changed".into());
+        }
+        first
+    } else {
+        return Err(
+            "standard input is not a terminal: pass --password-stdin to read the \
+                    password from it"
+                .into(),
+        );
+    };
+    if password.is_empty() {
+        return Err(if from_stdin {
+            "no password on standard input (--password-stdin reads its first line)".into()
+        } else {
+            "the password is empty; nothing was changed".into()
+        });
+    }
+    Ok(password.into())
+}
+
 /// Where to send calls and with which token.
-fn endpoint(cli: &Cli, args: &AdminArgs) -> Result<(String, String), String> {
-    let config = Config::load(cli.config.as_deref()).ok();
+fn endpoint(config_file: Option<&Path>, args: &AdminArgs) -> Result<(String, String), String> {
+    let config = Config::load(config_file).ok();
     let url = args
         .url
         .clone()
@@ -150,15 +190,34 @@ fn cell_str<'a>(v: &'a Value, k: &str) -> &'a str {
     v.get(k).and_then(Value::as_str).unwrap_or("")
 }
 
-pub async fn run(cli: &Cli, args: &AdminArgs) -> ExitCode {
-    let (base, token) = match endpoint(cli, args) {
+pub async fn run(config_file: Option<&Path>, mut args: AdminArgs) -> ExitCode {
+    let (base, token) = match endpoint(config_file, &args) {
         Ok(e) => e,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(2);
         }
     };
+    // Names first, so that a mistyped name fails before a password is asked for.
     let client = reqwest::Client::new();
+    if let Err(e) = resolve::resolve(&client, &base, &token, &mut args.resource).await {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
+    if let Resource::Users(Users::SetPassword {
+        password_stdin,
+        password,
+        ..
+    }) = &mut args.resource
+    {
+        match read_password(*password_stdin) {
+            Ok(p) => *password = Some(p),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
     let mut c = call(&args.resource);
     if let Some(path) = c.merge_from.take() {
         let current = match execute(&client, &base, &token, &get(path, View::Record), None).await {
@@ -214,11 +273,13 @@ pub async fn run(cli: &Cli, args: &AdminArgs) -> ExitCode {
     }
     match c.view {
         View::List { key, columns } => {
-            let rows = answer
-                .get(key)
-                .and_then(Value::as_array)
+            let rows: Vec<Value> = [Some(key), c.also]
+                .into_iter()
+                .flatten()
+                .filter_map(|k| answer.get(k).and_then(Value::as_array))
+                .flatten()
                 .cloned()
-                .unwrap_or_default();
+                .collect();
             print!("{}", table(&rows, columns));
             if let Some(t) = answer.get("nextToken").and_then(Value::as_str) {
                 eprintln!("more results: --next-token {t}");

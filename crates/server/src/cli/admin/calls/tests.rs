@@ -379,3 +379,36 @@ fn secret_rotation_and_keys() {
     let c = parse(&["keys", "list"]);
     assert_eq!((c.method, c.path.as_str()), (reqwest::Method::GET, "keys"));
 }
+
+#[test]
+fn set_password_is_temporary_unless_permanent() {
+    let id = "00000000-0000-4000-8000-000000000000";
+    for (extra, temporary) in [
+        (None, true),
+        (Some("--temporary"), true),
+        (Some("--permanent"), false),
+    ] {
+        let args: Vec<&str> = ["users", "set-password", id, "--password-stdin"]
+            .into_iter()
+            .chain(extra)
+            .collect();
+        let c = parse(&args);
+        assert_eq!(
+            (c.method, c.path.as_str()),
+            (
+                reqwest::Method::PUT,
+                format!("users/{id}/password").as_str()
+            )
+        );
+        assert_eq!(c.body.unwrap()["temporary"], temporary, "{extra:?}");
+    }
+    let both = [
+        "admin",
+        "users",
+        "set-password",
+        id,
+        "--permanent",
+        "--temporary",
+    ];
+    assert!(Cmd::try_parse_from(both).is_err());
+}
