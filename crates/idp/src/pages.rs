@@ -49,6 +49,26 @@ pub struct MessagePage {
     pub link_text: &'static str,
 }
 
+impl MessagePage {
+    /// A message with a link back to the portal, answered with `status`.
+    pub fn to_portal(
+        status: actix_web::http::StatusCode,
+        heading: &'static str,
+        text: impl Into<String>,
+    ) -> actix_web::HttpResponse {
+        crate::web::page(
+            status,
+            &Self {
+                heading,
+                text: text.into(),
+                link: "/portal",
+                link_text: "Go to your portal",
+            },
+            vec![],
+        )
+    }
+}
+
 /// One account on the Accounts tab with the roles the person holds there.
 #[derive(Debug, Clone)]
 pub struct AccountEntry {

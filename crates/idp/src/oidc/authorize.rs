@@ -18,7 +18,6 @@ use super::grants::{CodeRecord, Grant};
 use crate::Idp;
 use crate::pages::MessagePage;
 use crate::session::current_session;
-use crate::web::page;
 
 /// The query or form parameters, each at most once (RFC 6749 §3.1).
 pub fn single_params(pairs: Vec<(String, String)>) -> Result<HashMap<String, String>, String> {
@@ -32,16 +31,7 @@ pub fn single_params(pairs: Vec<(String, String)>) -> Result<HashMap<String, Str
 }
 
 fn error_page(status: StatusCode, text: String) -> HttpResponse {
-    page(
-        status,
-        &MessagePage {
-            heading: "This sign-in request cannot be completed",
-            text,
-            link: "/portal",
-            link_text: "Go to your portal",
-        },
-        vec![],
-    )
+    MessagePage::to_portal(status, "This sign-in request cannot be completed", text)
 }
 
 /// Where and how to answer the client once its redirect URI is trusted.

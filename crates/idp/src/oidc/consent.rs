@@ -257,16 +257,7 @@ pub struct ConsentForm {
 }
 
 fn message(status: StatusCode, heading: &'static str, text: &str) -> HttpResponse {
-    page(
-        status,
-        &MessagePage {
-            heading,
-            text: text.to_owned(),
-            link: "/portal",
-            link_text: "Go to your portal",
-        },
-        vec![],
-    )
+    MessagePage::to_portal(status, heading, text)
 }
 
 /// `POST /oauth2/consent`: the person's answer. The parked request is taken (one answer per

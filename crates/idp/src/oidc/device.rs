@@ -424,16 +424,7 @@ pub struct DeviceForm {
 }
 
 fn result_page(status: StatusCode, heading: &'static str, text: &str) -> HttpResponse {
-    page(
-        status,
-        &MessagePage {
-            heading,
-            text: text.to_owned(),
-            link: "/portal",
-            link_text: "Go to your portal",
-        },
-        vec![],
-    )
+    MessagePage::to_portal(status, heading, text)
 }
 
 /// `POST /device`: allow or deny.

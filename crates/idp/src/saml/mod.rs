@@ -20,7 +20,6 @@ use portcullis_domain::{Application, ApplicationKind, PageRequest, SamlSettings}
 
 use crate::Idp;
 use crate::pages::MessagePage;
-use crate::web::page;
 
 /// SAML settings from the server's configuration.
 #[derive(Debug, Clone)]
@@ -97,16 +96,7 @@ impl Idp {
 
 /// A page for a request that cannot be answered to the SP (its ACS is not trusted yet).
 pub fn error_page(status: StatusCode, text: impl Into<String>) -> HttpResponse {
-    page(
-        status,
-        &MessagePage {
-            heading: "This sign-in request cannot be completed",
-            text: text.into(),
-            link: "/portal",
-            link_text: "Go to your portal",
-        },
-        vec![],
-    )
+    MessagePage::to_portal(status, "This sign-in request cannot be completed", text)
 }
 
 pub fn unavailable() -> HttpResponse {

@@ -249,6 +249,20 @@ pub(super) fn dockerfile() -> Vec<(String, String)> {
     instructions
 }
 
+/// The value the image's runtime stage gives `name` with `ENV`.
+pub(super) fn image_env(name: &str) -> Option<String> {
+    let instructions = dockerfile();
+    let prefix = format!("{name}=");
+    runtime_stage(&instructions)
+        .iter()
+        .filter(|(w, _)| w == "ENV")
+        .find_map(|(_, e)| {
+            e.split_whitespace()
+                .find_map(|kv| kv.strip_prefix(prefix.as_str()))
+                .map(str::to_owned)
+        })
+}
+
 /// The instructions of the last stage (the image that runs).
 pub(super) fn runtime_stage(all: &[(String, String)]) -> &[(String, String)] {
     let last_from = all
@@ -363,15 +377,7 @@ fn healthchecks_use_healthz_on_the_listen_port() {
         Some(port),
         "the Dockerfile's HEALTHCHECK uses the listen port {port}: `{check}`"
     );
-    let image_listen = runtime
-        .iter()
-        .filter(|(w, _)| w == "ENV")
-        .find_map(|(_, e)| {
-            e.split_whitespace()
-                .find_map(|kv| kv.strip_prefix("PORTCULLIS__LISTEN="))
-                .map(str::to_owned)
-        })
-        .expect("the image sets PORTCULLIS__LISTEN");
+    let image_listen = image_env("PORTCULLIS__LISTEN").expect("the image sets PORTCULLIS__LISTEN");
     assert!(
         image_listen.ends_with(&format!(":{port}")),
         "the image's own PORTCULLIS__LISTEN ({image_listen}) uses port {port}"
@@ -671,15 +677,7 @@ fn only_the_web_port_is_published_beyond_loopback() {
 fn the_data_directory_is_a_volume_and_the_build_context_leaves_out_target() {
     let instructions = dockerfile();
     let runtime = runtime_stage(&instructions);
-    let data_dir = runtime
-        .iter()
-        .filter(|(w, _)| w == "ENV")
-        .find_map(|(_, e)| {
-            e.split_whitespace()
-                .find_map(|kv| kv.strip_prefix("PORTCULLIS__DATA_DIR="))
-                .map(str::to_owned)
-        })
-        .expect("the image sets PORTCULLIS__DATA_DIR");
+    let data_dir = image_env("PORTCULLIS__DATA_DIR").expect("the image sets PORTCULLIS__DATA_DIR");
     let volume = runtime
         .iter()
         .find(|(w, _)| w == "VOLUME")

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use yaml_rust2::{Yaml, YamlLoader};
 
-use super::deploy_files::{config_check, dockerfile, repo_file, runtime_stage, scalar};
+use super::deploy_files::{config_check, image_env, repo_file, scalar};
 
 const DIR: &str = "deploy/kubernetes";
 
@@ -210,16 +210,7 @@ fn kubernetes_pods_run_as_the_image_user_with_the_data_directory_mounted() {
         Some(true),
         "a read-only root: Portcullis writes only to its data directory"
     );
-    let instructions = dockerfile();
-    let data_dir = runtime_stage(&instructions)
-        .iter()
-        .filter(|(w, _)| w == "ENV")
-        .find_map(|(_, e)| {
-            e.split_whitespace()
-                .find_map(|kv| kv.strip_prefix("PORTCULLIS__DATA_DIR="))
-                .map(str::to_owned)
-        })
-        .expect("the image sets PORTCULLIS__DATA_DIR");
+    let data_dir = image_env("PORTCULLIS__DATA_DIR").expect("the image sets PORTCULLIS__DATA_DIR");
     let mounted = c["volumeMounts"]
         .as_vec()
         .expect("volumeMounts")
