@@ -1,5 +1,14 @@
 //! SAML LogoutRequests, as `saml_authn_request` does AuthnRequests.
 #![no_main]
-use portcullis_idp::fuzzing::{SamlRequest, saml_request};
+use std::sync::OnceLock;
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| saml_request(SamlRequest::Logout, data));
+use portcullis_idp::fuzzing::{SamlRequest, saml_fixture, saml_request};
+use portcullis_idp::saml::ServiceProvider;
+
+/// The harness's one SP, made at the first input (the fuzz target's state, not the product's).
+fn sp() -> &'static ServiceProvider {
+    static SP: OnceLock<ServiceProvider> = OnceLock::new();
+    SP.get_or_init(saml_fixture)
+}
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| saml_request(SamlRequest::Logout, sp(), data));

@@ -4,7 +4,7 @@
 
 use std::future::Future;
 use std::str::FromStr;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -24,15 +24,28 @@ pub const ACCESS_KEY_ID: &str = "ASIAFUZZFUZZFUZZFUZZ";
 const SKEW: Duration = Duration::from_secs(300);
 const REGION: &str = "us-east-1";
 
-struct Fixture {
+/// The fuzz credentials and the broker keys that verify them; made once by the harness and
+/// passed to [`sigv4_request`] and [`sigv4_sign`].
+pub struct Fixture {
     keys: Arc<Keys>,
     credentials: RoleCredentials,
 }
 
-/// The broker key is fixed, so session tokens sealed in one run (the seeds) open in the next.
-fn fixture() -> &'static Fixture {
-    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
-    FIXTURE.get_or_init(|| {
+impl std::fmt::Debug for Fixture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fixture").finish_non_exhaustive()
+    }
+}
+
+impl Default for Fixture {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Fixture {
+    /// The broker key is fixed, so session tokens sealed in one run (the seeds) open in the next.
+    pub fn new() -> Self {
         let keys = Arc::new(Keys::new(&[7u8; 32]));
         let fail = |what: &str| -> ! { panic!("fuzz fixture: {what}") };
         let claims = SessionClaims {
@@ -48,7 +61,7 @@ fn fixture() -> &'static Fixture {
         };
         let credentials = keys.mint(&claims);
         Fixture { keys, credentials }
-    })
+    }
 }
 
 fn now() -> DateTime<Utc> {
@@ -113,9 +126,9 @@ fn build(raw: &Raw<'_>) -> Option<http::Request<Vec<u8>>> {
     b.body(raw.body.to_vec()).ok()
 }
 
-fn verify(request: http::Request<Vec<u8>>) -> Result<SessionClaims, VerifyError> {
+fn verify(f: &Fixture, request: http::Request<Vec<u8>>) -> Result<SessionClaims, VerifyError> {
     block_on(sigv4::verify(
-        fixture().keys.clone(),
+        f.keys.clone(),
         request,
         sigv4::SERVICE,
         now(),
@@ -125,7 +138,7 @@ fn verify(request: http::Request<Vec<u8>>) -> Result<SessionClaims, VerifyError>
 
 /// `data` is a signed request (see [`Raw`]): it verifies only with the fuzz credentials, and
 /// only when its time is within the allowed skew.
-pub fn sigv4_request(data: &[u8]) {
+pub fn sigv4_request(f: &Fixture, data: &[u8]) {
     let Some(raw) = split_raw(data) else {
         return;
     };
@@ -144,7 +157,7 @@ pub fn sigv4_request(data: &[u8]) {
                 .and_then(|(_, v)| sigv4::parse_amz_date(&v).ok())
         })
     };
-    if let Ok(claims) = verify(request) {
+    if let Ok(claims) = verify(f, request) {
         assert_eq!(claims.access_key_id, ACCESS_KEY_ID);
         let Some(time) = time else {
             panic!("a request without a time verified");
@@ -205,11 +218,10 @@ fn plain(raw: &Raw<'_>, path: &str) -> bool {
 /// `x-amz-security-token` are replaced) with the fuzz credentials at the verification clock. A
 /// plain request must then verify to the fuzz credentials. Returns the signed request as raw
 /// text (fuzz/run's seed maker keeps it).
-pub fn sigv4_sign(data: &[u8]) -> Option<Vec<u8>> {
+pub fn sigv4_sign(f: &Fixture, data: &[u8]) -> Option<Vec<u8>> {
     let mut raw = split_raw(data)?;
     let uri = std::str::from_utf8(raw.uri).ok()?;
     let (path, query) = uri.split_once('?').unwrap_or((uri, ""));
-    let f = fixture();
     let amz_date = now().format("%Y%m%dT%H%M%SZ").to_string();
     let date = now().date_naive();
     raw.headers.retain(|(n, _)| {
@@ -287,7 +299,7 @@ pub fn sigv4_sign(data: &[u8]) -> Option<Vec<u8>> {
     out.extend_from_slice(raw.body);
 
     let request = build(&raw)?;
-    match verify(request) {
+    match verify(f, request) {
         Ok(claims) => assert_eq!(claims.access_key_id, ACCESS_KEY_ID),
         Err(e) => assert!(
             !is_plain,
@@ -304,7 +316,7 @@ pub fn sigv4_sign(data: &[u8]) -> Option<Vec<u8>> {
             ..raw
         };
         if let Some(t) = build(&tampered) {
-            assert!(verify(t).is_err(), "a tampered body verified");
+            assert!(verify(f, t).is_err(), "a tampered body verified");
         }
     }
     Some(out)
@@ -331,16 +343,18 @@ mod tests {
 
     #[test]
     fn sigv4_seeds() {
+        let f = Fixture::new();
         for seed in corpus("sigv4") {
-            sigv4_request(&seed);
+            sigv4_request(&f, &seed);
         }
         for seed in corpus("sigv4_sign") {
-            assert!(sigv4_sign(&seed).is_some());
+            assert!(sigv4_sign(&f, &seed).is_some());
         }
     }
 
     #[test]
     fn signed_seeds_verify() {
+        let f = Fixture::new();
         // The signed seeds were made by sigv4_sign with the fixed key: they still verify.
         let signed = corpus("sigv4")
             .into_iter()
@@ -348,7 +362,7 @@ mod tests {
         let mut verified = 0;
         for seed in signed {
             let raw = split_raw(&seed).and_then(|r| build(&r));
-            if raw.is_some_and(|r| verify(r).is_ok()) {
+            if raw.is_some_and(|r| verify(&f, r).is_ok()) {
                 verified += 1;
             }
         }

@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::OnceLock;
 
 use actix_web::HttpResponse;
 use actix_web::http::header;
@@ -68,11 +67,11 @@ pub enum SamlRequest {
     Logout,
 }
 
-/// A registered SP that requires signed requests, with a certificate made at start-up: its key
-/// is never seen by the fuzzer, so no input may ever authenticate.
-fn service_provider() -> &'static ServiceProvider {
-    static SP: OnceLock<ServiceProvider> = OnceLock::new();
-    SP.get_or_init(|| {
+/// A registered SP that requires signed requests, with a certificate made here: its key is never
+/// seen by the fuzzer, so no input may ever authenticate. Made once by the harness and passed to
+/// [`saml_request`].
+pub fn saml_fixture() -> ServiceProvider {
+    {
         let (_, cert) = must(
             xml::generate_key_and_certificate("fuzz SP", 2),
             "SP certificate",
@@ -111,7 +110,7 @@ fn service_provider() -> &'static ServiceProvider {
             },
             settings,
         }
-    })
+    }
 }
 
 /// Whether no value of a parsed message needs escaping in XML text (samael's writer escapes
@@ -124,7 +123,7 @@ fn escapes_nothing(parsed: &impl std::fmt::Debug) -> bool {
 
 /// `data` is the message as XML (what the bindings carry once decoded and inflated) and, also,
 /// the raw `SAMLRequest` value of either binding.
-pub fn saml_request(kind: SamlRequest, data: &[u8]) {
+pub fn saml_request(kind: SamlRequest, sp: &ServiceProvider, data: &[u8]) {
     // The raw parameter value: base64 (POST), or base64 of DEFLATE (Redirect).
     let raw = String::from_utf8_lossy(data);
     if let Ok(x) = xml::decode_redirect(&raw) {
@@ -216,7 +215,6 @@ pub fn saml_request(kind: SamlRequest, data: &[u8]) {
 
     // Authentication: the SP requires signed requests and its key is unknown to the input, so
     // nothing may pass — by either binding, whatever signatures the document carries.
-    let sp = service_provider();
     let parsed = RedirectQuery::parse(&query, "SAMLRequest");
     let redirect = parsed
         .as_ref()
@@ -236,10 +234,10 @@ pub fn saml_request(kind: SamlRequest, data: &[u8]) {
 
 const ISSUER: &str = "https://id.example.com";
 
-/// A client registration with an exact https redirect URI and a loopback one (any port).
-fn oidc_client() -> &'static OidcSettings {
-    static CLIENT: OnceLock<OidcSettings> = OnceLock::new();
-    CLIENT.get_or_init(|| OidcSettings {
+/// A client registration with an exact https redirect URI and a loopback one (any port), passed
+/// to [`oidc_authorize`].
+pub fn oidc_fixture() -> OidcSettings {
+    OidcSettings {
         redirect_uris: vec![
             must(
                 RedirectUri::parse("https://app.example.com/callback"),
@@ -248,7 +246,7 @@ fn oidc_client() -> &'static OidcSettings {
             must(RedirectUri::parse("http://127.0.0.1/cb"), "loopback"),
         ],
         ..OidcSettings::default()
-    })
+    }
 }
 
 /// The characters that HTML escaping must keep out of attribute values.
@@ -257,7 +255,7 @@ fn markup(s: &[u8]) -> [usize; 3] {
 }
 
 /// `data` is the query string (or form body) of `/oauth2/authorize`.
-pub fn oidc_authorize(data: &[u8]) {
+pub fn oidc_authorize(client: &OidcSettings, data: &[u8]) {
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(data).into_owned().collect();
     let mut names: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
     names.sort_unstable();
@@ -299,7 +297,6 @@ pub fn oidc_authorize(data: &[u8]) {
     }
 
     // The redirect URI: exact, or a loopback registration with another port.
-    let client = oidc_client();
     let redirect_uri = match get("redirect_uri") {
         Some(r) if client.redirect_uris.iter().any(|u| u.matches(r)) => {
             let url = must(url::Url::parse(r), "a matching redirect URI parses");
@@ -583,18 +580,20 @@ mod tests {
 
     #[test]
     fn saml_seeds() {
+        let sp = saml_fixture();
         for seed in corpus("saml_authn_request") {
-            saml_request(SamlRequest::Authn, &seed);
+            saml_request(SamlRequest::Authn, &sp, &seed);
         }
         for seed in corpus("saml_logout_request") {
-            saml_request(SamlRequest::Logout, &seed);
+            saml_request(SamlRequest::Logout, &sp, &seed);
         }
     }
 
     #[test]
     fn oidc_seeds() {
+        let client = oidc_fixture();
         for seed in corpus("oidc_authorize") {
-            oidc_authorize(&seed);
+            oidc_authorize(&client, &seed);
         }
         for seed in corpus("oidc_token") {
             oidc_token(&seed);
