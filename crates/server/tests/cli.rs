@@ -214,6 +214,11 @@ impl Drop for Server {
 
 /// Starts `serve` on port 0 with JSON logs and reads the bound port from the log.
 fn serve(dir: &Path, extra_env: &[(&str, &str)]) -> Server {
+    serve_logged(dir, extra_env).0
+}
+
+/// As [`serve`], with the log lines written before it served.
+fn serve_logged(dir: &Path, extra_env: &[(&str, &str)]) -> (Server, Vec<String>) {
     let mut cmd = portcullis(dir);
     cmd.arg("serve")
         .env("PORTCULLIS__LISTEN", "127.0.0.1:0")
@@ -239,11 +244,12 @@ fn serve(dir: &Path, extra_env: &[(&str, &str)]) -> Server {
                 .and_then(|p| u16::try_from(p).ok());
             // Keep draining the log so the server never blocks on a full pipe.
             std::thread::spawn(move || for _ in lines.by_ref() {});
-            return Server {
+            let server = Server {
                 child,
                 url: format!("http://127.0.0.1:{port}"),
                 metrics_port,
             };
+            return (server, seen);
         }
         seen.push(line);
     }

@@ -2,51 +2,15 @@
 //! admin API, it is refused after a restart with the same configuration, and the log says why
 //! (without the token).
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
 
-use crate::{Server, portcullis};
+use crate::Server;
 
 const TOKEN: &str = "pcat_configured-bootstrap-token-0123456789";
 
 /// `serve` on port 0 with the configured token; the log lines written before it served.
 fn serve_logged(dir: &Path) -> (Server, Vec<String>) {
-    let mut child = portcullis(dir)
-        .arg("serve")
-        .env("PORTCULLIS__LISTEN", "127.0.0.1:0")
-        .env("PORTCULLIS__LOG__FORMAT", "json")
-        .env("PORTCULLIS__ADMIN__BOOTSTRAP_TOKEN", TOKEN)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn serve");
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut seen = Vec::new();
-    while Instant::now() < deadline {
-        let Some(Ok(line)) = lines.next() else { break };
-        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
-            && v["fields"]["message"] == "Portcullis is serving"
-        {
-            let port = v["fields"]["port"].as_u64().expect("port");
-            std::thread::spawn(move || for _ in lines.by_ref() {});
-            let url = format!("http://127.0.0.1:{port}");
-            return (
-                Server {
-                    child,
-                    url,
-                    metrics_port: None,
-                },
-                seen,
-            );
-        }
-        seen.push(line);
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("the server did not start: {}", seen.join("\n"));
+    crate::serve_logged(dir, &[("PORTCULLIS__ADMIN__BOOTSTRAP_TOKEN", TOKEN)])
 }
 
 async fn tokens(server: &Server, bearer: &str) -> (u16, serde_json::Value) {
