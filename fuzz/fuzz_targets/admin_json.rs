@@ -2,4 +2,4 @@
 //! validated; refusals name a field; what validates survives the round trips that exist.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| portcullis_server::fuzzing::admin_json(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| portcullis_admin::fuzzing::admin_json(data));

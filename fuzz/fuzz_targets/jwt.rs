@@ -7,7 +7,7 @@
 use std::sync::OnceLock;
 
 use portcullis_domain::SigningAlgorithm;
-use portcullis_idp::fuzzing::{JwtKeys, jwt};
+use portcullis_oidc::fuzzing::{JwtKeys, jwt};
 
 fn keys() -> &'static JwtKeys {
     static KEYS: OnceLock<JwtKeys> = OnceLock::new();

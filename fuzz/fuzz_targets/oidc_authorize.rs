@@ -4,7 +4,7 @@
 use std::sync::OnceLock;
 
 use portcullis_domain::OidcSettings;
-use portcullis_idp::fuzzing::{oidc_authorize, oidc_fixture};
+use portcullis_oidc::fuzzing::{oidc_authorize, oidc_fixture};
 
 /// The harness's one client registration (the fuzz target's state, not the product's).
 fn client() -> &'static OidcSettings {

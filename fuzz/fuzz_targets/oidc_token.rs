@@ -3,4 +3,4 @@
 //! bytes as the SSO-OIDC API's JSON bodies (RegisterClient and its bounds).
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| portcullis_idp::fuzzing::oidc_token(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| portcullis_oidc::fuzzing::oidc_token(data));

@@ -2,8 +2,8 @@
 #![no_main]
 use std::sync::OnceLock;
 
-use portcullis_idp::fuzzing::{SamlRequest, saml_fixture, saml_request};
-use portcullis_idp::saml::ServiceProvider;
+use portcullis_saml::fuzzing::{SamlRequest, saml_fixture, saml_request};
+use portcullis_saml::ServiceProvider;
 
 /// The harness's one SP, made at the first input (the fuzz target's state, not the product's).
 fn sp() -> &'static ServiceProvider {

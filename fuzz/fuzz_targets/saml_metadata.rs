@@ -2,4 +2,4 @@
 //! yields passes the cross-field rules and survives the API's view → body round trip.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| portcullis_server::fuzzing::saml_metadata(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| portcullis_admin::fuzzing::saml_metadata(data));

@@ -174,7 +174,7 @@ async fn rotation_across_nodes(backend: Backend) {
     let app = spawn_app_configured(backend, |c| config = Some(c.clone())).await;
     let config = config.expect("configuration");
     let node2 = second_node(config.clone(), &app).await;
-    let keys2 = &node2.idp.keys;
+    let keys2 = &node2.oidc.keys;
 
     let before = jwks(&app.base).await;
     assert_eq!(before.len(), 3);

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use jsonwebtoken::{Algorithm, Header};
-use portcullis_idp::password::{Password, PasswordConfig, Passwords, Verification};
 use portcullis_sessions::{ClientInfo, NewSession, SystemClock};
+use portcullis_signin::password::{Password, PasswordConfig, Passwords, Verification};
 use serde::Serialize;
 
 use crate::Args;

@@ -10,20 +10,22 @@ use actix_web::dev::Server;
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::Context;
-use hmac::{Hmac, Mac};
-use portcullis_idp::metrics::SigninMetrics;
-use portcullis_idp::password::PasswordConfig;
-use portcullis_idp::throttle::ThrottleConfig;
-use portcullis_idp::{Idp, IdpConfig, IdpKeys};
+use portcullis_admin::Admin;
+use portcullis_auth::Auth;
+use portcullis_auth::metrics::SigninMetrics;
+use portcullis_auth::throttle::ThrottleConfig;
+use portcullis_oidc::{Oidc, OidcKeys};
+use portcullis_portal::Portal;
+use portcullis_saml::{Saml, SamlKeysConfig};
 use portcullis_sessions::embedded::EmbeddedSessions;
 use portcullis_sessions::redis::RedisSessions;
 use portcullis_sessions::{Clock, Sessions, SystemClock};
+use portcullis_signin::password::PasswordConfig;
+use portcullis_signin::{Signin, SigninConfig, SigninKeys};
 use portcullis_store::postgres::PostgresDirectory;
 use portcullis_store::sqlite::SqliteDirectory;
 use portcullis_store::{CacheOptions, CachedDirectory, Directory};
-use sha2::Sha256;
 
-use crate::admin;
 use crate::bootstrap::{self, Bootstrap, MasterKey};
 use crate::config::{Config, DatabaseTarget, SessionsTarget};
 use crate::state::AppState;
@@ -95,34 +97,114 @@ pub async fn open_sessions(
 }
 
 /// The sign-in settings from the configuration.
-fn idp_config(config: &Config) -> anyhow::Result<IdpConfig> {
+fn signin_config(config: &Config) -> SigninConfig {
     let si = &config.signin;
-    let mut idp = IdpConfig::new(url::Url::parse(&config.public_url)?);
-    idp.passwords = PasswordConfig {
-        memory_kib: si.argon2_memory_kib,
-        iterations: si.argon2_iterations,
-        parallelism: si.argon2_parallelism,
-        min_length: si.password_min_length,
-    };
-    idp.throttle = ThrottleConfig {
-        per_user: si.max_failures_per_user,
-        per_address: si.max_failures_per_address,
-        window: std::time::Duration::from_secs(si.lockout_minutes * 60),
-    };
-    idp.trusted_device = std::time::Duration::from_secs(si.trusted_device_days * 86_400);
-    idp.step_up = std::time::Duration::from_secs(si.step_up_minutes * 60);
-    idp.trusted_proxies = si.trusted_proxies.clone();
-    idp.oidc = config.oidc.to_idp();
-    idp.saml = config.saml.to_idp();
-    Ok(idp)
+    SigninConfig {
+        passwords: PasswordConfig {
+            memory_kib: si.argon2_memory_kib,
+            iterations: si.argon2_iterations,
+            parallelism: si.argon2_parallelism,
+            min_length: si.password_min_length,
+        },
+        throttle: ThrottleConfig {
+            per_user: si.max_failures_per_user,
+            per_address: si.max_failures_per_address,
+            window: Duration::from_secs(si.lockout_minutes * 60),
+        },
+        trusted_device: Duration::from_secs(si.trusted_device_days * 86_400),
+        ..SigninConfig::default()
+    }
 }
 
 /// A key for one purpose, derived from the master key (HMAC-SHA256 of the purpose's label).
-fn derive_key(master: &MasterKey, label: &str) -> anyhow::Result<[u8; 32]> {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(master.bytes())
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    mac.update(label.as_bytes());
-    Ok(mac.finalize().into_bytes().into())
+fn derive_key(master: &MasterKey, label: &str) -> [u8; 32] {
+    portcullis_auth::derive::derive(master.bytes(), label.as_bytes())
+}
+
+/// The stores and the clock every surface of a node shares.
+struct Stores {
+    directory: Arc<dyn Directory>,
+    sessions: Arc<dyn Sessions>,
+    clock: Arc<dyn Clock>,
+}
+
+/// The surfaces of one node over these stores, each with the keys derived for it.
+fn surfaces(
+    config: Config,
+    Stores {
+        directory,
+        sessions,
+        clock,
+    }: Stores,
+    sender: Arc<dyn portcullis_signin::delivery::MessageSender>,
+    master_key: &MasterKey,
+    broker: Arc<portcullis_broker::Broker>,
+    meter: &opentelemetry::metrics::Meter,
+) -> anyhow::Result<AppState> {
+    let auth = Arc::new(
+        Auth::new(
+            directory.clone(),
+            sessions.clone(),
+            clock,
+            url::Url::parse(&config.public_url)?,
+        )
+        .with_trusted_proxies(config.signin.trusted_proxies.clone())
+        .with_step_up(Duration::from_secs(config.signin.step_up_minutes * 60))
+        .with_metrics(SigninMetrics::new(meter)),
+    );
+    let signin = Arc::new(Signin::new(
+        auth.clone(),
+        sender,
+        signin_config(&config),
+        SigninKeys {
+            device: derive_key(master_key, "portcullis trusted-device key v1"),
+            secrets: derive_key(master_key, "portcullis mfa secret key v1"),
+        },
+    )?);
+    let client_secrets = derive_key(master_key, "portcullis client-secret hash v1");
+    let signing_keys = derive_key(master_key, "portcullis signing-key seal v1");
+    let oidc_config = config.oidc.to_idp();
+    let key_config = oidc_config.keys.clone();
+    let oidc = Arc::new(Oidc::new(
+        auth.clone(),
+        oidc_config,
+        OidcKeys {
+            signing_keys,
+            client_secrets,
+        },
+    ));
+    let saml = Arc::new(Saml::new(
+        auth.clone(),
+        config.saml.to_idp(),
+        key_config,
+        SamlKeysConfig {
+            signing_keys,
+            names: client_secrets,
+        },
+    ));
+    let portal = Arc::new(Portal {
+        auth: auth.clone(),
+        oidc: oidc.clone(),
+        saml: saml.clone(),
+        broker,
+    });
+    let admin = Arc::new(Admin {
+        directory: directory.clone(),
+        sessions,
+        signin: signin.clone(),
+        oidc: oidc.clone(),
+        saml: saml.clone(),
+    });
+    Ok(AppState {
+        directory,
+        config: Arc::new(config),
+        auth,
+        signin,
+        oidc,
+        saml,
+        portal,
+        admin,
+    })
 }
 
 /// Creates the data directory readable by its owner only (it holds keys and the embedded stores).
@@ -246,39 +328,32 @@ impl Application {
             directory.clone(),
             sessions.clone(),
             clock.clone(),
-            derive_key(&master_key, crate::broker::BROKER_KEY_LABEL)?,
+            derive_key(&master_key, crate::broker::BROKER_KEY_LABEL),
             &meter,
         );
-        let idp = Idp::new(
-            directory.clone(),
-            sessions,
-            sender,
-            clock,
-            idp_config(&config)?,
-            IdpKeys {
-                device: derive_key(&master_key, "portcullis trusted-device key v1")?,
-                secrets: derive_key(&master_key, "portcullis mfa secret key v1")?,
-                signing_keys: derive_key(&master_key, "portcullis signing-key seal v1")?,
-                client_secrets: derive_key(&master_key, "portcullis client-secret hash v1")?,
+        let bootstrap = bootstrap::bootstrap_admin(&config, directory.as_ref()).await?;
+        let state = surfaces(
+            config,
+            Stores {
+                directory,
+                sessions,
+                clock,
             },
-        )?
-        .with_metrics(SigninMetrics::new(&meter));
+            sender,
+            &master_key,
+            broker.clone().into_inner(),
+            &meter,
+        )?;
         // Every node shares the keys through the directory; the first node to start creates them.
-        idp.keys.ensure_keys().await.context(
+        state.oidc.keys.ensure_keys().await.context(
             "preparing the token-signing keys (is the directory reachable, and is the master key \
              the one the keys were created with?)",
         )?;
-        idp.saml_keys.ensure_keys().await.context(
+        state.saml.keys.ensure_keys().await.context(
             "preparing the SAML signing key (is the directory reachable, and is the master key \
              the one the keys were created with?)",
         )?;
-        let bootstrap = bootstrap::bootstrap_admin(&config, directory.as_ref()).await?;
         let port = listener.local_addr()?.port();
-        let state = AppState {
-            directory,
-            config: Arc::new(config),
-            idp: Arc::new(idp),
-        };
         // Signal handlers are in place before the first request can arrive, so a SIGTERM at any
         // moment after `build` means a graceful stop, never the default kill.
         let shutdown = Shutdown::install()?;
@@ -352,9 +427,13 @@ impl Application {
         });
         let handle = server.handle();
         let (stop_schedule, stopped) = tokio::sync::watch::channel(false);
-        let schedule = tokio::spawn(key_schedule(state.idp.clone(), stopped.clone()));
+        let schedule = tokio::spawn(key_schedule(
+            state.oidc.clone(),
+            state.saml.clone(),
+            stopped.clone(),
+        ));
         let counting =
-            tokio::spawn(active_sessions.run(state.idp.sessions.clone(), stopped.clone()));
+            tokio::spawn(active_sessions.run(state.auth.sessions.clone(), stopped.clone()));
         let grpc = grpc.map(|listener| crate::broker::spawn_grpc(&broker, listener, stopped));
         // The server runs as its own task: `stop` waits for it, so it must be polled meanwhile.
         let mut task = tokio::spawn(server);
@@ -386,7 +465,11 @@ const KEY_SCHEDULE_PERIOD: std::time::Duration = std::time::Duration::from_secs(
 
 /// Rotates the token-signing keys when due and drops retired ones past retention: at start,
 /// then hourly, until `stop` turns true. Every node runs it; the key ring lets one node win.
-async fn key_schedule(idp: Arc<Idp>, mut stop: tokio::sync::watch::Receiver<bool>) {
+async fn key_schedule(
+    oidc: Arc<Oidc>,
+    saml: Arc<Saml>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     let mut every = tokio::time::interval(KEY_SCHEDULE_PERIOD);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -394,14 +477,14 @@ async fn key_schedule(idp: Arc<Idp>, mut stop: tokio::sync::watch::Receiver<bool
             _ = every.tick() => {}
             _ = stop.wait_for(|stopped| *stopped) => return,
         }
-        match idp.keys.rotate_if_due().await {
+        match oidc.keys.rotate_if_due().await {
             Ok(true) => tracing::info!("rotated the token-signing keys"),
             Ok(false) => {}
             Err(e) => {
                 tracing::warn!(error = ?e, "the signing-key schedule failed; retrying in an hour")
             }
         }
-        match idp.saml_keys.rotate_if_due().await {
+        match saml.keys.rotate_if_due().await {
             Ok(true) => tracing::info!("rotated the SAML signing key"),
             Ok(false) => {}
             Err(e) => {
@@ -454,8 +537,8 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     // Keys: the set this node holds, reread from the directory when its copy is stale.
     let (directory, sessions, keys) = tokio::join!(
         state.directory.ping(),
-        state.idp.sessions.ping(),
-        state.idp.keys.ready(),
+        state.auth.sessions.ping(),
+        state.oidc.keys.ready(),
     );
     let word = |ok: bool| if ok { "ok" } else { "unreachable" };
     let ready = directory.is_ok() && sessions.is_ok() && keys.is_ok();
@@ -482,14 +565,24 @@ fn serve(
     scrape: Option<telemetry::Scrape>,
 ) -> anyhow::Result<Server> {
     let max_body = state.config.admin.max_body_bytes;
-    let idp = web::Data::from(state.idp.clone());
+    let auth = web::Data::from(state.auth.clone());
+    let signin = web::Data::from(state.signin.clone());
+    let oidc = web::Data::from(state.oidc.clone());
+    let saml = web::Data::from(state.saml.clone());
+    let portal = web::Data::from(state.portal.clone());
+    let admin = web::Data::from(state.admin.clone());
     let data = web::Data::new(state);
     let key = web::Data::new(master_key);
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
             .app_data(key.clone())
-            .app_data(idp.clone())
+            .app_data(auth.clone())
+            .app_data(signin.clone())
+            .app_data(oidc.clone())
+            .app_data(saml.clone())
+            .app_data(portal.clone())
+            .app_data(admin.clone())
             .app_data(broker.clone())
             .wrap(
                 DefaultHeaders::new()
@@ -507,12 +600,15 @@ fn serve(
             })
             .route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(readyz))
-            .service(admin::scope(max_body))
+            .service(portcullis_admin::scope(max_body))
             // Before the portal's `GET /`: takes only presigned STS requests.
             .configure(portcullis_broker::presigned_routes)
-            .configure(portcullis_idp::routes)
+            .configure(portcullis_auth::routes)
+            .configure(portcullis_signin::routes)
+            .configure(portcullis_oidc::routes)
+            .configure(portcullis_saml::routes)
+            .configure(portcullis_portal::routes)
             .configure(portcullis_broker::routes)
-            .configure(crate::portal_keys::routes)
             .configure(telemetry::scrape::routes(scrape.clone()))
     })
     .listen(listener)?

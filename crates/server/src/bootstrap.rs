@@ -10,8 +10,8 @@ use portcullis_domain::{Actor, DisplayName, NewAdminToken};
 use portcullis_store::Directory;
 use rand::RngCore;
 
-use crate::admin::auth::{generate_token, hash_token};
 use crate::config::{Config, DatabaseTarget};
+use portcullis_admin::auth::{generate_token, hash_token};
 
 /// File (in the data directory) that receives a generated bootstrap token.
 pub const BOOTSTRAP_TOKEN_FILE: &str = "bootstrap-admin-token";

@@ -1,16 +1,12 @@
-//! The `portcullis` server: configuration, wiring of the stores and services, the admin API,
-//! and the command line.
+//! The `portcullis` server (floor 5): configuration, telemetry, the wiring of the concrete
+//! backends and the surfaces, and the command line. The only crate that names a backend.
 
-pub mod admin;
 pub mod app;
 pub mod bootstrap;
 pub mod broker;
 pub mod cli;
 pub mod config;
 pub mod delivery;
-#[doc(hidden)]
-pub mod fuzzing;
-pub mod portal_keys;
 pub mod state;
 pub mod telemetry;
 

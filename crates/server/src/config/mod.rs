@@ -132,7 +132,7 @@ pub struct SigninConfig {
     /// Addresses (or networks, `10.0.0.0/8`) of reverse proxies in front of Portcullis: only
     /// their `X-Forwarded-For` is believed when throttling by client address.
     #[serde(deserialize_with = "env::string_or_list")]
-    pub trusted_proxies: Vec<portcullis_idp::web::ProxyRange>,
+    pub trusted_proxies: Vec<portcullis_auth::web::ProxyRange>,
 }
 
 impl Default for SigninConfig {

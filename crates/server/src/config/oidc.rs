@@ -118,10 +118,10 @@ impl OidcConfig {
     }
 
     /// The identity provider's view of this section (other OIDC settings keep their defaults).
-    pub fn to_idp(&self) -> portcullis_idp::oidc::OidcConfig {
-        let defaults = portcullis_idp::oidc::OidcConfig::default();
-        portcullis_idp::oidc::OidcConfig {
-            keys: portcullis_idp::oidc::keys::KeyConfig {
+    pub fn to_idp(&self) -> portcullis_oidc::OidcConfig {
+        let defaults = portcullis_oidc::OidcConfig::default();
+        portcullis_oidc::OidcConfig {
+            keys: portcullis_auth::keys::KeyConfig {
                 rotation_interval: Duration::from_secs(self.key_rotation_days * 86_400),
                 publish_ahead: Duration::from_secs(self.key_publish_ahead_seconds),
                 retain_after_retirement: Duration::from_secs(self.key_retain_seconds),

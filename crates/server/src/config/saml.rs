@@ -20,7 +20,7 @@ pub struct SamlConfig {
 
 impl Default for SamlConfig {
     fn default() -> Self {
-        let d = portcullis_idp::saml::SamlConfig::default();
+        let d = portcullis_saml::SamlConfig::default();
         Self {
             entity_id: None,
             max_clock_skew_seconds: d.max_clock_skew.as_secs(),
@@ -63,8 +63,8 @@ impl SamlConfig {
     }
 
     /// The identity provider's view of this section.
-    pub fn to_idp(&self) -> portcullis_idp::saml::SamlConfig {
-        portcullis_idp::saml::SamlConfig {
+    pub fn to_idp(&self) -> portcullis_saml::SamlConfig {
+        portcullis_saml::SamlConfig {
             entity_id: self.entity_id.clone(),
             max_clock_skew: Duration::from_secs(self.max_clock_skew_seconds),
             pending_lifetime: Duration::from_secs(self.pending_lifetime_seconds),

@@ -14,7 +14,9 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, Message};
-pub use portcullis_idp::delivery::{DeliveryError, MessagePurpose, MessageSender, OutgoingMessage};
+pub use portcullis_signin::delivery::{
+    DeliveryError, MessagePurpose, MessageSender, OutgoingMessage,
+};
 
 pub use outbox::OutboxSender;
 pub use smtp::SmtpSender;

@@ -1,0 +1,231 @@
+//! The Accounts tab's per-role actions that belong to the identity provider: the **Management
+//! console** sign-in (a short-lived signed token handed to the account's console URL) and the
+//! filter script. The **Access keys** page needs the credential broker, so the server composes it
+//! (`crates/server/src/portal_keys.rs`) from the pieces here and in `pages.rs`.
+//!
+//! Both have effects (a token, an audit record). Access keys are a form `POST` with the CSRF
+//! token, whose plain `GET` asks first ([`continue_page`]); the console is a link (see
+//! [`console`] for why) that asks first only when another site started the navigation.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use portcullis_domain::{Account, AccountId, Actor, NewAuditEvent, RoleName, SigningAlgorithm};
+use portcullis_store::StoreError;
+use serde::Deserialize;
+
+use crate::Portal;
+use crate::pages::{ContinuePage, MessagePage};
+use crate::to_sign_in;
+use crate::unavailable;
+use portcullis_auth::Principal;
+use portcullis_auth::web::{Csrf, page, random_token, started_here};
+
+/// How long a console sign-in token lives: long enough for one redirect.
+pub const CONSOLE_TOKEN_SECONDS: i64 = 60;
+/// The JWT `typ` of a console sign-in token.
+const CONSOLE_TOKEN_TYP: &str = "JWT";
+
+/// The 404 of an account or role the person does not hold — the same whether it exists or not.
+pub fn not_held() -> HttpResponse {
+    page(
+        StatusCode::NOT_FOUND,
+        &MessagePage {
+            heading: "No access",
+            text: "This account or role does not exist or is not assigned to you. If you need it, \
+                   ask your administrator."
+                .into(),
+            link: "/portal?tab=accounts",
+            link_text: "Back to your accounts",
+        },
+        vec![],
+    )
+}
+
+/// The signed-in person, or the answer to give instead (sign-in with return, or 503).
+pub async fn signed_in(portal: &Portal, req: &HttpRequest) -> Result<Principal, HttpResponse> {
+    match portal.auth.current(req).await {
+        Ok(Some(c)) => Ok(c),
+        Ok(None) => Err(to_sign_in(portal, req)),
+        Err(_) => Err(unavailable()),
+    }
+}
+
+/// The account and role of a request when `current` holds that role there now (directly or
+/// through a group); `Err` is the page to answer (404 when not held, 503 when the directory fails).
+pub async fn held_role(
+    portal: &Portal,
+    current: &Principal,
+    account_id: &str,
+    role: &str,
+) -> Result<(Account, RoleName), HttpResponse> {
+    let (Ok(account_id), Ok(role)) = (AccountId::parse(account_id), RoleName::parse(role)) else {
+        return Err(not_held());
+    };
+    let entitlements = portal
+        .auth
+        .directory
+        .user_entitlements(current.user.id)
+        .await
+        .map_err(|_| unavailable())?;
+    if !entitlements
+        .iter()
+        .any(|e| e.account_id == account_id && e.role_name == role)
+    {
+        return Err(not_held());
+    }
+    match portal.auth.directory.get_account(&account_id).await {
+        Ok(account) => Ok((account, role)),
+        Err(StoreError::NotFound(_)) => Err(not_held()),
+        Err(_) => Err(unavailable()),
+    }
+}
+
+/// What the confirmation page's button does.
+#[derive(Debug, Clone)]
+pub enum ContinueAction {
+    /// Posts the page's own address with the CSRF token.
+    Post,
+    /// Follows this link (one of our paths).
+    Link(String),
+}
+
+/// The one-button page that asks before a portal action with effects.
+pub fn continue_page(
+    portal: &Portal,
+    req: &HttpRequest,
+    heading: String,
+    text: String,
+    action: ContinueAction,
+    button: &'static str,
+) -> HttpResponse {
+    let csrf = Csrf::for_form(&portal.auth.cookies, req);
+    let (action, post) = match action {
+        ContinueAction::Post => (req.path().to_owned(), true),
+        ContinueAction::Link(href) => (href, false),
+    };
+    let body = ContinuePage {
+        csrf: csrf.token,
+        heading,
+        text,
+        action,
+        post,
+        button,
+    };
+    page(StatusCode::OK, &body, csrf.cookie.into_iter().collect())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ConsoleQuery {
+    role: Option<String>,
+}
+
+/// `GET /portal/accounts/{account_id}/console?role=…`: checks the entitlement, signs a 60-second
+/// ES256 JWT for the console (`docs/broker.md`, "Management console") and redirects (303) to the
+/// account's console URL with `token` added to its query.
+///
+/// A `GET`, not a form `POST`: our CSP's `form-action 'self'` makes browsers refuse a form whose
+/// answer redirects to another origin. The token can only go to the account's configured console
+/// and only names the signed-in person, and a navigation started by another site
+/// (`Sec-Fetch-Site: cross-site`/`same-site`) is asked to confirm first.
+#[tracing::instrument(skip_all, fields(account = %path.as_str()))]
+async fn console(
+    portal: web::Data<Portal>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    q: web::Query<ConsoleQuery>,
+) -> HttpResponse {
+    let current = match signed_in(&portal, &req).await {
+        Ok(c) => c,
+        Err(resp) => return resp,
+    };
+    let role = q.role.clone().unwrap_or_default();
+    let (account, role) = match held_role(&portal, &current, &path, &role).await {
+        Ok(held) => held,
+        Err(resp) => return resp,
+    };
+    let Some(console) = account
+        .console_url
+        .as_ref()
+        .and_then(|c| url::Url::parse(c.as_str()).ok())
+    else {
+        return not_held();
+    };
+    if !started_here(&req) {
+        let query: String =
+            url::form_urlencoded::byte_serialize(role.as_str().as_bytes()).collect();
+        return continue_page(
+            &portal,
+            &req,
+            format!("Open the console of {}", account.name),
+            format!(
+                "Another site sent you here. Open the management console of {} ({}) as {}?",
+                account.name, account.id, role
+            ),
+            ContinueAction::Link(format!("{}?role={query}", req.path())),
+            "Open the console",
+        );
+    }
+    let now = portal.auth.clock.now().timestamp();
+    let jti = random_token(16);
+    let claims = serde_json::json!({
+        "iss": portal.auth.issuer_url(),
+        "sub": current.user.id.to_string(),
+        "aud": console.origin().ascii_serialization(),
+        "iat": now,
+        "exp": now + CONSOLE_TOKEN_SECONDS,
+        "jti": jti,
+        "account_id": account.id.as_str(),
+        "role": role.as_str(),
+        "preferred_username": current.user.user_name.as_str(),
+    });
+    let token = match portal
+        .oidc
+        .keys
+        .sign(SigningAlgorithm::ES256, CONSOLE_TOKEN_TYP, &claims)
+        .await
+    {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!(error = ?e, "signing a console sign-in token failed");
+            return unavailable();
+        }
+    };
+    let event = NewAuditEvent::new(
+        Actor::User(current.user.id),
+        "portal.console.signin",
+        format!("account:{}", account.id),
+    )
+    .with_details(
+        serde_json::json!({
+            "userName": current.user.user_name.as_str(),
+            "accountId": account.id.as_str(),
+            "roleName": role.as_str(),
+            "jti": jti,
+        })
+        .to_string(),
+    );
+    if portal.auth.directory.record_event(event).await.is_err() {
+        return unavailable();
+    }
+    let mut location = console;
+    location.query_pairs_mut().append_pair("token", &token);
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location.as_str()))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}
+
+async fn script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header(("Cache-Control", "no-cache"))
+        .body(include_str!("../static/portal-accounts.js"))
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/static/portal-accounts.js", web::get().to(script))
+        .route(
+            "/portal/accounts/{account_id}/console",
+            web::get().to(console),
+        );
+}

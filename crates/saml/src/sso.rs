@@ -1,0 +1,493 @@
+//! SP-initiated Web Browser SSO (SAML Profiles §4.1): the AuthnRequest arrives by HTTP-Redirect
+//! or HTTP-POST at `/saml/sso`. Until its Issuer is a registered SP and its ACS one registered for
+//! it, problems are shown to the person; after that they go back to the SP as a status Response.
+//! A checked request is parked under a random key and the person continues at `/saml/continue`
+//! (through sign-in when needed), where the Response is issued once.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, TimeDelta, Utc};
+use portcullis_domain::ApplicationId;
+use serde::{Deserialize, Serialize};
+
+use crate::Saml;
+use crate::binding::RedirectQuery;
+use crate::response::{self, REQUEST_DENIED, REQUESTER, RESPONDER};
+use crate::xml::{self, XmlError};
+use crate::{ServiceProvider, auto_post, error_page, unavailable};
+
+const PENDING_NS: &str = "saml-pending";
+const SEEN_NS: &str = "saml-request-id";
+
+/// The `SAMLRequest` (decoded with `decode`, which depends on the binding) and `RelayState` of an
+/// inbound message, each parameter at most once; otherwise the error page to show.
+pub fn inbound(
+    pairs: Vec<(String, String)>,
+    decode: fn(&str) -> Result<String, XmlError>,
+) -> Result<(String, Option<String>), Box<HttpResponse>> {
+    let refuse = |text: String| Box::new(error_page(StatusCode::BAD_REQUEST, text));
+    let mut p = portcullis_auth::web::single_params(pairs).map_err(|e| refuse(format!("{e}.")))?;
+    let Some(message) = p.remove("SAMLRequest") else {
+        return Err(refuse("The request has no SAMLRequest.".into()));
+    };
+    let xml = decode(&message).map_err(|e| refuse(refusal_text(&e)))?;
+    Ok((xml, p.remove("RelayState")))
+}
+
+/// A Redirect-binding message from the raw query: the decoded XML, the parsed query (whose
+/// signature [`authenticate`] checks over the octets as received), or the error page to show.
+pub fn inbound_redirect(raw_query: &str) -> Result<(String, RedirectQuery), Box<HttpResponse>> {
+    let refuse = |text: String| Box::new(error_page(StatusCode::BAD_REQUEST, text));
+    let query = RedirectQuery::parse(raw_query, "SAMLRequest").map_err(refuse)?;
+    let Some(message) = query.message() else {
+        return Err(refuse("The request has no SAMLRequest.".into()));
+    };
+    let xml = xml::decode_redirect(message).map_err(|e| refuse(refusal_text(&e)))?;
+    Ok((xml, query))
+}
+
+/// How an inbound message arrived.
+#[derive(Debug)]
+pub enum Binding<'a> {
+    Redirect { query: &'a RedirectQuery },
+    Post,
+}
+
+/// Why an inbound message was not accepted from this SP.
+pub fn refusal_text(e: &XmlError) -> String {
+    match e {
+        XmlError::Algorithm => {
+            "The request is signed with an algorithm not accepted here (SHA-1 needs an \
+             administrator's opt-in)."
+                .into()
+        }
+        XmlError::BadSignature => "The request's signature does not verify.".into(),
+        XmlError::TooLarge => "The request is too large.".into(),
+        XmlError::Dtd => "The request contains a document type declaration.".into(),
+        other => format!("The request is not valid: {other}."),
+    }
+}
+
+/// Checks the signature of a message from `sp` and returns the XML to use: for a signed POST
+/// message, only what the signature covers (and its root must be `expected`).
+pub fn authenticate(
+    sp: &ServiceProvider,
+    binding: &Binding<'_>,
+    xml: String,
+    expected: &str,
+) -> Result<String, String> {
+    let cert = sp.certificate_der();
+    let allow_sha1 = sp.settings.allow_sha1;
+    let signed = match binding {
+        Binding::Redirect { query } => match query.signature() {
+            Some((sig_alg, sig)) => {
+                let cert = cert.ok_or(
+                    "The request is signed, but no certificate is registered for this application.",
+                )?;
+                if !query.has_sig_alg() {
+                    return Err("SigAlg is missing.".into());
+                }
+                xml::verify_query_signature(
+                    &query.signed_octets(),
+                    sig,
+                    sig_alg,
+                    &cert,
+                    allow_sha1,
+                )
+                .map_err(|e| refusal_text(&e))?;
+                true
+            }
+            None => false,
+        },
+        Binding::Post if xml::has_signature(&xml) => match cert {
+            Some(cert) => {
+                let reduced =
+                    xml::verify_reduced(&xml, &cert, allow_sha1).map_err(|e| refusal_text(&e))?;
+                if xml::root_name(&reduced) != Some(expected) {
+                    return Err("The signature does not cover the request.".into());
+                }
+                return Ok(reduced);
+            }
+            None => false,
+        },
+        Binding::Post => false,
+    };
+    if !signed && sp.settings.require_signed_requests {
+        return Err("This application must sign its requests, and this one is not signed.".into());
+    }
+    Ok(xml)
+}
+
+/// A request waiting for the person to sign in.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Pending {
+    pub application_id: ApplicationId,
+    pub request_id: Option<String>,
+    pub acs_url: String,
+    pub relay_state: Option<String>,
+    pub is_passive: bool,
+    /// ForceAuthn: only a sign-in after this time counts.
+    pub login_after: Option<DateTime<Utc>>,
+}
+
+/// `GET /saml/sso` (HTTP-Redirect binding).
+pub async fn sso_redirect(saml: web::Data<Saml>, req: HttpRequest) -> HttpResponse {
+    let (xml, query) = match inbound_redirect(req.query_string()) {
+        Ok(m) => m,
+        Err(r) => return *r,
+    };
+    let relay_state = query.relay_state();
+    handle(
+        &saml,
+        xml,
+        relay_state,
+        &Binding::Redirect { query: &query },
+    )
+    .await
+}
+
+/// `POST /saml/sso` (HTTP-POST binding).
+pub async fn sso_post(
+    saml: web::Data<Saml>,
+    form: web::Form<Vec<(String, String)>>,
+) -> HttpResponse {
+    let (xml, relay_state) = match inbound(form.into_inner(), xml::decode_post) {
+        Ok(m) => m,
+        Err(r) => return *r,
+    };
+    handle(&saml, xml, relay_state, &Binding::Post).await
+}
+
+#[tracing::instrument(skip_all)]
+async fn handle(
+    saml: &Saml,
+    xml: String,
+    relay_state: Option<String>,
+    binding: &Binding<'_>,
+) -> HttpResponse {
+    // Only the Issuer is read from the unauthenticated message, to find whose key checks it.
+    let issuer = match xml::parse_authn_request(&xml) {
+        Ok(r) => r.issuer.and_then(|i| i.value).unwrap_or_default(),
+        Err(e) => return error_page(StatusCode::BAD_REQUEST, refusal_text(&e)),
+    };
+    let sp = match saml.find_service_provider(issuer.trim()).await {
+        Ok(Some(sp)) => sp,
+        Ok(None) => {
+            tracing::info!("refused an AuthnRequest from an unknown service provider");
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "The application asking you to sign in is not known here, or is disabled.",
+            );
+        }
+        Err(_) => return unavailable(),
+    };
+    let xml = match authenticate(&sp, binding, xml, "AuthnRequest") {
+        Ok(x) => x,
+        Err(text) => {
+            tracing::info!(application = %sp.app.id, "refused an AuthnRequest: {text}");
+            return error_page(StatusCode::BAD_REQUEST, text);
+        }
+    };
+    let request = match xml::parse_authn_request(&xml) {
+        Ok(r) => r,
+        Err(e) => return error_page(StatusCode::BAD_REQUEST, refusal_text(&e)),
+    };
+    let acs_url = match (
+        request.assertion_consumer_service_url.as_deref(),
+        request.assertion_consumer_service_index,
+    ) {
+        (Some(url), _) => sp
+            .settings
+            .acs
+            .iter()
+            .find(|a| a.url.as_str() == url)
+            .map(|a| a.url.as_str().to_owned()),
+        (None, Some(i)) => sp
+            .settings
+            .acs
+            .iter()
+            .find(|a| usize::from(a.index) == i)
+            .map(|a| a.url.as_str().to_owned()),
+        (None, None) => sp.settings.default_acs().map(|a| a.url.as_str().to_owned()),
+    };
+    let Some(acs_url) = acs_url else {
+        tracing::info!(application = %sp.app.id, "refused an AuthnRequest: unregistered ACS");
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "The application asked for the answer to go to an address it has not registered.",
+        );
+    };
+    // From here on the ACS is trusted: problems go back to the SP.
+    let now = saml.auth.clock.now();
+    let fail = |text: &str| {
+        tracing::info!(application = %sp.app.id, "refused an AuthnRequest: {text}");
+        status_response(
+            saml,
+            &acs_url,
+            Some(&request.id),
+            REQUESTER,
+            Some(REQUEST_DENIED),
+            relay_state.as_deref(),
+            now,
+        )
+    };
+    if request.version != "2.0" {
+        return fail("version is not 2.0").await;
+    }
+    let skew = TimeDelta::from_std(saml.config.max_clock_skew).unwrap_or(TimeDelta::minutes(3));
+    if (request.issue_instant - now).abs() > skew {
+        return fail("IssueInstant outside the allowed clock skew").await;
+    }
+    if let Some(dest) = &request.destination
+        && dest != &format!("{}/saml/sso", saml.auth.issuer_url())
+    {
+        return fail("wrong Destination").await;
+    }
+    if request.id.is_empty() || request.id.len() > 256 {
+        return fail("bad ID").await;
+    }
+    let seen_key = format!("{}|{}", sp.settings.entity_id, request.id);
+    match saml
+        .auth
+        .sessions
+        .put_if_absent(
+            SEEN_NS,
+            &seen_key,
+            b"1",
+            saml.config.max_clock_skew * 2 + saml.config.pending_lifetime,
+        )
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => return fail("replayed request ID").await,
+        Err(_) => return unavailable(),
+    }
+    let pending = Pending {
+        application_id: sp.app.id,
+        request_id: Some(request.id.clone()),
+        acs_url,
+        relay_state,
+        is_passive: request.is_passive.unwrap_or(false),
+        login_after: request.force_authn.unwrap_or(false).then_some(now),
+    };
+    let key = portcullis_auth::web::random_token(24);
+    let Ok(bytes) = serde_json::to_vec(&pending) else {
+        return unavailable();
+    };
+    if saml
+        .auth
+        .sessions
+        .put(PENDING_NS, &key, &bytes, saml.config.pending_lifetime)
+        .await
+        .is_err()
+    {
+        return unavailable();
+    }
+    found(&format!("/saml/continue?r={key}"))
+}
+
+fn found(location: &str) -> HttpResponse {
+    HttpResponse::Found()
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}
+
+/// A signed status-only Response posted to the SP.
+pub async fn status_response(
+    saml: &Saml,
+    acs_url: &str,
+    in_response_to: Option<&str>,
+    top: &str,
+    second: Option<&str>,
+    relay_state: Option<&str>,
+    now: DateTime<Utc>,
+) -> HttpResponse {
+    let Ok(key) = saml.keys.signing_key().await else {
+        return unavailable();
+    };
+    match response::status_only(
+        &saml.saml_entity_id(),
+        acs_url,
+        in_response_to,
+        top,
+        second,
+        now,
+        &key,
+    ) {
+        Ok(xml) => auto_post(acs_url, "SAMLResponse", &xml, relay_state),
+        Err(_) => unavailable(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ContinueQuery {
+    r: String,
+}
+
+/// `GET /saml/continue?r=…`: answers a parked request once the person is signed in.
+pub async fn continue_sign_in(
+    saml: web::Data<Saml>,
+    req: HttpRequest,
+    q: web::Query<ContinueQuery>,
+) -> HttpResponse {
+    let gone = || {
+        error_page(
+            StatusCode::BAD_REQUEST,
+            "This sign-in request has expired or was already answered. Start again from the application.",
+        )
+    };
+    let pending: Pending = match saml.auth.sessions.get(PENDING_NS, &q.r).await {
+        Ok(Some(b)) => match serde_json::from_slice(&b) {
+            Ok(p) => p,
+            Err(_) => return gone(),
+        },
+        Ok(None) => return gone(),
+        Err(_) => return unavailable(),
+    };
+    let current = match saml.auth.current(&req).await {
+        Ok(c) => c,
+        Err(_) => return unavailable(),
+    };
+    let fresh = current
+        .as_ref()
+        .filter(|c| pending.login_after.is_none_or(|t| c.session.created_at > t));
+    let now = saml.auth.clock.now();
+    let Some(current) = fresh else {
+        if pending.is_passive {
+            let _ = saml.auth.sessions.delete(PENDING_NS, &q.r).await;
+            return status_response(
+                &saml,
+                &pending.acs_url,
+                pending.request_id.as_deref(),
+                RESPONDER,
+                Some(response::NO_PASSIVE),
+                pending.relay_state.as_deref(),
+                now,
+            )
+            .await;
+        }
+        let back = format!("/saml/continue?r={}", q.r);
+        let mut start = url::form_urlencoded::Serializer::new(String::new());
+        start.append_pair("return_to", &back);
+        if current.is_some() {
+            start.append_pair("reauth", "1");
+        }
+        return found(&format!("/start?{}", start.finish()));
+    };
+    // Single use: of two tabs continuing the same request, one answers.
+    match saml.auth.sessions.take(PENDING_NS, &q.r).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return gone(),
+        Err(_) => return unavailable(),
+    }
+    let sp = match saml
+        .auth
+        .directory
+        .get_application(pending.application_id)
+        .await
+    {
+        Ok(app) if app.enabled => match app.saml.clone() {
+            Some(settings) => ServiceProvider { app, settings },
+            None => return gone(),
+        },
+        Ok(_) | Err(portcullis_store::StoreError::NotFound(_)) => return gone(),
+        Err(_) => return unavailable(),
+    };
+    issue(
+        &saml,
+        current,
+        &sp,
+        &pending.acs_url,
+        pending.request_id.as_deref(),
+        pending.relay_state.as_deref(),
+    )
+    .await
+}
+
+/// Issues the Response for a signed-in person: `RequestDenied` when they are not assigned.
+pub async fn issue(
+    saml: &Saml,
+    current: &portcullis_auth::Principal,
+    sp: &ServiceProvider,
+    acs_url: &str,
+    request_id: Option<&str>,
+    relay_state: Option<&str>,
+) -> HttpResponse {
+    let now = saml.auth.clock.now();
+    let assigned = match saml.auth.directory.user_applications(current.user.id).await {
+        Ok(apps) => apps.iter().any(|a| a.id == sp.app.id),
+        Err(_) => return unavailable(),
+    };
+    if !assigned {
+        tracing::info!(application = %sp.app.id, "refused an assertion: the person is not assigned to the application");
+        return status_response(
+            saml,
+            acs_url,
+            request_id,
+            REQUESTER,
+            Some(REQUEST_DENIED),
+            relay_state,
+            now,
+        )
+        .await;
+    }
+    let groups = if sp
+        .settings
+        .attributes
+        .iter()
+        .any(|m| m.value == "${user:groups}")
+    {
+        match saml.auth.directory.list_user_groups(current.user.id).await {
+            Ok(g) => g.into_iter().map(|g| g.name.to_string()).collect(),
+            Err(_) => return unavailable(),
+        }
+    } else {
+        Vec::new()
+    };
+    let Ok(key) = saml.keys.signing_key().await else {
+        return unavailable();
+    };
+    let name_id = response::name_id(
+        sp.settings.name_id_format,
+        &current.user,
+        &sp.settings.entity_id,
+        &saml.names,
+    );
+    let session_index = saml.saml_session_index(&current.session.id.to_string());
+    if sp.settings.name_id_format == portcullis_domain::NameIdFormat::Transient
+        && crate::slo::remember_transient(
+            saml,
+            &session_index,
+            &sp.settings.entity_id,
+            &name_id,
+            current.session.expires_at,
+        )
+        .await
+        .is_err()
+    {
+        return unavailable();
+    }
+    let grant = response::Grant {
+        issuer: &saml.saml_entity_id(),
+        sp: &sp.settings,
+        acs_url,
+        in_response_to: request_id,
+        name_id,
+        subject: response::Subject {
+            user: &current.user,
+            groups,
+            authn_instant: current.session.created_at,
+            session_index,
+            session_expires: current.session.expires_at,
+        },
+        now,
+    };
+    match response::success(&grant, &key) {
+        Ok(xml) => {
+            tracing::info!(application = %sp.app.id, user = %current.user.id, "issued a SAML assertion");
+            auto_post(acs_url, "SAMLResponse", &xml, relay_state)
+        }
+        Err(_) => unavailable(),
+    }
+}
