@@ -10,7 +10,7 @@ mod consents;
 mod credentials;
 mod groups;
 mod listen;
-mod misc;
+mod signing_keys;
 #[cfg(test)]
 mod tests;
 mod users;

@@ -10,12 +10,12 @@
 //! signing keys, administrator tokens, the audit log) and [`credentials`] (passwords, MFA
 //! devices).
 
-mod access;
-mod admin;
-mod apps;
+mod accounts;
+mod applications;
 mod consents;
 mod credentials;
-mod people;
+mod signing_keys;
+mod users;
 
 use std::path::Path;
 use std::str::FromStr;
