@@ -3,14 +3,27 @@
 //! One pool of `tokio-postgres` connections; every mutating call is one transaction that makes
 //! the change and writes its audit event. Orderings and keyset comparisons use
 //! `lower(x) COLLATE "C"` (byte order, as SQLite compares) so that they match the indexes.
+//!
+//! The trait implementations are split by aggregate, with the same file names as the SQLite
+//! backend: [`users`] (`UserStore`), [`groups`] (`GroupStore`), [`accounts`] (`AccountStore`,
+//! `PermissionSetStore`, `AssignmentStore`), [`applications`] (`ApplicationStore`),
+//! [`settings`] (`SettingsStore`), [`signing_keys`] (`SigningKeyStore`), [`admin_tokens`]
+//! (`AdminTokenStore`), [`audit`] (`AuditLog`), [`credentials`] (`CredentialStore`,
+//! `MfaDeviceStore`) and [`consents`] (`ConsentStore`).
+//!
+//! PostgreSQL only: [`listen`] (hearing other nodes' changes) and `tests` (behaviour specific to
+//! this backend).
 
 mod accounts;
+mod admin_tokens;
 mod applications;
+mod audit;
 mod consents;
 mod credentials;
 mod groups;
 mod listen;
-mod misc;
+mod settings;
+mod signing_keys;
 #[cfg(test)]
 mod tests;
 mod users;

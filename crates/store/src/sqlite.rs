@@ -5,17 +5,23 @@
 //! event. UUIDs are stored as lower-case hyphenated TEXT, times as INTEGER milliseconds since the
 //! Unix epoch (UTC) and booleans as INTEGER 0/1.
 //!
-//! The implementation is split by aggregate: [`people`] (users, groups), [`access`] (accounts,
-//! permission sets, account assignments), [`apps`] (applications) and [`admin`] (settings,
-//! signing keys, administrator tokens, the audit log) and [`credentials`] (passwords, MFA
-//! devices).
+//! The trait implementations are split by aggregate, with the same file names as the PostgreSQL
+//! backend: [`users`] (`UserStore`), [`groups`] (`GroupStore`), [`accounts`] (`AccountStore`,
+//! `PermissionSetStore`, `AssignmentStore`), [`applications`] (`ApplicationStore`),
+//! [`settings`] (`SettingsStore`), [`signing_keys`] (`SigningKeyStore`), [`admin_tokens`]
+//! (`AdminTokenStore`), [`audit`] (`AuditLog`), [`credentials`] (`CredentialStore`,
+//! `MfaDeviceStore`) and [`consents`] (`ConsentStore`).
 
-mod access;
-mod admin;
-mod apps;
+mod accounts;
+mod admin_tokens;
+mod applications;
+mod audit;
 mod consents;
 mod credentials;
-mod people;
+mod groups;
+mod settings;
+mod signing_keys;
+mod users;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -348,6 +354,11 @@ fn col_time_opt(row: &Row<'_>, idx: usize) -> Result<Option<DateTime<Utc>>> {
 fn from_millis(ms: i64) -> Result<DateTime<Utc>> {
     DateTime::from_timestamp_millis(ms)
         .ok_or_else(|| corrupt("time", format!("{ms} is out of range")))
+}
+
+/// A time at the stored precision (milliseconds).
+fn truncate_millis(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or(t)
 }
 
 /// `size + 1`, the row count that tells whether another page follows.

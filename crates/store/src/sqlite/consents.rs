@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use deadpool_sqlite::rusqlite::{Row, params};
 use portcullis_domain::{Actor, Consent, UserId};
 
-use super::people::user_exists;
+use super::users::user_exists;
 use super::{SqliteDirectory, col_parse, col_time, col_time_opt, query_all, query_opt};
 use crate::{ConsentStore, Result, StoreError, events};
 

@@ -7,7 +7,7 @@ use portcullis_domain::{
     Actor, DisplayName, MfaDevice, MfaDeviceId, MfaDeviceKind, NewMfaDevice, PasswordRecord, UserId,
 };
 
-use super::people::user_exists;
+use super::users::user_exists;
 use super::{
     SqliteDirectory, col_parse, col_text, col_time, col_time_opt, conflict, exists, query_all,
     query_opt,

@@ -9,7 +9,8 @@ use portcullis_domain::{
     PermissionSetId, Principal, PrincipalType, RoleName, UserId,
 };
 
-use super::people::{group_exists, user_exists};
+use super::groups::group_exists;
+use super::users::user_exists;
 use super::{
     SqliteDirectory, col_parse, col_text, col_text_opt, col_time, conflict, corrupt, exists, limit,
     query_all, query_opt,

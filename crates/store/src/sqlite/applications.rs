@@ -9,7 +9,7 @@ use portcullis_domain::{
     DisplayName, NewApplication, OidcSettings, Page, PageRequest, Principal, SamlSettings, UserId,
 };
 
-use super::access::{check_principal, principal_columns, principal_row};
+use super::accounts::{check_principal, principal_columns, principal_row};
 use super::{
     SqliteDirectory, col_parse, col_text, col_time, conflict, corrupt, exists, fold_case, limit,
     query_all, query_opt,
