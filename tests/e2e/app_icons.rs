@@ -126,7 +126,7 @@ async fn icons_upload_show_serve_and_remove(app: TestApp) {
     let bob = signed_in(&app, "bob").await;
     let r = bob.get(&icon_path).await;
     assert_eq!((r.status, r.body.as_str()), (404, ""));
-    let anonymous = crate::browser_like::Browser::new(&app.base);
+    let anonymous = portcullis_testkit::Browser::new(&app.base);
     assert_eq!(anonymous.get(&icon_path).await.status, 404);
 
     // Removed: the initials again, and a second removal is 404.

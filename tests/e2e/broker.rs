@@ -6,14 +6,13 @@
 
 use std::time::SystemTime;
 
-use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-use aws_sigv4::sign::v4;
 use portcullis_sessions::Clock as _;
+use portcullis_testkit::sigv4::{self, CALLER_IDENTITY};
+use portcullis_testkit::{Browser, PASSWORD};
 use serde_json::{Value, json};
 
-use crate::browser_like::Browser;
 use crate::helpers::TestApp;
+use crate::oidc_support::{mfa_off, person};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -24,12 +23,10 @@ on_both_backends!(
     logout_ends_the_token_but_not_issued_credentials,
 );
 
-const PASSWORD: &str = "Tr1cky-Horse-Battery";
 /// The sign-in URL: `{public_url}/start` (the test server's public URL is the default).
 const START_URL: &str = "http://localhost:8080/start";
 const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 const BEARER: &str = "x-amz-sso_bearer_token";
-const CALLER_IDENTITY: &str = "Action=GetCallerIdentity&Version=2011-06-15";
 
 /// What the admin set up: a person holding Admin (2 h) directly in two accounts and ReadOnly
 /// through a group in two, one account they do not hold, and their SSO access token.
@@ -41,12 +38,8 @@ pub(crate) struct World {
 }
 
 pub(crate) async fn world(app: &TestApp) -> World {
-    let a = app
-        .put("settings", Some(json!({"mfa": {"prompt": "NEVER"}})))
-        .await;
-    assert_eq!(a.status, 200, "{a:?}");
-    let user = app.user("ada").await;
-    app.set_password(&user, PASSWORD).await;
+    mfa_off(app).await;
+    let user = person(app, "ada").await;
     let group = app.group("Readers").await;
     let m = app
         .put(&format!("groups/{group}/members/{user}"), None)
@@ -253,43 +246,8 @@ impl Sts {
 
 /// `sts.get_caller_identity()` as the SDK sends it, signed at `at` in `region`.
 async fn caller_identity(app: &TestApp, c: &Creds, at: SystemTime, region: &str) -> Sts {
-    let url = format!("{}/", app.base);
-    let host = app.base.trim_start_matches("http://").to_owned();
-    let content_type = "application/x-www-form-urlencoded; charset=utf-8";
-    let identity = Credentials::new(
-        c.akid.clone(),
-        c.secret.clone(),
-        Some(c.token.clone()),
-        None,
-        "e2e",
-    )
-    .into();
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(region)
-        .name("sts")
-        .time(at)
-        .settings(SigningSettings::default())
-        .build()
-        .expect("signing params")
-        .into();
-    let headers = [("host", host.as_str()), ("content-type", content_type)];
-    let signable = SignableRequest::new(
-        "POST",
-        url.as_str(),
-        headers.iter().copied(),
-        SignableBody::Bytes(CALLER_IDENTITY.as_bytes()),
-    )
-    .expect("signable");
-    let (instructions, _) = sign(signable, &params).expect("signed").into_parts();
-    let mut req = app
-        .client
-        .post(&url)
-        .header("content-type", content_type)
-        .body(CALLER_IDENTITY);
-    for (name, value) in instructions.headers() {
-        req = req.header(name, value);
-    }
+    let creds = sigv4::credentials(&c.akid, &c.secret, &c.token);
+    let req = sigv4::caller_identity(&app.client, &app.base, &creds, region, at).expect("signed");
     let resp = req.send().await.expect("request");
     Sts {
         status: resp.status().as_u16(),

@@ -5,13 +5,9 @@
 
 use std::time::{Duration, SystemTime};
 
-use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{
-    SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign,
-};
-use aws_sigv4::sign::v4;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
+use portcullis_testkit::sigv4::{self, CALLER_IDENTITY};
 use sha2::{Digest, Sha256};
 
 use crate::broker::{Creds, Sts, credentials, now, world};
@@ -22,8 +18,6 @@ on_both_backends!(
     request_times_in_other_iso_forms_are_refused,
     presigned_caller_identity_verifies_until_it_expires,
 );
-
-const CALLER_IDENTITY: &str = "Action=GetCallerIdentity&Version=2011-06-15";
 
 fn hex(bytes: impl AsRef<[u8]>) -> String {
     bytes.as_ref().iter().map(|b| format!("{b:02x}")).collect()
@@ -128,43 +122,10 @@ async fn request_times_in_other_iso_forms_are_refused(app: TestApp) {
 /// `GET /?Action=GetCallerIdentity&Version=2011-06-15` presigned by `aws-sigv4` at `at`, valid
 /// for `expires`.
 async fn presigned(app: &TestApp, c: &Creds, at: SystemTime, expires: Duration) -> Sts {
-    let url = format!("{}/?{CALLER_IDENTITY}", app.base);
-    let host = app.base.trim_start_matches("http://").to_owned();
-    let identity = Credentials::new(
-        c.akid.clone(),
-        c.secret.clone(),
-        Some(c.token.clone()),
-        None,
-        "e2e",
-    )
-    .into();
-    let mut settings = SigningSettings::default();
-    settings.signature_location = SignatureLocation::QueryParams;
-    settings.expires_in = Some(expires);
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region("eu-west-1")
-        .name("sts")
-        .time(at)
-        .settings(settings)
-        .build()
-        .expect("signing params")
-        .into();
-    let headers = [("host", host.as_str())];
-    let signable = SignableRequest::new(
-        "GET",
-        url.as_str(),
-        headers.iter().copied(),
-        SignableBody::UnsignedPayload,
-    )
-    .expect("signable");
-    let (instructions, _) = sign(signable, &params).expect("signed").into_parts();
-    let mut full = url.clone();
-    for (name, value) in instructions.params() {
-        let value: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
-        full.push_str(&format!("&{name}={value}"));
-    }
-    let resp = app.client.get(&full).send().await.expect("request");
+    let creds = sigv4::credentials(&c.akid, &c.secret, &c.token);
+    let url = sigv4::presigned_caller_identity(&app.base, &creds, "eu-west-1", at, expires)
+        .expect("presigned");
+    let resp = app.client.get(&url).send().await.expect("request");
     Sts {
         status: resp.status().as_u16(),
         body: resp.text().await.expect("body"),

@@ -104,25 +104,7 @@ pub async fn spawn_app_configured(backend: Backend, adjust: impl FnOnce(&mut Con
 }
 
 /// An answer: status and JSON body (`Null` when empty).
-#[derive(Debug)]
-pub struct Answer {
-    pub status: u16,
-    pub body: Value,
-}
-
-impl Answer {
-    /// The field names a 400 `ValidationError` names.
-    pub fn fields(&self) -> Vec<String> {
-        self.body["fields"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|f| f["field"].as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-}
+pub use portcullis_testkit::Answer;
 
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
@@ -130,15 +112,9 @@ impl TestApp {
     }
 
     pub async fn send(&self, req: reqwest::RequestBuilder) -> Answer {
-        let resp = req.send().await.expect("request");
-        let status = resp.status().as_u16();
-        let text = resp.text().await.expect("body");
-        let body = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
-        Answer { status, body }
+        Answer::read(req.send().await.expect("request"))
+            .await
+            .expect("body")
     }
 
     pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Answer {

@@ -8,7 +8,6 @@ mod app_icons;
 mod bad_input;
 mod broker;
 mod broker_sigv4;
-mod browser_like;
 mod helpers;
 mod mfa_totp;
 mod mfa_webauthn;

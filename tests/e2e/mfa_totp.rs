@@ -3,10 +3,10 @@
 //! computed here from RFC 6238 with HMAC-SHA-1 directly, independently of the server's code.
 
 use hmac::{Hmac, Mac};
+use portcullis_testkit::{Browser, Page};
 use serde_json::json;
 use sha1::Sha1;
 
-use crate::browser_like::{Browser, Page};
 use crate::helpers::TestApp;
 use crate::on_both_backends;
 

@@ -2,13 +2,13 @@
 //! (webauthn-authenticator-rs): registration during sign-in when the policy requires a device,
 //! sign-in with the key, single-use challenges, wrong origins, and adding keys from the portal.
 
+use portcullis_testkit::{Browser, PASSWORD};
 use serde_json::json;
 use webauthn_authenticator_rs::prelude::{
     CreationChallengeResponse, RequestChallengeResponse, Url, WebauthnAuthenticator,
 };
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 
-use crate::browser_like::Browser;
 use crate::helpers::TestApp;
 use crate::on_both_backends;
 
@@ -16,8 +16,6 @@ on_both_backends!(
     security_keys_register_at_sign_in_then_sign_in,
     keys_added_from_the_portal_and_refused_answers
 );
-
-const PASSWORD: &str = "Tr1cky-Horse-Battery";
 
 pub(crate) fn origin() -> Url {
     // The test server's public URL (the relying party) is the default http://localhost:8080.
@@ -41,7 +39,7 @@ pub(crate) async fn register(
     endpoint: &str,
     key: &mut SoftPasskey,
     name: &str,
-) -> crate::browser_like::Page {
+) -> portcullis_testkit::Page {
     let page = b.get(page_path).await;
     assert_eq!(page.status, 200, "{page:?}");
     assert!(
@@ -71,7 +69,7 @@ async fn authenticate_with(
     b: &Browser,
     key: &mut SoftPasskey,
     tamper: impl Fn(String) -> String,
-) -> (crate::browser_like::Page, String, String) {
+) -> (portcullis_testkit::Page, String, String) {
     let page = b.get("/signin/mfa").await;
     assert!(
         page.body.contains("id=\"webauthn-signin\""),
@@ -99,7 +97,7 @@ async fn authenticate_with(
 async fn authenticate(
     b: &Browser,
     key: &mut SoftPasskey,
-) -> (crate::browser_like::Page, String, String) {
+) -> (portcullis_testkit::Page, String, String) {
     authenticate_with(b, key, |c| c).await
 }
 

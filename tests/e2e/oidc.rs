@@ -17,9 +17,9 @@ use openidconnect::{
     PostLogoutRedirectUrl, ResponseTypes, Scope, TokenIntrospectionResponse, TokenResponse,
 };
 use portcullis_sessions::Clock;
+use portcullis_testkit::Browser;
 use serde_json::{Value, json};
 
-use crate::browser_like::Browser;
 use crate::helpers::TestApp;
 use crate::oidc_support::*;
 use crate::on_both_backends;
@@ -492,7 +492,7 @@ async fn form_post_posts_code_and_state_to_the_client(app: TestApp) {
     if csp.contains("form-action") {
         assert!(csp.contains("https://wiki.example.com"), "{csp}");
     }
-    let page = crate::browser_like::Page {
+    let page = portcullis_testkit::Page {
         status: 200,
         location: None,
         body: resp.text().await.expect("body"),
@@ -508,7 +508,7 @@ async fn form_post_posts_code_and_state_to_the_client(app: TestApp) {
         "auto-submitting: {}",
         page.body
     );
-    let field = |name: &str| page.field(name).map(|v| html_unescape(&v));
+    let field = |name: &str| page.value(name);
     assert_eq!(field("state").as_deref(), Some(STATE));
     let code = field("code").expect("a code field");
     assert_tokens(&redeem(&app, &w.client, &code, &pkce.verifier).await);

@@ -5,8 +5,8 @@
 use openidconnect::core::{CoreDeviceAuthorizationResponse, CoreTokenResponse};
 use openidconnect::{Nonce, OAuth2TokenResponse, Scope, TokenResponse};
 use portcullis_sessions::Clock;
+use portcullis_testkit::Browser;
 
-use crate::browser_like::Browser;
 use crate::helpers::TestApp;
 use crate::oidc_support::*;
 use crate::on_both_backends;

@@ -6,10 +6,10 @@
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use hmac::{Hmac, Mac};
+use portcullis_testkit::Browser;
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use crate::browser_like::Browser;
 use crate::helpers::TestApp;
 use crate::oidc_support::*;
 use crate::on_both_backends;

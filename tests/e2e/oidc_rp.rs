@@ -23,9 +23,9 @@ use openidconnect::{
     SubjectIdentifier, TokenResponse, UserInfoClaims,
 };
 use portcullis_sessions::{Clock, ManualClock};
+use portcullis_testkit::{Browser, Page};
 use serde::{Deserialize, Serialize};
 
-use crate::browser_like::{Browser, Page};
 use crate::helpers::TestApp;
 
 use crate::oidc_support::*;

@@ -12,10 +12,10 @@ use std::collections::{BTreeSet, HashMap};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use portcullis_sessions::Clock;
+use portcullis_testkit::{Browser, Page, path_on};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::browser_like::{Browser, Page};
 use crate::helpers::TestApp;
 
 /// The issuer: the test server's public URL (the configuration's default).
@@ -24,7 +24,7 @@ pub const ISSUER: &str = "http://localhost:8080";
 pub const REDIRECT: &str = "https://wiki.example.com/callback";
 /// The relying party's registered post-logout redirect URI.
 pub const POST_LOGOUT: &str = "https://wiki.example.com/signed-out";
-pub const PASSWORD: &str = "Tr1cky-Horse-Battery";
+pub use portcullis_testkit::PASSWORD;
 pub const STATE: &str = "st-4a7f1c";
 pub const NONCE: &str = "n-93be02";
 pub const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -155,33 +155,15 @@ pub async fn wiki(app: &TestApp, overrides: Value) -> Wiki {
 // The browser side of an authorization request
 // ---------------------------------------------------------------------------------------------
 
-/// `location` as a path on our server, when it points at our server.
+/// `location` as a path on our server (at `base` or at the issuer URL), when it points there.
 pub fn ours(location: &str, base: &str) -> Option<String> {
-    if let Some(rest) = location
-        .strip_prefix(ISSUER)
-        .or_else(|| location.strip_prefix(base))
-    {
-        return Some(if rest.starts_with('/') {
-            rest.to_owned()
-        } else {
-            format!("/{rest}")
-        });
-    }
-    (location.starts_with('/') && !location.starts_with("//")).then(|| location.to_owned())
+    path_on(location, &[ISSUER, base])
 }
 
 /// Requests `first` (a path or a URL on our server) and follows the redirects that stay on our
 /// server; returns the first answer that does not: the redirect to the client, or a page.
 pub async fn follow(b: &Browser, first: &str) -> Page {
-    let mut path = ours(first, &b.base).unwrap_or_else(|| panic!("{first} is not ours"));
-    for _ in 0..10 {
-        let page = b.get(&path).await;
-        match page.location.as_deref().and_then(|l| ours(l, &b.base)) {
-            Some(next) => path = next,
-            None => return page,
-        }
-    }
-    panic!("more than 10 redirects from {first}")
+    b.follow_among(first, &[ISSUER]).await
 }
 
 /// Signs in on the `/start` page an authorization request sent an anonymous browser to (its
@@ -189,72 +171,12 @@ pub async fn follow(b: &Browser, first: &str) -> Page {
 pub async fn sign_in_on_the_way(b: &Browser, start: &Page, username: &str) -> Page {
     assert_eq!(start.status, 200, "{start:?}");
     let return_to = start
-        .field("return_to")
-        .map(|v| html_unescape(&v))
+        .value("return_to")
         .unwrap_or_else(|| panic!("a return_to field: {}", start.body));
     assert!(return_to.starts_with("/oauth2/authorize?"), "{return_to}");
-    let name = b
-        .post(
-            "/signin/username",
-            &[
-                ("csrf", &start.csrf()),
-                ("username", username),
-                ("return_to", &return_to),
-            ],
-        )
-        .await;
-    assert_eq!(
-        name.location.as_deref(),
-        Some("/signin/password"),
-        "{name:?}"
-    );
-    let form = b.get("/signin/password").await;
-    b.post(
-        "/signin/password",
-        &[("csrf", &form.csrf()), ("password", PASSWORD)],
-    )
-    .await
-}
-
-/// An attribute value as the browser reads it: character references decoded (the templates
-/// escape `&` as `&#38;`, for instance).
-pub fn html_unescape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(i) = rest.find('&') {
-        out.push_str(&rest[..i]);
-        rest = &rest[i..];
-        let decoded = rest.find(';').and_then(|end| {
-            let name = &rest[1..end];
-            let c = match name {
-                "amp" => Some('&'),
-                "lt" => Some('<'),
-                "gt" => Some('>'),
-                "quot" => Some('"'),
-                "apos" => Some('\''),
-                _ => name
-                    .strip_prefix("#x")
-                    .or_else(|| name.strip_prefix("#X"))
-                    .map(|h| u32::from_str_radix(h, 16))
-                    .or_else(|| name.strip_prefix('#').map(str::parse))
-                    .and_then(Result::ok)
-                    .and_then(char::from_u32),
-            };
-            c.map(|c| (c, end))
-        });
-        match decoded {
-            Some((c, end)) => {
-                out.push(c);
-                rest = &rest[end + 1..];
-            }
-            None => {
-                out.push('&');
-                rest = &rest[1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
+    // The same steps, the same `return_to`, carried back: and the username form must send it on
+    // to the password form.
+    b.sign_in_from(start, username, PASSWORD).await
 }
 
 /// The parameters (query and fragment) of a redirect to `redirect_uri`; fails unless `page` is

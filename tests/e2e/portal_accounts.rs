@@ -5,14 +5,13 @@
 
 use std::time::SystemTime;
 
-use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-use aws_sigv4::sign::v4;
 use portcullis_sessions::Clock as _;
+use portcullis_testkit::sigv4;
+use portcullis_testkit::{Browser, PASSWORD, Page};
 use serde_json::{Value, json};
 
-use crate::browser_like::{Browser, Page};
 use crate::helpers::TestApp;
+use crate::oidc_support::{mfa_off, person};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -22,11 +21,9 @@ on_both_backends!(
     console_redirect_carries_a_token_the_jwks_verifies,
 );
 
-const PASSWORD: &str = "Tr1cky-Horse-Battery";
 /// The test server's public URL (the default).
 const PUBLIC_URL: &str = "http://localhost:8080";
 const CONSOLE: &str = "https://console.example.com/signin?from=portcullis";
-const CALLER_IDENTITY: &str = "Action=GetCallerIdentity&Version=2011-06-15";
 /// With a console URL; Admin directly, ReadOnly through a group.
 const WITH_CONSOLE: &str = "111111111111";
 /// Without a console URL; Admin directly.
@@ -36,12 +33,8 @@ const NOT_HELD: &str = "333333333333";
 
 /// Ada, signed in, holding Admin in two accounts and ReadOnly (through a group) in one.
 async fn signed_in(app: &TestApp) -> (String, Browser) {
-    let a = app
-        .put("settings", Some(json!({"mfa": {"prompt": "NEVER"}})))
-        .await;
-    assert_eq!(a.status, 200, "{a:?}");
-    let user = app.user("ada").await;
-    app.set_password(&user, PASSWORD).await;
+    mfa_off(app).await;
+    let user = person(app, "ada").await;
     let group = app.group("Readers").await;
     let m = app
         .put(&format!("groups/{group}/members/{user}"), None)
@@ -383,37 +376,9 @@ async fn console_redirect_carries_a_token_the_jwks_verifies(app: TestApp) {
 
 /// `sts.get_caller_identity()` signed now with these credentials: (status, body).
 async fn caller_identity(app: &TestApp, akid: &str, secret: &str, token: &str) -> (u16, String) {
-    let url = format!("{}/", app.base);
-    let host = app.base.trim_start_matches("http://").to_owned();
-    let content_type = "application/x-www-form-urlencoded; charset=utf-8";
-    let identity = Credentials::new(akid, secret, Some(token.to_owned()), None, "e2e").into();
+    let creds = sigv4::credentials(akid, secret, token);
     let at: SystemTime = app.clock.now().into();
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region("us-east-1")
-        .name("sts")
-        .time(at)
-        .settings(SigningSettings::default())
-        .build()
-        .expect("signing params")
-        .into();
-    let headers = [("host", host.as_str()), ("content-type", content_type)];
-    let signable = SignableRequest::new(
-        "POST",
-        url.as_str(),
-        headers.iter().copied(),
-        SignableBody::Bytes(CALLER_IDENTITY.as_bytes()),
-    )
-    .expect("signable");
-    let (instructions, _) = sign(signable, &params).expect("signed").into_parts();
-    let mut req = app
-        .client
-        .post(&url)
-        .header("content-type", content_type)
-        .body(CALLER_IDENTITY);
-    for (name, value) in instructions.headers() {
-        req = req.header(name, value);
-    }
-    let resp = req.send().await.expect("request");
+    let req = sigv4::caller_identity(&app.client, &app.base, &creds, "us-east-1", at);
+    let resp = req.expect("signed").send().await.expect("request");
     (resp.status().as_u16(), resp.text().await.expect("body"))
 }

@@ -8,12 +8,12 @@ use std::io::Write;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use portcullis_sessions::Clock;
+use portcullis_testkit::{Browser, Page};
 use samael::crypto::{AllowedSignatureAlgorithm, CryptoProvider};
 use samael::metadata::EntityDescriptor;
 use samael::service_provider::ServiceProvider;
 use serde_json::{Value, json};
 
-use crate::browser_like::{Browser, Page};
 use crate::helpers::TestApp;
 use crate::oidc_support::{mfa_off, person, signed_in};
 

@@ -6,9 +6,9 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use portcullis_sessions::Clock;
+use portcullis_testkit::Browser;
 use serde_json::json;
 
-use crate::browser_like::Browser;
 use crate::helpers::TestApp;
 use crate::oidc_support::{ISSUER, assign, create_app, mfa_off, person, registration, signed_in};
 use crate::saml::{

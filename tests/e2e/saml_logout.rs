@@ -8,9 +8,9 @@ use std::io::Read;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use portcullis_sessions::Clock;
+use portcullis_testkit::Browser;
 use serde_json::json;
 
-use crate::browser_like::Browser;
 use crate::helpers::TestApp;
 use crate::oidc_support::{mfa_off, person, signed_in};
 use crate::saml::{posted, register, service_provider, sp_key};

@@ -3,9 +3,9 @@
 //! `prompt=login` with a forged `login_after`; logout with someone else's ID token; introspection
 //! of another client's tokens. Each test failed before its fix.
 
+use portcullis_testkit::{Browser, Page, html_unescape};
 use serde_json::{Value, json};
 
-use crate::browser_like::{Browser, Page};
 use crate::helpers::TestApp;
 use crate::oidc_support::*;
 use crate::on_both_backends;

@@ -3,14 +3,15 @@
 //! IPv6 /64; a security key used where the MFA policy allows only authenticator apps; MFA devices
 //! changed with an old session. Each test failed before its fix.
 
+use portcullis_testkit::{Browser, Page};
 use serde_json::json;
 use tokio::task::JoinSet;
 use webauthn_authenticator_rs::prelude::{RequestChallengeResponse, WebauthnAuthenticator};
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 
-use crate::browser_like::{Browser, Page};
 use crate::helpers::{Backend, TestApp, spawn_app_configured};
 use crate::mfa_totp;
+use crate::oidc_support::mfa_off;
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -58,13 +59,6 @@ async fn burst(
         out.push(page.expect("request task"));
     }
     out
-}
-
-async fn mfa_off(app: &TestApp) {
-    let a = app
-        .put("settings", Some(json!({"mfa": {"prompt": "NEVER"}})))
-        .await;
-    assert_eq!(a.status, 200, "{a:?}");
 }
 
 async fn a_burst_of_password_guesses_checks_at_most_the_limit(app: TestApp) {

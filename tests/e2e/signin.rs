@@ -1,10 +1,12 @@
 //! Sign-in, sessions and their policies over HTTP, as a browser drives them (both directory
 //! backends; the embedded session store, and Redis in `sessions_on_redis`).
 
+use portcullis_testkit::{Browser, PASSWORD};
 use serde_json::json;
 
-use crate::browser_like::Browser;
 use crate::helpers::TestApp;
+// A person with the test password, MFA off: only the first factor is tested.
+use crate::oidc_support::{mfa_off, person};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -22,22 +24,6 @@ on_both_backends!(
     revocation_by_admin_and_by_disabling,
     sessions_expire_by_the_clock_and_follow_the_setting,
 );
-
-const PASSWORD: &str = "Tr1cky-Horse-Battery";
-
-/// A person with a password and MFA off, so only the first factor is tested.
-async fn person(app: &TestApp, name: &str) -> String {
-    let id = app.user(name).await;
-    app.set_password(&id, PASSWORD).await;
-    id
-}
-
-async fn mfa_off(app: &TestApp) {
-    let a = app
-        .put("settings", Some(json!({"mfa": {"prompt": "NEVER"}})))
-        .await;
-    assert_eq!(a.status, 200, "{a:?}");
-}
 
 async fn password_sign_in_reaches_the_portal_and_sign_out_ends_it(app: TestApp) {
     mfa_off(&app).await;
@@ -91,8 +77,7 @@ async fn unknown_user_and_wrong_password_look_the_same(app: TestApp) {
         .await;
     assert_eq!(wrong.status, 401);
     assert_eq!(unknown.status, 401);
-    let strip =
-        |p: &crate::browser_like::Page| p.body.replace(&p.csrf(), "").replace("bea2", "bea");
+    let strip = |p: &portcullis_testkit::Page| p.body.replace(&p.csrf(), "").replace("bea2", "bea");
     assert_eq!(
         strip(&wrong),
         strip(&unknown),
@@ -359,7 +344,7 @@ async fn first_sign_in_by_emailed_one_time_password(app: TestApp) {
 }
 
 /// What a client sees after one failed attempt: status, message, and the shape of the page.
-fn shape(page: &crate::browser_like::Page) -> (u16, Option<String>, String) {
+fn shape(page: &portcullis_testkit::Page) -> (u16, Option<String>, String) {
     let message = page
         .body
         .split("role=\"alert\">")

@@ -10,7 +10,6 @@
 //! phase too, at tiny sizes, only to keep that code path working.
 
 mod floors;
-mod http;
 mod load;
 mod reference;
 mod report;

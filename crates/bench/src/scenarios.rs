@@ -6,24 +6,21 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context as _;
-use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-use aws_sigv4::sign::v4;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use portcullis_testkit::sigv4::{self, CALLER_IDENTITY, Credentials};
+use portcullis_testkit::{Browser, snippet};
 use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
 use crate::Args;
-use crate::http::{Browser, snippet};
 use crate::load::{Measured, Op, drive, op};
 use crate::seed::{self, PASSWORD, REDIRECT, Seeded, Sizes};
 use crate::server::{Backend, Server};
 use crate::wrk::{Replay, Variant};
 
 const BEARER: &str = "x-amz-sso_bearer_token";
-const CALLER_IDENTITY: &str = "Action=GetCallerIdentity&Version=2011-06-15";
 const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 /// Every scenario, in the order they run.
@@ -270,9 +267,9 @@ async fn redeem(
 }
 
 /// A code for the code-flow client from an already signed-in browser.
-async fn code_signed_in(b: &mut Browser, client_id: &str) -> anyhow::Result<(String, String)> {
+async fn code_signed_in(b: &Browser, client_id: &str) -> anyhow::Result<(String, String)> {
     let (verifier, challenge) = pkce();
-    let page = b.follow(&authorize_path(client_id, &challenge)).await?;
+    let page = b.try_follow(&authorize_path(client_id, &challenge)).await?;
     Ok((code_from(page.redirect()?)?, verifier))
 }
 
@@ -300,8 +297,8 @@ pub(crate) async fn sso_tokens(
     );
     let mut browsers = Vec::new();
     for user in signers.iter().take(n.clamp(1, 16)) {
-        let mut b = Browser::new(client, base);
-        b.sign_in(user, PASSWORD).await?;
+        let b = Browser::with_jar(client, base);
+        b.try_sign_in_to_portal(user, PASSWORD).await?;
         browsers.push(b);
     }
     let browsers = Arc::new(browsers);
@@ -316,7 +313,7 @@ pub(crate) async fn sso_tokens(
             o.clone(),
         );
         async move {
-            let mut b = browsers[i % browsers.len()].clone();
+            let b = browsers[i % browsers.len()].fork();
             let device = post_json(
                 &client,
                 format!("{base}/device_authorization"),
@@ -328,15 +325,15 @@ pub(crate) async fn sso_tokens(
                 .as_str()
                 .context("verificationUriComplete")?;
             let path = &complete[complete.find("/device").context("a /device URL")?..];
-            let page = b.get(path).await?;
+            let page = b.try_get(path).await?;
             let user_code = page
-                .field("user_code")
+                .value("user_code")
                 .context("the user code on the page")?;
             let decided = b
-                .post(
+                .try_post(
                     "/device",
                     &[
-                        ("csrf", &page.csrf()?),
+                        ("csrf", &page.try_csrf()?),
                         ("user_code", &user_code),
                         ("action", "approve"),
                     ],
@@ -427,21 +424,24 @@ async fn prepare(
         "bench",
     );
 
-    let mut portal_browser = Browser::new(client, base);
-    portal_browser.sign_in(&seeded.signers[1], PASSWORD).await?;
+    let portal_browser = Browser::with_jar(client, base);
+    portal_browser
+        .try_sign_in_to_portal(&seeded.signers[1], PASSWORD)
+        .await?;
 
     let mut saml_browsers = Vec::new();
     for user in seeded.signers.iter().skip(3).take(workers.clamp(1, 8)) {
-        let mut b = Browser::new(client, base);
-        b.sign_in(user, PASSWORD).await?;
+        let b = Browser::with_jar(client, base);
+        b.try_sign_in_to_portal(user, PASSWORD).await?;
         saml_browsers.push(b);
     }
 
-    let mut b = Browser::new(client, base);
-    b.sign_in(&seeded.signers[2], PASSWORD).await?;
+    let b = Browser::with_jar(client, base);
+    b.try_sign_in_to_portal(&seeded.signers[2], PASSWORD)
+        .await?;
     let mut refresh = Vec::with_capacity(workers);
     for _ in 0..workers.max(1) {
-        let (code, verifier) = code_signed_in(&mut b, &seeded.code_client.id).await?;
+        let (code, verifier) = code_signed_in(&b, &seeded.code_client.id).await?;
         let t = redeem(client, base, &seeded.code_client, &code, &verifier).await?;
         let r = t["refresh_token"].as_str().context("no refresh_token")?;
         refresh.push(tokio::sync::Mutex::new(r.to_owned()));
@@ -499,24 +499,24 @@ fn scenario(w: &Arc<World>, name: &str) -> anyhow::Result<Op> {
         "password_signin" => op(move |_| {
             let (w, user) = (w.clone(), next_signer(&w));
             async move {
-                Browser::new(&w.client, &w.base)
-                    .sign_in(&user, PASSWORD)
-                    .await
+                let b = Browser::with_jar(&w.client, &w.base);
+                b.try_sign_in_to_portal(&user, PASSWORD).await?;
+                Ok(())
             }
         }),
         "authorization_code_pkce" => op(move |_| {
             let (w, user) = (w.clone(), next_signer(&w));
             async move {
                 let (verifier, challenge) = pkce();
-                let mut b = Browser::new(&w.client, &w.base);
+                let b = Browser::with_jar(&w.client, &w.base);
                 let start = b
-                    .follow(&authorize_path(&w.seeded.code_client.id, &challenge))
+                    .try_follow(&authorize_path(&w.seeded.code_client.id, &challenge))
                     .await?;
                 anyhow::ensure!(start.status == 200, "authorize: {start:?}");
-                let done = b.sign_in_from(&start, &user, PASSWORD).await?;
+                let done = b.try_sign_in_from(&start, &user, PASSWORD).await?;
                 let location = done.redirect()?.to_owned();
                 let code = match b.ours(&location) {
-                    Some(_) => code_from(b.follow(&location).await?.redirect()?)?,
+                    Some(_) => code_from(b.try_follow(&location).await?.redirect()?)?,
                     None => code_from(&location)?,
                 };
                 redeem(&w.client, &w.base, &w.seeded.code_client, &code, &verifier)
@@ -527,8 +527,8 @@ fn scenario(w: &Arc<World>, name: &str) -> anyhow::Result<Op> {
         "saml_sp_initiated" => op(move |i| {
             let w = w.clone();
             async move {
-                let mut b = w.saml_browsers[i % w.saml_browsers.len()].clone();
-                crate::saml::round_trip(&mut b, &w.base).await
+                let b = w.saml_browsers[i % w.saml_browsers.len()].fork();
+                crate::saml::round_trip(&b, &w.base).await
             }
         }),
         "refresh" => op(move |i| {
@@ -571,7 +571,7 @@ fn scenario(w: &Arc<World>, name: &str) -> anyhow::Result<Op> {
         "session_validation" => op(move |_| {
             let w = w.clone();
             async move {
-                let page = w.portal_browser.clone().get("/portal").await?;
+                let page = w.portal_browser.fork().try_get("/portal").await?;
                 anyhow::ensure!(page.status == 200, "GET /portal: {}", page.status);
                 Ok(())
             }
@@ -664,41 +664,18 @@ fn replay(w: &World, name: &str) -> anyhow::Result<Option<Replay>> {
 /// The headers of `sts.get_caller_identity()` as the AWS SDK signs it now (content type, date,
 /// security token, authorization; the host is the server's).
 fn sign_caller_identity(w: &World) -> anyhow::Result<Vec<(String, String)>> {
-    let url = format!("{}/", w.base);
-    let host = w.base.trim_start_matches("http://");
-    let content_type = "application/x-www-form-urlencoded; charset=utf-8";
-    let identity = w.creds.clone().into();
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region("us-east-1")
-        .name("sts")
-        .time(SystemTime::now())
-        .settings(SigningSettings::default())
-        .build()?
-        .into();
-    let headers = [("host", host), ("content-type", content_type)];
-    let signable = SignableRequest::new(
-        "POST",
-        url.as_str(),
-        headers.iter().copied(),
-        SignableBody::Bytes(CALLER_IDENTITY.as_bytes()),
-    )?;
-    let (instructions, _) = sign(signable, &params)?.into_parts();
-    let mut out = vec![("content-type".to_owned(), content_type.to_owned())];
-    out.extend(
-        instructions
-            .headers()
-            .map(|(n, v)| (n.to_owned(), v.to_owned())),
-    );
-    Ok(out)
+    let at = SystemTime::now();
+    Ok(sigv4::caller_identity_headers(
+        &w.base,
+        &w.creds,
+        "us-east-1",
+        at,
+    )?)
 }
 
 /// `sts.get_caller_identity()` as the AWS SDK sends it, signed now.
 async fn caller_identity(w: &World) -> anyhow::Result<()> {
-    let mut req = w.client.post(format!("{}/", w.base)).body(CALLER_IDENTITY);
-    for (name, value) in sign_caller_identity(w)? {
-        req = req.header(name, value);
-    }
+    let req = sigv4::caller_identity(&w.client, &w.base, &w.creds, "us-east-1", SystemTime::now())?;
     let resp = req.send().await?;
     let status = resp.status().as_u16();
     let body = resp.text().await?;

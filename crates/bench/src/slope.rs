@@ -18,11 +18,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use portcullis_sessions::SystemClock;
+use portcullis_testkit::{Browser, snippet};
 use serde::Serialize;
 use serde_json::json;
 
 use crate::Args;
-use crate::http::{Browser, snippet};
 use crate::load::{Measured, Op, drive, op, parallel};
 use crate::report::thousands;
 use crate::scenarios::{portal_get, sso_tokens};
@@ -231,8 +231,8 @@ async fn run_on(args: &Args, server: &Server) -> anyhow::Result<Slope> {
     // 2. Session validation, the usual sessions in Redis, then a million.
     let mut browsers = Vec::new();
     for user in seeded.signers.iter().take(BROWSERS) {
-        let mut b = Browser::new(&client, &base);
-        b.sign_in(user, PASSWORD).await?;
+        let b = Browser::with_jar(&client, &base);
+        b.try_sign_in_to_portal(user, PASSWORD).await?;
         browsers.push(b);
     }
     let browsers = Arc::new(browsers);
@@ -380,9 +380,9 @@ fn list_accounts(client: &reqwest::Client, base: &str, tokens: Vec<String>) -> O
 /// The portal page for a signed-in browser (the `session_validation` scenario).
 fn session_validation(browsers: Arc<Vec<Browser>>) -> Op {
     op(move |i| {
-        let mut b = browsers[i % browsers.len()].clone();
+        let b = browsers[i % browsers.len()].fork();
         async move {
-            let page = b.get("/portal").await?;
+            let page = b.try_get("/portal").await?;
             anyhow::ensure!(page.status == 200, "GET /portal: {}", page.status);
             Ok(())
         }

@@ -14,8 +14,6 @@
 mod admin_cli;
 #[path = "cli/bootstrap_revoke.rs"]
 mod bootstrap_revoke;
-#[path = "cli/browser.rs"]
-mod browser;
 #[path = "cli/cluster.rs"]
 mod cluster;
 #[path = "cli/cluster_oidc.rs"]
@@ -39,6 +37,11 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+/// A browser at the node `base`: cookie-keeping, every request with the CLI tests' timeout.
+pub fn browser_at(base: &str) -> portcullis_testkit::Browser {
+    portcullis_testkit::Browser::with_timeout(base, portcullis_testkit::TIMEOUT)
+}
 
 const BIN: &str = env!("CARGO_BIN_EXE_portcullis");
 

@@ -5,8 +5,9 @@ use std::io::Write;
 use std::path::Path;
 use std::process::Stdio;
 
-use super::browser::{Browser, PASSWORD};
-use super::{admin_cli, portcullis, serve, text};
+use portcullis_testkit::PASSWORD;
+
+use super::{admin_cli, browser_at, portcullis, serve, text};
 
 /// `portcullis admin --url URL ARGS…` with `input` on standard input: (exit code, stdout, stderr).
 fn admin_cli_stdin(
@@ -38,7 +39,7 @@ fn admin_cli_stdin(
 
 fn sign_in(base: &str, user: &str, password: &str) -> (u16, Option<String>) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let page = rt.block_on(Browser::new().sign_in(base, user, password));
+    let page = rt.block_on(browser_at(base).sign_in(user, password));
     (page.status, page.location)
 }
 

@@ -9,7 +9,9 @@ use portcullis_store::testing::fresh_postgres;
 use reqwest::Method;
 use serde_json::json;
 
-use super::browser::{Admin, Browser, PASSWORD};
+use portcullis_testkit::{Admin, PASSWORD};
+
+use super::browser_at;
 use crate::{Server, serve};
 
 pub const MASTER_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
@@ -171,15 +173,15 @@ async fn three_nodes_share_sessions_revocation_and_lockouts() {
     );
 
     // A session made on node 1 is good on nodes 2 and 3.
-    let browser = Browser::new();
-    let done = browser.sign_in(n1, "ada", PASSWORD).await;
+    let browser = browser_at(n1);
+    let done = browser.sign_in("ada", PASSWORD).await;
     assert_eq!(
         (done.status, done.location.as_deref()),
         (303, Some("/portal")),
         "signed in on node 1: {done:?}"
     );
     for node in [n1, n2, n3] {
-        let portal = browser.get(node, "/portal").await;
+        let portal = browser.at(node).get("/portal").await;
         assert_eq!(
             portal.status, 200,
             "the portal on {node} with node 1's cookie"
@@ -207,7 +209,7 @@ async fn three_nodes_share_sessions_revocation_and_lockouts() {
         "{revoked:?}"
     );
     for node in [n2, n3, n1] {
-        let portal = browser.get(node, "/portal").await;
+        let portal = browser.at(node).get("/portal").await;
         assert_eq!(
             portal.status, 303,
             "the revoked session is refused on {node} at once: {portal:?}"
@@ -223,9 +225,9 @@ async fn three_nodes_share_sessions_revocation_and_lockouts() {
 
     // Failed sign-ins count across the nodes: five spread over them lock the name everywhere.
     admin.person(n2, "bob").await;
-    let attacker = Browser::new();
+    let attacker = browser_at(n1);
     for (i, node) in [n1, n2, n3, n1, n2].into_iter().enumerate() {
-        let failed = attacker.sign_in(node, "bob", "wrong-password").await;
+        let failed = attacker.at(node).sign_in("bob", "wrong-password").await;
         assert_eq!(
             failed.status,
             401,
@@ -235,7 +237,7 @@ async fn three_nodes_share_sessions_revocation_and_lockouts() {
     }
     for node in [n3, n1, n2] {
         // Even the right password, from another browser, waits.
-        let locked = Browser::new().sign_in(node, "bob", PASSWORD).await;
+        let locked = browser_at(node).sign_in("bob", PASSWORD).await;
         assert_eq!(
             locked.status, 429,
             "after 5 failures over three nodes, {node} refuses bob: {locked:?}"
@@ -249,7 +251,7 @@ async fn three_nodes_share_sessions_revocation_and_lockouts() {
     // Another person is not affected, on any node.
     let cy = admin.person(n3, "cy").await;
     for node in [n1, n2, n3] {
-        let ok = Browser::new().sign_in(node, "cy", PASSWORD).await;
+        let ok = browser_at(node).sign_in("cy", PASSWORD).await;
         assert_eq!(ok.status, 303, "cy signs in on {node}: {ok:?}");
     }
 
@@ -289,13 +291,13 @@ async fn assignment_removed_on_one_node_is_refused_on_another(
         .call(Method::POST, n1, "assignments", Some(assignment.clone()))
         .await;
     assert_eq!(made.status, 201, "{made:?}");
-    let browser = Browser::new();
-    let done = browser.sign_in(n2, "cy", PASSWORD).await;
+    let browser = browser_at(n2);
+    let done = browser.sign_in("cy", PASSWORD).await;
     assert_eq!(done.status, 303, "{done:?}");
     // Node 2 hears of the new assignment (its cache may have held cy's entitlements since the
     // sign-in), and then answers from its cache.
     let deadline = Instant::now() + Duration::from_secs(3);
-    while !browser.get(n2, "/portal").await.body.contains(ACCOUNT) {
+    while !browser.get("/portal").await.body.contains(ACCOUNT) {
         assert!(
             Instant::now() < deadline,
             "node 2 never shows the new assignment"
@@ -308,7 +310,7 @@ async fn assignment_removed_on_one_node_is_refused_on_another(
     assert_eq!(removed.status, 204, "{removed:?}");
     let started = Instant::now();
     loop {
-        let portal = browser.get(n2, "/portal").await;
+        let portal = browser.get("/portal").await;
         assert_eq!(portal.status, 200, "{portal:?}");
         if !portal.body.contains(ACCOUNT) {
             break;

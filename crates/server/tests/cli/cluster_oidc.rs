@@ -9,7 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::browser::{Admin, Browser};
+use portcullis_testkit::{Admin, Browser};
 
 pub(super) const REDIRECT: &str = "https://rp.example.com/cb";
 
@@ -83,7 +83,7 @@ pub(super) async fn code_for(browser: &Browser, node: &str, client: &(String, St
         client.0,
         url::form_urlencoded::byte_serialize(REDIRECT.as_bytes()).collect::<String>()
     );
-    let answer = browser.get(node, &authorize).await;
+    let answer = browser.at(node).get(&authorize).await;
     let location = answer.location.clone().unwrap_or_default();
     assert!(
         location.starts_with(REDIRECT),

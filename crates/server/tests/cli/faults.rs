@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use portcullis_testkit::{Admin, PASSWORD, TIMEOUT};
 use reqwest::Method;
 
-use super::browser::{Admin, Browser, PASSWORD, TIMEOUT};
 use super::cluster::{ADMIN_TOKEN, MASTER_KEY};
 use crate::{free_port, serve};
 
@@ -294,22 +294,21 @@ async fn redis_and_postgres_outages_answer_503_and_recover_without_a_restart() {
     admin.person(base, "bea").await;
 
     // A session made before Redis goes away.
-    let before = Browser::new();
-    let done = before.sign_in(base, "ada", PASSWORD).await;
+    let before = super::browser_at(base);
+    let done = before.sign_in("ada", PASSWORD).await;
     assert_eq!(done.status, 303, "{done:?}");
     // A sign-in half done (username given) when Redis goes away.
-    let halfway = Browser::new();
-    let start = halfway.get(base, "/start").await;
+    let halfway = super::browser_at(base);
+    let start = halfway.get("/start").await;
     let named = halfway
         .try_post(
-            base,
             "/signin/username",
             &[("csrf", &start.csrf()), ("username", "bea")],
         )
         .await
         .expect("username");
     assert_eq!(named.status, 303, "{named:?}");
-    let password_form = halfway.get(base, "/signin/password").await;
+    let password_form = halfway.get("/signin/password").await;
 
     // ---- Redis down ----
     redis.down();
@@ -325,8 +324,8 @@ async fn redis_and_postgres_outages_answer_503_and_recover_without_a_restart() {
     assert_eq!(status_of("/healthz").await.0, 200, "healthz stays 200");
 
     // The first page needs no store: its CSRF token is a cookie.
-    let fresh = Browser::new();
-    let (start, took) = timed(fresh.try_get(base, "/start")).await;
+    let fresh = super::browser_at(base);
+    let (start, took) = timed(fresh.try_get("/start")).await;
     let start = start.expect("GET /start answers without Redis");
     eprintln!(
         "Redis down: GET /start answered {} in {took:?}",
@@ -335,7 +334,6 @@ async fn redis_and_postgres_outages_answer_503_and_recover_without_a_restart() {
     assert_eq!(start.status, 200, "the sign-in page still shows: {start:?}");
     // Posting the username needs the store: the unavailable page, promptly.
     let (named, took) = timed(fresh.try_post(
-        base,
         "/signin/username",
         &[("csrf", &start.csrf()), ("username", "bea")],
     ))
@@ -353,7 +351,6 @@ async fn redis_and_postgres_outages_answer_503_and_recover_without_a_restart() {
     );
     // Half-way through: the password cannot be checked against a pending sign-in nobody can read.
     let (posted, took) = timed(halfway.try_post(
-        base,
         "/signin/password",
         &[("csrf", &password_form.csrf()), ("password", PASSWORD)],
     ))
@@ -370,7 +367,7 @@ async fn redis_and_postgres_outages_answer_503_and_recover_without_a_restart() {
         posted.body
     );
     // The portal cannot check a session: it says so rather than signing the person out.
-    let (portal, took) = timed(before.try_get(base, "/portal")).await;
+    let (portal, took) = timed(before.try_get("/portal")).await;
     let portal = portal.expect("the portal answers without Redis");
     eprintln!(
         "Redis down: GET /portal answered {} in {took:?}",
@@ -399,13 +396,13 @@ async fn redis_and_postgres_outages_answer_503_and_recover_without_a_restart() {
     }
     let ready_after = ready_after.expect("readyz is 200 again after Redis restarts");
     eprintln!("Redis restarted: /readyz 200 again after {ready_after:?}");
-    let again = fresh.sign_in(base, "bea", PASSWORD).await;
+    let again = fresh.sign_in("bea", PASSWORD).await;
     assert_eq!(
         (again.status, again.location.as_deref()),
         (303, Some("/portal")),
         "sign-in works again without restarting Portcullis: {again:?}"
     );
-    let kept = before.get(base, "/portal").await;
+    let kept = before.get("/portal").await;
     assert_eq!(
         kept.status, 200,
         "the session made before the Redis restart survives it (AOF): {kept:?}"
@@ -435,7 +432,7 @@ async fn redis_and_postgres_outages_answer_503_and_recover_without_a_restart() {
     assert_eq!(status, 503, "{body}");
     assert!(body.contains(r#""directory":"unreachable""#), "{body}");
     // Signing in needs the directory (the password): the unavailable page, not a 500.
-    let (page, took) = timed(Browser::new().try_sign_in(base, "bea", PASSWORD)).await;
+    let (page, took) = timed(super::browser_at(base).try_sign_in("bea", PASSWORD)).await;
     let page = page.expect("sign-in answers without PostgreSQL");
     eprintln!(
         "PostgreSQL down: signing in answered {} in {took:?}",
@@ -470,7 +467,7 @@ async fn redis_and_postgres_outages_answer_503_and_recover_without_a_restart() {
         "the user created before the restart is there: {users:?}"
     );
     assert_eq!(status_of("/readyz").await.0, 200, "ready again");
-    let kept = before.get(base, "/portal").await;
+    let kept = before.get("/portal").await;
     assert_eq!(kept.status, 200, "sessions were never affected: {kept:?}");
     drop(server);
 }

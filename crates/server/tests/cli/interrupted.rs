@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 
 use portcullis_sessions::testing::{RedisCleanup, redis_url, unique_prefix};
 use portcullis_store::testing::fresh_postgres;
+use portcullis_testkit::{Admin, Browser, PASSWORD};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use super::browser::{Admin, Browser, PASSWORD};
 use super::cluster::{ADMIN_TOKEN, MASTER_KEY};
 use super::cluster_oidc::{REDIRECT, active, application, code_for, token_call};
 use crate::serve;
@@ -190,8 +190,8 @@ impl Rig {
         let admin = Admin::new(ADMIN_TOKEN);
         admin.mfa_never(&server.url).await;
         let ada = admin.person(&server.url, "ada").await;
-        let browser = Browser::new();
-        let done = browser.sign_in(&server.url, "ada", PASSWORD).await;
+        let browser = super::browser_at(&server.url);
+        let done = browser.sign_in("ada", PASSWORD).await;
         assert_eq!(done.status, 303, "{done:?}");
         Self {
             faults,
@@ -368,13 +368,14 @@ async fn sso_oidc_create_token_cut_off_at_any_store_command_loses_no_grant() {
         let user_code = str_of(&device, "userCode");
         let page = rig
             .browser
-            .get(node, &format!("/device?user_code={user_code}"))
+            .at(node)
+            .get(&format!("/device?user_code={user_code}"))
             .await;
         assert_eq!(page.status, 200, "{page:?}");
         let approved = rig
             .browser
+            .at(node)
             .try_post(
-                node,
                 "/device",
                 &[
                     ("csrf", &page.csrf()),

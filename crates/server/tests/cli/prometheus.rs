@@ -1,9 +1,9 @@
 //! `/metrics` as Prometheus scrapes it: the text exposition format, with the instruments the
 //! OTLP export carries, on the main port by default or on a port of its own.
 
+use portcullis_testkit::{Admin, PASSWORD};
 use std::collections::BTreeMap;
 
-use super::browser::{Admin, Browser, PASSWORD};
 use super::cluster::ADMIN_TOKEN;
 use crate::serve;
 
@@ -92,11 +92,11 @@ async fn metrics_are_scraped_on_the_main_port_by_default() {
     admin.mfa_never(base).await;
     admin.person(base, "quincy").await;
     // One sign-in refused, one accepted.
-    let wrong = Browser::new()
-        .sign_in(base, "quincy", "not her password")
+    let wrong = super::browser_at(base)
+        .sign_in("quincy", "not her password")
         .await;
     assert_eq!(wrong.status, 401, "{wrong:?}");
-    let done = Browser::new().sign_in(base, "quincy", PASSWORD).await;
+    let done = super::browser_at(base).sign_in("quincy", PASSWORD).await;
     assert_eq!(done.status, 303, "{done:?}");
 
     let (status, kind, text) = scrape(&format!("{base}/metrics")).await;

@@ -21,9 +21,8 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
-use reqwest::redirect::Policy;
 
-use super::browser::{Admin, Browser, PASSWORD, Page, TIMEOUT};
+use portcullis_testkit::{Admin, Browser, PASSWORD, Page, TIMEOUT};
 
 const ADMIN_TOKEN: &str = "pcat_telemetry-test-admin-token-0123456789";
 const HEADER_VALUE: &str = "collector-api-key-5d1f0c9a";
@@ -241,9 +240,7 @@ async fn serve_exports_spans_and_metrics_over_otlp_without_secrets() {
     let user_id = admin.person(&base, "otto").await;
 
     // A real sign-in through the pages, reading the session cookie it sets.
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(Policy::none())
+    let client = Browser::client_builder()
         .timeout(TIMEOUT)
         .build()
         .expect("client");
@@ -291,8 +288,8 @@ async fn serve_exports_spans_and_metrics_over_otlp_without_secrets() {
     assert_eq!(portal.status(), 200, "signed in");
 
     // And a failed one, from another browser.
-    let wrong = Browser::new()
-        .sign_in(&base, "otto", "Wrong-Horse-Battery-1")
+    let wrong = super::browser_at(&base)
+        .sign_in("otto", "Wrong-Horse-Battery-1")
         .await;
     assert_eq!(wrong.status, 401, "{wrong:?}");
 

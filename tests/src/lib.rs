@@ -1,1 +1,0 @@
-//! End-to-end test crate: see tests/e2e.rs.
