@@ -213,3 +213,5 @@ pub(super) fn call(resource: &Resource) -> Call {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod wire_tests;

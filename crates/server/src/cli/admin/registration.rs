@@ -136,3 +136,56 @@ pub(super) fn merge_registration(current: &Value, body: &mut Value) {
         body[key] = Value::Object(merged);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::admin::saml::{AttributeView, SamlView};
+
+    /// The merge names fields of the registration body and view: they must be the API's.
+    #[test]
+    fn the_merge_names_fields_of_the_api() {
+        let every = SamlBody {
+            metadata_xml: Some(String::new()),
+            entity_id: Some(String::new()),
+            acs: Some(vec![]),
+            slo_url: Some(None),
+            slo_bindings: Some(vec![]),
+            certificate: Some(None),
+            require_signed_requests: Some(false),
+            attributes: Some(vec![]),
+            preset: Some(String::new()),
+            aws_roles: Some(vec![]),
+            ..SamlBody::default()
+        };
+        let body = serde_json::to_value(every).unwrap_or_default();
+        let view = serde_json::to_value(SamlView {
+            entity_id: String::new(),
+            acs: vec![],
+            slo_url: None,
+            slo_bindings: vec![],
+            certificate: None,
+            require_signed_requests: false,
+            name_id_format: String::new(),
+            attributes: vec![AttributeView {
+                name: String::new(),
+                name_format: None,
+                value: String::new(),
+            }],
+            assertion_lifetime: String::new(),
+            signed_part: String::new(),
+            allow_sha1: false,
+            default_relay_state: None,
+            start_url: None,
+        })
+        .unwrap_or_default();
+        for key in FROM_METADATA.iter().chain(&["attributes"]) {
+            assert!(body.get(key).is_some(), "{key} is not in the body");
+            assert!(view.get(key).is_some(), "{key} is not in the view");
+        }
+        for key in ["metadataXml", "preset", "awsRoles"] {
+            assert!(body.get(key).is_some(), "{key} is not in the body");
+        }
+        assert!(view["attributes"][0].get("name").is_some());
+    }
+}
