@@ -92,9 +92,12 @@ pub struct PatchAccount {
     )]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<String>, pattern = r"^https?://[^/?#@\s]+")]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub console_url: Option<Option<String>>,
 }
 

@@ -131,8 +131,11 @@ pub struct OidcBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allowed_scopes: Option<Vec<String>>,
     /// `null` (or omitted): the client id.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<String>)]
     pub audience: Option<Option<String>>,
     /// `RS256` (default), `ES256` or `EdDSA`.
@@ -147,8 +150,11 @@ pub struct OidcBody {
     /// ISO-8601, `PT1H` to `P90D`, default `P30D`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token_lifetime: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<String>)]
     pub initiate_login_uri: Option<Option<String>>,
     /// Ask people to consent before the application first gets their authority (default

@@ -59,8 +59,11 @@ pub struct SamlBody {
     pub entity_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub acs: Option<Vec<AcsBody>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<String>)]
     pub slo_url: Option<Option<String>>,
     /// How the SP accepts LogoutResponses at `sloUrl`: `HTTP-Redirect` and/or `HTTP-POST` (or
@@ -68,8 +71,11 @@ pub struct SamlBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub slo_bindings: Option<Vec<String>>,
     /// The SP's signing certificate: base64 DER or PEM.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<String>)]
     pub certificate: Option<Option<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -97,12 +103,18 @@ pub struct SamlBody {
     /// Accept RSA-SHA1 / SHA-1 and sign with them (default false).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allow_sha1: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<String>)]
     pub default_relay_state: Option<Option<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<String>)]
     pub start_url: Option<Option<String>>,
 }

@@ -180,11 +180,21 @@ pub(super) fn send(method: reqwest::Method, path: String, body: Option<Value>, v
 }
 
 pub(super) fn post(path: String, request: &impl Serialize) -> Call {
-    send(reqwest::Method::POST, path, Some(body(request)), View::Record)
+    send(
+        reqwest::Method::POST,
+        path,
+        Some(body(request)),
+        View::Record,
+    )
 }
 
 pub(super) fn patch(path: String, request: &impl Serialize) -> Call {
-    send(reqwest::Method::PATCH, path, Some(body(request)), View::Record)
+    send(
+        reqwest::Method::PATCH,
+        path,
+        Some(body(request)),
+        View::Record,
+    )
 }
 
 pub(super) fn delete(path: String, what: &'static str) -> Call {

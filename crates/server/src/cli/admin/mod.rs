@@ -159,7 +159,9 @@ async fn execute(
     let error = ErrorBody::deserialize(&body).ok();
     let mut msg = format!(
         "{} ({})",
-        error.as_ref().map_or("request failed", |e| e.message.as_str()),
+        error
+            .as_ref()
+            .map_or("request failed", |e| e.message.as_str()),
         status.as_u16()
     );
     for f in error.iter().flat_map(|e| &e.fields) {

@@ -2,7 +2,7 @@
 
 use reqwest::Method;
 
-use super::super::commands::{AssignmentArgs, Accounts, Assignments, PermissionSets};
+use super::super::commands::{Accounts, AssignmentArgs, Assignments, PermissionSets};
 use super::{
     ACCOUNT_COLS, ASSIGNMENT_COLS, Call, PS_COLS, View, body, delete, get, list, paged, patch,
     post, send,

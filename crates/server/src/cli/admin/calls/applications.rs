@@ -5,7 +5,9 @@ use reqwest::Method;
 
 use super::super::commands::Applications;
 use super::super::registration::{oidc_body, saml_body};
-use super::{APP_COLS, Call, PRINCIPAL_COLS, View, body, delete, get, list, patch, post, rows, send};
+use super::{
+    APP_COLS, Call, PRINCIPAL_COLS, View, body, delete, get, list, patch, post, rows, send,
+};
 use crate::admin::applications::{ApplicationBody, PrincipalBody};
 
 pub(super) fn applications(c: &Applications) -> Call {

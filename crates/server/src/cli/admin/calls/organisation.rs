@@ -4,8 +4,7 @@ use reqwest::Method;
 
 use super::super::commands::{AuditArgs, Keys, SettingsCmd, Tokens};
 use super::{
-    AUDIT_COLS, Call, KEY_COLS, TOKEN_COLS, View, body, delete, get, given, paged, post, rows,
-    send,
+    AUDIT_COLS, Call, KEY_COLS, TOKEN_COLS, View, body, delete, get, given, paged, post, rows, send,
 };
 use crate::admin::audit::AuditQuery;
 use crate::admin::settings::{MfaView, SettingsView};

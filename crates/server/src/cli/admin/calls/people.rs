@@ -103,9 +103,7 @@ pub(super) fn users(c: &Users) -> Call {
             format!("users/{user_id}/mfa-devices/{device_id}"),
             "device removed",
         ),
-        Users::Groups { user_id } => {
-            rows(format!("users/{user_id}/groups"), "groups", GROUP_COLS)
-        }
+        Users::Groups { user_id } => rows(format!("users/{user_id}/groups"), "groups", GROUP_COLS),
     }
 }
 

@@ -70,7 +70,15 @@ fn people_are_sent_as_the_api_types() {
         json!({"userName": "bob", "email": "bob@example.com", "enabled": false})
     );
     assert_eq!(
-        sent::<PatchUser>(&["users", "update", "U", "--family-name", "", "--enabled", "true"]),
+        sent::<PatchUser>(&[
+            "users",
+            "update",
+            "U",
+            "--family-name",
+            "",
+            "--enabled",
+            "true"
+        ]),
         json!({"familyName": "", "enabled": true})
     );
     assert_eq!(
@@ -86,12 +94,21 @@ fn people_are_sent_as_the_api_types() {
         json!({"delivery": "RETURN"})
     );
     // The password read from standard input goes in the body.
-    let mut r = resource(&["users", "set-password", "U", "--password-stdin", "--permanent"]);
+    let mut r = resource(&[
+        "users",
+        "set-password",
+        "U",
+        "--password-stdin",
+        "--permanent",
+    ]);
     if let Resource::Users(Users::SetPassword { password, .. }) = &mut r {
         *password = Some("correct horse".to_owned().into());
     }
     let body = call(&r).body.unwrap();
-    assert_eq!(body, json!({"password": "correct horse", "temporary": false}));
+    assert_eq!(
+        body,
+        json!({"password": "correct horse", "temporary": false})
+    );
     assert!(serde_json::from_value::<SetPassword>(body).is_ok());
 }
 
@@ -208,7 +225,13 @@ fn assignments_and_their_filters_are_the_api_types() {
         ["maxResults=10", "nextToken=t"]
     );
     assert_eq!(
-        query(&["audit", "--action", "user.*", "--since", "2026-01-01T00:00:00Z"]),
+        query(&[
+            "audit",
+            "--action",
+            "user.*",
+            "--since",
+            "2026-01-01T00:00:00Z"
+        ]),
         ["since=2026-01-01T00:00:00Z", "action=user.*"]
     );
     assert!(query(&["groups", "list"]).is_empty());
@@ -258,4 +281,100 @@ fn client_secrets_are_recognised_by_the_answer_types() {
         client_secret: "s3cret".into(),
     })));
     assert!(!shows(&json!({"userId": "U", "clientSecret": 3})));
+}
+
+/// Whether the admin API's schema `name` (its OpenAPI document, made from its types) has the
+/// property `key`.
+fn has(doc: &Value, name: &str, key: &str) -> bool {
+    doc["components"]["schemas"][name]["properties"]
+        .get(key)
+        .is_some()
+}
+
+/// What the CLI reads of answers generically (list keys, table columns, the fields names are
+/// looked up by) are fields of the admin API's answer types.
+#[test]
+fn the_fields_read_from_answers_are_the_api_types() {
+    use utoipa::OpenApi;
+    let doc = serde_json::to_value(crate::admin::AdminApi::openapi()).unwrap();
+    let tables: [(&str, &[&str], &str, Columns); 12] = [
+        ("UserList", &["users", "nextToken"], "UserView", USER_COLS),
+        (
+            "GroupList",
+            &["groups", "nextToken"],
+            "GroupView",
+            GROUP_COLS,
+        ),
+        ("UserGroups", &["groups"], "GroupView", GROUP_COLS),
+        (
+            "AccountList",
+            &["accounts", "nextToken"],
+            "AccountView",
+            ACCOUNT_COLS,
+        ),
+        (
+            "PermissionSetList",
+            &["permissionSets", "nextToken"],
+            "PermissionSetView",
+            PS_COLS,
+        ),
+        (
+            "AssignmentList",
+            &["assignments", "nextToken"],
+            "AssignmentView",
+            ASSIGNMENT_COLS,
+        ),
+        (
+            "ApplicationList",
+            &["applications", "nextToken"],
+            "ApplicationView",
+            APP_COLS,
+        ),
+        (
+            "ApplicationAssignmentList",
+            &["assignments"],
+            "PrincipalView",
+            PRINCIPAL_COLS,
+        ),
+        ("KeyList", &["keys", "samlKeys"], "KeyView", KEY_COLS),
+        ("SessionList", &["sessions"], "SessionView", SESSION_COLS),
+        ("MfaDeviceList", &["devices"], "MfaDeviceView", DEVICE_COLS),
+        (
+            "AuditEventList",
+            &["events", "nextToken"],
+            "AuditEventView",
+            AUDIT_COLS,
+        ),
+    ];
+    for (list, keys, item, columns) in tables {
+        for key in keys {
+            assert!(has(&doc, list, key), "{list} has no {key}");
+        }
+        for (_, key) in columns {
+            assert!(has(&doc, item, key), "{item} has no {key}");
+        }
+    }
+    assert!(has(&doc, "TokenList", "tokens"));
+    for (_, key) in TOKEN_COLS {
+        assert!(has(&doc, "TokenView", key), "TokenView has no {key}");
+    }
+    use super::super::resolve::Kind;
+    for (kind, list, item) in [
+        (Kind::User, "UserList", "UserView"),
+        (Kind::Group, "GroupList", "GroupView"),
+        (Kind::Account, "AccountList", "AccountView"),
+        (
+            Kind::PermissionSet,
+            "PermissionSetList",
+            "PermissionSetView",
+        ),
+        (Kind::Application, "ApplicationList", "ApplicationView"),
+    ] {
+        let (_, key, id, name, _) = kind.lookup();
+        assert!(has(&doc, list, key), "{list} has no {key}");
+        assert!(
+            has(&doc, item, id) && has(&doc, item, name),
+            "{item}: {id}, {name}"
+        );
+    }
 }
