@@ -153,11 +153,13 @@ pub(super) fn paged(
     p: &Paging,
     query: &impl Serialize,
 ) -> Call {
-    // Through the URL encoding, as reqwest would send `query`: the fields given, in their order.
-    let query = serde_urlencoded::to_string(query)
+    // Through the URL encoding, as reqwest would send `query`: the fields given, in their order,
+    // the paging first.
+    let mut query: Vec<(String, String)> = serde_urlencoded::to_string(query)
         .ok()
         .and_then(|q| serde_urlencoded::from_str(&q).ok())
         .unwrap_or_default();
+    query.sort_by_key(|(k, _)| !matches!(k.as_str(), "maxResults" | "nextToken"));
     Call {
         query,
         all: p.all,

@@ -218,7 +218,7 @@ fn assignments_and_their_filters_are_the_api_types() {
             "--max-results",
             "5",
         ]),
-        ["principalType=USER", "principalId=U", "maxResults=5"]
+        ["maxResults=5", "principalType=USER", "principalId=U"]
     );
     assert_eq!(
         query(&["users", "list", "--max-results", "10", "--next-token", "t"]),
