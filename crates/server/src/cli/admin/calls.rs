@@ -7,6 +7,7 @@ mod applications;
 mod organisation;
 mod people;
 
+use reqwest::Method;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -23,7 +24,7 @@ pub(super) enum View {
 
 /// One admin API call.
 pub(super) struct Call {
-    pub(super) method: reqwest::Method,
+    pub(super) method: Method,
     pub(super) path: String,
     /// The query parameters, from one of the admin API's query types.
     pub(super) query: Vec<(String, String)>,
@@ -132,7 +133,7 @@ pub(super) fn given<T: Serialize>(request: T) -> Option<T> {
 }
 
 pub(super) fn get(path: String, view: View) -> Call {
-    send(reqwest::Method::GET, path, None, view)
+    send(Method::GET, path, None, view)
 }
 
 /// A paged list (`ListQuery`).
@@ -167,7 +168,7 @@ pub(super) fn paged(
     }
 }
 
-pub(super) fn send(method: reqwest::Method, path: String, body: Option<Value>, view: View) -> Call {
+pub(super) fn send(method: Method, path: String, body: Option<Value>, view: View) -> Call {
     Call {
         method,
         path,
@@ -182,25 +183,15 @@ pub(super) fn send(method: reqwest::Method, path: String, body: Option<Value>, v
 }
 
 pub(super) fn post(path: String, request: &impl Serialize) -> Call {
-    send(
-        reqwest::Method::POST,
-        path,
-        Some(body(request)),
-        View::Record,
-    )
+    send(Method::POST, path, Some(body(request)), View::Record)
 }
 
 pub(super) fn patch(path: String, request: &impl Serialize) -> Call {
-    send(
-        reqwest::Method::PATCH,
-        path,
-        Some(body(request)),
-        View::Record,
-    )
+    send(Method::PATCH, path, Some(body(request)), View::Record)
 }
 
 pub(super) fn delete(path: String, what: &'static str) -> Call {
-    send(reqwest::Method::DELETE, path, None, View::Done(what))
+    send(Method::DELETE, path, None, View::Done(what))
 }
 
 /// A list that is not paged: `key` of the answer, as a table of `columns`.
