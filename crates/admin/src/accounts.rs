@@ -47,10 +47,11 @@ pub struct AccountList {
     pub next_token: Option<String>,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateAccount {
     #[schema(required = true, nullable = false, pattern = r"^[0-9]{12}$")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub account_id: Option<String>,
     #[schema(
         required = true,
@@ -59,6 +60,7 @@ pub struct CreateAccount {
         max_length = 256,
         pattern = r"^[^\s\x00-\x1F\x7F-\x9F]([^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F])?$"
     )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     #[schema(
         required = true,
@@ -66,13 +68,15 @@ pub struct CreateAccount {
         max_length = 254,
         pattern = r"^[^\s@\x00-\x1F\x7F-\x9F]{1,64}@[A-Za-z0-9\u00C0-\uFFFF-]+(\.[A-Za-z0-9\u00C0-\uFFFF-]+)+$"
     )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     #[schema(pattern = r"^https?://[^/?#@\s]+")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub console_url: Option<String>,
 }
 
 /// Fields to change; `consoleUrl: null` removes the console link.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PatchAccount {
     #[schema(
@@ -80,13 +84,19 @@ pub struct PatchAccount {
         max_length = 256,
         pattern = r"^[^\s\x00-\x1F\x7F-\x9F]([^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F])?$"
     )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     #[schema(
         max_length = 254,
         pattern = r"^[^\s@\x00-\x1F\x7F-\x9F]{1,64}@[A-Za-z0-9\u00C0-\uFFFF-]+(\.[A-Za-z0-9\u00C0-\uFFFF-]+)+$"
     )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<String>, pattern = r"^https?://[^/?#@\s]+")]
     pub console_url: Option<Option<String>>,
 }

@@ -16,10 +16,10 @@ use uuid::Uuid;
 use super::auth::AdminPrincipal;
 use super::error::{ApiError, ErrorBody};
 use super::paging::{ListQuery, next_token};
-use super::wire::{body_or_query, parse_id, parse_principal, required};
+use super::wire::{body_or_query, double_option, parse_id, parse_principal, required};
 use crate::Admin;
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApplicationView {
     pub application_id: Uuid,
@@ -60,7 +60,7 @@ impl From<Application> for ApplicationView {
 }
 
 /// An OIDC client registration as the API shows it.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OidcView {
     /// `confidential` or `public`.
@@ -113,35 +113,58 @@ fn client_type_str(t: ClientType) -> &'static str {
 
 /// The OIDC client registration to set. Every field is optional; an omitted one takes its
 /// default (a PATCH that gives `oidc` replaces the whole registration).
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OidcBody {
     /// `confidential` (default) or `public` (PKCE, no secret).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub client_type: Option<String>,
     /// Exact-match redirect URIs: https, http on a loopback host, or a private-use scheme.
     /// Required when `authorization_code` is allowed.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub redirect_uris: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub post_logout_redirect_uris: Option<Vec<String>>,
     /// Default `["authorization_code", "refresh_token"]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub grant_types: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub allowed_scopes: Option<Vec<String>>,
-    pub audience: Option<String>,
+    /// `null` (or omitted): the client id.
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>)]
+    pub audience: Option<Option<String>>,
     /// `RS256` (default), `ES256` or `EdDSA`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub signing_algorithm: Option<String>,
     /// ISO-8601, `PT5M` to `PT24H`, default `PT1H`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub access_token_lifetime: Option<String>,
     /// ISO-8601, `PT5M` to `PT24H`, default `PT1H`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub id_token_lifetime: Option<String>,
     /// ISO-8601, `PT1H` to `P90D`, default `P30D`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token_lifetime: Option<String>,
-    pub initiate_login_uri: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>)]
+    pub initiate_login_uri: Option<Option<String>>,
     /// Ask people to consent before the application first gets their authority (default
     /// `false`: the administrator vouches for it).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub require_consent: Option<bool>,
 }
 
 /// A created application; `clientSecret` (confidential OIDC clients only) is shown only here.
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedApplication {
     #[serde(flatten)]
@@ -163,7 +186,7 @@ impl std::fmt::Debug for CreatedApplication {
 }
 
 /// A new client secret: `clientSecret` is shown only in this response.
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ClientSecretView {
     pub client_id: String,
@@ -188,19 +211,25 @@ pub struct ApplicationList {
 
 /// A new application (POST: `name` and `kind` required) or the fields to change (PATCH; the kind
 /// cannot change).
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ApplicationBody {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// `OIDC` or `SAML`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
     /// OIDC applications only: the client registration. On create, omitted means every default
     /// (which needs `redirectUris`); on PATCH, omitted keeps the current one.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub oidc: Option<OidcBody>,
     /// SAML applications only: the service provider registration (by hand, or from
     /// `metadataXml`). On PATCH, omitted keeps the current one.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub saml: Option<super::saml::SamlBody>,
 }
 
@@ -417,7 +446,7 @@ pub(crate) fn parse_oidc(e: &mut FieldErrors, b: OidcBody) -> Option<OidcSetting
         |s| Scope::parse(s),
     )
     .map(dedup);
-    let audience = match b.audience {
+    let audience = match b.audience.flatten() {
         Some(a) => e.check("oidc.audience", parse_audience(&a)).map(Some),
         None => Some(None),
     };
@@ -449,7 +478,7 @@ pub(crate) fn parse_oidc(e: &mut FieldErrors, b: OidcBody) -> Option<OidcSetting
         d.refresh_token_lifetime,
         RefreshTokenLifetime::parse_iso8601,
     );
-    let initiate_login_uri = match b.initiate_login_uri {
+    let initiate_login_uri = match b.initiate_login_uri.flatten() {
         Some(u) => e
             .check("oidc.initiateLoginUri", parse_login_uri(&u))
             .map(Some),

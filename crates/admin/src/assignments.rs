@@ -56,22 +56,28 @@ pub struct AssignmentList {
 }
 
 /// Filters (all optional; `principalType` and `principalId` go together) and paging.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Default, Serialize, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct AssignmentQuery {
     #[param(pattern = r"^[0-9]{12}$")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub account_id: Option<String>,
     #[param(format = Uuid)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub permission_set_id: Option<String>,
     /// `USER` or `GROUP`, with `principalId`.
     #[param(pattern = r"^(USER|GROUP)$")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub principal_type: Option<String>,
     #[param(format = Uuid)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub principal_id: Option<String>,
     /// 1–1000, default 100.
     #[param(minimum = 1, maximum = 1000)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_results: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub next_token: Option<String>,
 }
 

@@ -6,23 +6,25 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, ResponseError};
 use portcullis_domain::FieldErrors;
 use portcullis_store::StoreError;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-/// An admin API error body.
-#[derive(Debug, Serialize, ToSchema)]
+/// An admin API error body. A client reads `message` and `fields` back (the code, a `'static`
+/// name of the server's, is not read).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ErrorBody {
     /// Stable code: `ValidationError`, `BadRequest`, `Unauthorized`, `NotFound`, `Conflict`,
     /// `PayloadTooLarge`, `UnsupportedMediaType`, `DeliveryFailed`, `Unavailable`, `InternalError`.
+    #[serde(skip_deserializing)]
     pub error: &'static str,
     pub message: String,
     /// For `ValidationError` (each invalid field) and `Conflict` (the clashing field).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<FieldError>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub message: String,

@@ -44,7 +44,7 @@ pub struct GroupList {
 }
 
 /// A new group (POST) or the fields to change (PATCH).
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GroupBody {
     /// Unique, case-insensitively. Required on create.
@@ -53,8 +53,10 @@ pub struct GroupBody {
         max_length = 256,
         pattern = r"^[^\s\x00-\x1F\x7F-\x9F]([^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F])?$"
     )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
     #[schema(max_length = 700, pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*$")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
 

@@ -1,6 +1,9 @@
 //! The admin REST API at `/admin/v1` (JSON, camelCase), and its OpenAPI 3 document generated
-//! from the handlers' annotations so it cannot drift from the code. Its request and response
-//! types are public: the CLI (`portcullis admin …`) sends and reads these same types.
+//! from the handlers' annotations so it cannot drift from the code.
+//!
+//! Its request types serialize as well as deserialize, and the answers a client interprets
+//! deserialize as well: `portcullis admin` sends and reads these very types. A field left `None`
+//! is not sent (absent: unchanged, or the default); `Some(None)` of a clearable field is `null`.
 //!
 //! Handlers take `web::Data<Admin>`: the directory and sessions, and the surfaces whose
 //! administration lives here (signing keys, client secrets, consents, one-time passwords).

@@ -51,18 +51,21 @@ pub struct PermissionSetList {
 
 /// A new permission set (POST: `name` required, `sessionDuration` default `PT1H`) or the fields to
 /// change (PATCH).
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PermissionSetBody {
     /// The role name. Required on create.
     #[schema(min_length = 1, max_length = 32, pattern = r"^[A-Za-z0-9+=,.@_-]+$")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     #[schema(max_length = 700, pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*$")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// ISO-8601, `PT1H` to `PT12H`; default `PT1H`.
     #[schema(
         pattern = r"^P([0-9]+W|[0-9]+D|([0-9]+D)?T([0-9]+H([0-9]+M)?([0-9]+S)?|[0-9]+M([0-9]+S)?|[0-9]+S))$"
     )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub session_duration: Option<String>,
 }
 

@@ -11,12 +11,15 @@ use serde::{Deserialize, Serialize};
 
 use utoipa::ToSchema;
 
+use super::wire::double_option;
+
 /// One assertion consumer service (HTTP-POST binding).
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AcsBody {
     pub url: String,
     /// Default: its position in the list.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub index: Option<u16>,
     #[serde(default)]
     pub is_default: bool,
@@ -28,50 +31,96 @@ pub struct AcsBody {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AttributeBody {
     pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name_format: Option<String>,
+    pub value: String,
+}
+
+/// One attribute as the API shows it (`nameFormat` is `null` when not set).
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AttributeView {
+    pub name: String,
     pub name_format: Option<String>,
     pub value: String,
 }
 
 /// The SP registration to set. On PATCH a given `saml` replaces the whole registration.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SamlBody {
     /// The SP's metadata (an `EntityDescriptor` with an `SPSSODescriptor`): entity id, HTTP-POST
     /// ACS endpoints, SLO URL, signing certificate, `AuthnRequestsSigned` and
     /// `WantAssertionsSigned` are read from it;
     /// fields given here as well win.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata_xml: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub entity_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub acs: Option<Vec<AcsBody>>,
-    pub slo_url: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>)]
+    pub slo_url: Option<Option<String>>,
     /// How the SP accepts LogoutResponses at `sloUrl`: `HTTP-Redirect` and/or `HTTP-POST` (or
     /// their URNs). Default: what `metadataXml` declares at that URL, else either.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub slo_bindings: Option<Vec<String>>,
     /// The SP's signing certificate: base64 DER or PEM.
-    pub certificate: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>)]
+    pub certificate: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub require_signed_requests: Option<bool>,
     /// `persistent` (default), `emailAddress`, `transient` or `unspecified`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name_id_format: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub attributes: Option<Vec<AttributeBody>>,
     /// `aws`: adds the AWS attribute profile (Role from `awsRoles`, RoleSessionName = email,
     /// SessionDuration).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub preset: Option<String>,
     /// For the AWS preset: `arn:aws:iam::ACCOUNT:role/ROLE,arn:aws:iam::ACCOUNT:saml-provider/NAME`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub aws_roles: Option<Vec<String>>,
     /// ISO-8601, `PT1M` to `PT1H`, default `PT5M`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub assertion_lifetime: Option<String>,
     /// Which elements we sign: `response` (default), `assertion`, or `both` (the Assertion, then
     /// the Response around it). Default `both` when `metadataXml` says
     /// `WantAssertionsSigned="true"`, which then refuses `response`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub signed_part: Option<String>,
     /// Accept RSA-SHA1 / SHA-1 and sign with them (default false).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub allow_sha1: Option<bool>,
-    pub default_relay_state: Option<String>,
-    pub start_url: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>)]
+    pub default_relay_state: Option<Option<String>>,
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>)]
+    pub start_url: Option<Option<String>>,
 }
 
 /// The registration as the API shows it.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SamlView {
     pub entity_id: String,
@@ -82,7 +131,7 @@ pub struct SamlView {
     pub certificate: Option<String>,
     pub require_signed_requests: bool,
     pub name_id_format: String,
-    pub attributes: Vec<AttributeBody>,
+    pub attributes: Vec<AttributeView>,
     pub assertion_lifetime: String,
     /// `response`, `assertion` or `both`.
     pub signed_part: String,
@@ -116,7 +165,7 @@ impl From<SamlSettings> for SamlView {
             attributes: s
                 .attributes
                 .into_iter()
-                .map(|m| AttributeBody {
+                .map(|m| AttributeView {
                     name: m.name,
                     name_format: m.name_format,
                     value: m.value,
@@ -187,6 +236,8 @@ fn parse_certificate(s: &str) -> Result<String, String> {
 /// Turns a wire registration into domain settings, naming every invalid field.
 pub fn parse_saml(e: &mut FieldErrors, b: SamlBody) -> Option<SamlSettings> {
     let mut bad = false;
+    // `null` is as good as absent here (it clears the value on a PATCH, which replaces it all).
+    let given_slo_url = b.slo_url.flatten();
     let md = match b.metadata_xml.as_deref().map(read_metadata) {
         Some(Ok(m)) => m,
         Some(Err(msg)) => {
@@ -228,14 +279,14 @@ pub fn parse_saml(e: &mut FieldErrors, b: SamlBody) -> Option<SamlSettings> {
             }
             out
         }
-        None if b.slo_url.is_none() || b.slo_url == md.slo_url => md.slo_bindings,
+        None if given_slo_url.is_none() || given_slo_url == md.slo_url => md.slo_bindings,
         None => Vec::new(),
     };
-    let slo_url = match b.slo_url.or(md.slo_url) {
+    let slo_url = match given_slo_url.or(md.slo_url) {
         Some(u) => e.check("saml.sloUrl", SamlUrl::parse(u)).map(Some),
         None => Some(None),
     };
-    let certificate = match b.certificate.or(md.certificate) {
+    let certificate = match b.certificate.flatten().or(md.certificate) {
         Some(c) => match parse_certificate(&c) {
             Ok(c) => Some(Some(c)),
             Err(msg) => {
@@ -314,7 +365,7 @@ pub fn parse_saml(e: &mut FieldErrors, b: SamlBody) -> Option<SamlSettings> {
         None if md.want_assertions_signed => Some(SignedPart::Both),
         None => Some(SignedPart::default()),
     };
-    let start_url = match b.start_url {
+    let start_url = match b.start_url.flatten() {
         Some(u) => e.check("saml.startUrl", SamlUrl::parse(u)).map(Some),
         None => Some(None),
     };
@@ -330,7 +381,7 @@ pub fn parse_saml(e: &mut FieldErrors, b: SamlBody) -> Option<SamlSettings> {
         assertion_lifetime: assertion_lifetime?,
         signed_part: signed_part?,
         allow_sha1: b.allow_sha1.unwrap_or(false),
-        default_relay_state: b.default_relay_state,
+        default_relay_state: b.default_relay_state.flatten(),
         start_url: start_url?,
     };
     let problems = settings.problems();

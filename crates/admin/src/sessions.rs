@@ -124,12 +124,13 @@ pub async fn revoke_one(
 }
 
 /// How to hand over a one-time password.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OneTimePasswordRequest {
     /// `RETURN` (default): shown once in this response, for the administrator to hand over.
     /// `EMAIL`: sent to the person's email address and not shown.
     #[schema(pattern = r"^(RETURN|EMAIL)$")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub delivery: Option<String>,
 }
 
@@ -210,13 +211,15 @@ pub async fn one_time_password(
 }
 
 /// A password set by an administrator.
-#[derive(Deserialize, ToSchema)]
+#[derive(Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SetPassword {
     /// Checked against the password policy (length, common passwords) when set.
     #[schema(required = true, nullable = false, min_length = 1)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
     /// When true (the default) the person must choose a new password at their next sign-in.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub temporary: Option<bool>,
 }
 

@@ -13,30 +13,36 @@ use super::auth::AdminPrincipal;
 use super::error::{ApiError, ErrorBody};
 use crate::Admin;
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MfaView {
     /// `EVERY_SIGN_IN`, `CONTEXT_CHANGE` or `NEVER`.
     #[schema(pattern = r"^(EVERY_SIGN_IN|CONTEXT_CHANGE|NEVER)$")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// Any of `AUTHENTICATOR_APP`, `WEBAUTHN`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub allowed_types: Option<Vec<String>>,
     /// `REQUIRE_REGISTRATION`, `EMAIL_CODE`, `BLOCK` or `ALLOW`.
     #[schema(pattern = r"^(REQUIRE_REGISTRATION|EMAIL_CODE|BLOCK|ALLOW)$")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub no_device_action: Option<String>,
 }
 
 /// The settings (GET), or the ones to change (PUT: omitted fields keep their value).
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SettingsView {
     /// Portal session lifetime, ISO-8601: `PT15M` to `P90D`, default `PT8H`.
     #[schema(
         pattern = r"^P([0-9]+W|[0-9]+D|([0-9]+D)?T([0-9]+H([0-9]+M)?([0-9]+S)?|[0-9]+M([0-9]+S)?|[0-9]+S))$"
     )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub session_duration: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub mfa: Option<MfaView>,
     /// Users created without a password get an emailed one-time password at first sign-in.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub email_otp: Option<bool>,
 }
 

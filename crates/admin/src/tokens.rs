@@ -60,7 +60,7 @@ impl std::fmt::Debug for CreatedToken {
     }
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateToken {
     #[schema(
@@ -70,11 +70,13 @@ pub struct CreateToken {
         max_length = 256,
         pattern = r"^[^\s\x00-\x1F\x7F-\x9F]([^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F])?$"
     )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// ISO-8601 lifetime (e.g. `P30D`), at most 10 years; omitted: the token does not expire.
     #[schema(
         pattern = r"^P([0-9]+W|[0-9]+D|([0-9]+D)?T([0-9]+H([0-9]+M)?([0-9]+S)?|[0-9]+M([0-9]+S)?|[0-9]+S))$"
     )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_in: Option<String>,
 }
 

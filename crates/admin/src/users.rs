@@ -54,7 +54,7 @@ pub struct UserList {
 }
 
 /// A new person. `displayName` defaults to "givenName familyName", else the user name.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateUser {
     #[schema(
@@ -64,6 +64,7 @@ pub struct CreateUser {
         max_length = 128,
         pattern = r"^[A-Za-z0-9+=,.@_-]+$"
     )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub user_name: Option<String>,
     #[schema(
         required = true,
@@ -71,52 +72,69 @@ pub struct CreateUser {
         max_length = 254,
         pattern = r"^[^\s@\x00-\x1F\x7F-\x9F]{1,64}@[A-Za-z0-9\u00C0-\uFFFF-]+(\.[A-Za-z0-9\u00C0-\uFFFF-]+)+$"
     )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     #[schema(
         min_length = 1,
         max_length = 256,
         pattern = r"^[^\s\x00-\x1F\x7F-\x9F]([^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F])?$"
     )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
     #[schema(
         min_length = 1,
         max_length = 128,
         pattern = r"^[^\s\x00-\x1F\x7F-\x9F]([^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F])?$"
     )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub given_name: Option<String>,
     #[schema(
         min_length = 1,
         max_length = 128,
         pattern = r"^[^\s\x00-\x1F\x7F-\x9F]([^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F])?$"
     )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub family_name: Option<String>,
     /// Default true.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
 
 /// Fields to change; `null` clears `givenName`/`familyName`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PatchUser {
     #[schema(min_length = 1, max_length = 128, pattern = r"^[A-Za-z0-9+=,.@_-]+$")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub user_name: Option<String>,
     #[schema(
         max_length = 254,
         pattern = r"^[^\s@\x00-\x1F\x7F-\x9F]{1,64}@[A-Za-z0-9\u00C0-\uFFFF-]+(\.[A-Za-z0-9\u00C0-\uFFFF-]+)+$"
     )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     #[schema(
         min_length = 1,
         max_length = 256,
         pattern = r"^[^\s\x00-\x1F\x7F-\x9F]([^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F])?$"
     )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<String>, min_length = 1, max_length = 128, pattern = r"^[^\s\x00-\x1F\x7F-\x9F]([^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F])?$")]
     pub given_name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<String>, min_length = 1, max_length = 128, pattern = r"^[^\s\x00-\x1F\x7F-\x9F]([^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F])?$")]
     pub family_name: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
 

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::output::{record, table};
@@ -18,6 +19,8 @@ use crate::bootstrap::BOOTSTRAP_TOKEN_FILE;
 use crate::config::Config;
 use calls::{Call, View, call, get};
 use commands::{Resource, Users};
+use portcullis_admin::applications::{ClientSecretView, CreatedApplication};
+use portcullis_admin::error::ErrorBody;
 use registration::merge_registration;
 
 #[derive(Debug, Args)]
@@ -118,8 +121,8 @@ async fn execute(
 ) -> Result<Value, String> {
     let mut query = c.query.clone();
     if let Some(t) = next {
-        query.retain(|(k, _)| *k != "nextToken");
-        query.push(("nextToken", t.to_owned()));
+        query.retain(|(k, _)| k != "nextToken");
+        query.push(("nextToken".into(), t.to_owned()));
     }
     let mut req = client
         .request(c.method.clone(), format!("{base}/admin/v1/{}", c.path))
@@ -152,24 +155,17 @@ async fn execute(
     if status.is_success() {
         return Ok(body);
     }
+    // The admin API's error body; anything else (a proxy's page) says only that it failed.
+    let error = ErrorBody::deserialize(&body).ok();
     let mut msg = format!(
         "{} ({})",
-        body.get("message")
-            .and_then(Value::as_str)
-            .unwrap_or("request failed"),
+        error
+            .as_ref()
+            .map_or("request failed", |e| e.message.as_str()),
         status.as_u16()
     );
-    for f in body
-        .get("fields")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        msg.push_str(&format!(
-            "\n  {}: {}",
-            cell_str(f, "field"),
-            cell_str(f, "message")
-        ));
+    for f in error.iter().flat_map(|e| &e.fields) {
+        msg.push_str(&format!("\n  {}: {}", f.field, f.message));
     }
     Err(msg)
 }
@@ -186,8 +182,11 @@ fn image_type(bytes: &[u8]) -> &'static str {
     }
 }
 
-fn cell_str<'a>(v: &'a Value, k: &str) -> &'a str {
-    v.get(k).and_then(Value::as_str).unwrap_or("")
+/// Whether the answer holds a client secret, which is shown only this once: a created
+/// confidential client, or a new secret.
+fn shows_secret(answer: &Value) -> bool {
+    CreatedApplication::deserialize(answer).is_ok_and(|a| a.client_secret.is_some())
+        || ClientSecretView::deserialize(answer).is_ok()
 }
 
 pub async fn run(config_file: Option<&Path>, mut args: AdminArgs) -> ExitCode {
@@ -261,7 +260,7 @@ pub async fn run(config_file: Option<&Path>, mut args: AdminArgs) -> ExitCode {
             }
         }
     }
-    if answer.get("clientSecret").is_some_and(Value::is_string) {
+    if shows_secret(&answer) {
         eprintln!("note: the client secret is shown only this once; store it now");
     }
     if args.json {

@@ -21,7 +21,7 @@ pub(super) enum Kind {
 
 impl Kind {
     /// (list path, list key, id field, name field, what it is called).
-    fn lookup(
+    pub(super) fn lookup(
         self,
     ) -> (
         &'static str,

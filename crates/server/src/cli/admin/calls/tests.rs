@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 use clap::Parser;
+use serde_json::json;
 
 use super::*;
 use crate::cli::admin::registration::merge_registration;
