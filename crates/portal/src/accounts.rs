@@ -1,7 +1,7 @@
 //! The Accounts tab's per-role actions that belong to the identity provider: the **Management
 //! console** sign-in (a short-lived signed token handed to the account's console URL) and the
 //! filter script. The **Access keys** page needs the credential broker, so the server composes it
-//! (`crates/server/src/portal_keys.rs`) from the pieces here and in `pages.rs`.
+//! (`access_keys.rs`) from the pieces here and in `pages.rs`.
 //!
 //! Both have effects (a token, an audit record). Access keys are a form `POST` with the CSRF
 //! token, whose plain `GET` asks first ([`continue_page`]); the console is a link (see

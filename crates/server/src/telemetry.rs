@@ -8,8 +8,9 @@
 //! out the [`Instruments`] that the application passes to its instruments and routes.
 //!
 //! What goes into a span is chosen here, never copied from the request wholesale: the method,
-//! the route *pattern* (`/admin/v1/users/{id}`, not the path), the status and the duration. No
-//! query string, header, cookie or body is recorded.
+//! the route *pattern* (`/admin/v1/users/{id}`, not the path), the status, the duration and a
+//! random request id (also answered as `X-Request-Id`). No query string, header, cookie or body
+//! is recorded.
 
 use std::time::{Duration, Instant};
 
@@ -331,8 +332,13 @@ pub async fn observe<B: MessageBody>(
         Some(route) => format!("{method} {route}"),
         None => method.to_owned(),
     };
+    // A request id of ours: in the span (so every log line of the request carries it, the cause
+    // of an error page included) and in the `X-Request-Id` answer header, so a person who reports
+    // an error can name the request.
+    let request_id = new_request_id();
     let span = tracing::info_span!(
         "HTTP request",
+        request_id = %request_id,
         otel.name = name,
         otel.kind = "server",
         otel.status_code = Empty,
@@ -372,7 +378,21 @@ pub async fn observe<B: MessageBody>(
         attributes.push(KeyValue::new("error.type", status.to_string()));
     }
     metrics.duration.record(seconds, &attributes);
-    result
+    result.map(|mut res| {
+        if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&request_id) {
+            res.headers_mut().insert(
+                actix_web::http::header::HeaderName::from_static("x-request-id"),
+                value,
+            );
+        }
+        res
+    })
+}
+
+/// 16 random hex digits.
+fn new_request_id() -> String {
+    use rand::RngCore;
+    format!("{:016x}", rand::rng().next_u64())
 }
 
 /// The `portcullis.sessions.active` gauge: live portal sessions, counted by a background task

@@ -26,6 +26,9 @@ mod deploy_files;
 mod deploy_kubernetes;
 #[path = "cli/faults.rs"]
 mod faults;
+/// The house: floors, siblings and backends, read from `cargo metadata` and the sources.
+#[path = "cli/house.rs"]
+mod house;
 #[path = "cli/interrupted.rs"]
 mod interrupted;
 #[path = "cli/prometheus.rs"]

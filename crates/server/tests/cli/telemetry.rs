@@ -286,6 +286,21 @@ async fn serve_exports_spans_and_metrics_over_otlp_without_secrets() {
         .await
         .expect("GET /portal");
     assert_eq!(portal.status(), 200, "signed in");
+    // Every answer names its request (the id every log line of that request carries).
+    let request_id = |resp: &reqwest::Response| {
+        resp.headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let (first, second) = (request_id(&portal), request_id(&after_name));
+    assert!(
+        first
+            .as_deref()
+            .is_some_and(|id| id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit())),
+        "X-Request-Id: {first:?}"
+    );
+    assert_ne!(first, second, "one id per request");
 
     // And a failed one, from another browser.
     let wrong = super::browser_at(&base)
