@@ -1,10 +1,17 @@
 //! What the OIDC key ring and the SAML certificates share about a signing key's life: when a
 //! key rotates and how long it stays published ([`KeyConfig`]), when it signs ([`signs_at`]),
-//! and how the first key of a fresh deployment is dated ([`FIRST_KEY_BACKDATE`]).
+//! and how the first key of a fresh deployment is dated ([`FIRST_KEY_BACKDATE`]); and the one
+//! lifecycle both run on ([`KeyLifecycle`]), generic over what differs ([`KeyKind`]).
 
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
+
+pub use lifecycle::{Key, KeyInfo, KeyKind, KeyLifecycle, KeyStoreError, NewKey};
+
+mod lifecycle;
+#[cfg(test)]
+mod tests;
 
 /// When keys rotate and how long they stay published.
 #[derive(Debug, Clone)]

@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use jsonwebtoken::jwk::{Jwk, PublicKeyUse, ThumbprintHash};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use portcullis_auth::keys::{KeyKind, NewKey};
 use portcullis_domain::SigningAlgorithm;
-
-use chrono::{DateTime, Utc};
 
 use super::signer::Signer;
 use super::{KeyError, Verified};
@@ -175,6 +175,39 @@ impl KeyMaterial {
             typ: data.header.typ,
             claims,
         })
+    }
+}
+
+/// JWKs on the shared key lifecycle: one key per algorithm, stored as the sealed PKCS#8 DER and
+/// the public JWK, the `kid` its RFC 7638 thumbprint.
+impl KeyKind for KeyMaterial {
+    const PURPOSE: &'static str = super::PURPOSE;
+    const NAME: &'static str = "token-signing key";
+    type Algorithm = SigningAlgorithm;
+    const ALGORITHMS: &'static [SigningAlgorithm] = &SigningAlgorithm::ALL;
+
+    fn algorithm_name(alg: SigningAlgorithm) -> &'static str {
+        alg.as_str()
+    }
+
+    fn generate(alg: SigningAlgorithm) -> Result<NewKey, String> {
+        let (material, der) = Self::generate(alg).map_err(reason)?;
+        Ok(NewKey {
+            public: material.jwk.to_string(),
+            kid: material.kid,
+            private: der,
+        })
+    }
+
+    fn open(alg: SigningAlgorithm, kid: &str, der: &[u8], _jwk: &str) -> Result<Self, String> {
+        Self::from_pkcs8(alg, Some(kid), der).map_err(reason)
+    }
+}
+
+fn reason(e: KeyError) -> String {
+    match e {
+        KeyError::Corrupt(why) => why,
+        other => other.to_string(),
     }
 }
 

@@ -2,12 +2,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::sync::Arc;
+
 use super::material::pkcs1_from_pkcs8;
 use super::*;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use chrono::TimeDelta;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use portcullis_auth::keys::signs_at;
 use portcullis_sessions::ManualClock;
 
 const ISSUER: &str = "https://id.example.com";
@@ -233,7 +236,7 @@ async fn unknown_kids_reread_the_store_at_most_once_a_second() {
         KeyConfig::default(),
     );
     ring.ensure_keys().await.unwrap();
-    let before = ring.reloads.load(Ordering::SeqCst);
+    let before = ring.keys.reloads();
     // Tokens of keys this ring has never seen (what an attacker sends with made-up kids).
     for _ in 0..50 {
         let (stranger, _) = KeyMaterial::generate(SigningAlgorithm::ES256).unwrap();
@@ -245,7 +248,7 @@ async fn unknown_kids_reread_the_store_at_most_once_a_second() {
             Err(KeyError::Rejected("unknown key"))
         ));
     }
-    let rereads = ring.reloads.load(Ordering::SeqCst) - before;
+    let rereads = ring.keys.reloads() - before;
     assert!(rereads <= 1, "{rereads} rereads for 50 unknown kids");
     // Our own tokens still verify from the cache.
     let ours = ring
@@ -257,4 +260,50 @@ async fn unknown_kids_reread_the_store_at_most_once_a_second() {
         .await
         .unwrap();
     assert!(ring.verify(&ours).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_key_stored_by_an_earlier_version_opens() {
+    // As earlier versions stored them: PKCS#8 DER sealed under the kid, the public JWK as text.
+    let dir = tempfile::tempdir().unwrap();
+    let directory: Arc<dyn Directory> =
+        Arc::new(portcullis_store::testing::sqlite_in(dir.path()).await);
+    let (key, der) = KeyMaterial::generate(SigningAlgorithm::ES256).unwrap();
+    directory
+        .insert_signing_key(
+            Actor::System,
+            portcullis_store::NewSigningKey {
+                kid: key.kid.clone(),
+                purpose: "oidc".into(),
+                algorithm: "ES256".into(),
+                private_key: portcullis_auth::seal::SecretBox::new(&[7; 32])
+                    .seal(&der, key.kid.as_bytes()),
+                public_key: key.jwk.to_string(),
+                active_from: now() - TimeDelta::hours(1),
+            },
+        )
+        .await
+        .unwrap();
+    let ring = KeyRing::new(
+        directory.clone(),
+        Arc::new(ManualClock::new(now())),
+        [7; 32],
+        ISSUER.into(),
+        KeyConfig::default(),
+    );
+    ring.ensure_keys().await.unwrap();
+    let stored = directory.list_signing_keys("oidc").await.unwrap();
+    assert_eq!(stored.len(), 3, "one new key each for RS256 and EdDSA");
+    let token = ring
+        .sign(
+            SigningAlgorithm::ES256,
+            "JWT",
+            &claims(now().timestamp() + 60),
+        )
+        .await
+        .unwrap();
+    assert_eq!(header(&token)["kid"], key.kid.as_str());
+    assert!(key.verify(&token, ISSUER, now()).is_ok());
+    let jwks = ring.jwks().await.unwrap();
+    assert!(jwks["keys"].as_array().unwrap().contains(&key.jwk));
 }
