@@ -12,7 +12,7 @@ use portcullis_domain::{Actor, AuditEvent, AuditFilter, NewAuditEvent, Page, Pag
 use portcullis_store::{AuditLog, StoreError};
 
 use crate::audit::AuditQueue;
-use crate::tests::{Fixture, TOKEN};
+use crate::tests::{Fixture, TOKEN, role_name};
 use crate::{Broker, BrokerConfig, BrokerError};
 
 /// An audit log that remembers each batch it was given, taking `delay` per batch; or fails every
@@ -182,7 +182,7 @@ async fn no_credentials_when_the_audit_record_cannot_be_written() {
     );
     let caller = broker.authenticate(Some(TOKEN)).await.unwrap();
     let issued = broker
-        .get_role_credentials(&caller, Some("222222222222"), Some("Admin"))
+        .get_role_credentials(&caller, &acct, &role_name("Admin"))
         .await;
     assert!(
         matches!(issued, Err(BrokerError::Store(StoreError::Unavailable(_)))),

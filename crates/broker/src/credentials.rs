@@ -2,28 +2,27 @@
 //!
 //! - `accessKeyId`: `ASIA` + 16 random characters of the base-32 alphabet (upper case and 2–7),
 //!   the shape of AWS temporary keys.
-//! - `sessionToken`: `base64url(version ‖ nonce ‖ AES-256-GCM(claims JSON))`, associated data
-//!   [`TOKEN_AAD`]. It carries everything verification needs; it cannot be read or changed
-//!   without the key.
+//! - `sessionToken`: `base64url(version ‖ nonce ‖ AES-256-GCM(claims JSON))` — the sealed form
+//!   of [`SecretBox`] — with associated data [`TOKEN_AAD`]. It carries everything verification
+//!   needs; it cannot be read or changed without the key.
 //! - `secretAccessKey`: the first 40 characters of base64(HMAC-SHA256(secret key, `v1|akid|exp`)).
 //!   Derived, never stored: whoever holds the key recomputes it from the token's claims.
 //!
-//! The three keys (sealing, secrets, page tokens) are derived from the broker key by HMAC with
-//! distinct labels, so no key serves two purposes.
+//! The two keys (sealing session and page tokens, deriving secrets) are derived from the broker
+//! key by HMAC with distinct labels, so no key serves two purposes; the associated data keeps a
+//! session token from opening as a page token.
 
-use aes_gcm::aead::{Aead, KeyInit, Payload};
-use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
-use hmac::{Hmac, Mac};
+use portcullis_auth::derive::{derive, hmac_sha256};
+use portcullis_auth::seal::SecretBox;
 use portcullis_domain::{AccountId, PermissionSetId, RoleName, UserId, UserName};
-use rand::{Rng, RngCore};
+use rand::Rng;
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 
-const VERSION: u8 = 1;
-const NONCE_LEN: usize = 12;
-const TAG_LEN: usize = 16;
+/// The labels the two keys are derived by. Changing one invalidates every credential issued.
+const SEAL_LABEL: &[u8] = b"session-token seal";
+const SECRET_LABEL: &[u8] = b"secret access key";
 /// Binds a sealed value to what it is: a session token never opens as a page token.
 pub(crate) const TOKEN_AAD: &[u8] = b"portcullis broker session token v1";
 pub(crate) const PAGE_AAD: &[u8] = b"portcullis broker next token v1";
@@ -34,7 +33,7 @@ const MAX_SEALED_LEN: usize = 4096;
 
 /// The broker's keys. Never printed.
 pub(crate) struct Keys {
-    seal: Aes256Gcm,
+    seal: SecretBox,
     secret: [u8; 32],
 }
 
@@ -44,51 +43,21 @@ impl std::fmt::Debug for Keys {
     }
 }
 
-fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-    // HMAC accepts keys of any length: this cannot fail.
-    let mut mac = match <Hmac<Sha256> as Mac>::new_from_slice(key) {
-        Ok(m) => m,
-        Err(_) => unreachable!("HMAC takes keys of any length"),
-    };
-    for p in parts {
-        mac.update(p);
-    }
-    mac.finalize().into_bytes().into()
-}
-
 /// Why a sealed value did not open. Deliberately uninformative.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Rejected;
 
 impl Keys {
     pub(crate) fn new(key: &[u8; 32]) -> Self {
-        let seal = hmac(key, &[b"session-token seal"]);
         Self {
-            seal: Aes256Gcm::new(&seal.into()),
-            secret: hmac(key, &[b"secret access key"]),
+            seal: SecretBox::new(&derive(key, SEAL_LABEL)),
+            secret: derive(key, SECRET_LABEL),
         }
     }
 
     /// Encrypts and authenticates `plaintext` for `aad`; base64url without padding.
     pub(crate) fn seal(&self, plaintext: &[u8], aad: &[u8]) -> String {
-        let mut nonce = [0u8; NONCE_LEN];
-        rand::rng().fill_bytes(&mut nonce);
-        // AES-GCM encryption fails only for inputs beyond 64 GiB.
-        let ciphertext = self
-            .seal
-            .encrypt(
-                Nonce::from_slice(&nonce),
-                Payload {
-                    msg: plaintext,
-                    aad,
-                },
-            )
-            .unwrap_or_default();
-        let mut out = Vec::with_capacity(1 + NONCE_LEN + ciphertext.len());
-        out.push(VERSION);
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(&ciphertext);
-        URL_SAFE_NO_PAD.encode(out)
+        URL_SAFE_NO_PAD.encode(self.seal.seal(plaintext, aad))
     }
 
     /// Opens what [`Keys::seal`] made with the same `aad`.
@@ -97,25 +66,12 @@ impl Keys {
             return Err(Rejected);
         }
         let raw = URL_SAFE_NO_PAD.decode(sealed).map_err(|_| Rejected)?;
-        let (&version, rest) = raw.split_first().ok_or(Rejected)?;
-        if version != VERSION || rest.len() < NONCE_LEN + TAG_LEN {
-            return Err(Rejected);
-        }
-        let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
-        self.seal
-            .decrypt(
-                Nonce::from_slice(nonce),
-                Payload {
-                    msg: ciphertext,
-                    aad,
-                },
-            )
-            .map_err(|_| Rejected)
+        self.seal.open(&raw, aad).map_err(|_| Rejected)
     }
 
     /// The secret access key that goes with these claims.
     pub(crate) fn secret_for(&self, claims: &SessionClaims) -> String {
-        let mac = hmac(
+        let mac = hmac_sha256(
             &self.secret,
             &[
                 b"v1|",

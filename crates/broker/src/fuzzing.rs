@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac};
+use portcullis_auth::derive::hmac_sha256;
 use portcullis_domain::{AccountId, PermissionSetId, RoleName, UserId, UserName};
 use scratchstack_aws_signature::KSecretKey;
 use sha2::{Digest, Sha256};
@@ -178,15 +178,6 @@ pub fn sigv4_request(f: &Fixture, data: &[u8]) {
     }
 }
 
-fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
-    let mut mac = match <Hmac<Sha256> as Mac>::new_from_slice(key) {
-        Ok(m) => m,
-        Err(_) => unreachable!("HMAC takes keys of any length"),
-    };
-    mac.update(data);
-    mac.finalize().into_bytes().to_vec()
-}
-
 /// Whether a request is plain enough that this module's small signer canonicalises it as
 /// SigV4 does: a simple path, no query, distinct lower-case header names, single-spaced values.
 fn plain(raw: &Raw<'_>, path: &str) -> bool {
@@ -277,7 +268,10 @@ pub fn sigv4_sign(f: &Fixture, data: &[u8]) -> Option<Vec<u8>> {
     );
     let secret = KSecretKey::from_str(&f.credentials.secret_access_key).ok()?;
     let key = secret.to_ksigning(date, REGION, sigv4::SERVICE);
-    let signature = hex::encode(hmac(AsRef::<[u8; 32]>::as_ref(&key), to_sign.as_bytes()));
+    let signature = hex::encode(hmac_sha256(
+        AsRef::<[u8; 32]>::as_ref(&key),
+        &[to_sign.as_bytes()],
+    ));
     let authorization = format!(
         "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed}, Signature={signature}",
         f.credentials.access_key_id

@@ -9,12 +9,14 @@ use std::future::Future;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use portcullis_auth::principal::live_user;
 use portcullis_sessions::{SessionError, SessionToken};
 use portcullis_store::StoreError;
 use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 
 use crate::error::{BrokerError, VerifyError};
+use crate::wire::{parse_account, parse_account_role};
 use crate::{Broker, Caller};
 
 /// The generated messages, servers and clients.
@@ -145,11 +147,12 @@ impl CredentialBroker for BrokerService {
     ) -> Result<Response<pb::ListAccountRolesResponse>, Status> {
         let caller = self.caller(request.metadata()).await?;
         let r = request.into_inner();
+        let account = parse_account(non_empty(&r.account_id))?;
         let page = self
             .broker
             .list_account_roles(
                 &caller,
-                non_empty(&r.account_id),
+                &account,
                 max_results(r.max_results).as_deref(),
                 non_empty(&r.next_token),
             )
@@ -173,9 +176,11 @@ impl CredentialBroker for BrokerService {
     ) -> Result<Response<pb::GetRoleCredentialsResponse>, Status> {
         let caller = self.caller(request.metadata()).await?;
         let r = request.into_inner();
+        let (account, role) =
+            parse_account_role(non_empty(&r.account_id), non_empty(&r.role_name))?;
         let c = self
             .broker
-            .get_role_credentials(&caller, non_empty(&r.account_id), non_empty(&r.role_name))
+            .get_role_credentials(&caller, &account, &role)
             .await?;
         let expiration = DateTime::from_timestamp_millis(c.expiration_ms).map(timestamp);
         Ok(Response::new(pb::GetRoleCredentialsResponse {
@@ -272,10 +277,11 @@ impl SessionValidation for SessionsService {
         else {
             return Ok(invalid());
         };
-        let user = match self.broker.directory.get_user(session.user_id).await {
-            Ok(u) if u.enabled => u,
-            Ok(_) | Err(StoreError::NotFound(_)) => return Ok(invalid()),
-            Err(e) => return Err(store_status(&e)),
+        let Some(user) = live_user(self.broker.directory.as_ref(), session.user_id)
+            .await
+            .map_err(|e| store_status(&e))?
+        else {
+            return Ok(invalid());
         };
         Ok(Response::new(ps::ValidateSessionResponse {
             valid: true,

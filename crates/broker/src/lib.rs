@@ -35,6 +35,7 @@ mod sigv4_tests;
 mod sts;
 #[cfg(test)]
 mod tests;
+mod wire;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,7 +45,7 @@ use portcullis_store::Directory;
 
 pub use credentials::{RoleCredentials, SessionClaims};
 pub use error::{BrokerError, VerifyError};
-pub use service::{AccountSummary, Caller, Listing, RoleSummary};
+pub use service::{AccountSummary, Caller, Channel, Listing, RoleSummary};
 pub use sts::CallerIdentity;
 
 /// Settings of the broker (the server's defaults suit most deployments).

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use crate::Broker;
 use crate::error::BrokerError;
+use crate::wire::{parse_account, parse_account_role};
 
 /// The header botocore puts the access token in.
 pub const BEARER_HEADER: &str = "x-amz-sso_bearer_token";
@@ -88,13 +89,9 @@ async fn list_account_roles(broker: web::Data<Broker>, req: HttpRequest) -> Http
     let q = Query::of(&req);
     let outcome = async {
         let caller = broker.authenticate(bearer(&req)).await?;
+        let account = parse_account(q.get("account_id"))?;
         let page = broker
-            .list_account_roles(
-                &caller,
-                q.get("account_id"),
-                q.get("max_result"),
-                q.get("next_token"),
-            )
+            .list_account_roles(&caller, &account, q.get("max_result"), q.get("next_token"))
             .await?;
         let list: Vec<Value> = page
             .items
@@ -116,8 +113,9 @@ async fn get_role_credentials(broker: web::Data<Broker>, req: HttpRequest) -> Ht
     let q = Query::of(&req);
     let outcome = async {
         let caller = broker.authenticate(bearer(&req)).await?;
+        let (account, role) = parse_account_role(q.get("account_id"), q.get("role_name"))?;
         let c = broker
-            .get_role_credentials(&caller, q.get("account_id"), q.get("role_name"))
+            .get_role_credentials(&caller, &account, &role)
             .await?;
         Ok(json!({
             "roleCredentials": {

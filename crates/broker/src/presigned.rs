@@ -10,7 +10,7 @@
 //! `UNSIGNED-PAYLOAD` (botocore) or the hash of the body (other signers), either accepted.
 
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac};
+use portcullis_auth::derive::hmac_sha256;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -100,16 +100,6 @@ fn required<'a>(params: &'a Params, name: &str) -> Result<&'a str, VerifyError> 
             "AWS query-string parameters must include '{name}'. Re-examine the query-string parameters."
         ))
     })
-}
-
-fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
-    // HMAC takes keys of any length.
-    let mut mac = match <Hmac<Sha256> as Mac>::new_from_slice(key) {
-        Ok(mac) => mac,
-        Err(_) => return Vec::new(),
-    };
-    mac.update(data);
-    mac.finalize().into_bytes().to_vec()
 }
 
 /// The canonical headers block and whether every signed header is present.
@@ -252,9 +242,10 @@ pub(crate) fn verify(
     };
     let headers = canonical_headers(request, &signed)?;
     let scope = format!("{date}/{region}/{scope_service}/{terminator}");
-    let mut key = hmac(format!("AWS4{secret}").as_bytes(), date.as_bytes());
+    // The signing-key chain: kDate, kRegion, kService, kSigning.
+    let mut key = hmac_sha256(format!("AWS4{secret}").as_bytes(), &[date.as_bytes()]);
     for part in [region, scope_service, terminator] {
-        key = hmac(&key, part.as_bytes());
+        key = hmac_sha256(&key, &[part.as_bytes()]);
     }
     let body_hash = hex::encode(Sha256::digest(request.body()));
     let matches = [UNSIGNED_PAYLOAD, body_hash.as_str()]
@@ -268,7 +259,7 @@ pub(crate) fn verify(
                 "{ALGORITHM}\n{amz_date}\n{scope}\n{}",
                 hex::encode(Sha256::digest(canonical.as_bytes()))
             );
-            let expected = hex::encode(hmac(&key, to_sign.as_bytes()));
+            let expected = hex::encode(hmac_sha256(&key, &[to_sign.as_bytes()]));
             bool::from(expected.as_bytes().ct_eq(signature.as_bytes()))
         });
     if !matches {

@@ -3,9 +3,11 @@
 //! take. Each is a short linear function: load, check, check, answer.
 
 use chrono::Duration;
+use portcullis_auth::Principal;
+use portcullis_auth::principal::live_user;
 use portcullis_domain::{AccountId, Actor, NewAuditEvent, RoleName, User};
+use portcullis_sessions::SessionId;
 use portcullis_sessions::sso::{self, SsoAccess};
-use portcullis_sessions::{SessionId, SessionToken};
 use portcullis_store::{Entitlement, StoreError};
 
 use crate::Broker;
@@ -18,22 +20,55 @@ pub const PORTAL_SCOPE: &str = "sso:account:access";
 /// Namespace of the per-token request counters.
 const THROTTLE_NS: &str = "broker-throttle";
 
-/// A person calling the portal API with a live access token. Only [`Broker::authenticate`]
-/// makes one, so every operation that takes a `Caller` has checked the token.
+/// How a caller reached the broker: it names the issuance in the audit record (`clientId`) and
+/// in the `via` attribute of `portcullis.credentials.issued`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Channel {
+    /// The portal's Access keys page, behind the browser's session cookie.
+    PortalPage,
+    /// The portal API (HTTP or gRPC) with an SSO-OIDC access token issued to `client_id`.
+    PortalApi { client_id: String },
+}
+
+impl Channel {
+    /// The client the audit record names: `portal` for the page, the token's client for the API.
+    pub fn client_id(&self) -> &str {
+        match self {
+            Self::PortalPage => "portal",
+            Self::PortalApi { client_id } => client_id,
+        }
+    }
+
+    /// The metric's `via` attribute.
+    pub fn via(&self) -> &'static str {
+        match self {
+            Self::PortalPage => "portal",
+            Self::PortalApi { .. } => "api",
+        }
+    }
+}
+
+/// A live person calling the broker. Only [`Broker::authenticate`] (an access token) and
+/// [`Broker::caller_for_page`] (a principal the portal resolved) make one, so every operation
+/// that takes a `Caller` has checked the session and the person.
 #[derive(Debug, Clone)]
 pub struct Caller {
     user: User,
     session_id: SessionId,
-    client_id: String,
+    channel: Channel,
 }
 
 impl Caller {
     pub fn user(&self) -> &User {
         &self.user
     }
-    /// The SSO-OIDC client the token was issued to.
+    /// How the caller reached the broker.
+    pub fn channel(&self) -> &Channel {
+        &self.channel
+    }
+    /// The client the caller's credentials are issued to (see [`Channel::client_id`]).
     pub fn client_id(&self) -> &str {
-        &self.client_id
+        self.channel.client_id()
     }
 }
 
@@ -64,15 +99,6 @@ fn not_held() -> BrokerError {
     BrokerError::NotFound(
         "No access: the account or role does not exist or is not assigned to you".into(),
     )
-}
-
-/// Parses an account id from the wire (`InvalidRequestException` when malformed).
-pub(crate) fn parse_account(raw: Option<&str>) -> Result<AccountId, BrokerError> {
-    let raw = raw
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| BrokerError::InvalidRequest("account_id is required".into()))?;
-    AccountId::parse(raw)
-        .map_err(|_| BrokerError::InvalidRequest("account_id must be exactly 12 digits".into()))
 }
 
 impl Broker {
@@ -108,44 +134,29 @@ impl Broker {
                 "the access token was not granted {PORTAL_SCOPE}"
             )));
         }
-        let user = match self.directory.get_user(user_id).await {
-            Ok(u) if u.enabled => u,
-            Ok(_) | Err(StoreError::NotFound(_)) => return Err(BrokerError::unauthorized()),
-            Err(e) => return Err(e.into()),
-        };
+        let user = live_user(self.directory.as_ref(), user_id)
+            .await?
+            .ok_or_else(BrokerError::unauthorized)?;
         if count > self.config.requests_per_window {
             return Err(BrokerError::TooManyRequests);
         }
         Ok(Caller {
             user,
             session_id,
-            client_id,
+            channel: Channel::PortalApi { client_id },
         })
     }
 
-    /// The caller behind a portal session token (the browser's session cookie), for the portal's
-    /// own pages: the session must be live and its person enabled. `client_id` names the surface
-    /// in the audit record of what the caller is issued (the portal's Access keys page uses
-    /// `portal`). Not throttled: the portal pages are behind the session and CSRF checks.
-    #[tracing::instrument(skip_all)]
-    pub async fn authenticate_session(
-        &self,
-        token: &SessionToken,
-        client_id: &str,
-    ) -> Result<Caller, BrokerError> {
-        let Some(session) = self.sessions.get_session(token).await? else {
-            return Err(BrokerError::unauthorized());
-        };
-        let user = match self.directory.get_user(session.user_id).await {
-            Ok(u) if u.enabled => u,
-            Ok(_) | Err(StoreError::NotFound(_)) => return Err(BrokerError::unauthorized()),
-            Err(e) => return Err(e.into()),
-        };
-        Ok(Caller {
-            user,
-            session_id: session.id,
-            client_id: client_id.to_owned(),
-        })
+    /// The caller for the portal's own pages, from the person the portal already resolved from
+    /// the session cookie (`portcullis_auth`: the session is live and its person enabled). Issued
+    /// credentials are audited with client `portal`. Not throttled: the portal pages are behind
+    /// the session and CSRF checks.
+    pub fn caller_for_page(&self, principal: &Principal) -> Caller {
+        Caller {
+            user: principal.user.clone(),
+            session_id: principal.session.id.clone(),
+            channel: Channel::PortalPage,
+        }
     }
 
     /// `ListAccounts`: the accounts the caller holds at least one role in, by account id.
@@ -194,11 +205,10 @@ impl Broker {
     pub async fn list_account_roles(
         &self,
         caller: &Caller,
-        account_id: Option<&str>,
+        account: &AccountId,
         max_result: Option<&str>,
         next_token: Option<&str>,
     ) -> Result<Listing<RoleSummary>, BrokerError> {
-        let account = parse_account(account_id)?;
         let listing = format!("roles:{account}");
         let user = caller.user.id;
         let args = PageArgs::parse(&self.keys, &listing, user, max_result, next_token)?;
@@ -207,7 +217,7 @@ impl Broker {
             .user_entitlements(user)
             .await?
             .into_iter()
-            .filter(|e| e.account_id == account)
+            .filter(|e| &e.account_id == account)
             .map(|e| e.role_name)
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
@@ -237,26 +247,15 @@ impl Broker {
     /// `GetRoleCredentials`: credentials for `role_name` in `account_id`, living as long as the
     /// permission set's session duration. Audited (never with the secret or token); when the
     /// audit record cannot be written, no credentials are issued.
-    #[tracing::instrument(skip_all, fields(user = %caller.user.id, account, role))]
+    #[tracing::instrument(skip_all, fields(user = %caller.user.id, account = %account, role = %role))]
     pub async fn get_role_credentials(
         &self,
         caller: &Caller,
-        account_id: Option<&str>,
-        role_name: Option<&str>,
+        account: &AccountId,
+        role: &RoleName,
     ) -> Result<RoleCredentials, BrokerError> {
-        let account = parse_account(account_id)?;
-        let role = role_name
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| BrokerError::InvalidRequest("role_name is required".into()))
-            .and_then(|r| {
-                RoleName::parse(r)
-                    .map_err(|e| BrokerError::InvalidRequest(format!("role_name {e}")))
-            })?;
-        tracing::Span::current()
-            .record("account", account.as_str())
-            .record("role", role.as_str());
         let entitlement = self
-            .entitlement(caller, &account, &role)
+            .entitlement(caller, account, role)
             .await?
             .ok_or_else(not_held)?;
         let permission_set = match self
@@ -273,27 +272,24 @@ impl Broker {
             i64::try_from(permission_set.session_duration.seconds()).unwrap_or(3_600),
         );
         let claims = SessionClaims {
-            account_id: account,
-            role_name: role,
+            account_id: account.clone(),
+            role_name: role.clone(),
             permission_set_id: permission_set.id,
             user_id: caller.user.id,
             user_name: caller.user.user_name.clone(),
             access_key_id: new_access_key_id(),
             issued_at_ms: now.timestamp_millis(),
             expires_at_ms: (now + lifetime).timestamp_millis(),
-            client_id: caller.client_id.clone(),
+            client_id: caller.client_id().to_owned(),
         };
         let credentials = self.keys.mint(&claims);
         // Shares its commit with concurrent issuances; returns only once the record is durable.
         self.audit.record(issuance_event(&claims)).await?;
         tracing::info!(access_key_id = %claims.access_key_id, "role credentials issued");
-        let via = if claims.client_id == "portal" {
-            "portal"
-        } else {
-            "api"
-        };
-        self.issued
-            .add(1, &[opentelemetry::KeyValue::new("via", via)]);
+        self.issued.add(
+            1,
+            &[opentelemetry::KeyValue::new("via", caller.channel.via())],
+        );
         Ok(credentials)
     }
 
@@ -305,6 +301,21 @@ impl Broker {
             .revoke_session(caller.user.id, &caller.session_id)
             .await?;
         Ok(())
+    }
+
+    /// Whether the caller holds `role` in `account` now (directly or through a group);
+    /// `ResourceNotFound` when not — the same whether the account or role exists.
+    #[tracing::instrument(skip_all, fields(user = %caller.user.id, account = %account, role = %role))]
+    pub async fn check_held(
+        &self,
+        caller: &Caller,
+        account: &AccountId,
+        role: &RoleName,
+    ) -> Result<(), BrokerError> {
+        self.entitlement(caller, account, role)
+            .await?
+            .map(|_| ())
+            .ok_or_else(not_held)
     }
 
     /// The caller's entitlement to `role` in `account`, if they hold it now.

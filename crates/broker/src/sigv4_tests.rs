@@ -4,20 +4,18 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use chrono::{DateTime, Duration, Utc};
-use hmac::{Hmac, Mac};
+use portcullis_auth::derive::hmac_sha256;
 use portcullis_sessions::Clock;
 use sha2::{Digest, Sha256};
 
 use crate::tests::{BODY, Fixture};
 use crate::{BrokerConfig, CallerIdentity, VerifyError};
 
-fn hmac(key: &[u8], data: &str) -> Vec<u8> {
-    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap();
-    m.update(data.as_bytes());
-    m.finalize().into_bytes().to_vec()
+fn hmac(key: &[u8], data: &str) -> [u8; 32] {
+    hmac_sha256(key, &[data.as_bytes()])
 }
 
-fn signing_key(secret: &str, date: &str, region: &str) -> Vec<u8> {
+fn signing_key(secret: &str, date: &str, region: &str) -> [u8; 32] {
     let mut key = hmac(format!("AWS4{secret}").as_bytes(), date);
     for part in [region, "sts", "aws4_request"] {
         key = hmac(&key, part);

@@ -158,11 +158,9 @@ impl Oidc {
         else {
             return Ok(None);
         };
-        match self.auth.directory.get_user(user).await {
-            Ok(u) if u.enabled => Ok(Some(found)),
-            Ok(_) | Err(portcullis_store::StoreError::NotFound(_)) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+        let live =
+            portcullis_auth::principal::live_user(self.auth.directory.as_ref(), user).await?;
+        Ok(live.map(|_| found))
     }
 
     /// Time left in a session, as a TTL for what depends on it.

@@ -4,23 +4,24 @@
 //!
 //! `POST /portal/accounts/{account_id}/roles/{role}/credentials` (the Accounts tab's form, with
 //! its CSRF token) mints role credentials — audited by the broker with client `portal` — and
-//! answers the page. A plain `GET` of the same address mints nothing: it answers a one-button
+//! answers the page. The signed-in person is resolved once (the [`SignedIn`] extractor), the
+//! path parsed once, and the broker checks the entitlement once, as it mints. A plain `GET` of the same address mints nothing: it answers a one-button
 //! page that asks first, so a link, a prefetch or a cross-site image cannot issue credentials.
 //! Every answer is `Cache-Control: no-store` (`web::page`), so the secret stays out of caches.
 
-use crate::Portal;
-use crate::accounts::{ContinueAction, continue_page, held_role, not_held, signed_in};
-use crate::pages::AccessKeysPage;
-use crate::to_sign_in;
-use crate::{forbidden_form, unavailable};
 use actix_web::{HttpRequest, HttpResponse, web};
-use portcullis_auth::web::{Csrf, SESSION_COOKIE, page};
-use portcullis_broker::BrokerError;
-use portcullis_sessions::SessionToken;
+use portcullis_auth::page::{CheckedForm, CsrfField};
+use portcullis_auth::web::{Csrf, page};
+use portcullis_auth::{PageError, SignedIn};
+use portcullis_broker::{BrokerError, Caller};
+use portcullis_domain::{Account, AccountId, RoleName};
+use portcullis_store::StoreError;
 use serde::Deserialize;
 
-/// The client the broker's audit record names for credentials taken from the portal page.
-pub const PORTAL_CLIENT: &str = "portal";
+use crate::Portal;
+use crate::accounts::{ContinueAction, continue_page};
+use crate::pages::AccessKeysPage;
+
 /// The region the page suggests for `aws configure sso` (the CLI needs one; Portcullis ignores
 /// it and accepts any).
 const SSO_REGION: &str = "us-east-1";
@@ -31,22 +32,54 @@ pub struct KeysForm {
     csrf: String,
 }
 
+impl CsrfField for KeysForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// The account and role the path names, as the broker's caller for this person; a path that
+/// names no valid account or role is not held (404, the same as one not assigned).
+async fn requested(
+    portal: &Portal,
+    current: &SignedIn,
+    path: web::Path<(String, String)>,
+) -> Result<(Caller, Account, RoleName), PageError> {
+    let (account_id, role) = path.into_inner();
+    let (Ok(account_id), Ok(role)) = (AccountId::parse(&account_id), RoleName::parse(&role)) else {
+        return Err(PageError::not_held());
+    };
+    let account = match portal.auth.directory.get_account(&account_id).await {
+        Ok(account) => account,
+        Err(StoreError::NotFound(_)) => return Err(PageError::not_held()),
+        Err(e) => return Err(PageError::unavailable(e)),
+    };
+    Ok((portal.broker.caller_for_page(current), account, role))
+}
+
+/// The page for what the broker refused: not held (or not parseable) is 404; anything else is
+/// a failure of ours.
+fn refused(e: BrokerError) -> PageError {
+    match e {
+        BrokerError::NotFound(_) | BrokerError::InvalidRequest(_) => PageError::not_held(),
+        e => PageError::unavailable(e),
+    }
+}
+
 /// `GET …/credentials`: asks before minting.
 async fn ask(
     portal: web::Data<Portal>,
     req: HttpRequest,
+    current: SignedIn,
     path: web::Path<(String, String)>,
-) -> HttpResponse {
-    let current = match signed_in(&portal, &req).await {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
-    let (account_id, role) = path.into_inner();
-    let (account, role) = match held_role(&portal, &current, &account_id, &role).await {
-        Ok(held) => held,
-        Err(resp) => return resp,
-    };
-    continue_page(
+) -> Result<HttpResponse, PageError> {
+    let (caller, account, role) = requested(&portal, &current, path).await?;
+    portal
+        .broker
+        .check_held(&caller, &account.id, &role)
+        .await
+        .map_err(refused)?;
+    Ok(continue_page(
         &portal,
         &req,
         format!("Access keys for {role}"),
@@ -57,7 +90,7 @@ async fn ask(
         ),
         ContinueAction::Post,
         "Show access keys",
-    )
+    ))
 }
 
 /// `POST …/credentials` (form: `csrf`): mints and shows the credentials.
@@ -65,47 +98,16 @@ async fn ask(
 async fn show(
     portal: web::Data<Portal>,
     req: HttpRequest,
+    _form: CheckedForm<KeysForm>,
+    current: SignedIn,
     path: web::Path<(String, String)>,
-    form: web::Form<KeysForm>,
-) -> HttpResponse {
-    if !Csrf::verify(&portal.auth.cookies, &req, &form.csrf) {
-        return forbidden_form();
-    }
-    let current = match signed_in(&portal, &req).await {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
-    let (account_id, role) = path.into_inner();
-    let (account, role) = match held_role(&portal, &current, &account_id, &role).await {
-        Ok(held) => held,
-        Err(resp) => return resp,
-    };
-    // The broker authenticates the same session afresh and checks the entitlement again itself.
-    let Some(raw) = portal.auth.cookies.read(&req, SESSION_COOKIE) else {
-        return to_sign_in(&portal, &req);
-    };
-    let minted = match portal
+) -> Result<HttpResponse, PageError> {
+    let (caller, account, role) = requested(&portal, &current, path).await?;
+    let credentials = portal
         .broker
-        .authenticate_session(&SessionToken::from_presented(raw), PORTAL_CLIENT)
+        .get_role_credentials(&caller, &account.id, &role)
         .await
-    {
-        Ok(caller) => {
-            portal
-                .broker
-                .get_role_credentials(&caller, Some(account.id.as_str()), Some(role.as_str()))
-                .await
-        }
-        Err(e) => Err(e),
-    };
-    let credentials = match minted {
-        Ok(c) => c,
-        Err(BrokerError::Unauthorized(_)) => return to_sign_in(&portal, &req),
-        Err(BrokerError::NotFound(_) | BrokerError::InvalidRequest(_)) => return not_held(),
-        Err(e) => {
-            tracing::error!(error = ?e, "minting role credentials for the portal failed");
-            return unavailable();
-        }
-    };
+        .map_err(refused)?;
     let expiration = chrono::DateTime::from_timestamp_millis(credentials.expiration_ms)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
         .unwrap_or_default();
@@ -126,14 +128,14 @@ async fn show(
         endpoint,
         sso_region: SSO_REGION,
     };
-    page(
+    Ok(page(
         actix_web::http::StatusCode::OK,
         &body,
         csrf.cookie.into_iter().collect(),
-    )
+    ))
 }
 
-/// Mounts the Access keys page; needs `web::Data<Portal>` and `web::Data<Broker>` in the app.
+/// Mounts the Access keys page; needs `web::Data<Portal>` and `web::Data<Auth>` in the app.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     const PATH: &str = "/portal/accounts/{account_id}/roles/{role}/credentials";
     cfg.route(PATH, web::get().to(ask))

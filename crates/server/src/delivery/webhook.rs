@@ -40,10 +40,9 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
-use hmac::{Hmac, Mac};
+use portcullis_auth::derive::hmac_sha256;
 use reqwest::StatusCode;
 use serde::Serialize;
-use sha2::Sha256;
 
 use super::{DeliveryError, MessageSender, OutgoingMessage};
 use crate::config::{Secret, WebhookConfig};
@@ -116,15 +115,8 @@ fn is_loopback(url: &url::Url) -> bool {
 
 /// `sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>`.
 pub fn signature(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
-    // HMAC accepts keys of any length: this cannot fail.
-    let mut mac = match <Hmac<Sha256> as Mac>::new_from_slice(secret) {
-        Ok(mac) => mac,
-        Err(_) => unreachable!("HMAC takes keys of any length"),
-    };
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    let mac = hmac_sha256(secret, &[timestamp.to_string().as_bytes(), b".", body]);
+    format!("sha256={}", hex::encode(mac))
 }
 
 fn classify(status: StatusCode) -> Result<(), DeliveryError> {
