@@ -16,7 +16,6 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use portcullis_domain::{Actor, Consent, UserId};
 use portcullis_sessions::SessionId;
-use portcullis_sessions::sso::FAMILY_NS;
 use portcullis_store::StoreError;
 use serde::{Deserialize, Serialize};
 
@@ -244,10 +243,10 @@ impl Oidc {
         for slot in 1..=issued {
             let key = format!("{base}:{slot}");
             if let Some(family) = self.auth.sessions.take(FAMILIES_NS, &key).await? {
-                self.auth
-                    .sessions
-                    .delete(FAMILY_NS, &String::from_utf8_lossy(&family))
-                    .await?;
+                self.grants()
+                    .revoke_family(&String::from_utf8_lossy(&family))
+                    .await
+                    .map_err(portcullis_sessions::SessionError::from)?;
             }
         }
         tracing::info!(client = %client_id, user = %user, slots = issued, "revoked a consent and the client's tokens");

@@ -5,23 +5,21 @@ use std::time::Duration;
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{DateTime, Utc};
 use portcullis_domain::GrantType;
 use rand::Rng;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::clients::{Client, ClientSource, PresentedClient};
 use super::consent::{ACCOUNTS_SCOPE, describe_scopes};
 use super::error::OAuthError;
-use super::grants::{Grant, key_of};
+use super::grants::Grant;
 use super::token::{TokenRequest, form_params};
 use super::tokens::IssuedTokens;
 use crate::Oidc;
 use crate::pages::{DeviceAsker, DevicePage, MessagePage};
 use portcullis_auth::web::{Csrf, page, see_other};
 
-pub const DEVICE_NS: &str = "oidc-device";
-pub const USER_CODE_NS: &str = "oidc-user-code";
+pub use portcullis_sessions::grants::{DEVICE_NS, USER_CODE_NS};
 const GUESS_NS: &str = "oidc-device-guess";
 /// Wrong user codes a person may enter in `GUESS_WINDOW` (the codes have 20^8 values).
 const MAX_GUESSES: u64 = 20;
@@ -33,26 +31,7 @@ const MAX_STARTS_PER_CLIENT: u64 = 100;
 /// Base-20 consonants: no vowels (no words), nothing that looks like a digit (RFC 8628 §6.1).
 const ALPHABET: &[u8] = b"BCDFGHJKLMNPQRSTVWXZ";
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", tag = "state")]
-pub enum DeviceStatus {
-    Pending,
-    Approved { grant: Grant },
-    Denied,
-}
-
-/// A device authorization in flight.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DeviceRecord {
-    pub client_id: String,
-    pub scopes: Vec<String>,
-    pub user_code: String,
-    pub status: DeviceStatus,
-    pub interval: u64,
-    pub last_poll: Option<DateTime<Utc>>,
-    pub expires_at: DateTime<Utc>,
-}
+pub use portcullis_sessions::grants::{DeviceKey, DeviceRecord, DeviceStatus};
 
 /// What a device authorization returns (the RFC 8628 names; the SSO-OIDC API renames them).
 #[derive(Debug, Clone)]
@@ -128,11 +107,8 @@ impl Oidc {
             expires_at: self.auth.clock.now()
                 + chrono::Duration::from_std(lifetime).unwrap_or_default(),
         };
-        let key = key_of(&device_code);
-        self.put_json(DEVICE_NS, &key, &record, lifetime).await?;
-        self.auth
-            .sessions
-            .put(USER_CODE_NS, &user_code, key.as_bytes(), lifetime)
+        self.grants()
+            .start_device(&device_code, &record, lifetime)
             .await?;
         let base = self.auth.public_url.as_str().trim_end_matches('/');
         Ok(DeviceStart {
@@ -145,12 +121,6 @@ impl Oidc {
         })
     }
 
-    fn left(&self, until: DateTime<Utc>) -> Duration {
-        (until - self.auth.clock.now())
-            .to_std()
-            .unwrap_or(Duration::from_secs(1))
-    }
-
     /// A device's poll of the token endpoint.
     pub(super) async fn device_grant(
         &self,
@@ -161,10 +131,11 @@ impl Oidc {
         let Some(device_code) = request.device_code else {
             return Err(OAuthError::invalid_request("device_code is required"));
         };
-        let key = key_of(&device_code);
+        let key = DeviceKey::of(&device_code);
+        let grants = self.grants();
         let expired =
             || OAuthError::new("expired_token", "the device code has expired; start again");
-        let Some(mut record) = self.get_json::<DeviceRecord>(DEVICE_NS, &key).await? else {
+        let Some(mut record) = grants.device(&key).await? else {
             return Err(expired());
         };
         if record.client_id != client.id {
@@ -181,8 +152,7 @@ impl Oidc {
         {
             record.interval += 5;
             record.last_poll = Some(now);
-            self.put_json(DEVICE_NS, &key, &record, self.left(record.expires_at))
-                .await?;
+            grants.update_device(&key, &record).await?;
             return Err(OAuthError::new(
                 "slow_down",
                 format!(
@@ -194,41 +164,31 @@ impl Oidc {
         match record.status {
             DeviceStatus::Pending => {
                 record.last_poll = Some(now);
-                self.put_json(DEVICE_NS, &key, &record, self.left(record.expires_at))
-                    .await?;
+                grants.update_device(&key, &record).await?;
                 Err(OAuthError::new(
                     "authorization_pending",
                     "the person has not yet approved this device",
                 ))
             }
             DeviceStatus::Denied => {
-                self.auth.sessions.delete(DEVICE_NS, &key).await?;
+                grants.forget_device(&key).await?;
                 Err(OAuthError::access_denied("the person denied this device"))
             }
-            DeviceStatus::Approved { grant } => {
+            DeviceStatus::Approved { ref grant } => {
                 let Some(session) = self.live_session(grant.user_id, &grant.session_id).await?
                 else {
                     return Err(OAuthError::invalid_grant(
                         "the approving portal session has ended",
                     ));
                 };
-                let (family, mut writes) = self.new_family(client, &grant, &session).await?;
+                let (family, mut writes) = self.new_family(client, grant, &session).await?;
                 let (tokens, more) = self
-                    .prepare_user_tokens(client, &grant, &family, &session, opaque)
+                    .prepare_user_tokens(client, grant, &family, &session, opaque)
                     .await?;
                 writes.extend(more);
                 // The device code is spent here, with everything it grants, or not at all.
-                if !self.commit(DEVICE_NS, &key, &writes).await? {
+                if !grants.redeem_device(&key, &record, &writes).await? {
                     return Err(expired());
-                }
-                if let Err(e) = self
-                    .auth
-                    .sessions
-                    .delete(USER_CODE_NS, &record.user_code)
-                    .await
-                {
-                    // It points at nothing now; it expires with the device code.
-                    tracing::warn!(error = %e, "could not forget a redeemed user code");
                 }
                 Ok(tokens)
             }
@@ -239,15 +199,8 @@ impl Oidc {
     async fn pending_device(
         &self,
         user_code: &str,
-    ) -> Result<Option<(String, DeviceRecord)>, OAuthError> {
-        let Some(key) = self.auth.sessions.get(USER_CODE_NS, user_code).await? else {
-            return Ok(None);
-        };
-        let key = String::from_utf8_lossy(&key).into_owned();
-        let record = self.get_json::<DeviceRecord>(DEVICE_NS, &key).await?;
-        Ok(record
-            .filter(|r| r.status == DeviceStatus::Pending && r.expires_at > self.auth.clock.now())
-            .map(|r| (key, r)))
+    ) -> Result<Option<(DeviceKey, DeviceRecord)>, OAuthError> {
+        Ok(self.grants().pending_device(user_code).await?)
     }
 }
 
@@ -523,8 +476,7 @@ pub async fn device_post(
         } else {
             DeviceStatus::Denied
         };
-        let ttl = oidc.left(record.expires_at);
-        oidc.put_json(DEVICE_NS, &key, &record, ttl).await?;
+        oidc.grants().update_device(&key, &record).await?;
         Ok(if allowed {
             result_page(
                 StatusCode::OK,

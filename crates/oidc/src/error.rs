@@ -114,6 +114,13 @@ impl From<portcullis_sessions::SessionError> for OAuthError {
     }
 }
 
+impl From<portcullis_sessions::grants::GrantError> for OAuthError {
+    fn from(e: portcullis_sessions::grants::GrantError) -> Self {
+        tracing::warn!(error = %e, "grant store failed during an OAuth request");
+        Self::unavailable()
+    }
+}
+
 impl From<portcullis_store::StoreError> for OAuthError {
     fn from(e: portcullis_store::StoreError) -> Self {
         tracing::warn!(error = %e, "directory failed during an OAuth request");

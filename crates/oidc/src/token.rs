@@ -141,10 +141,7 @@ impl Oidc {
         let Some(code) = request.code else {
             return Err(OAuthError::invalid_request("code is required"));
         };
-        let key = super::grants::key_of(&code);
-        let Some(record) = self.waiting_code(&key).await? else {
-            return Err(self.code_not_waiting(&key).await);
-        };
+        let record = self.waiting_code(&code).await?;
         if record.grant.client_id != client.id {
             return Err(OAuthError::invalid_grant(
                 "the authorization code was issued to another client",
@@ -184,11 +181,8 @@ impl Oidc {
             .prepare_user_tokens(client, &record.grant, &family, &session, opaque)
             .await?;
         writes.extend(more);
-        writes.push(self.code_spent(&key, &family));
         // The code is spent here, with everything it grants, or not at all.
-        if !self.commit(super::grants::CODE_NS, &key, &writes).await? {
-            return Err(self.code_not_waiting(&key).await);
-        }
+        self.redeem_code(&code, &family, &writes).await?;
         Ok(tokens)
     }
 

@@ -7,7 +7,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use portcullis_domain::{SigningAlgorithm, User};
 use portcullis_sessions::PortalSession;
-use portcullis_sessions::sso::{self, SsoAccess};
+use portcullis_sessions::sso::SsoAccess;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256, Sha512};
 
@@ -164,12 +164,7 @@ impl Oidc {
                 family: family.to_owned(),
                 expires_at: now + chrono::Duration::from_std(lifetime).unwrap_or_default(),
             };
-            writes.push(Pending::json(
-                sso::ACCESS_NS,
-                sso::key_of(&token),
-                &record,
-                lifetime,
-            )?);
+            writes.push(Pending::sso_access(&token, &record, lifetime)?);
             (token, lifetime.as_secs())
         } else {
             let lifetime =

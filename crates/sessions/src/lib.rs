@@ -15,6 +15,7 @@
 
 pub mod clock;
 pub mod embedded;
+pub mod grants;
 pub mod redis;
 pub mod sso;
 #[cfg(any(test, feature = "testing"))]

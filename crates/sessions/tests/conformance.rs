@@ -751,6 +751,9 @@ mod redis_only;
 #[path = "conformance/embedded_only.rs"]
 mod embedded_only;
 
+#[path = "conformance/grants.rs"]
+mod grants;
+
 async fn count_sessions_counts_live_ones(s: &Store, clock: &ManualClock) {
     assert_eq!(s.count_sessions().await.unwrap(), 0);
     let start = clock.now();
