@@ -9,7 +9,8 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use portcullis_domain::GrantType;
+use portcullis_domain::{GrantType, UserId};
+use portcullis_store::StoreError;
 use sha2::{Digest, Sha256};
 
 use super::clients::{Client, ClientSource};
@@ -336,20 +337,11 @@ async fn authorize_trusted(
     let Some(current) = current else {
         return Err(OAuthError::new("login_required", "the person must sign in"));
     };
-    if let ClientSource::Application(app) = client.source {
-        let assigned = oidc
-            .auth
-            .directory
-            .user_applications(current.user.id)
-            .await?
-            .iter()
-            .any(|a| a.id == app);
-        if !assigned {
-            tracing::info!(client = %client.id, "refused an authorization: the person is not assigned to the application");
-            return Err(OAuthError::access_denied(
-                "you are not assigned to this application",
-            ));
-        }
+    if !oidc.assigned(current.user.id, client).await? {
+        tracing::info!(client = %client.id, "refused an authorization: the person is not assigned to the application");
+        return Err(OAuthError::access_denied(
+            "you are not assigned to this application",
+        ));
     }
     if resumed.decision == Decision::Denied {
         return Err(OAuthError::access_denied(
@@ -389,6 +381,23 @@ async fn authorize_trusted(
         })
         .await?;
     Ok(reply.send(vec![("code", code)]))
+}
+
+impl Oidc {
+    /// Whether `user` may use `client`: assigned to its application (directly or through a
+    /// group); a client that registered itself belongs to no application and is anyone's.
+    pub(crate) async fn assigned(&self, user: UserId, client: &Client) -> Result<bool, StoreError> {
+        let ClientSource::Application(app) = client.source else {
+            return Ok(true);
+        };
+        Ok(self
+            .auth
+            .directory
+            .user_applications(user)
+            .await?
+            .iter()
+            .any(|a| a.id == app))
+    }
 }
 
 /// The scopes a request asks for, each once: `scope` (the AWS CLI sends `scopes`), each one the

@@ -488,16 +488,7 @@ pub async fn device_post(
         return not_valid("The application is no longer available.");
     };
     valid_guess(&oidc, current.user.id).await?;
-    let mut allowed = approve;
-    if approve && let ClientSource::Application(app) = client.source {
-        allowed = oidc
-            .auth
-            .directory
-            .user_applications(current.user.id)
-            .await?
-            .iter()
-            .any(|a| a.id == app);
-    }
+    let allowed = approve && oidc.assigned(current.user.id, &client).await?;
     if allowed && client.needs_consent() {
         oidc.remember_consent(current.user.id, &client, &record.scopes)
             .await

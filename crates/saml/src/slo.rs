@@ -321,11 +321,7 @@ impl Reply<'_> {
                 )),
             };
         };
-        let key = saml
-            .keys
-            .signing_key()
-            .await
-            .map_err(PageError::unavailable)?;
+        let key = crate::sso::signing_key(saml).await?;
         let post = reply_by_post(&self.sp.settings.slo_bindings, self.binding);
         let body = response::logout_response(
             &saml.saml_entity_id(),

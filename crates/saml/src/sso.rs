@@ -4,6 +4,8 @@
 //! A checked request is parked under a random key and the person continues at `/saml/continue`
 //! (through sign-in when needed), where the Response is issued once.
 
+use std::sync::Arc;
+
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -12,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Saml;
 use crate::binding::RedirectQuery;
+use crate::keys::SamlKey;
 use crate::response::{self, REQUEST_DENIED, REQUESTER, RESPONDER};
 use crate::xml::{self, XmlError};
 use crate::{ServiceProvider, auto_post};
@@ -279,6 +282,14 @@ fn found(location: &str) -> HttpResponse {
         .finish()
 }
 
+/// The key to sign with; a failure of ours is the 503 page.
+pub(crate) async fn signing_key(saml: &Saml) -> Result<Arc<SamlKey>, PageError> {
+    saml.keys
+        .signing_key()
+        .await
+        .map_err(PageError::unavailable)
+}
+
 /// A signed status-only Response posted to the SP.
 pub async fn status_response(
     saml: &Saml,
@@ -289,11 +300,7 @@ pub async fn status_response(
     relay_state: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<HttpResponse, PageError> {
-    let key = saml
-        .keys
-        .signing_key()
-        .await
-        .map_err(PageError::unavailable)?;
+    let key = signing_key(saml).await?;
     let xml = response::status_only(
         &saml.saml_entity_id(),
         acs_url,
@@ -437,11 +444,7 @@ pub async fn issue(
     } else {
         Vec::new()
     };
-    let key = saml
-        .keys
-        .signing_key()
-        .await
-        .map_err(PageError::unavailable)?;
+    let key = signing_key(saml).await?;
     let name_id = response::name_id(
         sp.settings.name_id_format,
         &current.user,
