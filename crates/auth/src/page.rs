@@ -130,6 +130,15 @@ impl PageError {
             link_text: "Back to your accounts",
         }
     }
+
+    // ---- The OIDC, SAML and portal pages' constructors. ----
+
+    /// A sign-in request (OAuth or SAML) that cannot be answered to its application — the
+    /// application is unknown, or its redirect URI or ACS is not trusted yet — told to the
+    /// person, with a link back to the portal.
+    pub fn cannot_complete(status: StatusCode, text: impl Into<String>) -> Self {
+        Self::portal(status, "This sign-in request cannot be completed", text)
+    }
 }
 
 impl ResponseError for PageError {

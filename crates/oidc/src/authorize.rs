@@ -6,22 +6,20 @@
 use std::collections::HashMap;
 
 use actix_web::http::{StatusCode, header};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use portcullis_domain::GrantType;
+use portcullis_domain::{GrantType, UserId};
+use portcullis_store::StoreError;
 use sha2::{Digest, Sha256};
 
 use super::clients::{Client, ClientSource};
 use super::error::OAuthError;
 use super::grants::{CodeRecord, Grant};
 use crate::Oidc;
-use crate::pages::MessagePage;
+use crate::pages::unavailable;
+use portcullis_auth::PageError;
 pub use portcullis_auth::web::single_params;
-
-fn error_page(status: StatusCode, text: String) -> HttpResponse {
-    MessagePage::to_portal(status, "This sign-in request cannot be completed", text)
-}
 
 /// Where and how to answer the client once its redirect URI is trusted.
 #[derive(Debug)]
@@ -44,7 +42,10 @@ impl Reply {
         }
         let mut url = match url::Url::parse(&self.redirect_uri) {
             Ok(u) => u,
-            Err(_) => return error_page(StatusCode::BAD_REQUEST, "invalid redirect URI".into()),
+            Err(_) => {
+                return PageError::cannot_complete(StatusCode::BAD_REQUEST, "invalid redirect URI")
+                    .error_response();
+            }
         };
         url.query_pairs_mut()
             .extend_pairs(params.iter().map(|(k, v)| (*k, v.as_str())));
@@ -133,7 +134,7 @@ pub async fn authorize_get(
     oidc: web::Data<Oidc>,
     req: HttpRequest,
     q: web::Query<Vec<(String, String)>>,
-) -> HttpResponse {
+) -> Result<HttpResponse, PageError> {
     authorize(&oidc, &req, q.into_inner()).await
 }
 
@@ -142,42 +143,38 @@ pub async fn authorize_post(
     oidc: web::Data<Oidc>,
     req: HttpRequest,
     form: web::Form<Vec<(String, String)>>,
-) -> HttpResponse {
+) -> Result<HttpResponse, PageError> {
     authorize(&oidc, &req, form.into_inner()).await
 }
 
-async fn authorize(oidc: &Oidc, req: &HttpRequest, pairs: Vec<(String, String)>) -> HttpResponse {
-    let params = match single_params(pairs) {
-        Ok(p) => p,
-        Err(e) => return error_page(StatusCode::BAD_REQUEST, e),
-    };
+async fn authorize(
+    oidc: &Oidc,
+    req: &HttpRequest,
+    pairs: Vec<(String, String)>,
+) -> Result<HttpResponse, PageError> {
+    let params =
+        single_params(pairs).map_err(|e| PageError::cannot_complete(StatusCode::BAD_REQUEST, e))?;
     // Coming back from a sign-in this endpoint asked for: the request as it was parked.
     let Some(key) = params.get("resume") else {
         return authorize_with(oidc, req, params, Resumed::default()).await;
     };
     if params.len() > 1 {
-        return error_page(
+        return Err(PageError::cannot_complete(
             StatusCode::BAD_REQUEST,
-            "A resumed sign-in request carries nothing but its reference.".into(),
-        );
+            "A resumed sign-in request carries nothing but its reference.",
+        ));
     }
-    match oidc.parked(key).await {
-        Ok(Some(parked)) => {
-            let resumed = Resumed {
-                login_after: parked.login_after,
-                decision: Decision::Ask,
-            };
-            authorize_with(oidc, req, parked.params, resumed).await
-        }
-        Ok(None) => error_page(
+    let Some(parked) = oidc.parked(key).await.map_err(unavailable)? else {
+        return Err(PageError::cannot_complete(
             StatusCode::BAD_REQUEST,
-            "This sign-in request has expired. Start again from the application.".into(),
-        ),
-        Err(_) => error_page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Sign-in is temporarily unavailable. Try again shortly.".into(),
-        ),
-    }
+            "This sign-in request has expired. Start again from the application.",
+        ));
+    };
+    let resumed = Resumed {
+        login_after: parked.login_after,
+        decision: Decision::Ask,
+    };
+    authorize_with(oidc, req, parked.params, resumed).await
 }
 
 /// What the server itself knows of a request beyond its parameters (kept server-side, never
@@ -206,47 +203,26 @@ pub(super) async fn authorize_with(
     req: &HttpRequest,
     params: HashMap<String, String>,
     resumed: Resumed,
-) -> HttpResponse {
+) -> Result<HttpResponse, PageError> {
+    let refuse = |text| Err(PageError::cannot_complete(StatusCode::BAD_REQUEST, text));
     let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
     let Some(client_id) = get("client_id") else {
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            "The request names no client (client_id).".into(),
-        );
+        return refuse("The request names no client (client_id).");
     };
-    let client = match oidc.find_client(client_id).await {
-        Ok(Some(c)) => c,
-        Ok(None) => {
-            return error_page(
-                StatusCode::BAD_REQUEST,
-                "The application asking you to sign in is not known here, or is disabled.".into(),
-            );
-        }
-        Err(_) => {
-            return error_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Sign-in is temporarily unavailable. Try again shortly.".into(),
-            );
-        }
+    let Some(client) = oidc.find_client(client_id).await.map_err(unavailable)? else {
+        return refuse("The application asking you to sign in is not known here, or is disabled.");
     };
     let redirect_uri = match get("redirect_uri") {
         Some(r) if client.redirect_matches(r) => r.to_owned(),
         Some(_) => {
-            return error_page(
-                StatusCode::BAD_REQUEST,
-                "The application sent you to an address it has not registered (redirect_uri)."
-                    .into(),
+            return refuse(
+                "The application sent you to an address it has not registered (redirect_uri).",
             );
         }
         None if client.settings.redirect_uris.len() == 1 => {
             client.settings.redirect_uris[0].as_str().to_owned()
         }
-        None => {
-            return error_page(
-                StatusCode::BAD_REQUEST,
-                "The request has no redirect_uri.".into(),
-            );
-        }
+        None => return refuse("The request has no redirect_uri."),
     };
     let form_post = match get("response_mode") {
         None | Some("query") => false,
@@ -260,17 +236,15 @@ pub(super) async fn authorize_with(
         issuer: oidc.auth.issuer_url(),
     };
     if !matches!(get("response_mode"), None | Some("query" | "form_post")) {
-        return reply.error(&OAuthError::invalid_request(
+        return Ok(reply.error(&OAuthError::invalid_request(
             "response_mode must be query or form_post",
-        ));
+        )));
     }
+    // The client hears every refusal of its request; a failure of ours is the person's page.
     match authorize_trusted(oidc, req, &client, &params, &reply, resumed).await {
-        Ok(resp) => resp,
-        Err(e) if e.code == "temporarily_unavailable" => error_page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Sign-in is temporarily unavailable. Try again shortly.".into(),
-        ),
-        Err(e) => reply.error(&e),
+        Ok(resp) => Ok(resp),
+        Err(e) if e.code == "temporarily_unavailable" => Err(unavailable(e)),
+        Err(e) => Ok(reply.error(&e)),
     }
 }
 
@@ -363,20 +337,11 @@ async fn authorize_trusted(
     let Some(current) = current else {
         return Err(OAuthError::new("login_required", "the person must sign in"));
     };
-    if let ClientSource::Application(app) = client.source {
-        let assigned = oidc
-            .auth
-            .directory
-            .user_applications(current.user.id)
-            .await?
-            .iter()
-            .any(|a| a.id == app);
-        if !assigned {
-            tracing::info!(client = %client.id, "refused an authorization: the person is not assigned to the application");
-            return Err(OAuthError::access_denied(
-                "you are not assigned to this application",
-            ));
-        }
+    if !oidc.assigned(current.user.id, client).await? {
+        tracing::info!(client = %client.id, "refused an authorization: the person is not assigned to the application");
+        return Err(OAuthError::access_denied(
+            "you are not assigned to this application",
+        ));
     }
     if resumed.decision == Decision::Denied {
         return Err(OAuthError::access_denied(
@@ -416,6 +381,23 @@ async fn authorize_trusted(
         })
         .await?;
     Ok(reply.send(vec![("code", code)]))
+}
+
+impl Oidc {
+    /// Whether `user` may use `client`: assigned to its application (directly or through a
+    /// group); a client that registered itself belongs to no application and is anyone's.
+    pub(crate) async fn assigned(&self, user: UserId, client: &Client) -> Result<bool, StoreError> {
+        let ClientSource::Application(app) = client.source else {
+            return Ok(true);
+        };
+        Ok(self
+            .auth
+            .directory
+            .user_applications(user)
+            .await?
+            .iter()
+            .any(|a| a.id == app))
+    }
 }
 
 /// The scopes a request asks for, each once: `scope` (the AWS CLI sends `scopes`), each one the

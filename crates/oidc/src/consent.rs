@@ -24,9 +24,10 @@ use super::clients::{Client, ClientSource};
 use super::error::OAuthError;
 use super::grants::Pending;
 use crate::Oidc;
-use crate::pages::{ConsentPage, MessagePage, ScopeLine};
-use portcullis_auth::Principal;
+use crate::pages::{ConsentPage, ScopeLine, unavailable};
+use portcullis_auth::page::{CheckedForm, CsrfField};
 use portcullis_auth::web::{Csrf, page};
+use portcullis_auth::{PageError, Principal};
 
 /// Namespace of parked authorization requests.
 const PARKED_NS: &str = "oidc-authz";
@@ -269,86 +270,66 @@ pub struct ConsentForm {
     decision: String,
 }
 
-fn message(status: StatusCode, heading: &'static str, text: &str) -> HttpResponse {
-    MessagePage::to_portal(status, heading, text)
+impl CsrfField for ConsentForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
 }
 
 /// `POST /oauth2/consent`: the person's answer. The parked request is taken (one answer per
 /// question) and answered as if it had just arrived, now with the decision.
+///
+/// Without a session the answer is a page (401), not a sign-in: the question belongs to the
+/// session it was asked in, and sign-in could not come back to a form's answer.
 pub async fn consent_post(
     oidc: web::Data<Oidc>,
     req: HttpRequest,
-    form: web::Form<ConsentForm>,
-) -> HttpResponse {
-    if !Csrf::verify(&oidc.auth.cookies, &req, &form.csrf) {
-        return message(
-            StatusCode::FORBIDDEN,
-            "This form has expired",
-            "Start again from the application.",
-        );
-    }
+    form: CheckedForm<ConsentForm>,
+) -> Result<HttpResponse, PageError> {
     let decision = match form.decision.as_str() {
         "allow" => Decision::Allowed,
         "deny" => Decision::Denied,
         _ => {
-            return message(
+            return Err(PageError::portal(
                 StatusCode::BAD_REQUEST,
                 "Unknown choice",
                 "Choose Allow or Deny.",
-            );
+            ));
         }
     };
-    let unavailable = || {
-        message(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Temporarily unavailable",
-            "Sign-in is temporarily unavailable. Try again shortly.",
-        )
+    let Some(current) = oidc.auth.current(&req).await? else {
+        return Err(PageError::portal(
+            StatusCode::UNAUTHORIZED,
+            "Your session has ended",
+            "Sign in again from the application.",
+        ));
     };
-    let current = match oidc.auth.current(&req).await {
-        Ok(Some(c)) => c,
-        Ok(None) => {
-            return message(
-                StatusCode::UNAUTHORIZED,
-                "Your session has ended",
-                "Sign in again from the application.",
-            );
-        }
-        Err(_) => return unavailable(),
-    };
-    let parked = match oidc.take_json::<Parked>(PARKED_NS, &form.request).await {
-        Ok(Some(p)) if p.session_id.as_ref() == Some(&current.session.id) => p,
-        Ok(_) => {
-            return message(
+    let parked = oidc
+        .take_json::<Parked>(PARKED_NS, &form.request)
+        .await
+        .map_err(unavailable)?
+        .filter(|p| p.session_id.as_ref() == Some(&current.session.id))
+        .ok_or_else(|| {
+            PageError::portal(
                 StatusCode::BAD_REQUEST,
                 "This request has expired",
                 "It was already answered, or it took too long. Start again from the application.",
-            );
-        }
-        Err(_) => return unavailable(),
-    };
+            )
+        })?;
     if decision == Decision::Allowed {
         let client = match parked.params.get("client_id") {
-            Some(id) => oidc.find_client(id).await,
-            None => Ok(None),
+            Some(id) => oidc.find_client(id).await.map_err(unavailable)?,
+            None => None,
         };
-        match client {
-            // A request whose scopes are no longer valid answers for itself below.
-            Ok(Some(client)) => {
-                let Ok(scopes) = requested_scopes(&parked.params, &client) else {
-                    return authorize_with(&oidc, &req, parked.params, Resumed::default()).await;
-                };
-                if let Err(e) = oidc
-                    .remember_consent(current.user.id, &client, &scopes)
-                    .await
-                {
-                    tracing::error!(error = %e.description, "could not store a consent");
-                    return unavailable();
-                }
-            }
-            // Gone meanwhile: the request answers for itself below.
-            Ok(None) => {}
-            Err(_) => return unavailable(),
+        // Gone meanwhile: the request answers for itself below.
+        if let Some(client) = client {
+            // A request whose scopes are no longer valid answers for itself.
+            let Ok(scopes) = requested_scopes(&parked.params, &client) else {
+                return authorize_with(&oidc, &req, parked.params, Resumed::default()).await;
+            };
+            oidc.remember_consent(current.user.id, &client, &scopes)
+                .await
+                .map_err(unavailable)?;
         }
     }
     let resumed = Resumed {

@@ -16,8 +16,10 @@ use super::grants::Grant;
 use super::token::{TokenRequest, form_params};
 use super::tokens::IssuedTokens;
 use crate::Oidc;
-use crate::pages::{DeviceAsker, DevicePage, MessagePage};
-use portcullis_auth::web::{Csrf, page, see_other};
+use crate::pages::{DeviceAsker, DevicePage, MessagePage, unavailable};
+use portcullis_auth::page::{CheckedForm, CsrfField};
+use portcullis_auth::web::{Csrf, page};
+use portcullis_auth::{PageError, SignedIn};
 
 pub use portcullis_sessions::grants::{DEVICE_NS, USER_CODE_NS};
 const GUESS_NS: &str = "oidc-device-guess";
@@ -251,19 +253,6 @@ pub struct DeviceQuery {
     user_code: Option<String>,
 }
 
-fn unavailable_page() -> HttpResponse {
-    page(
-        StatusCode::SERVICE_UNAVAILABLE,
-        &MessagePage {
-            heading: "Temporarily unavailable",
-            text: "Connecting devices is temporarily unavailable. Try again shortly.".into(),
-            link: "/device",
-            link_text: "Try again",
-        },
-        vec![],
-    )
-}
-
 fn device_page(
     oidc: &Oidc,
     req: &HttpRequest,
@@ -288,7 +277,10 @@ fn device_page(
 /// Counts a user code the person typed, before it is looked up (so that two requests at once
 /// cannot both slip under the limit); `false` when they have used up their guesses. A code that
 /// turns out valid gives its count back with [`valid_guess`].
-async fn reserve_guess(oidc: &Oidc, user: portcullis_domain::UserId) -> Result<bool, OAuthError> {
+async fn reserve_guess(
+    oidc: &Oidc,
+    user: portcullis_domain::UserId,
+) -> Result<bool, portcullis_sessions::SessionError> {
     let n = oidc
         .auth
         .sessions
@@ -297,12 +289,14 @@ async fn reserve_guess(oidc: &Oidc, user: portcullis_domain::UserId) -> Result<b
     Ok(n <= MAX_GUESSES)
 }
 
-async fn valid_guess(oidc: &Oidc, user: portcullis_domain::UserId) -> Result<(), OAuthError> {
-    Ok(oidc
-        .auth
+async fn valid_guess(
+    oidc: &Oidc,
+    user: portcullis_domain::UserId,
+) -> Result<(), portcullis_sessions::SessionError> {
+    oidc.auth
         .sessions
         .decrement(GUESS_NS, &user.to_string())
-        .await?)
+        .await
 }
 
 fn too_many_guesses(oidc: &Oidc, req: &HttpRequest) -> HttpResponse {
@@ -316,69 +310,66 @@ fn too_many_guesses(oidc: &Oidc, req: &HttpRequest) -> HttpResponse {
     )
 }
 
-/// `GET /device`: enter a code, or (with `?user_code=`) see which application asks.
+/// `GET /device`: enter a code, or (with `?user_code=`) see which application asks; without a
+/// session, to sign-in and back here.
 pub async fn device_get(
     oidc: web::Data<Oidc>,
     req: HttpRequest,
     q: web::Query<DeviceQuery>,
-) -> HttpResponse {
-    let current = match oidc.auth.current(&req).await {
-        Ok(c) => c,
-        Err(_) => return unavailable_page(),
-    };
-    let Some(current) = current else {
-        let back = match &q.user_code {
-            Some(c) => format!(
-                "/device?user_code={}",
-                url::form_urlencoded::byte_serialize(c.as_bytes()).collect::<String>()
-            ),
-            None => "/device".to_owned(),
-        };
-        let to: String = url::form_urlencoded::byte_serialize(back.as_bytes()).collect();
-        return see_other(&format!("/start?return_to={to}"), vec![]);
-    };
+    current: SignedIn,
+) -> Result<HttpResponse, PageError> {
     let Some(raw) = q.user_code.as_deref().filter(|c| !c.trim().is_empty()) else {
-        return device_page(&oidc, &req, StatusCode::OK, String::new(), None, None);
+        return Ok(device_page(
+            &oidc,
+            &req,
+            StatusCode::OK,
+            String::new(),
+            None,
+            None,
+        ));
     };
     let wrong = |oidc: &Oidc| {
-        device_page(
+        Ok(device_page(
             oidc,
             &req,
             StatusCode::BAD_REQUEST,
             raw.to_owned(),
             None,
             Some("That code is not valid, or has expired. Check the code on your device.".into()),
-        )
+        ))
     };
-    match reserve_guess(&oidc, current.user.id).await {
-        Ok(true) => {}
-        Ok(false) => return too_many_guesses(&oidc, &req),
-        Err(_) => return unavailable_page(),
+    if !reserve_guess(&oidc, current.user.id).await? {
+        return Ok(too_many_guesses(&oidc, &req));
     }
     let Some(code) = normalise_user_code(raw) else {
         return wrong(&oidc);
     };
-    match oidc.pending_device(&code).await {
-        Ok(Some((_, record))) => match oidc.find_client(&record.client_id).await {
-            Ok(Some(client)) => match valid_guess(&oidc, current.user.id).await {
-                Ok(()) => {
-                    let asker = DeviceAsker {
-                        name: client.name.clone(),
-                        client_id: client.id.clone(),
-                        self_registered: client.source == ClientSource::Registered,
-                        accounts: record.scopes.iter().any(|s| s == ACCOUNTS_SCOPE),
-                        scopes: describe_scopes(&record.scopes),
-                    };
-                    device_page(&oidc, &req, StatusCode::OK, code, Some(asker), None)
-                }
-                Err(_) => unavailable_page(),
-            },
-            Ok(None) => wrong(&oidc),
-            Err(_) => unavailable_page(),
-        },
-        Ok(None) => wrong(&oidc),
-        Err(_) => unavailable_page(),
-    }
+    let Some((_, record)) = oidc.pending_device(&code).await.map_err(unavailable)? else {
+        return wrong(&oidc);
+    };
+    let Some(client) = oidc
+        .find_client(&record.client_id)
+        .await
+        .map_err(unavailable)?
+    else {
+        return wrong(&oidc);
+    };
+    valid_guess(&oidc, current.user.id).await?;
+    let asker = DeviceAsker {
+        name: client.name.clone(),
+        client_id: client.id.clone(),
+        self_registered: client.source == ClientSource::Registered,
+        accounts: record.scopes.iter().any(|s| s == ACCOUNTS_SCOPE),
+        scopes: describe_scopes(&record.scopes),
+    };
+    Ok(device_page(
+        &oidc,
+        &req,
+        StatusCode::OK,
+        code,
+        Some(asker),
+        None,
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -388,123 +379,116 @@ pub struct DeviceForm {
     action: String,
 }
 
-fn result_page(status: StatusCode, heading: &'static str, text: &str) -> HttpResponse {
-    MessagePage::to_portal(status, heading, text)
+impl CsrfField for DeviceForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
 }
 
-/// `POST /device`: allow or deny.
+/// What the person is told after answering, with a link to the portal.
+fn answered(heading: &'static str, text: String) -> HttpResponse {
+    page(
+        StatusCode::OK,
+        &MessagePage {
+            heading,
+            text,
+            link: "/portal",
+            link_text: "Go to your portal",
+        },
+        vec![],
+    )
+}
+
+/// `POST /device`: allow or deny. The form is checked first; without a session, to sign-in.
 pub async fn device_post(
     oidc: web::Data<Oidc>,
     req: HttpRequest,
-    form: web::Form<DeviceForm>,
-) -> HttpResponse {
-    if !Csrf::verify(&oidc.auth.cookies, &req, &form.csrf) {
-        return result_page(
-            StatusCode::FORBIDDEN,
-            "This form has expired",
-            "Reload the page and try again.",
-        );
-    }
-    let current = match oidc.auth.current(&req).await {
-        Ok(Some(c)) => c,
-        Ok(None) => return see_other("/start?return_to=%2Fdevice", vec![]),
-        Err(_) => return unavailable_page(),
-    };
+    form: CheckedForm<DeviceForm>,
+) -> Result<HttpResponse, PageError> {
+    let current = oidc.auth.signed_in(&req).await?;
     let approve = match form.action.as_str() {
         "approve" => true,
         "deny" => false,
         _ => {
-            return result_page(
+            return Err(PageError::portal(
                 StatusCode::BAD_REQUEST,
                 "Unknown choice",
                 "Choose Allow or Deny.",
-            );
+            ));
         }
     };
-    let outcome: Result<HttpResponse, OAuthError> = async {
-        if !reserve_guess(&oidc, current.user.id).await? {
-            return Ok(too_many_guesses(&oidc, &req));
-        }
-        let Some(code) = normalise_user_code(&form.user_code) else {
-            return Ok(result_page(
-                StatusCode::BAD_REQUEST,
-                "Code not valid",
-                "That code is not valid, or has expired.",
-            ));
-        };
-        let Some((key, mut record)) = oidc.pending_device(&code).await? else {
-            return Ok(result_page(
-                StatusCode::BAD_REQUEST,
-                "Code not valid",
-                "That code is not valid, or has expired. Start again on your device.",
-            ));
-        };
-        let Some(client) = oidc.find_client(&record.client_id).await? else {
-            return Ok(result_page(
-                StatusCode::BAD_REQUEST,
-                "Code not valid",
-                "The application is no longer available.",
-            ));
-        };
-        valid_guess(&oidc, current.user.id).await?;
-        let mut allowed = approve;
-        if approve && let ClientSource::Application(app) = client.source {
-            allowed = oidc
-                .auth
-                .directory
-                .user_applications(current.user.id)
-                .await?
-                .iter()
-                .any(|a| a.id == app);
-        }
-        if allowed && client.needs_consent() {
-            oidc.remember_consent(current.user.id, &client, &record.scopes)
-                .await?;
-        }
-        record.status = if allowed {
-            DeviceStatus::Approved {
-                grant: Grant {
-                    user_id: current.user.id,
-                    session_id: current.session.id.clone(),
-                    client_id: client.id.clone(),
-                    scopes: record.scopes.clone(),
-                    auth_time: current.session.created_at,
-                    amr: current.session.amr.clone(),
-                    nonce: None,
-                },
-            }
-        } else {
-            DeviceStatus::Denied
-        };
-        oidc.grants().update_device(&key, &record).await?;
-        Ok(if allowed {
-            result_page(
-                StatusCode::OK,
-                "Device connected",
-                &format!(
-                    "{} may now act as you. You can close this window and return to your device.",
-                    client.name
-                ),
-            )
-        } else if approve {
-            result_page(
-                StatusCode::FORBIDDEN,
-                "Not allowed",
-                &format!(
-                    "You are not assigned to {}. Ask your administrator for access.",
-                    client.name
-                ),
-            )
-        } else {
-            result_page(
-                StatusCode::OK,
-                "Request denied",
-                "The device was not connected. You can close this window.",
-            )
-        })
+    let not_valid = |text: &str| {
+        Err(PageError::portal(
+            StatusCode::BAD_REQUEST,
+            "Code not valid",
+            text,
+        ))
+    };
+    if !reserve_guess(&oidc, current.user.id).await? {
+        return Ok(too_many_guesses(&oidc, &req));
     }
-    .await;
-    outcome.unwrap_or_else(|_| unavailable_page())
+    let Some(code) = normalise_user_code(&form.user_code) else {
+        return not_valid("That code is not valid, or has expired.");
+    };
+    let Some((key, mut record)) = oidc.pending_device(&code).await.map_err(unavailable)? else {
+        return not_valid("That code is not valid, or has expired. Start again on your device.");
+    };
+    let Some(client) = oidc
+        .find_client(&record.client_id)
+        .await
+        .map_err(unavailable)?
+    else {
+        return not_valid("The application is no longer available.");
+    };
+    valid_guess(&oidc, current.user.id).await?;
+    let allowed = approve && oidc.assigned(current.user.id, &client).await?;
+    if allowed && client.needs_consent() {
+        oidc.remember_consent(current.user.id, &client, &record.scopes)
+            .await
+            .map_err(unavailable)?;
+    }
+    record.status = if allowed {
+        DeviceStatus::Approved {
+            grant: Grant {
+                user_id: current.user.id,
+                session_id: current.session.id.clone(),
+                client_id: client.id.clone(),
+                scopes: record.scopes.clone(),
+                auth_time: current.session.created_at,
+                amr: current.session.amr.clone(),
+                nonce: None,
+            },
+        }
+    } else {
+        DeviceStatus::Denied
+    };
+    oidc.grants()
+        .update_device(&key, &record)
+        .await
+        .map_err(|e| unavailable(e.into()))?;
+    if allowed {
+        Ok(answered(
+            "Device connected",
+            format!(
+                "{} may now act as you. You can close this window and return to your device.",
+                client.name
+            ),
+        ))
+    } else if approve {
+        Err(PageError::portal(
+            StatusCode::FORBIDDEN,
+            "Not allowed",
+            format!(
+                "You are not assigned to {}. Ask your administrator for access.",
+                client.name
+            ),
+        ))
+    } else {
+        Ok(answered(
+            "Request denied",
+            "The device was not connected. You can close this window.".into(),
+        ))
+    }
 }
 
 #[cfg(test)]

@@ -13,26 +13,30 @@ use serde_json::Value;
 use super::authorize::single_params;
 use super::clients::Client;
 use super::error::OAuthError;
+use super::keys::KeyError;
 use crate::Oidc;
-use crate::pages::{LogoutConfirmPage, MessagePage};
+use crate::pages::{LogoutConfirmPage, MessagePage, unavailable};
+use portcullis_auth::PageError;
 use portcullis_auth::web::{Csrf, SESSION_COOKIE, page};
 
-fn message(
-    status: StatusCode,
-    heading: &'static str,
-    text: &str,
-    cookies: Vec<actix_web::cookie::Cookie<'static>>,
-) -> HttpResponse {
-    page(
-        status,
-        &MessagePage {
-            heading,
-            text: text.to_owned(),
-            link: "/start",
-            link_text: "Sign in again",
-        },
-        cookies,
-    )
+/// A sign-out request that is not valid, said to the person (400).
+fn not_valid(text: impl Into<String>) -> PageError {
+    PageError::Message {
+        status: StatusCode::BAD_REQUEST,
+        heading: "Sign-out request not valid",
+        text: text.into(),
+        link: "/start",
+        link_text: "Sign in again",
+    }
+}
+
+/// An `OAuthError` from below: ours (503) when a store failed, else the request is not valid.
+fn refused(e: OAuthError) -> PageError {
+    if e.code == "temporarily_unavailable" {
+        unavailable(e)
+    } else {
+        not_valid(e.description)
+    }
 }
 
 /// `GET /oauth2/logout`.
@@ -40,7 +44,7 @@ pub async fn logout_get(
     oidc: web::Data<Oidc>,
     req: HttpRequest,
     q: web::Query<Vec<(String, String)>>,
-) -> HttpResponse {
+) -> Result<HttpResponse, PageError> {
     logout(&oidc, &req, q.into_inner(), false).await
 }
 
@@ -49,7 +53,7 @@ pub async fn logout_post(
     oidc: web::Data<Oidc>,
     req: HttpRequest,
     f: web::Form<Vec<(String, String)>>,
-) -> HttpResponse {
+) -> Result<HttpResponse, PageError> {
     logout(&oidc, &req, f.into_inner(), true).await
 }
 
@@ -58,52 +62,17 @@ async fn logout(
     req: &HttpRequest,
     pairs: Vec<(String, String)>,
     posted: bool,
-) -> HttpResponse {
-    let params: HashMap<String, String> = match single_params(pairs) {
-        Ok(p) => p,
-        Err(e) => {
-            return message(
-                StatusCode::BAD_REQUEST,
-                "Sign-out request not valid",
-                &e,
-                vec![],
-            );
-        }
-    };
-    match logout_inner(oidc, req, &params, posted).await {
-        Ok(resp) => resp,
-        Err(e) if e.code == "temporarily_unavailable" => message(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Temporarily unavailable",
-            "Signing out is temporarily unavailable. Try again shortly.",
-            vec![],
-        ),
-        Err(e) => message(
-            StatusCode::BAD_REQUEST,
-            "Sign-out request not valid",
-            &e.description,
-            vec![],
-        ),
-    }
-}
-
-async fn logout_inner(
-    oidc: &Oidc,
-    req: &HttpRequest,
-    params: &HashMap<String, String>,
-    posted: bool,
-) -> Result<HttpResponse, OAuthError> {
+) -> Result<HttpResponse, PageError> {
+    let params: HashMap<String, String> = single_params(pairs).map_err(not_valid)?;
     let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
     // The hint may have expired: that is normal at logout; its signature and issuer still count.
     let hint = match get("id_token_hint") {
         Some(t) => match oidc.keys.verify_allowing_expired(t).await {
             Ok(v) if v.typ.as_deref() != Some("at+jwt") => Some(v.claims),
-            Ok(_) | Err(super::keys::KeyError::Rejected(_)) => {
-                return Err(OAuthError::invalid_request(
-                    "id_token_hint is not an ID token we issued",
-                ));
+            Ok(_) | Err(KeyError::Rejected(_)) => {
+                return Err(not_valid("id_token_hint is not an ID token we issued"));
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(PageError::unavailable(e)),
         },
         None => None,
     };
@@ -115,13 +84,11 @@ async fn logout_inner(
     if let (Some(a), Some(b)) = (&hinted_client, get("client_id"))
         && a != b
     {
-        return Err(OAuthError::invalid_request(
-            "client_id does not match the id_token_hint",
-        ));
+        return Err(not_valid("client_id does not match the id_token_hint"));
     }
     let client_id = hinted_client.or_else(|| get("client_id").map(str::to_owned));
     let client: Option<Client> = match &client_id {
-        Some(id) => oidc.find_client(id).await?,
+        Some(id) => oidc.find_client(id).await.map_err(refused)?,
         None => None,
     };
     let redirect = match get("post_logout_redirect_uri") {
@@ -133,7 +100,7 @@ async fn logout_inner(
                     .any(|r| r.as_str() == uri)
             });
             if !registered {
-                return Err(OAuthError::invalid_request(
+                return Err(not_valid(
                     "post_logout_redirect_uri is not registered for this client",
                 ));
             }
@@ -156,9 +123,13 @@ async fn logout_inner(
                 .and_then(|h| h.get("sub"))
                 .and_then(Value::as_str);
             sub == Some(c.user.id.to_string().as_str())
-                && oidc.live_family(family).await?.is_some_and(|(record, _)| {
-                    record.session_id == c.session.id && record.user_id == c.user.id
-                })
+                && oidc
+                    .live_family(family)
+                    .await
+                    .map_err(refused)?
+                    .is_some_and(|(record, _)| {
+                        record.session_id == c.session.id && record.user_id == c.user.id
+                    })
         }
         _ => false,
     };
@@ -187,7 +158,7 @@ async fn logout_inner(
     // the ID token came from when it is this session's.
     if let Some(c) = &current {
         if hint_is_current && let Some(family) = hinted_family {
-            oidc.revoke_family(family).await?;
+            oidc.revoke_family(family).await.map_err(refused)?;
         }
         oidc.auth
             .sessions
@@ -196,14 +167,18 @@ async fn logout_inner(
     }
     let removal = vec![oidc.auth.cookies.removal(SESSION_COOKIE)];
     let Some(uri) = redirect else {
-        return Ok(message(
+        return Ok(page(
             StatusCode::OK,
-            "You have signed out",
-            "Your Portcullis session has ended.",
+            &MessagePage {
+                heading: "You have signed out",
+                text: "Your Portcullis session has ended.".into(),
+                link: "/start",
+                link_text: "Sign in again",
+            },
             removal,
         ));
     };
-    let mut url = url::Url::parse(&uri).map_err(|_| OAuthError::invalid_request("bad redirect"))?;
+    let mut url = url::Url::parse(&uri).map_err(|_| not_valid("bad redirect"))?;
     if let Some(state) = get("state") {
         url.query_pairs_mut().append_pair("state", state);
     }

@@ -2,6 +2,17 @@
 
 use askama::Template;
 pub use portcullis_auth::page::MessagePage;
+use portcullis_auth::page::PageError;
+
+use crate::error::OAuthError;
+
+/// The page for an [`OAuthError`] met where no client is answered (its redirect URI is not
+/// trusted, or the person is the one asking): only our own failures reach a page this way — a
+/// store or key unreachable, already logged with its cause where it became an `OAuthError` —
+/// so it is the 503 page, and the OAuth code is logged once more inside the request's span.
+pub(crate) fn unavailable(e: OAuthError) -> PageError {
+    PageError::unavailable(format!("{}: {}", e.code, e.description))
+}
 
 /// The device-authorization page: enter a user code, then allow or deny.
 #[derive(Debug, Template)]

@@ -8,10 +8,9 @@ use serde::Deserialize;
 
 use crate::Portal;
 use crate::pages::{ConnectedEntry, ConnectedPage};
-use crate::to_sign_in;
-use crate::{forbidden_form, unavailable};
-use portcullis_auth::Principal;
+use portcullis_auth::page::{CheckedForm, CsrfField};
 use portcullis_auth::web::{Csrf, page, see_other};
+use portcullis_auth::{PageError, Principal, SignedIn};
 use portcullis_oidc::consent::{ConsentError, describe_scopes};
 
 const DATE: &str = "%Y-%m-%d %H:%M UTC";
@@ -23,14 +22,8 @@ async fn connected_page(
     notice: Option<&str>,
     error: Option<&str>,
     status: StatusCode,
-) -> HttpResponse {
-    let consents = match portal.oidc.consents(current.user.id).await {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::warn!(error = %e, "could not list a person's consents");
-            return unavailable();
-        }
-    };
+) -> Result<HttpResponse, PageError> {
+    let consents = portal.oidc.consents(current.user.id).await?;
     let entries = consents
         .into_iter()
         .map(|c| ConnectedEntry {
@@ -49,7 +42,7 @@ async fn connected_page(
         notice: notice.map(str::to_owned),
         error: error.map(str::to_owned),
     };
-    page(status, &body, csrf.cookie.into_iter().collect())
+    Ok(page(status, &body, csrf.cookie.into_iter().collect()))
 }
 
 #[derive(Debug, Deserialize)]
@@ -62,12 +55,8 @@ pub async fn list(
     portal: web::Data<Portal>,
     req: HttpRequest,
     q: web::Query<ConnectedQuery>,
-) -> HttpResponse {
-    let current = match portal.auth.current(&req).await {
-        Ok(Some(c)) => c,
-        Ok(None) => return to_sign_in(&portal, &req),
-        Err(_) => return unavailable(),
-    };
+    current: SignedIn,
+) -> Result<HttpResponse, PageError> {
     let notice = q
         .revoked
         .is_some()
@@ -81,27 +70,26 @@ pub struct RevokeForm {
     client_id: String,
 }
 
-/// `POST /portal/connected/revoke`.
+impl CsrfField for RevokeForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// `POST /portal/connected/revoke`: the form is checked first, then the session.
 pub async fn revoke(
     portal: web::Data<Portal>,
     req: HttpRequest,
-    form: web::Form<RevokeForm>,
-) -> HttpResponse {
-    if !Csrf::verify(&portal.auth.cookies, &req, &form.csrf) {
-        return forbidden_form();
-    }
-    let current = match portal.auth.current(&req).await {
-        Ok(Some(c)) => c,
-        Ok(None) => return to_sign_in(&portal, &req),
-        Err(_) => return unavailable(),
-    };
+    form: CheckedForm<RevokeForm>,
+) -> Result<HttpResponse, PageError> {
+    let current = portal.auth.signed_in(&req).await?;
     let user = current.user.id;
     match portal
         .oidc
         .revoke_consent(Actor::User(user), user, &form.client_id)
         .await
     {
-        Ok(()) => see_other("/portal/connected?revoked=1", vec![]),
+        Ok(()) => Ok(see_other("/portal/connected?revoked=1", vec![])),
         Err(ConsentError::NotFound) => connected_page(
             &portal,
             &req,
@@ -113,10 +101,7 @@ pub async fn revoke(
             StatusCode::NOT_FOUND,
         )
         .await,
-        Err(e) => {
-            tracing::warn!(error = %e, "could not revoke a consent");
-            unavailable()
-        }
+        Err(e) => Err(PageError::unavailable(e)),
     }
 }
 

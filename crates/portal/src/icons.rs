@@ -9,49 +9,43 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use portcullis_domain::ApplicationId;
 
 use crate::Portal;
-use crate::unavailable;
+use portcullis_auth::PageError;
 
-/// `GET /applications/{applicationId}/icon`.
+/// `GET /applications/{applicationId}/icon`: without a session a bare 404 (an image, not a
+/// page to sign in from); a failure of ours is the 503 page.
 pub async fn icon(
     portal: web::Data<Portal>,
     req: HttpRequest,
     path: web::Path<String>,
-) -> HttpResponse {
+) -> Result<HttpResponse, PageError> {
     let not_found = || {
-        HttpResponse::NotFound()
+        Ok(HttpResponse::NotFound()
             .insert_header((header::CACHE_CONTROL, "no-store"))
-            .finish()
+            .finish())
     };
-    let current = match portal.auth.current(&req).await {
-        Ok(Some(c)) => c,
-        Ok(None) => return not_found(),
-        Err(_) => return unavailable(),
+    let Some(current) = portal.auth.current(&req).await? else {
+        return not_found();
     };
     let Ok(id) = path.parse::<uuid::Uuid>().map(ApplicationId::from_uuid) else {
         return not_found();
     };
-    let apps = match portal
+    let apps = portal
         .auth
         .directory
         .user_applications(current.user.id)
-        .await
-    {
-        Ok(a) => a,
-        Err(_) => return unavailable(),
-    };
+        .await?;
     if !apps.iter().any(|a| a.id == id) {
         return not_found();
     }
-    match portal.auth.directory.get_application_icon(id).await {
-        Ok(Some((content_type, body))) => HttpResponse::Ok()
-            .insert_header((header::CONTENT_TYPE, content_type))
-            .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-            .insert_header((header::CONTENT_SECURITY_POLICY, "default-src 'none'"))
-            .insert_header((header::CACHE_CONTROL, "private, max-age=300"))
-            .body(body),
-        Ok(None) => not_found(),
-        Err(_) => unavailable(),
-    }
+    let Some((content_type, body)) = portal.auth.directory.get_application_icon(id).await? else {
+        return not_found();
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, content_type))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((header::CONTENT_SECURITY_POLICY, "default-src 'none'"))
+        .insert_header((header::CACHE_CONTROL, "private, max-age=300"))
+        .body(body))
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

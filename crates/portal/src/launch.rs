@@ -10,9 +10,9 @@ use portcullis_domain::{Application, ApplicationId, ApplicationKind};
 
 use crate::Portal;
 use crate::accounts::{ContinueAction, continue_page};
-use crate::to_sign_in;
 use portcullis_auth::web::started_here;
-use portcullis_saml::{ServiceProvider, error_page, sso, unavailable};
+use portcullis_auth::{PageError, SignedIn};
+use portcullis_saml::{ServiceProvider, sso};
 
 /// Where a launched OIDC application is sent.
 pub fn oidc_launch_url(issuer: &str, app: &Application) -> Option<String> {
@@ -41,30 +41,22 @@ pub async fn launch(
     portal: web::Data<Portal>,
     req: HttpRequest,
     path: web::Path<String>,
-) -> HttpResponse {
-    let current = match portal.auth.current(&req).await {
-        Ok(Some(c)) => c,
-        Ok(None) => return to_sign_in(&portal, &req),
-        Err(_) => return unavailable(),
-    };
+    current: SignedIn,
+) -> Result<HttpResponse, PageError> {
     let not_yours = || {
-        error_page(
+        Err(PageError::cannot_complete(
             StatusCode::FORBIDDEN,
             "You are not assigned to this application. Ask your administrator for access.",
-        )
+        ))
     };
     let Ok(id) = path.parse::<uuid::Uuid>().map(ApplicationId::from_uuid) else {
         return not_yours();
     };
-    let apps = match portal
+    let apps = portal
         .auth
         .directory
         .user_applications(current.user.id)
-        .await
-    {
-        Ok(a) => a,
-        Err(_) => return unavailable(),
-    };
+        .await?;
     let Some(app) = apps.into_iter().find(|a| a.id == id && a.enabled) else {
         tracing::info!(application = %id, "refused a launch: the person is not assigned");
         return not_yours();
@@ -72,27 +64,27 @@ pub async fn launch(
     // Like the console link: a launch another site started (`Sec-Fetch-Site: cross-site` or
     // `same-site`) is confirmed first, so no site can make the browser post an assertion.
     if !started_here(&req) {
-        return continue_page(
+        return Ok(continue_page(
             &portal,
             &req,
             format!("Open {}", app.name),
             format!("Another site sent you here. Sign in to {} now?", app.name),
             ContinueAction::Link(req.path().to_owned()),
             "Open the application",
-        );
+        ));
     }
     let cannot = || {
-        error_page(
+        Err(PageError::cannot_complete(
             StatusCode::CONFLICT,
             "This application is not configured for launching from the portal yet.",
-        )
+        ))
     };
     match app.kind {
         ApplicationKind::Oidc => match oidc_launch_url(&portal.auth.issuer_url(), &app) {
-            Some(url) => HttpResponse::Found()
+            Some(url) => Ok(HttpResponse::Found()
                 .insert_header((header::LOCATION, url))
                 .insert_header((header::CACHE_CONTROL, "no-store"))
-                .finish(),
+                .finish()),
             None => cannot(),
         },
         ApplicationKind::Saml => {

@@ -1,7 +1,6 @@
 //! The pages of this surface (askama templates in `templates/`, extending the shared `base.html`).
 
 use askama::Template;
-pub use portcullis_auth::page::MessagePage;
 use portcullis_oidc::pages::ScopeLine;
 
 /// One account on the Accounts tab with the roles the person holds there.

@@ -21,7 +21,7 @@ pub mod xml;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::http::{StatusCode, header};
+use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -30,7 +30,6 @@ use portcullis_domain::{Application, ApplicationKind, PageRequest, SamlSettings}
 use portcullis_auth::Auth;
 use portcullis_auth::derive::derive;
 use portcullis_auth::keys::KeyConfig;
-use portcullis_auth::page::MessagePage;
 
 /// SAML settings from the server's configuration.
 #[derive(Debug, Clone)]
@@ -162,18 +161,6 @@ impl Saml {
             }
         }
     }
-}
-
-/// A page for a request that cannot be answered to the SP (its ACS is not trusted yet).
-pub fn error_page(status: StatusCode, text: impl Into<String>) -> HttpResponse {
-    MessagePage::to_portal(status, "This sign-in request cannot be completed", text)
-}
-
-pub fn unavailable() -> HttpResponse {
-    error_page(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "Sign-in is temporarily unavailable. Try again shortly.",
-    )
 }
 
 const POST_SCRIPT: &str = include_str!("../static/saml-post.js");

@@ -20,12 +20,12 @@ use portcullis_sessions::SessionToken;
 
 use crate::Saml;
 use crate::response::{self, REQUEST_DENIED, REQUESTER, SUCCESS, UNKNOWN_PRINCIPAL};
-use crate::sso::{Binding, authenticate, inbound, inbound_redirect, refusal_text};
-use crate::xml::{self, LogoutRequest};
-use crate::{ServiceProvider, auto_post, error_page, unavailable};
-use portcullis_auth::Principal;
+use crate::sso::{Binding, authenticate, inbound, inbound_redirect, refusal_text, refused};
+use crate::xml::{self, LogoutRequest, XmlError};
+use crate::{ServiceProvider, auto_post};
 use portcullis_auth::page::MessagePage;
 use portcullis_auth::web::{SESSION_COOKIE, page};
+use portcullis_auth::{PageError, Principal};
 
 /// LogoutRequest IDs seen, per SP, for as long as their `IssueInstant` is acceptable.
 const SEEN_NS: &str = "saml-logout-id";
@@ -60,11 +60,11 @@ pub async fn remember_transient(
 }
 
 /// `GET /saml/slo` (HTTP-Redirect).
-pub async fn slo_redirect(saml: web::Data<Saml>, req: HttpRequest) -> HttpResponse {
-    let (xml, query) = match inbound_redirect(req.query_string()) {
-        Ok(m) => m,
-        Err(r) => return *r,
-    };
+pub async fn slo_redirect(
+    saml: web::Data<Saml>,
+    req: HttpRequest,
+) -> Result<HttpResponse, PageError> {
+    let (xml, query) = inbound_redirect(req.query_string())?;
     let relay_state = query.relay_state();
     handle(
         &saml,
@@ -81,11 +81,8 @@ pub async fn slo_post(
     saml: web::Data<Saml>,
     req: HttpRequest,
     form: web::Form<Vec<(String, String)>>,
-) -> HttpResponse {
-    let (xml, relay_state) = match inbound(form.into_inner(), xml::decode_post) {
-        Ok(m) => m,
-        Err(r) => return *r,
-    };
+) -> Result<HttpResponse, PageError> {
+    let (xml, relay_state) = inbound(form.into_inner(), xml::decode_post)?;
     handle(&saml, &req, xml, relay_state, &Binding::Post).await
 }
 
@@ -93,7 +90,14 @@ pub async fn slo_post(
 enum Refusal {
     /// `Requester` with this second-level status, and why (for the log).
     Status(&'static str, &'static str),
-    Unavailable,
+    /// A store of ours failed: the person's 503 page (its cause logged there).
+    Unavailable(PageError),
+}
+
+impl From<portcullis_sessions::SessionError> for Refusal {
+    fn from(e: portcullis_sessions::SessionError) -> Self {
+        Self::Unavailable(e.into())
+    }
 }
 
 /// The checks of a LogoutRequest from `sp`: `Ok(Some(token))` is the session to end, `Ok(None)`
@@ -139,15 +143,13 @@ async fn check(
         return Err(deny("wrong Destination"));
     }
     let seen_key = format!("{}|{id}", sp.settings.entity_id);
-    match saml
+    let first = saml
         .auth
         .sessions
         .put_if_absent(SEEN_NS, &seen_key, b"1", saml.config.max_clock_skew * 2)
-        .await
-    {
-        Ok(true) => {}
-        Ok(false) => return Err(deny("replayed request ID")),
-        Err(_) => return Err(Refusal::Unavailable),
+        .await?;
+    if !first {
+        return Err(deny("replayed request ID"));
     }
     let Some(name_id) = request
         .name_id
@@ -157,12 +159,7 @@ async fn check(
     else {
         return Err(deny("no NameID"));
     };
-    let Some(current) = saml
-        .auth
-        .current(req)
-        .await
-        .map_err(|_| Refusal::Unavailable)?
-    else {
+    let Some(current) = saml.auth.current(req).await? else {
         return Ok(None);
     };
     let index = saml.saml_session_index(&current.session.id.to_string());
@@ -196,16 +193,15 @@ async fn names(
 ) -> Result<bool, Refusal> {
     let entity_id = &sp.settings.entity_id;
     match sp.settings.name_id_format {
-        NameIdFormat::Transient => saml
+        NameIdFormat::Transient => Ok(saml
             .auth
             .sessions
             .get(
                 TRANSIENT_NS,
                 &transient_key(session_index, entity_id, name_id),
             )
-            .await
-            .map(|v| v.is_some())
-            .map_err(|_| Refusal::Unavailable),
+            .await?
+            .is_some()),
         format => Ok(response::name_id(format, &current.user, entity_id, &saml.names) == name_id),
     }
 }
@@ -216,40 +212,31 @@ async fn handle(
     xml: String,
     relay_state: Option<String>,
     binding: &Binding<'_>,
-) -> HttpResponse {
-    let issuer = match xml::parse_logout_request(&xml) {
-        Ok(r) => r.issuer.and_then(|i| i.value).unwrap_or_default(),
-        Err(e) => return error_page(StatusCode::BAD_REQUEST, refusal_text(&e)),
+) -> Result<HttpResponse, PageError> {
+    let not_xml = |e: XmlError| refused(StatusCode::BAD_REQUEST, refusal_text(&e));
+    let issuer = xml::parse_logout_request(&xml)
+        .map_err(not_xml)?
+        .issuer
+        .and_then(|i| i.value)
+        .unwrap_or_default();
+    let Some(sp) = saml.find_service_provider(issuer.trim()).await? else {
+        return Err(refused(
+            StatusCode::BAD_REQUEST,
+            "The application asking to sign you out is not known here.",
+        ));
     };
-    let sp = match saml.find_service_provider(issuer.trim()).await {
-        Ok(Some(sp)) => sp,
-        Ok(None) => {
-            return error_page(
-                StatusCode::BAD_REQUEST,
-                "The application asking to sign you out is not known here.",
-            );
-        }
-        Err(_) => return unavailable(),
-    };
-    let xml = match authenticate(&sp, binding, xml, "LogoutRequest") {
-        Ok(x) => x,
-        Err(text) => return error_page(StatusCode::BAD_REQUEST, text),
-    };
-    let request = match xml::parse_logout_request(&xml) {
-        Ok(r) => r,
-        Err(e) => return error_page(StatusCode::BAD_REQUEST, refusal_text(&e)),
-    };
+    let xml = authenticate(&sp, binding, xml, "LogoutRequest")
+        .map_err(|text| refused(StatusCode::BAD_REQUEST, text))?;
+    let request = xml::parse_logout_request(&xml).map_err(not_xml)?;
     let status = match check(saml, req, &sp, &request, &xml).await {
         Ok(session) => {
             if let Some(token) = session {
-                if saml.auth.sessions.revoke_token(&token).await.is_err() {
-                    return unavailable();
-                }
+                saml.auth.sessions.revoke_token(&token).await?;
                 tracing::info!(application = %sp.app.id, "ended a portal session by SAML single logout");
             }
             None
         }
-        Err(Refusal::Unavailable) => return unavailable(),
+        Err(Refusal::Unavailable(e)) => return Err(e),
         Err(Refusal::Status(second, why)) => {
             tracing::info!(application = %sp.app.id, "refused a LogoutRequest: {why}");
             Some(second)
@@ -308,7 +295,7 @@ impl Reply<'_> {
         status: &str,
         second: Option<&str>,
         removal: Option<Cookie<'static>>,
-    ) -> HttpResponse {
+    ) -> Result<HttpResponse, PageError> {
         let Some(slo_url) = self
             .sp
             .settings
@@ -317,7 +304,7 @@ impl Reply<'_> {
             .map(|u| u.as_str().to_owned())
         else {
             return match removal {
-                Some(removal) => page(
+                Some(removal) => Ok(page(
                     StatusCode::OK,
                     &MessagePage {
                         heading: "You are signed out",
@@ -326,19 +313,17 @@ impl Reply<'_> {
                         link_text: "Sign in again",
                     },
                     vec![removal],
-                ),
-                None => error_page(
+                )),
+                None => Err(refused(
                     StatusCode::BAD_REQUEST,
                     "This sign-out request was refused: it is not current, or it is not about \
                      you. You are still signed in.",
-                ),
+                )),
             };
         };
-        let Ok(key) = saml.keys.signing_key().await else {
-            return unavailable();
-        };
+        let key = crate::sso::signing_key(saml).await?;
         let post = reply_by_post(&self.sp.settings.slo_bindings, self.binding);
-        let Ok(body) = response::logout_response(
+        let body = response::logout_response(
             &saml.saml_entity_id(),
             &slo_url,
             self.in_response_to,
@@ -346,15 +331,14 @@ impl Reply<'_> {
             saml.auth.clock.now(),
             &key,
             post,
-        ) else {
-            return unavailable();
-        };
+        )
+        .map_err(PageError::unavailable)?;
         if post {
             let mut resp = auto_post(&slo_url, "SAMLResponse", &body, self.relay_state);
             if let Some(removal) = &removal {
-                let _ = resp.add_cookie(removal);
+                resp.add_cookie(removal).map_err(PageError::unavailable)?;
             }
-            return resp;
+            return Ok(resp);
         }
         let enc = |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
         let mut signed = format!("SAMLResponse={}", enc(&xml::encode_redirect(&body)));
@@ -362,9 +346,7 @@ impl Reply<'_> {
             signed.push_str(&format!("&RelayState={}", enc(r)));
         }
         signed.push_str(&format!("&SigAlg={}", enc(xml::RSA_SHA256)));
-        let Ok(signature) = xml::sign_query(&signed, key.key_der()) else {
-            return unavailable();
-        };
+        let signature = xml::sign_query(&signed, key.key_der()).map_err(PageError::unavailable)?;
         let sep = if slo_url.contains('?') { '&' } else { '?' };
         let mut resp = HttpResponse::Found();
         resp.insert_header((
@@ -375,6 +357,6 @@ impl Reply<'_> {
         if let Some(removal) = removal {
             resp.cookie(removal);
         }
-        resp.finish()
+        Ok(resp.finish())
     }
 }

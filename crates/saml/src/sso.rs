@@ -4,6 +4,8 @@
 //! A checked request is parked under a random key and the person continues at `/saml/continue`
 //! (through sign-in when needed), where the Response is issued once.
 
+use std::sync::Arc;
+
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -12,9 +14,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::Saml;
 use crate::binding::RedirectQuery;
+use crate::keys::SamlKey;
 use crate::response::{self, REQUEST_DENIED, REQUESTER, RESPONDER};
 use crate::xml::{self, XmlError};
-use crate::{ServiceProvider, auto_post, error_page, unavailable};
+use crate::{ServiceProvider, auto_post};
+use portcullis_auth::PageError;
 
 const PENDING_NS: &str = "saml-pending";
 const SEEN_NS: &str = "saml-request-id";
@@ -24,8 +28,8 @@ const SEEN_NS: &str = "saml-request-id";
 pub fn inbound(
     pairs: Vec<(String, String)>,
     decode: fn(&str) -> Result<String, XmlError>,
-) -> Result<(String, Option<String>), Box<HttpResponse>> {
-    let refuse = |text: String| Box::new(error_page(StatusCode::BAD_REQUEST, text));
+) -> Result<(String, Option<String>), PageError> {
+    let refuse = |text: String| refused(StatusCode::BAD_REQUEST, text);
     let mut p = portcullis_auth::web::single_params(pairs).map_err(|e| refuse(format!("{e}.")))?;
     let Some(message) = p.remove("SAMLRequest") else {
         return Err(refuse("The request has no SAMLRequest.".into()));
@@ -36,14 +40,19 @@ pub fn inbound(
 
 /// A Redirect-binding message from the raw query: the decoded XML, the parsed query (whose
 /// signature [`authenticate`] checks over the octets as received), or the error page to show.
-pub fn inbound_redirect(raw_query: &str) -> Result<(String, RedirectQuery), Box<HttpResponse>> {
-    let refuse = |text: String| Box::new(error_page(StatusCode::BAD_REQUEST, text));
+pub fn inbound_redirect(raw_query: &str) -> Result<(String, RedirectQuery), PageError> {
+    let refuse = |text: String| refused(StatusCode::BAD_REQUEST, text);
     let query = RedirectQuery::parse(raw_query, "SAMLRequest").map_err(refuse)?;
     let Some(message) = query.message() else {
         return Err(refuse("The request has no SAMLRequest.".into()));
     };
     let xml = xml::decode_redirect(message).map_err(|e| refuse(refusal_text(&e)))?;
     Ok((xml, query))
+}
+
+/// A request that cannot be answered to the SP (its ACS is not trusted yet), told to the person.
+pub fn refused(status: StatusCode, text: impl Into<String>) -> PageError {
+    PageError::cannot_complete(status, text)
 }
 
 /// How an inbound message arrived.
@@ -131,11 +140,11 @@ pub struct Pending {
 }
 
 /// `GET /saml/sso` (HTTP-Redirect binding).
-pub async fn sso_redirect(saml: web::Data<Saml>, req: HttpRequest) -> HttpResponse {
-    let (xml, query) = match inbound_redirect(req.query_string()) {
-        Ok(m) => m,
-        Err(r) => return *r,
-    };
+pub async fn sso_redirect(
+    saml: web::Data<Saml>,
+    req: HttpRequest,
+) -> Result<HttpResponse, PageError> {
+    let (xml, query) = inbound_redirect(req.query_string())?;
     let relay_state = query.relay_state();
     handle(
         &saml,
@@ -150,11 +159,8 @@ pub async fn sso_redirect(saml: web::Data<Saml>, req: HttpRequest) -> HttpRespon
 pub async fn sso_post(
     saml: web::Data<Saml>,
     form: web::Form<Vec<(String, String)>>,
-) -> HttpResponse {
-    let (xml, relay_state) = match inbound(form.into_inner(), xml::decode_post) {
-        Ok(m) => m,
-        Err(r) => return *r,
-    };
+) -> Result<HttpResponse, PageError> {
+    let (xml, relay_state) = inbound(form.into_inner(), xml::decode_post)?;
     handle(&saml, xml, relay_state, &Binding::Post).await
 }
 
@@ -164,34 +170,26 @@ async fn handle(
     xml: String,
     relay_state: Option<String>,
     binding: &Binding<'_>,
-) -> HttpResponse {
+) -> Result<HttpResponse, PageError> {
+    let not_xml = |e: XmlError| refused(StatusCode::BAD_REQUEST, refusal_text(&e));
     // Only the Issuer is read from the unauthenticated message, to find whose key checks it.
-    let issuer = match xml::parse_authn_request(&xml) {
-        Ok(r) => r.issuer.and_then(|i| i.value).unwrap_or_default(),
-        Err(e) => return error_page(StatusCode::BAD_REQUEST, refusal_text(&e)),
+    let issuer = xml::parse_authn_request(&xml)
+        .map_err(not_xml)?
+        .issuer
+        .and_then(|i| i.value)
+        .unwrap_or_default();
+    let Some(sp) = saml.find_service_provider(issuer.trim()).await? else {
+        tracing::info!("refused an AuthnRequest from an unknown service provider");
+        return Err(refused(
+            StatusCode::BAD_REQUEST,
+            "The application asking you to sign in is not known here, or is disabled.",
+        ));
     };
-    let sp = match saml.find_service_provider(issuer.trim()).await {
-        Ok(Some(sp)) => sp,
-        Ok(None) => {
-            tracing::info!("refused an AuthnRequest from an unknown service provider");
-            return error_page(
-                StatusCode::BAD_REQUEST,
-                "The application asking you to sign in is not known here, or is disabled.",
-            );
-        }
-        Err(_) => return unavailable(),
-    };
-    let xml = match authenticate(&sp, binding, xml, "AuthnRequest") {
-        Ok(x) => x,
-        Err(text) => {
-            tracing::info!(application = %sp.app.id, "refused an AuthnRequest: {text}");
-            return error_page(StatusCode::BAD_REQUEST, text);
-        }
-    };
-    let request = match xml::parse_authn_request(&xml) {
-        Ok(r) => r,
-        Err(e) => return error_page(StatusCode::BAD_REQUEST, refusal_text(&e)),
-    };
+    let xml = authenticate(&sp, binding, xml, "AuthnRequest").map_err(|text| {
+        tracing::info!(application = %sp.app.id, "refused an AuthnRequest: {text}");
+        refused(StatusCode::BAD_REQUEST, text)
+    })?;
+    let request = xml::parse_authn_request(&xml).map_err(not_xml)?;
     let acs_url = match (
         request.assertion_consumer_service_url.as_deref(),
         request.assertion_consumer_service_index,
@@ -212,10 +210,10 @@ async fn handle(
     };
     let Some(acs_url) = acs_url else {
         tracing::info!(application = %sp.app.id, "refused an AuthnRequest: unregistered ACS");
-        return error_page(
+        return Err(refused(
             StatusCode::BAD_REQUEST,
             "The application asked for the answer to go to an address it has not registered.",
-        );
+        ));
     };
     // From here on the ACS is trusted: problems go back to the SP.
     let now = saml.auth.clock.now();
@@ -247,7 +245,7 @@ async fn handle(
         return fail("bad ID").await;
     }
     let seen_key = format!("{}|{}", sp.settings.entity_id, request.id);
-    match saml
+    let first = saml
         .auth
         .sessions
         .put_if_absent(
@@ -256,11 +254,9 @@ async fn handle(
             b"1",
             saml.config.max_clock_skew * 2 + saml.config.pending_lifetime,
         )
-        .await
-    {
-        Ok(true) => {}
-        Ok(false) => return fail("replayed request ID").await,
-        Err(_) => return unavailable(),
+        .await?;
+    if !first {
+        return fail("replayed request ID").await;
     }
     let pending = Pending {
         application_id: sp.app.id,
@@ -271,19 +267,12 @@ async fn handle(
         login_after: request.force_authn.unwrap_or(false).then_some(now),
     };
     let key = portcullis_auth::web::random_token(24);
-    let Ok(bytes) = serde_json::to_vec(&pending) else {
-        return unavailable();
-    };
-    if saml
-        .auth
+    let bytes = serde_json::to_vec(&pending).map_err(PageError::unavailable)?;
+    saml.auth
         .sessions
         .put(PENDING_NS, &key, &bytes, saml.config.pending_lifetime)
-        .await
-        .is_err()
-    {
-        return unavailable();
-    }
-    found(&format!("/saml/continue?r={key}"))
+        .await?;
+    Ok(found(&format!("/saml/continue?r={key}")))
 }
 
 fn found(location: &str) -> HttpResponse {
@@ -291,6 +280,14 @@ fn found(location: &str) -> HttpResponse {
         .insert_header((header::LOCATION, location))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .finish()
+}
+
+/// The key to sign with; a failure of ours is the 503 page.
+pub(crate) async fn signing_key(saml: &Saml) -> Result<Arc<SamlKey>, PageError> {
+    saml.keys
+        .signing_key()
+        .await
+        .map_err(PageError::unavailable)
 }
 
 /// A signed status-only Response posted to the SP.
@@ -302,11 +299,9 @@ pub async fn status_response(
     second: Option<&str>,
     relay_state: Option<&str>,
     now: DateTime<Utc>,
-) -> HttpResponse {
-    let Ok(key) = saml.keys.signing_key().await else {
-        return unavailable();
-    };
-    match response::status_only(
+) -> Result<HttpResponse, PageError> {
+    let key = signing_key(saml).await?;
+    let xml = response::status_only(
         &saml.saml_entity_id(),
         acs_url,
         in_response_to,
@@ -314,10 +309,9 @@ pub async fn status_response(
         second,
         now,
         &key,
-    ) {
-        Ok(xml) => auto_post(acs_url, "SAMLResponse", &xml, relay_state),
-        Err(_) => unavailable(),
-    }
+    )
+    .map_err(PageError::unavailable)?;
+    Ok(auto_post(acs_url, "SAMLResponse", &xml, relay_state))
 }
 
 #[derive(Debug, Deserialize)]
@@ -330,32 +324,33 @@ pub async fn continue_sign_in(
     saml: web::Data<Saml>,
     req: HttpRequest,
     q: web::Query<ContinueQuery>,
-) -> HttpResponse {
+) -> Result<HttpResponse, PageError> {
     let gone = || {
-        error_page(
+        Err(refused(
             StatusCode::BAD_REQUEST,
             "This sign-in request has expired or was already answered. Start again from the application.",
-        )
+        ))
     };
-    let pending: Pending = match saml.auth.sessions.get(PENDING_NS, &q.r).await {
-        Ok(Some(b)) => match serde_json::from_slice(&b) {
-            Ok(p) => p,
-            Err(_) => return gone(),
-        },
-        Ok(None) => return gone(),
-        Err(_) => return unavailable(),
+    let Some(pending) = saml
+        .auth
+        .sessions
+        .get(PENDING_NS, &q.r)
+        .await?
+        .and_then(|b| serde_json::from_slice::<Pending>(&b).ok())
+    else {
+        return gone();
     };
-    let current = match saml.auth.current(&req).await {
-        Ok(c) => c,
-        Err(_) => return unavailable(),
-    };
+    let current = saml.auth.current(&req).await?;
     let fresh = current
         .as_ref()
         .filter(|c| pending.login_after.is_none_or(|t| c.session.created_at > t));
     let now = saml.auth.clock.now();
     let Some(current) = fresh else {
         if pending.is_passive {
-            let _ = saml.auth.sessions.delete(PENDING_NS, &q.r).await;
+            if let Err(e) = saml.auth.sessions.delete(PENDING_NS, &q.r).await {
+                // It expires on its own; the SP is answered either way.
+                tracing::warn!(error = %e, "could not forget an answered passive request");
+            }
             return status_response(
                 &saml,
                 &pending.acs_url,
@@ -373,13 +368,11 @@ pub async fn continue_sign_in(
         if current.is_some() {
             start.append_pair("reauth", "1");
         }
-        return found(&format!("/start?{}", start.finish()));
+        return Ok(found(&format!("/start?{}", start.finish())));
     };
     // Single use: of two tabs continuing the same request, one answers.
-    match saml.auth.sessions.take(PENDING_NS, &q.r).await {
-        Ok(Some(_)) => {}
-        Ok(None) => return gone(),
-        Err(_) => return unavailable(),
+    if saml.auth.sessions.take(PENDING_NS, &q.r).await?.is_none() {
+        return gone();
     }
     let sp = match saml
         .auth
@@ -392,7 +385,7 @@ pub async fn continue_sign_in(
             None => return gone(),
         },
         Ok(_) | Err(portcullis_store::StoreError::NotFound(_)) => return gone(),
-        Err(_) => return unavailable(),
+        Err(e) => return Err(e.into()),
     };
     issue(
         &saml,
@@ -413,12 +406,15 @@ pub async fn issue(
     acs_url: &str,
     request_id: Option<&str>,
     relay_state: Option<&str>,
-) -> HttpResponse {
+) -> Result<HttpResponse, PageError> {
     let now = saml.auth.clock.now();
-    let assigned = match saml.auth.directory.user_applications(current.user.id).await {
-        Ok(apps) => apps.iter().any(|a| a.id == sp.app.id),
-        Err(_) => return unavailable(),
-    };
+    let assigned = saml
+        .auth
+        .directory
+        .user_applications(current.user.id)
+        .await?
+        .iter()
+        .any(|a| a.id == sp.app.id);
     if !assigned {
         tracing::info!(application = %sp.app.id, "refused an assertion: the person is not assigned to the application");
         return status_response(
@@ -438,16 +434,17 @@ pub async fn issue(
         .iter()
         .any(|m| m.value == "${user:groups}")
     {
-        match saml.auth.directory.list_user_groups(current.user.id).await {
-            Ok(g) => g.into_iter().map(|g| g.name.to_string()).collect(),
-            Err(_) => return unavailable(),
-        }
+        saml.auth
+            .directory
+            .list_user_groups(current.user.id)
+            .await?
+            .into_iter()
+            .map(|g| g.name.to_string())
+            .collect()
     } else {
         Vec::new()
     };
-    let Ok(key) = saml.keys.signing_key().await else {
-        return unavailable();
-    };
+    let key = signing_key(saml).await?;
     let name_id = response::name_id(
         sp.settings.name_id_format,
         &current.user,
@@ -455,18 +452,15 @@ pub async fn issue(
         &saml.names,
     );
     let session_index = saml.saml_session_index(&current.session.id.to_string());
-    if sp.settings.name_id_format == portcullis_domain::NameIdFormat::Transient
-        && crate::slo::remember_transient(
+    if sp.settings.name_id_format == portcullis_domain::NameIdFormat::Transient {
+        crate::slo::remember_transient(
             saml,
             &session_index,
             &sp.settings.entity_id,
             &name_id,
             current.session.expires_at,
         )
-        .await
-        .is_err()
-    {
-        return unavailable();
+        .await?;
     }
     let grant = response::Grant {
         issuer: &saml.saml_entity_id(),
@@ -483,11 +477,7 @@ pub async fn issue(
         },
         now,
     };
-    match response::success(&grant, &key) {
-        Ok(xml) => {
-            tracing::info!(application = %sp.app.id, user = %current.user.id, "issued a SAML assertion");
-            auto_post(acs_url, "SAMLResponse", &xml, relay_state)
-        }
-        Err(_) => unavailable(),
-    }
+    let xml = response::success(&grant, &key).map_err(PageError::unavailable)?;
+    tracing::info!(application = %sp.app.id, user = %current.user.id, "issued a SAML assertion");
+    Ok(auto_post(acs_url, "SAMLResponse", &xml, relay_state))
 }
