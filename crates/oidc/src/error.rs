@@ -116,7 +116,8 @@ impl From<portcullis_sessions::SessionError> for OAuthError {
 
 impl From<portcullis_sessions::grants::GrantError> for OAuthError {
     fn from(e: portcullis_sessions::grants::GrantError) -> Self {
-        tracing::warn!(error = %e, "grant store failed during an OAuth request");
+        let cause = std::error::Error::source(&e).map(ToString::to_string);
+        tracing::warn!(error = %e, cause = ?cause, "grant store failed during an OAuth request");
         Self::unavailable()
     }
 }
