@@ -296,6 +296,52 @@ async fn credentials_last_the_permission_sets_duration_and_are_audited() {
     assert_eq!(events[0].actor, format!("user:{}", f.user));
 }
 
+/// The portal page's caller, from the principal the portal resolved: its credentials are
+/// audited with client `portal` and counted `via` the portal.
+#[tokio::test]
+async fn page_callers_are_audited_as_the_portal() {
+    let f = Fixture::new(BrokerConfig::default()).await;
+    let acct = f.account("111111111111").await;
+    f.grant(&acct, "Admin", 1).await;
+    let token = portcullis_sessions::SessionToken::from_presented(f.session_token.clone());
+    let principal = portcullis_auth::Principal {
+        session: f.sessions.get_session(&token).await.unwrap().unwrap(),
+        user: f.directory.get_user(f.user).await.unwrap(),
+    };
+    let caller = f.broker.caller_for_page(&principal);
+    assert_eq!(caller.channel(), &crate::Channel::PortalPage);
+    assert_eq!(
+        (caller.client_id(), caller.channel().via()),
+        ("portal", "portal")
+    );
+    let admin = role_name("Admin");
+    f.broker.check_held(&caller, &acct, &admin).await.unwrap();
+    let r = f
+        .broker
+        .check_held(&caller, &acct, &role_name("ReadOnly"))
+        .await;
+    assert!(matches!(r, Err(BrokerError::NotFound(_))), "{r:?}");
+    let c = f
+        .broker
+        .get_role_credentials(&caller, &acct, &admin)
+        .await
+        .unwrap();
+    let claims = f.broker.keys.open_token(&c.session_token).unwrap();
+    assert_eq!(claims.client_id, "portal");
+    let events = f
+        .directory
+        .list_audit_events(&AuditFilter::default(), PageRequest::default())
+        .await
+        .unwrap()
+        .items;
+    let issued = events
+        .iter()
+        .find(|e| e.action == "broker.credentials.issue")
+        .and_then(|e| e.details.clone())
+        .unwrap();
+    assert!(issued.contains(r#""clientId":"portal""#), "{issued}");
+}
+
 // ------------------------------------------------------------------------------------------
 // The portal API's operations
 

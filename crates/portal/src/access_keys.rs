@@ -4,9 +4,10 @@
 //!
 //! `POST /portal/accounts/{account_id}/roles/{role}/credentials` (the Accounts tab's form, with
 //! its CSRF token) mints role credentials — audited by the broker with client `portal` — and
-//! answers the page. The signed-in person is resolved once (the [`SignedIn`] extractor), the
-//! path parsed once, and the broker checks the entitlement once, as it mints. A plain `GET` of the same address mints nothing: it answers a one-button
+//! answers the page. A plain `GET` of the same address mints nothing: it answers a one-button
 //! page that asks first, so a link, a prefetch or a cross-site image cannot issue credentials.
+//! The signed-in person is resolved once (the [`SignedIn`] extractor), the path parsed once,
+//! and the broker checks the entitlement once (as it mints, for `POST`).
 //! Every answer is `Cache-Control: no-store` (`web::page`), so the secret stays out of caches.
 
 use actix_web::{HttpRequest, HttpResponse, web};
