@@ -8,7 +8,7 @@
 //! [`console`] for why) that asks first only when another site started the navigation.
 
 use actix_web::http::{StatusCode, header};
-use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use portcullis_domain::{Account, AccountId, Actor, NewAuditEvent, RoleName, SigningAlgorithm};
 use portcullis_store::StoreError;
 use serde::Deserialize;
@@ -54,35 +54,6 @@ impl Portal {
             Err(e) => Err(e.into()),
         }
     }
-}
-
-// ---- Kept only for `access_keys.rs` until it answers with `PageError` too. ----
-
-/// The 404 of an account or role the person does not hold — the same whether it exists or not.
-pub fn not_held() -> HttpResponse {
-    PageError::not_held().error_response()
-}
-
-/// The signed-in person, or the answer to give instead (sign-in with return, or 503).
-pub async fn signed_in(portal: &Portal, req: &HttpRequest) -> Result<Principal, HttpResponse> {
-    portal
-        .auth
-        .signed_in(req)
-        .await
-        .map_err(|e| e.error_response())
-}
-
-/// [`Portal::held_role`], answered as a response.
-pub async fn held_role(
-    portal: &Portal,
-    current: &Principal,
-    account_id: &str,
-    role: &str,
-) -> Result<(Account, RoleName), HttpResponse> {
-    portal
-        .held_role(current, account_id, role)
-        .await
-        .map_err(|e| e.error_response())
 }
 
 // ---- The console sign-in. ----

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use portcullis_auth::{Auth, PageError, SignedIn};
 use portcullis_broker::Broker;
 use portcullis_oidc::Oidc;
@@ -39,23 +39,6 @@ pub struct Portal {
 #[derive(Debug, Deserialize)]
 pub struct PortalQuery {
     tab: Option<String>,
-}
-
-// ---- Kept only for `access_keys.rs` until it answers with `PageError` too. ----
-
-/// Where a request without a valid session goes: sign-in, remembering where it was going.
-pub fn to_sign_in(portal: &Portal, req: &HttpRequest) -> HttpResponse {
-    PageError::sign_in(&portal.auth, req).error_response()
-}
-
-/// A page saying a store is unreachable (503).
-pub fn unavailable() -> HttpResponse {
-    PageError::unavailable("a store behind the portal is unreachable").error_response()
-}
-
-/// A form whose CSRF token is missing or wrong (403).
-pub fn forbidden_form() -> HttpResponse {
-    PageError::FormExpired.error_response()
 }
 
 // ---- The pages. ----
