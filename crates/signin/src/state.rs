@@ -115,10 +115,8 @@ pub enum Event {
     CodeVerified,
     /// A second factor was used (at `Mfa`) or registered (at `MfaRegistration`).
     SecondFactor(Factor),
-    /// A wrong code, its try already counted; `tries_left` after it.
+    /// A wrong code, its try already counted ([`tries`]); `tries_left` after it.
     WrongCode { tries_left: u32 },
-    /// Every try at this stage was used before this one.
-    TriesUsedUp,
 }
 
 /// What follows.
@@ -137,7 +135,7 @@ pub enum Transition {
     StartOver,
 }
 
-/// What [`tries`] decided before a code is checked.
+/// What [`tries`] decided before a code is checked (used up: the sign-in starts over).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Try {
     /// Check the code; if it is wrong, this many tries are left.
