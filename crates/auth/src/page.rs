@@ -50,6 +50,9 @@ pub enum PageError {
     /// The sign-in in progress expired or was never started: back to its first step.
     #[error("the sign-in expired")]
     Restart,
+    /// A sensitive change needs a recent sign-in: to `location`, which signs in again.
+    #[error("a recent sign-in is required")]
+    StepUp { location: &'static str },
     /// A form whose CSRF token is missing or wrong.
     #[error("the form's CSRF token did not match")]
     FormExpired,
@@ -144,7 +147,7 @@ impl PageError {
 impl ResponseError for PageError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::SignIn { .. } | Self::Restart => StatusCode::SEE_OTHER,
+            Self::SignIn { .. } | Self::Restart | Self::StepUp { .. } => StatusCode::SEE_OTHER,
             Self::FormExpired => StatusCode::FORBIDDEN,
             Self::Message { status, .. } => *status,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -167,6 +170,7 @@ impl ResponseError for PageError {
         match self {
             Self::SignIn { location, clear } => see_other(location, vec![(**clear).clone()]),
             Self::Restart => see_other("/start?restart=1", vec![]),
+            Self::StepUp { location } => see_other(location, vec![]),
             Self::FormExpired => message(
                 "This form has expired",
                 "For your security the form could not be accepted (it was stale or not sent by \

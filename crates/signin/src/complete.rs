@@ -1,20 +1,23 @@
-//! After the first factor: the MFA policy (prompt mode, what to do without a device, trusted
-//! browsers), then the portal session itself; and signing out.
+//! Answering the sign-in's transitions (`crate::state`): the MFA policy's inputs (prompt mode,
+//! what to do without a device, trusted browsers), saving the pending sign-in and sending the
+//! browser to its next stage, then the portal session itself; and signing out.
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use portcullis_auth::PageError;
 use portcullis_auth::derive::{hmac_sha256, hmac_sha256_verify};
-use portcullis_domain::{Actor, MfaPrompt, NewAuditEvent, NoDeviceAction, User, UserId};
+use portcullis_auth::page::CheckedForm;
+use portcullis_auth::web::{DEVICE_COOKIE, SESSION_COOKIE, SIGNIN_COOKIE, see_other};
+use portcullis_domain::{Actor, MfaPrompt, NewAuditEvent, User, UserId};
 use portcullis_sessions::{ClientInfo, NewSession};
+use portcullis_store::StoreError;
 use serde::Deserialize;
 
-use crate::Signin;
-use crate::flow::{Pending, Stage, forbidden_form, unavailable};
-use crate::pages::MessagePage;
-use portcullis_auth::web::{Csrf, DEVICE_COOKIE, SESSION_COOKIE, SIGNIN_COOKIE, page, see_other};
+use crate::state::{Pending, Policy, Stage, Transition, usable};
+use crate::{Signin, email_code, totp};
 
 /// What the trusted-device MAC covers besides the payload.
 const DEVICE_LABEL: &[u8] = b"portcullis trusted device v1";
@@ -63,79 +66,97 @@ impl Signin {
     }
 }
 
-fn blocked(text: &str) -> HttpResponse {
-    page(
-        StatusCode::FORBIDDEN,
-        &MessagePage {
-            heading: "You cannot sign in yet",
-            text: text.to_owned(),
-            link: "/start",
-            link_text: "Back to sign-in",
-        },
-        vec![],
-    )
+/// The policy requires a device, the person has none and may not register one (403).
+fn blocked() -> PageError {
+    PageError::Message {
+        status: StatusCode::FORBIDDEN,
+        heading: "You cannot sign in yet",
+        text: "Your administrator requires multi-factor authentication, and no MFA device is \
+               registered for you. Contact your administrator."
+            .into(),
+        link: "/start",
+        link_text: "Back to sign-in",
+    }
 }
 
-/// The first factor is done (password, or one-time password and a new password): apply the
-/// MFA policy, then finish.
-pub async fn after_first_factor(
+impl Signin {
+    /// What the MFA policy says for `user` on this browser; the devices are only listed when
+    /// the policy prompts at all.
+    pub(crate) async fn mfa_policy(
+        &self,
+        req: &HttpRequest,
+        user: UserId,
+    ) -> Result<Policy, StoreError> {
+        let settings = self.auth.directory.get_settings().await?;
+        let policy = &settings.mfa;
+        let trusted_device =
+            policy.prompt() == MfaPrompt::ContextChange && self.is_trusted_device(req, user);
+        let usable_device = Policy::prompts(policy.prompt(), trusted_device)
+            && self
+                .auth
+                .directory
+                .list_mfa_devices(user)
+                .await?
+                .iter()
+                .any(|d| usable(policy, d));
+        Ok(Policy {
+            prompt: policy.prompt(),
+            no_device: policy.no_device(),
+            trusted_device,
+            usable_device,
+        })
+    }
+
+    /// Forgets the pending sign-in and what waits beside it (an emailed code, a secret being
+    /// registered): its tries are used up.
+    pub(crate) async fn start_over(&self, id: &str) -> PageError {
+        self.drop_pending(id).await;
+        email_code::forget(self, id).await;
+        let _ = self
+            .auth
+            .sessions
+            .delete(totp::ENROL_NS, &totp::signin_key(id))
+            .await;
+        PageError::Restart
+    }
+}
+
+/// Answers a [`Transition`] of the pending sign-in `id`: saves it once and sends the browser to
+/// its next stage (emailing a code first when that is the stage), creates the portal session,
+/// or refuses. A `Retry` is answered by the page that shows the form, which has its message.
+pub(crate) async fn advance(
     signin: &Signin,
     req: &HttpRequest,
     id: &str,
-    mut pending: Pending,
+    transition: Transition,
     user: &User,
-) -> HttpResponse {
-    let settings = match signin.auth.directory.get_settings().await {
-        Ok(s) => s,
-        Err(_) => return unavailable(),
-    };
-    let policy = &settings.mfa;
-    let already_otp = pending.amr.iter().any(|m| m == "otp");
-    if policy.prompt() == MfaPrompt::Never
-        || (policy.prompt() == MfaPrompt::ContextChange && signin.is_trusted_device(req, user.id))
-    {
-        return finish(signin, req, id, pending, user).await;
-    }
-    let devices = match signin.auth.directory.list_mfa_devices(user.id).await {
-        Ok(d) => d,
-        Err(_) => return unavailable(),
-    };
-    if devices.iter().any(|d| crate::mfa::usable(policy, d)) {
-        return crate::mfa::start_challenge(signin, id, pending).await;
-    }
-    match policy.no_device() {
-        NoDeviceAction::Allow => finish(signin, req, id, pending, user).await,
-        NoDeviceAction::Block => blocked(
-            "Your administrator requires multi-factor authentication, and no MFA device is registered for you. \
-             Contact your administrator.",
-        ),
-        NoDeviceAction::RequireRegistration => {
-            crate::mfa::start_registration(signin, id, pending).await
+) -> Result<HttpResponse, PageError> {
+    match transition {
+        Transition::To(pending) if pending.stage == Stage::VerificationCode => {
+            email_code::send(signin, id, &pending, user).await?;
+            Ok(see_other(pending.stage.page(), vec![]))
         }
-        NoDeviceAction::EmailCode if already_otp => {
-            // The emailed one-time password already proved control of the mailbox.
-            finish(signin, req, id, pending, user).await
+        Transition::To(pending) => {
+            signin.save_pending(id, &pending).await?;
+            Ok(see_other(pending.stage.page(), vec![]))
         }
-        NoDeviceAction::EmailCode => {
-            pending.stage = Stage::VerificationCode;
-            crate::codes::send_code(signin, id, pending, user).await
-        }
+        Transition::Done(pending) => finish(signin, req, id, pending, user).await,
+        Transition::Blocked => Err(blocked()),
+        Transition::StartOver => Err(signin.start_over(id).await),
+        Transition::Retry { .. } => Err(PageError::Restart),
     }
 }
 
 /// Creates the portal session (a new token: no fixation) and sends the person on.
 #[tracing::instrument(skip_all)]
-pub async fn finish(
+async fn finish(
     signin: &Signin,
     req: &HttpRequest,
     id: &str,
     pending: Pending,
     user: &User,
-) -> HttpResponse {
-    let settings = match signin.auth.directory.get_settings().await {
-        Ok(s) => s,
-        Err(_) => return unavailable(),
-    };
+) -> Result<HttpResponse, PageError> {
+    let settings = signin.auth.directory.get_settings().await?;
     let lifetime = settings.session_lifetime.seconds();
     let now = signin.auth.clock.now();
     let new = NewSession {
@@ -151,10 +172,7 @@ pub async fn finish(
                 .map(|s| s.chars().take(256).collect()),
         },
     };
-    let (token, session) = match signin.auth.sessions.create_session(new).await {
-        Ok(t) => t,
-        Err(_) => return unavailable(),
-    };
+    let (token, session) = signin.auth.sessions.create_session(new).await?;
     signin.drop_pending(id).await;
     signin.auth.metrics.session_created();
     signin
@@ -176,28 +194,27 @@ pub async fn finish(
         ),
         signin.auth.cookies.removal(SIGNIN_COOKIE),
     ];
-    if pending.amr.iter().any(|m| m == "mfa") && settings.mfa.prompt() == MfaPrompt::ContextChange {
+    if pending.has("mfa") && settings.mfa.prompt() == MfaPrompt::ContextChange {
         cookies.push(signin.trusted_device_cookie(user.id));
     }
-    see_other(pending.return_to.as_deref().unwrap_or("/portal"), cookies)
+    Ok(see_other(
+        pending.return_to.as_deref().unwrap_or("/portal"),
+        cookies,
+    ))
 }
 
 #[derive(Debug, Deserialize)]
 pub struct SignOutForm {
-    csrf: String,
+    pub(crate) csrf: String,
 }
 
 /// `POST /signout`: ends the session and forgets the cookie.
 pub async fn sign_out(
     signin: web::Data<Signin>,
     req: HttpRequest,
-    form: web::Form<SignOutForm>,
-) -> HttpResponse {
-    if !Csrf::verify(&signin.auth.cookies, &req, &form.csrf) {
-        return forbidden_form();
-    }
-    if let Some(raw) = signin.auth.cookies.read(&req, SESSION_COOKIE) {
-        let token = portcullis_sessions::SessionToken::from_presented(raw);
+    _form: CheckedForm<SignOutForm>,
+) -> Result<HttpResponse, PageError> {
+    if let Some(token) = signin.auth.session_token(&req) {
         if let Ok(Some(session)) = signin.auth.sessions.get_session(&token).await {
             let event = NewAuditEvent::new(
                 Actor::User(session.user_id),
@@ -207,12 +224,10 @@ pub async fn sign_out(
             .with_details(serde_json::json!({ "sessionId": session.id }).to_string());
             let _ = signin.auth.directory.record_event(event).await;
         }
-        if signin.auth.sessions.revoke_token(&token).await.is_err() {
-            return unavailable();
-        }
+        signin.auth.sessions.revoke_token(&token).await?;
     }
-    see_other(
+    Ok(see_other(
         "/start?signed_out=1",
         vec![signin.auth.cookies.removal(SESSION_COOKIE)],
-    )
+    ))
 }

@@ -2,18 +2,18 @@
 //! authenticator app (security keys are added by `crate::webauthn` from the same page). Every
 //! change goes through the directory with `Actor::User`, which audits it.
 
-use actix_web::ResponseError;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use portcullis_domain::{MfaDevice, MfaDeviceKind, MfaType};
+use portcullis_domain::{Actor, MfaDevice, MfaDeviceKind, MfaType};
+use portcullis_store::StoreError;
 use serde::Deserialize;
 
 use crate::Signin;
-use crate::flow::{forbidden_form, unavailable};
-use crate::mfa::{device_name, enrolment_secret, pending_secret, store_app, totp};
-use crate::pages::{DeviceEntry, DevicesPage, NewTotpPage};
-use portcullis_auth::Principal;
-use portcullis_auth::web::{Csrf, page, see_other};
+use crate::pages::{DeviceEntry, DevicesPage, NewTotpPage, form_page};
+use crate::totp::{self, device_name, enrolment_secret, limit_message, pending_secret, store_app};
+use portcullis_auth::page::CheckedForm;
+use portcullis_auth::web::see_other;
+use portcullis_auth::{PageError, Principal, SignedIn};
 
 const DATE: &str = "%Y-%m-%d %H:%M UTC";
 
@@ -42,31 +42,20 @@ fn enrol_key(current: &Principal) -> String {
     format!("portal:{}", current.session.id.as_str())
 }
 
-async fn signed_in(signin: &Signin, req: &HttpRequest) -> Result<Principal, HttpResponse> {
-    signin
-        .auth
-        .signed_in(req)
-        .await
-        .map_err(|e| e.error_response())
-}
+/// Where a stale session goes to sign in again before changing MFA devices.
+pub const STEP_UP_URL: &str = "/start?reauth=1&step_up=1&return_to=%2Fportal%2Fmfa-devices";
 
 /// Signed in recently enough to add or remove an MFA device (a fresh password or MFA within
 /// `step_up`): a stolen session cookie alone cannot swap the second factor. Otherwise the
 /// person signs in again and comes back to the devices page.
-async fn signed_in_recently(signin: &Signin, req: &HttpRequest) -> Result<Principal, HttpResponse> {
-    let current = signed_in(signin, req).await?;
+pub(crate) fn recent(signin: &Signin, current: SignedIn) -> Result<Principal, PageError> {
     if current.is_recent(&signin.auth) {
-        Ok(current)
+        Ok(current.0)
     } else {
-        Err(step_up())
+        Err(PageError::StepUp {
+            location: STEP_UP_URL,
+        })
     }
-}
-
-/// Where a stale session goes to sign in again before changing MFA devices.
-pub const STEP_UP_URL: &str = "/start?reauth=1&step_up=1&return_to=%2Fportal%2Fmfa-devices";
-
-pub fn step_up() -> HttpResponse {
-    see_other(STEP_UP_URL, vec![])
 }
 
 async fn devices_page(
@@ -76,23 +65,15 @@ async fn devices_page(
     notice: Option<String>,
     error: Option<String>,
     status: StatusCode,
-) -> HttpResponse {
-    let settings = match signin.auth.directory.get_settings().await {
-        Ok(s) => s,
-        Err(_) => return unavailable(),
-    };
-    let devices = match signin
+) -> Result<HttpResponse, PageError> {
+    let settings = signin.auth.directory.get_settings().await?;
+    let devices = signin
         .auth
         .directory
         .list_mfa_devices(current.user.id)
-        .await
-    {
-        Ok(d) => d,
-        Err(_) => return unavailable(),
-    };
-    let csrf = Csrf::for_form(&signin.auth.cookies, req);
-    let body = DevicesPage {
-        csrf: csrf.token,
+        .await?;
+    Ok(form_page(signin, req, status, |csrf| DevicesPage {
+        csrf,
         display_name: current.user.display_name.to_string(),
         devices: devices.iter().map(entry).collect(),
         notice,
@@ -100,26 +81,19 @@ async fn devices_page(
         totp_allowed: settings.mfa.allows(MfaType::AuthenticatorApp),
         totp_limit: MfaDeviceKind::AuthenticatorApp.limit(),
         webauthn: settings.mfa.allows(MfaType::Webauthn),
-    };
-    page(status, &body, csrf.cookie.into_iter().collect())
+    }))
 }
 
-/// The devices page with an error message (also used by the security-key registration).
-pub async fn error_page(signin: &Signin, req: &HttpRequest, text: &str) -> HttpResponse {
-    match signed_in(signin, req).await {
-        Ok(current) => {
-            devices_page(
-                signin,
-                req,
-                &current,
-                None,
-                Some(text.to_owned()),
-                StatusCode::BAD_REQUEST,
-            )
-            .await
-        }
-        Err(resp) => resp,
-    }
+/// The devices page saying what went wrong with a change (also used by the security-key
+/// registration).
+pub(crate) async fn with_error(
+    signin: &Signin,
+    req: &HttpRequest,
+    current: &Principal,
+    text: impl Into<String>,
+    status: StatusCode,
+) -> Result<HttpResponse, PageError> {
+    devices_page(signin, req, current, None, Some(text.into()), status).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -134,11 +108,8 @@ pub async fn list(
     signin: web::Data<Signin>,
     req: HttpRequest,
     q: web::Query<DevicesQuery>,
-) -> HttpResponse {
-    let current = match signed_in(&signin, &req).await {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
+    current: SignedIn,
+) -> Result<HttpResponse, PageError> {
     let notice = if q.added.is_some() {
         Some("The device was added.")
     } else if q.renamed.is_some() {
@@ -161,13 +132,13 @@ pub async fn list(
 
 #[derive(Debug, Deserialize)]
 pub struct RenameForm {
-    csrf: String,
+    pub(crate) csrf: String,
     name: String,
 }
 
 #[derive(Debug, Deserialize)]
 pub struct CsrfForm {
-    csrf: String,
+    pub(crate) csrf: String,
 }
 
 fn device_id(raw: &str) -> Option<uuid::Uuid> {
@@ -181,17 +152,10 @@ pub async fn rename(
     signin: web::Data<Signin>,
     req: HttpRequest,
     path: web::Path<String>,
-    form: web::Form<RenameForm>,
-) -> HttpResponse {
-    if !Csrf::verify(&signin.auth.cookies, &req, &form.csrf) {
-        return forbidden_form();
-    }
-    let current = match signed_in(&signin, &req).await {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
-    let fail =
-        |text: String, status| devices_page(&signin, &req, &current, None, Some(text), status);
+    form: CheckedForm<RenameForm>,
+    current: SignedIn,
+) -> Result<HttpResponse, PageError> {
+    let fail = |text: String, status| with_error(&signin, &req, &current, text, status);
     let Some(id) = device_id(&path) else {
         return fail(GONE.into(), StatusCode::NOT_FOUND).await;
     };
@@ -203,14 +167,12 @@ pub async fn rename(
     match signin
         .auth
         .directory
-        .rename_mfa_device(portcullis_domain::Actor::User(user), user, id, name)
+        .rename_mfa_device(Actor::User(user), user, id, name)
         .await
     {
-        Ok(_) => see_other("/portal/mfa-devices?renamed=1", vec![]),
-        Err(portcullis_store::StoreError::NotFound(_)) => {
-            fail(GONE.into(), StatusCode::NOT_FOUND).await
-        }
-        Err(_) => unavailable(),
+        Ok(_) => Ok(see_other("/portal/mfa-devices?renamed=1", vec![])),
+        Err(StoreError::NotFound(_)) => fail(GONE.into(), StatusCode::NOT_FOUND).await,
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -219,62 +181,33 @@ pub async fn remove(
     signin: web::Data<Signin>,
     req: HttpRequest,
     path: web::Path<String>,
-    form: web::Form<CsrfForm>,
-) -> HttpResponse {
-    if !Csrf::verify(&signin.auth.cookies, &req, &form.csrf) {
-        return forbidden_form();
-    }
-    let current = match signed_in_recently(&signin, &req).await {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
+    _form: CheckedForm<CsrfForm>,
+    current: SignedIn,
+) -> Result<HttpResponse, PageError> {
+    let current = recent(&signin, current)?;
+    let gone = || with_error(&signin, &req, &current, GONE, StatusCode::NOT_FOUND);
     let Some(id) = device_id(&path) else {
-        return devices_page(
-            &signin,
-            &req,
-            &current,
-            None,
-            Some(GONE.into()),
-            StatusCode::NOT_FOUND,
-        )
-        .await;
+        return gone().await;
     };
     let user = current.user.id;
     match signin
         .auth
         .directory
-        .delete_mfa_device(portcullis_domain::Actor::User(user), user, id)
+        .delete_mfa_device(Actor::User(user), user, id)
         .await
     {
-        Ok(()) => see_other("/portal/mfa-devices?removed=1", vec![]),
-        Err(portcullis_store::StoreError::NotFound(_)) => {
-            devices_page(
-                &signin,
-                &req,
-                &current,
-                None,
-                Some(GONE.into()),
-                StatusCode::NOT_FOUND,
-            )
-            .await
-        }
-        Err(_) => unavailable(),
+        Ok(()) => Ok(see_other("/portal/mfa-devices?removed=1", vec![])),
+        Err(StoreError::NotFound(_)) => gone().await,
+        Err(e) => Err(e.into()),
     }
-}
-
-fn limit_message() -> String {
-    format!(
-        "You already have the maximum of {} authenticator apps. Remove one before adding another.",
-        MfaDeviceKind::AuthenticatorApp.limit()
-    )
 }
 
 /// Why this person cannot add an authenticator app now, if they cannot.
 async fn cannot_add(
     signin: &Signin,
     current: &Principal,
-) -> Result<Option<(String, StatusCode)>, ()> {
-    let settings = signin.auth.directory.get_settings().await.map_err(|_| ())?;
+) -> Result<Option<(String, StatusCode)>, StoreError> {
+    let settings = signin.auth.directory.get_settings().await?;
     if !settings.mfa.allows(MfaType::AuthenticatorApp) {
         return Ok(Some((
             "Your administrator does not allow authenticator apps.".into(),
@@ -285,8 +218,7 @@ async fn cannot_add(
         .auth
         .directory
         .list_mfa_devices(current.user.id)
-        .await
-        .map_err(|_| ())?;
+        .await?;
     let apps = devices
         .iter()
         .filter(|d| d.kind == MfaDeviceKind::AuthenticatorApp)
@@ -304,52 +236,37 @@ async fn new_totp_page(
     name: String,
     error: Option<String>,
     status: StatusCode,
-) -> HttpResponse {
-    let Ok(secret) = enrolment_secret(signin, &enrol_key(current), current.user.id).await else {
-        return unavailable();
-    };
-    let Some(totp) = totp::Enrolment::new(&secret, current.user.user_name.as_str()) else {
-        return unavailable();
-    };
-    let csrf = Csrf::for_form(&signin.auth.cookies, req);
-    let body = NewTotpPage {
-        csrf: csrf.token,
+) -> Result<HttpResponse, PageError> {
+    let secret = enrolment_secret(signin, &enrol_key(current), current.user.id).await?;
+    let totp = totp::Enrolment::new(&secret, current.user.user_name.as_str()).ok_or_else(|| {
+        PageError::unavailable("an authenticator app's QR code could not be made")
+    })?;
+    Ok(form_page(signin, req, status, |csrf| NewTotpPage {
+        csrf,
         display_name: current.user.display_name.to_string(),
         totp,
         name,
         error,
-    };
-    page(status, &body, csrf.cookie.into_iter().collect())
+    }))
 }
 
 /// `GET /portal/mfa-devices/totp/new`: the QR code of a new secret.
-pub async fn new_totp(signin: web::Data<Signin>, req: HttpRequest) -> HttpResponse {
-    let current = match signed_in_recently(&signin, &req).await {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
-    match cannot_add(&signin, &current).await {
-        Ok(Some((msg, status))) => {
-            devices_page(&signin, &req, &current, None, Some(msg), status).await
-        }
-        Ok(None) => {
-            new_totp_page(
-                &signin,
-                &req,
-                &current,
-                "Authenticator app".into(),
-                None,
-                StatusCode::OK,
-            )
-            .await
-        }
-        Err(()) => unavailable(),
+pub async fn new_totp(
+    signin: web::Data<Signin>,
+    req: HttpRequest,
+    current: SignedIn,
+) -> Result<HttpResponse, PageError> {
+    let current = recent(&signin, current)?;
+    if let Some((msg, status)) = cannot_add(&signin, &current).await? {
+        return with_error(&signin, &req, &current, msg, status).await;
     }
+    let name = "Authenticator app".to_owned();
+    new_totp_page(&signin, &req, &current, name, None, StatusCode::OK).await
 }
 
 #[derive(Debug, Deserialize)]
 pub struct AddTotpForm {
-    csrf: String,
+    pub(crate) csrf: String,
     code: String,
     name: Option<String>,
 }
@@ -358,81 +275,44 @@ pub struct AddTotpForm {
 pub async fn add_totp(
     signin: web::Data<Signin>,
     req: HttpRequest,
-    form: web::Form<AddTotpForm>,
-) -> HttpResponse {
-    if !Csrf::verify(&signin.auth.cookies, &req, &form.csrf) {
-        return forbidden_form();
-    }
-    let current = match signed_in_recently(&signin, &req).await {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
-    match cannot_add(&signin, &current).await {
-        Ok(Some((msg, status))) => {
-            return devices_page(&signin, &req, &current, None, Some(msg), status).await;
-        }
-        Ok(None) => {}
-        Err(()) => return unavailable(),
+    form: CheckedForm<AddTotpForm>,
+    current: SignedIn,
+) -> Result<HttpResponse, PageError> {
+    let current = recent(&signin, current)?;
+    if let Some((msg, status)) = cannot_add(&signin, &current).await? {
+        return with_error(&signin, &req, &current, msg, status).await;
     }
     let typed_name = form.name.clone().unwrap_or_default();
-    let key = enrol_key(&current);
-    let secret = match pending_secret(&signin, &key, current.user.id).await {
-        Ok(Some(s)) => s,
-        Ok(None) => {
-            return new_totp_page(
-                &signin,
-                &req,
-                &current,
-                typed_name,
-                Some("The setup timed out. Add the new key below to your app.".into()),
-                StatusCode::BAD_REQUEST,
-            )
-            .await;
-        }
-        Err(()) => return unavailable(),
-    };
-    let name = match device_name(form.name.as_deref(), "Authenticator app") {
-        Ok(n) => n,
-        Err(msg) => {
-            return new_totp_page(
-                &signin,
-                &req,
-                &current,
-                typed_name,
-                Some(msg),
-                StatusCode::BAD_REQUEST,
-            )
-            .await;
-        }
-    };
-    let Some(step) = totp::matching_step(&secret, &form.code, signin.auth.clock.now().timestamp())
-    else {
-        return new_totp_page(
+    let again = |msg: String, status| {
+        new_totp_page(
             &signin,
             &req,
             &current,
-            typed_name,
-            Some("That code is not right. Check the app and try again.".into()),
-            StatusCode::UNAUTHORIZED,
+            typed_name.clone(),
+            Some(msg),
+            status,
         )
-        .await;
+    };
+    let key = enrol_key(&current);
+    let Some(secret) = pending_secret(&signin, &key, current.user.id).await? else {
+        let msg = "The setup timed out. Add the new key below to your app.".into();
+        return again(msg, StatusCode::BAD_REQUEST).await;
+    };
+    let name = match device_name(form.name.as_deref(), "Authenticator app") {
+        Ok(n) => n,
+        Err(msg) => return again(msg, StatusCode::BAD_REQUEST).await,
+    };
+    let Some(step) = totp::matching_step(&secret, &form.code, signin.auth.clock.now().timestamp())
+    else {
+        let msg = "That code is not right. Check the app and try again.".into();
+        return again(msg, StatusCode::UNAUTHORIZED).await;
     };
     match store_app(&signin, current.user.id, name, &secret, step).await {
         Ok(()) => {
             let _ = signin.auth.sessions.delete(totp::ENROL_NS, &key).await;
-            see_other("/portal/mfa-devices?added=1", vec![])
+            Ok(see_other("/portal/mfa-devices?added=1", vec![]))
         }
-        Err(msg) => {
-            devices_page(
-                &signin,
-                &req,
-                &current,
-                None,
-                Some(msg),
-                StatusCode::CONFLICT,
-            )
-            .await
-        }
+        Err(msg) => with_error(&signin, &req, &current, msg, StatusCode::CONFLICT).await,
     }
 }
 

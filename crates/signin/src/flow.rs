@@ -1,65 +1,27 @@
-//! The pending sign-in at `/start`, as the seed describes it: username, then password; an emailed
-//! one-time password the first time (then a new password); an emailed verification code when
-//! the MFA policy asks for one; then a portal session.
-//!
-//! State between steps is a pending sign-in in the shared flow store, keyed by a random value in
-//! a short-lived cookie: any node can serve any step.
+//! Where a pending sign-in ([`Pending`], `crate::state`) is kept between requests: the shared
+//! flow store, keyed by a random value in a short-lived cookie, so any node can serve any step.
+//! Also the tries at a code stage, counted beside it.
 
 use std::time::Duration;
 
-use actix_web::{HttpRequest, HttpResponse, web};
-use portcullis_domain::UserId;
-use serde::{Deserialize, Serialize};
+use actix_web::HttpRequest;
+use portcullis_auth::PageError;
+use portcullis_auth::metrics::SigninResult;
+use portcullis_auth::throttle::{Attempt, Reservation, minutes};
+use portcullis_auth::web::{SIGNIN_COOKIE, random_token};
+use portcullis_domain::User;
+use portcullis_sessions::SessionError;
 
 use crate::Signin;
-use actix_web::ResponseError;
-use portcullis_auth::PageError;
-use portcullis_auth::web::{SIGNIN_COOKIE, random_token};
+use crate::state::{Pending, Stage, Try, tries};
 
 /// How long a sign-in may take from username to session.
-const PENDING_TTL: Duration = Duration::from_secs(15 * 60);
+pub(crate) const PENDING_TTL: Duration = Duration::from_secs(15 * 60);
 const PENDING_NS: &str = "signin";
-
-/// Where a pending sign-in stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Stage {
-    /// Waiting for the password.
-    Password,
-    /// The person must choose a new password before going on.
-    NewPassword,
-    /// The MFA policy sent a verification code by email.
-    VerificationCode,
-    /// The person has an MFA device: waiting for it (`/signin/mfa`).
-    Mfa,
-    /// The policy requires a device and the person has none: registering one
-    /// (`/signin/mfa/register`).
-    MfaRegistration,
-}
-
-/// A sign-in in progress.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Pending {
-    pub user_name: String,
-    /// Set once the person proved who they are with a first factor.
-    pub user_id: Option<UserId>,
-    pub stage: Stage,
-    pub return_to: Option<String>,
-    /// Authentication methods so far (RFC 8176: `pwd`, `otp`, `mfa`).
-    pub amr: Vec<String>,
-}
 
 /// Tries at a code stage, counted in the flow store (not in the pending record, which two
 /// requests at once would each read and write back).
 const TRIES_NS: &str = "signin-tries";
-
-/// What [`Signin::reserve_try`] decided.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Try {
-    /// Check the code; if it is wrong, this many tries are left.
-    Go { left_if_wrong: u32 },
-    /// The tries are used up: the sign-in starts over.
-    UsedUp,
-}
 
 impl Signin {
     /// The pending sign-in of this browser: `Ok(None)` when there is none (no cookie, expired,
@@ -69,7 +31,7 @@ impl Signin {
     pub(crate) async fn try_load_pending(
         &self,
         req: &HttpRequest,
-    ) -> Result<Option<(String, Pending)>, portcullis_sessions::SessionError> {
+    ) -> Result<Option<(String, Pending)>, SessionError> {
         let Some(id) = self.auth.cookies.read(req, SIGNIN_COOKIE) else {
             return Ok(None);
         };
@@ -81,24 +43,50 @@ impl Signin {
             .map(|pending| (id, pending)))
     }
 
+    /// The pending sign-in at `stage`; otherwise the sign-in starts over.
+    pub(crate) async fn load_at(
+        &self,
+        req: &HttpRequest,
+        stage: Stage,
+    ) -> Result<(String, Pending), PageError> {
+        match self.try_load_pending(req).await? {
+            Some((id, pending)) if pending.stage == stage => Ok((id, pending)),
+            _ => Err(PageError::Restart),
+        }
+    }
+
+    /// The pending sign-in at `stage` and its (enabled) user; otherwise the sign-in starts over.
+    pub(crate) async fn pending_at(
+        &self,
+        req: &HttpRequest,
+        stage: Stage,
+    ) -> Result<(String, Pending, User), PageError> {
+        let (id, pending) = self.load_at(req, stage).await?;
+        let user_id = pending.user_id.ok_or(PageError::Restart)?;
+        match portcullis_auth::principal::live_user(self.auth.directory.as_ref(), user_id).await? {
+            Some(user) => Ok((id, pending, user)),
+            None => {
+                self.drop_pending(&id).await;
+                Err(PageError::Restart)
+            }
+        }
+    }
+
     #[tracing::instrument(skip_all)]
     pub(crate) async fn save_pending(
         &self,
         id: &str,
         pending: &Pending,
-    ) -> Result<(), portcullis_sessions::SessionError> {
-        let bytes = serde_json::to_vec(pending)
-            .map_err(|e| portcullis_sessions::SessionError::Corrupt(e.to_string()))?;
+    ) -> Result<(), SessionError> {
+        let bytes =
+            serde_json::to_vec(pending).map_err(|e| SessionError::Corrupt(e.to_string()))?;
         self.auth
             .sessions
             .put(PENDING_NS, id, &bytes, PENDING_TTL)
             .await
     }
 
-    pub(crate) async fn new_pending(
-        &self,
-        pending: &Pending,
-    ) -> Result<String, portcullis_sessions::SessionError> {
+    pub(crate) async fn new_pending(&self, pending: &Pending) -> Result<String, SessionError> {
         let id = random_token(24);
         self.save_pending(&id, pending).await?;
         Ok(id)
@@ -110,66 +98,42 @@ impl Signin {
         &self,
         id: &str,
         pending: &Pending,
-    ) -> Result<Try, portcullis_sessions::SessionError> {
+    ) -> Result<Try, SessionError> {
         let key = format!("{id}:{:?}", pending.stage);
         let n = self
             .auth
             .sessions
             .increment(TRIES_NS, &key, PENDING_TTL)
             .await?;
-        let allowed = u64::from(self.config.code_attempts);
-        Ok(if n > allowed {
-            Try::UsedUp
-        } else {
-            Try::Go {
-                left_if_wrong: u32::try_from(allowed - n).unwrap_or(0),
+        Ok(tries(n, self.config.code_attempts))
+    }
+
+    /// One attempt of the pending sign-in's person from this address, counted against the
+    /// throttle before anything is checked; `Ok(Err(message))` when they are locked out.
+    pub(crate) async fn reserve_attempt(
+        &self,
+        req: &HttpRequest,
+        pending: &Pending,
+    ) -> Result<Result<Reservation, String>, SessionError> {
+        let address = self.auth.client_address(req);
+        let user_key = pending.user_name.to_lowercase();
+        match self
+            .throttle
+            .reserve(self.auth.sessions.as_ref(), &user_key, &address)
+            .await?
+        {
+            Attempt::Allowed(r) => Ok(Ok(r)),
+            Attempt::Locked(wait) => {
+                self.auth.metrics.signin(SigninResult::Locked);
+                Ok(Err(format!(
+                    "Too many failed attempts. Try again in {} minutes.",
+                    minutes(wait)
+                )))
             }
-        })
+        }
     }
 
     pub(crate) async fn drop_pending(&self, id: &str) {
         let _ = self.auth.sessions.delete(PENDING_NS, id).await;
     }
-}
-
-/// A page saying the store behind sign-in is unreachable (503), never a panic or a hang.
-pub fn unavailable() -> HttpResponse {
-    PageError::unavailable("a store behind sign-in is unreachable").error_response()
-}
-
-/// The sign-in expired or was never started: back to the first step.
-pub fn restart() -> HttpResponse {
-    PageError::Restart.error_response()
-}
-
-/// A form whose CSRF token is missing or wrong (403).
-pub fn forbidden_form() -> HttpResponse {
-    PageError::FormExpired.error_response()
-}
-
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/start", web::get().to(crate::primary::start))
-        .route(
-            "/signin/username",
-            web::post().to(crate::primary::submit_username),
-        )
-        .route(
-            "/signin/password",
-            web::get().to(crate::primary::password_page),
-        )
-        .route(
-            "/signin/password",
-            web::post().to(crate::primary::submit_password),
-        )
-        .route("/signin/code", web::get().to(crate::codes::code_page))
-        .route("/signin/code", web::post().to(crate::codes::submit_code))
-        .route(
-            "/signin/new-password",
-            web::get().to(crate::new_password::show),
-        )
-        .route(
-            "/signin/new-password",
-            web::post().to(crate::new_password::submit),
-        )
-        .route("/signout", web::post().to(crate::complete::sign_out));
 }

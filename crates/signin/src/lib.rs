@@ -5,23 +5,28 @@
 //!
 //! [`Signin`] holds what these pages use beyond [`portcullis_auth::Auth`]: the password hasher,
 //! the message sender, the throttle, and the keys for trusted-device cookies and sealed MFA
-//! secrets. State between steps is a pending sign-in in the shared flow store (`flow.rs`), so
-//! any node can serve any step.
+//! secrets. The sign-in is a value, [`state::Pending`], whose stages follow one another by pure
+//! transitions ([`state::Pending::next`]); between requests it waits in the shared flow store
+//! (`flow.rs`), so any node can serve any step. Handlers load it, check what was sent, ask for
+//! the transition and answer it (`complete.rs`); page errors are `portcullis_auth::PageError`.
 //!
 //! May import: `portcullis-auth` and the floors below it. Not `oidc`, `saml`, `broker` (its
 //! siblings) nor `portal`/`admin` (above it).
 
 mod codes;
-pub mod complete;
+mod complete;
 pub mod delivery;
 mod devices;
+mod email_code;
 mod first_otp;
-pub mod flow;
-pub mod mfa;
+mod flow;
+mod mfa;
 mod new_password;
 mod pages;
 pub mod password;
 mod primary;
+pub mod state;
+pub mod totp;
 pub mod webauthn;
 
 use std::sync::Arc;
@@ -29,6 +34,7 @@ use std::time::Duration;
 
 use actix_web::web as aw;
 use portcullis_auth::Auth;
+use portcullis_auth::page::CsrfField;
 use portcullis_auth::seal::SecretBox;
 use portcullis_auth::throttle::{Throttle, ThrottleConfig};
 
@@ -120,8 +126,40 @@ impl Signin {
 /// Mounts the sign-in, MFA and MFA-device pages; needs `web::Data<Signin>` and
 /// `web::Data<Auth>` in the app.
 pub fn routes(cfg: &mut aw::ServiceConfig) {
-    flow::routes(cfg);
+    cfg.route("/start", aw::get().to(primary::start))
+        .route("/signin/username", aw::post().to(primary::submit_username))
+        .route("/signin/password", aw::get().to(primary::password_page))
+        .route("/signin/password", aw::post().to(primary::submit_password))
+        .route("/signin/code", aw::get().to(codes::code_page))
+        .route("/signin/code", aw::post().to(codes::submit_code))
+        .route("/signin/new-password", aw::get().to(new_password::show))
+        .route("/signin/new-password", aw::post().to(new_password::submit))
+        .route("/signout", aw::post().to(complete::sign_out));
     mfa::routes(cfg);
     webauthn::routes(cfg);
     devices::routes(cfg);
 }
+
+/// The forms of these pages carry the CSRF token in their `csrf` field.
+macro_rules! csrf_field {
+    ($($form:ty),+ $(,)?) => {
+        $(impl CsrfField for $form {
+            fn csrf(&self) -> &str {
+                &self.csrf
+            }
+        })+
+    };
+}
+
+csrf_field!(
+    primary::UsernameForm,
+    primary::PasswordForm,
+    new_password::NewPasswordForm,
+    codes::CodeForm,
+    mfa::CodeForm,
+    webauthn::CredentialForm,
+    complete::SignOutForm,
+    devices::RenameForm,
+    devices::CsrfForm,
+    devices::AddTotpForm,
+);

@@ -6,46 +6,43 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use portcullis_domain::Actor;
 use serde::Deserialize;
 
-use crate::Signin;
-use crate::flow::{Pending, Stage, forbidden_form, unavailable};
-use crate::pages::NewPasswordPage;
+use crate::pages::{NewPasswordPage, form_page};
 use crate::password::Password;
-use portcullis_auth::web::{Csrf, page};
+use crate::state::{Event, Pending, Stage};
+use crate::{Signin, complete};
+use portcullis_auth::PageError;
+use portcullis_auth::page::CheckedForm;
 
-fn form_page(
+fn password_form(
     signin: &Signin,
     req: &HttpRequest,
     pending: &Pending,
     error: Option<String>,
     status: StatusCode,
 ) -> HttpResponse {
-    let csrf = Csrf::for_form(&signin.auth.cookies, req);
-    let explanation = if pending.amr.iter().any(|m| m == "otp") {
+    let explanation = if pending.has("otp") {
         "Welcome! Choose the password you will use from now on."
     } else {
         "You signed in with a one-time password. Choose the password you will use from now on."
     };
-    let body = NewPasswordPage {
-        csrf: csrf.token,
+    form_page(signin, req, status, |csrf| NewPasswordPage {
+        csrf,
         username: pending.user_name.clone(),
         explanation,
         min_length: signin.passwords.min_length(),
         error,
-    };
-    page(status, &body, csrf.cookie.into_iter().collect())
+    })
 }
 
 /// `GET /signin/new-password`.
-pub async fn show(signin: web::Data<Signin>, req: HttpRequest) -> HttpResponse {
-    match crate::mfa::pending_at(&signin, &req, Stage::NewPassword).await {
-        Ok((_, pending, _)) => form_page(&signin, &req, &pending, None, StatusCode::OK),
-        Err(answer) => answer,
-    }
+pub async fn show(signin: web::Data<Signin>, req: HttpRequest) -> Result<HttpResponse, PageError> {
+    let (_, pending, _) = signin.pending_at(&req, Stage::NewPassword).await?;
+    Ok(password_form(&signin, &req, &pending, None, StatusCode::OK))
 }
 
 #[derive(Deserialize)]
 pub struct NewPasswordForm {
-    csrf: String,
+    pub(crate) csrf: String,
     new_password: String,
     confirm: String,
 }
@@ -54,29 +51,25 @@ pub struct NewPasswordForm {
 pub async fn submit(
     signin: web::Data<Signin>,
     req: HttpRequest,
-    form: web::Form<NewPasswordForm>,
-) -> HttpResponse {
-    if !Csrf::verify(&signin.auth.cookies, &req, &form.csrf) {
-        return forbidden_form();
-    }
-    let (id, pending, user) = match crate::mfa::pending_at(&signin, &req, Stage::NewPassword).await
-    {
-        Ok(found) => found,
-        Err(answer) => return answer,
-    };
+    form: CheckedForm<NewPasswordForm>,
+) -> Result<HttpResponse, PageError> {
+    let (id, pending, user) = signin.pending_at(&req, Stage::NewPassword).await?;
     let form = form.into_inner();
-    if form.new_password != form.confirm {
-        return form_page(
+    let refuse = |msg: String| {
+        Ok(password_form(
             &signin,
             &req,
             &pending,
-            Some("The two passwords do not match.".into()),
+            Some(msg),
             StatusCode::BAD_REQUEST,
-        );
+        ))
+    };
+    if form.new_password != form.confirm {
+        return refuse("The two passwords do not match.".into());
     }
     let password = Password::new(form.new_password);
     if let Err(msg) = signin.passwords.check_policy(&password, &user) {
-        return form_page(&signin, &req, &pending, Some(msg), StatusCode::BAD_REQUEST);
+        return refuse(msg);
     }
     // The one-time password itself may not be reused as the new password.
     if let Ok(Some(old)) = signin.auth.directory.get_password(user.id).await
@@ -85,25 +78,19 @@ pub async fn submit(
             crate::password::Verification::Match { .. }
         )
     {
-        return form_page(
-            &signin,
-            &req,
-            &pending,
-            Some("Choose a password different from the one-time password.".into()),
-            StatusCode::BAD_REQUEST,
-        );
+        return refuse("Choose a password different from the one-time password.".into());
     }
-    let Ok(hash) = signin.passwords.hash(&password).await else {
-        return unavailable();
-    };
-    if signin
+    let hash = signin
+        .passwords
+        .hash(&password)
+        .await
+        .map_err(PageError::unavailable)?;
+    signin
         .auth
         .directory
         .set_password(Actor::User(user.id), user.id, hash, false)
-        .await
-        .is_err()
-    {
-        return unavailable();
-    }
-    crate::complete::after_first_factor(&signin, &req, &id, pending, &user).await
+        .await?;
+    let mfa = signin.mfa_policy(&req, user.id).await?;
+    let next = pending.next(Event::NewPasswordSet { mfa });
+    complete::advance(&signin, &req, &id, next, &user).await
 }

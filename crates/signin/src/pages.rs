@@ -1,7 +1,23 @@
 //! The pages of this surface (askama templates in `templates/`, extending the shared `base.html`).
 
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
-pub use portcullis_auth::page::MessagePage;
+use portcullis_auth::web::{Csrf, page};
+
+use crate::Signin;
+
+/// A page with a form: `body` gets the browser's CSRF token for the form's `csrf` field (a new
+/// token's cookie is set with the page).
+pub(crate) fn form_page<T: Template>(
+    signin: &Signin,
+    req: &HttpRequest,
+    status: StatusCode,
+    body: impl FnOnce(String) -> T,
+) -> HttpResponse {
+    let csrf = Csrf::for_form(&signin.auth.cookies, req);
+    page(status, &body(csrf.token), csrf.cookie.into_iter().collect())
+}
 
 #[derive(Debug, Template)]
 #[template(path = "signin_username.html")]
@@ -61,7 +77,7 @@ pub struct MfaRegistrationPage {
     pub csrf: String,
     pub username: String,
     /// Present when the policy allows authenticator apps.
-    pub totp: Option<crate::mfa::totp::Enrolment>,
+    pub totp: Option<crate::totp::Enrolment>,
     /// The policy allows security keys: show the WebAuthn button.
     pub webauthn: bool,
     pub error: Option<String>,
@@ -97,7 +113,7 @@ pub struct DevicesPage {
 pub struct NewTotpPage {
     pub csrf: String,
     pub display_name: String,
-    pub totp: crate::mfa::totp::Enrolment,
+    pub totp: crate::totp::Enrolment,
     pub name: String,
     pub error: Option<String>,
 }

@@ -5,13 +5,14 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use portcullis_domain::{Actor, NewAuditEvent, UserName};
 use serde::Deserialize;
 
-use crate::Signin;
-use crate::flow::{Pending, Stage, forbidden_form, restart, unavailable};
-use crate::pages::{PasswordPage, UsernamePage};
+use crate::pages::{PasswordPage, UsernamePage, form_page};
 use crate::password::{Password, Verification};
+use crate::state::{Event, Pending, Stage};
+use crate::{Signin, complete};
+use portcullis_auth::PageError;
 use portcullis_auth::metrics::SigninResult;
-use portcullis_auth::throttle::{Attempt, minutes};
-use portcullis_auth::web::{Csrf, SIGNIN_COOKIE, page, safe_return_to, see_other};
+use portcullis_auth::page::CheckedForm;
+use portcullis_auth::web::{SIGNIN_COOKIE, safe_return_to, see_other};
 
 #[derive(Debug, Deserialize)]
 pub struct StartQuery {
@@ -68,20 +69,18 @@ fn username_page(
     error: Option<String>,
     status: StatusCode,
 ) -> HttpResponse {
-    let csrf = Csrf::for_form(&signin.auth.cookies, req);
-    let body = UsernamePage {
-        csrf: csrf.token,
+    form_page(signin, req, status, |csrf| UsernamePage {
+        csrf,
         username,
         return_to,
         notice,
         error,
-    };
-    page(status, &body, csrf.cookie.into_iter().collect())
+    })
 }
 
 #[derive(Deserialize)]
 pub struct UsernameForm {
-    csrf: String,
+    pub(crate) csrf: String,
     username: String,
     return_to: Option<String>,
 }
@@ -92,16 +91,13 @@ pub struct UsernameForm {
 pub async fn submit_username(
     signin: web::Data<Signin>,
     req: HttpRequest,
-    form: web::Form<UsernameForm>,
-) -> HttpResponse {
-    if !Csrf::verify(&signin.auth.cookies, &req, &form.csrf) {
-        return forbidden_form();
-    }
+    form: CheckedForm<UsernameForm>,
+) -> Result<HttpResponse, PageError> {
     let return_to = safe_return_to(form.return_to.as_deref());
     let name = form.username.trim();
     if UserName::parse(name).is_err() {
         let error = Some("Enter your username (letters, digits and + = , . @ _ -).".to_owned());
-        return username_page(
+        return Ok(username_page(
             &signin,
             &req,
             name.chars().take(128).collect(),
@@ -109,27 +105,17 @@ pub async fn submit_username(
             None,
             error,
             StatusCode::BAD_REQUEST,
-        );
+        ));
     }
-    let pending = Pending {
-        user_name: name.to_owned(),
-        user_id: None,
-        stage: Stage::Password,
-        return_to,
-        amr: Vec::new(),
-    };
-    match signin.new_pending(&pending).await {
-        Ok(id) => {
-            let cookie = signin.auth.cookies.build(
-                SIGNIN_COOKIE,
-                id,
-                15 * 60,
-                actix_web::cookie::SameSite::Lax,
-            );
-            see_other("/signin/password", vec![cookie])
-        }
-        Err(_) => unavailable(),
-    }
+    let pending = Pending::start(name.to_owned(), return_to);
+    let id = signin.new_pending(&pending).await?;
+    let cookie = signin.auth.cookies.build(
+        SIGNIN_COOKIE,
+        id,
+        crate::flow::PENDING_TTL.as_secs() as i64,
+        actix_web::cookie::SameSite::Lax,
+    );
+    Ok(see_other(pending.stage.page(), vec![cookie]))
 }
 
 fn password_form(
@@ -139,29 +125,31 @@ fn password_form(
     error: Option<String>,
     status: StatusCode,
 ) -> HttpResponse {
-    let csrf = Csrf::for_form(&signin.auth.cookies, req);
-    let body = PasswordPage {
-        csrf: csrf.token,
+    form_page(signin, req, status, |csrf| PasswordPage {
+        csrf,
         username: username.to_owned(),
         error,
-    };
-    page(status, &body, csrf.cookie.into_iter().collect())
+    })
 }
 
 /// `GET /signin/password`.
-pub async fn password_page(signin: web::Data<Signin>, req: HttpRequest) -> HttpResponse {
-    match signin.try_load_pending(&req).await {
-        Ok(Some((_, p))) if p.stage == Stage::Password => {
-            password_form(&signin, &req, &p.user_name, None, StatusCode::OK)
-        }
-        Ok(_) => restart(),
-        Err(_) => unavailable(),
-    }
+pub async fn password_page(
+    signin: web::Data<Signin>,
+    req: HttpRequest,
+) -> Result<HttpResponse, PageError> {
+    let (_, p) = signin.load_at(&req, Stage::Password).await?;
+    Ok(password_form(
+        &signin,
+        &req,
+        &p.user_name,
+        None,
+        StatusCode::OK,
+    ))
 }
 
 #[derive(Deserialize)]
 pub struct PasswordForm {
-    csrf: String,
+    pub(crate) csrf: String,
     password: String,
 }
 
@@ -178,59 +166,32 @@ const WRONG_OR_FIRST: &str = "Incorrect username or password. Signing in for the
 pub async fn submit_password(
     signin: web::Data<Signin>,
     req: HttpRequest,
-    form: web::Form<PasswordForm>,
-) -> HttpResponse {
-    if !Csrf::verify(&signin.auth.cookies, &req, &form.csrf) {
-        return forbidden_form();
-    }
-    let (id, mut pending) = match signin.try_load_pending(&req).await {
-        Ok(Some(found)) => found,
-        Ok(None) => return restart(),
-        Err(_) => return unavailable(),
-    };
-    if pending.stage != Stage::Password {
-        return restart();
-    }
+    form: CheckedForm<PasswordForm>,
+) -> Result<HttpResponse, PageError> {
+    let (id, pending) = signin.load_at(&req, Stage::Password).await?;
     let address = signin.auth.client_address(&req);
     let user_key = pending.user_name.to_lowercase();
-    let reservation = match signin
-        .throttle
-        .reserve(signin.auth.sessions.as_ref(), &user_key, &address)
-        .await
-    {
-        Ok(Attempt::Allowed(r)) => r,
-        Ok(Attempt::Locked(wait)) => {
-            signin.auth.metrics.signin(SigninResult::Locked);
-            let msg = format!(
-                "Too many failed attempts. Try again in {} minutes.",
-                minutes(wait)
-            );
-            return password_form(
+    let reservation = match signin.reserve_attempt(&req, &pending).await? {
+        Ok(r) => r,
+        Err(message) => {
+            return Ok(password_form(
                 &signin,
                 &req,
                 &pending.user_name,
-                Some(msg),
+                Some(message),
                 StatusCode::TOO_MANY_REQUESTS,
-            );
+            ));
         }
-        Err(_) => return unavailable(),
     };
 
-    let Ok(name) = UserName::parse(pending.user_name.clone()) else {
-        return restart();
-    };
-    let (user, settings) = match tokio::join!(
+    let name = UserName::parse(pending.user_name.clone()).map_err(|_| PageError::Restart)?;
+    let (user, settings) = tokio::join!(
         signin.auth.directory.find_user_by_name(&name),
         signin.auth.directory.get_settings()
-    ) {
-        (Ok(u), Ok(s)) => (u.filter(|u| u.enabled), s),
-        _ => return unavailable(),
-    };
+    );
+    let (user, settings) = (user?.filter(|u| u.enabled), settings?);
     let record = match &user {
-        Some(u) => match signin.auth.directory.get_password(u.id).await {
-            Ok(r) => r,
-            Err(_) => return unavailable(),
-        },
+        Some(u) => signin.auth.directory.get_password(u.id).await?,
         None => None,
     };
     let typed = form.into_inner().password;
@@ -243,67 +204,42 @@ pub async fn submit_password(
     // A person created without a password, with emailed one-time passwords on, types the
     // emailed code where the password goes.
     let passwordless = record.is_none() && settings.email_otp;
-    if let Some(u) = user.as_ref().filter(|_| passwordless) {
-        match crate::first_otp::redeem(&signin, &user_key, &typed).await {
-            Ok(true) => {
-                if signin
-                    .throttle
-                    .succeeded(signin.auth.sessions.as_ref(), reservation)
-                    .await
-                    .is_err()
-                {
-                    return unavailable();
-                }
-                pending.user_id = Some(u.id);
-                pending.amr.push("otp".into());
-                pending.stage = Stage::NewPassword;
-                return match signin.save_pending(&id, &pending).await {
-                    Ok(()) => see_other("/signin/new-password", vec![]),
-                    Err(_) => unavailable(),
-                };
-            }
-            Ok(false) => {}
-            Err(_) => return unavailable(),
-        }
+    if let Some(u) = user.as_ref().filter(|_| passwordless)
+        && crate::first_otp::redeem(&signin, &user_key, &typed).await?
+    {
+        signin
+            .throttle
+            .succeeded(signin.auth.sessions.as_ref(), reservation)
+            .await?;
+        let next = pending.next(Event::FirstOtpRedeemed { user: u.id });
+        return complete::advance(&signin, &req, &id, next, u).await;
     }
 
     match (user, record, verdict) {
         (Some(u), Some(r), Verification::Match { needs_rehash }) => {
-            if signin
+            signin
                 .throttle
                 .succeeded(signin.auth.sessions.as_ref(), reservation)
-                .await
-                .is_err()
-            {
-                return unavailable();
-            }
+                .await?;
             if needs_rehash
                 && let Ok(h) = signin.passwords.hash(&password).await
                 && let Err(e) = signin.auth.directory.rehash_password(u.id, h).await
             {
                 tracing::warn!(error = ?e, "could not store the re-hashed password");
             }
-            pending.user_id = Some(u.id);
-            pending.amr.push("pwd".into());
-            if r.must_change {
-                pending.stage = Stage::NewPassword;
-                return match signin.save_pending(&id, &pending).await {
-                    Ok(()) => see_other("/signin/new-password", vec![]),
-                    Err(_) => unavailable(),
-                };
-            }
-            crate::complete::after_first_factor(&signin, &req, &id, pending, &u).await
+            let mfa = signin.mfa_policy(&req, u.id).await?;
+            let next = pending.next(Event::PasswordVerified {
+                user: u.id,
+                must_change: r.must_change,
+                mfa,
+            });
+            complete::advance(&signin, &req, &id, next, &u).await
         }
         (user, _, _) => {
             // The reservation is kept: it counts as a failure.
             if settings.email_otp {
                 let recipient = user.as_ref().filter(|_| passwordless);
-                if crate::first_otp::offer(&signin.clone().into_inner(), &user_key, recipient)
-                    .await
-                    .is_err()
-                {
-                    return unavailable();
-                }
+                crate::first_otp::offer(&signin.clone().into_inner(), &user_key, recipient).await?;
             }
             signin.auth.metrics.signin(SigninResult::Failure);
             let (actor, target) = match &user {
@@ -321,13 +257,13 @@ pub async fn submit_password(
             } else {
                 WRONG
             };
-            password_form(
+            Ok(password_form(
                 &signin,
                 &req,
                 &pending.user_name,
                 Some(text.into()),
                 StatusCode::UNAUTHORIZED,
-            )
+            ))
         }
     }
 }

@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use portcullis_domain::{Actor, DisplayName, MfaDevice, MfaDeviceKind, NewMfaDevice, User};
@@ -22,10 +22,13 @@ use webauthn_rs::prelude::{
     RegisterPublicKeyCredential, Url, Webauthn, WebauthnBuilder,
 };
 
-use crate::Signin;
-use crate::flow::{Pending, Stage, forbidden_form, restart, unavailable};
+use crate::mfa::{challenge_failed, registration_failed};
+use crate::state::{Event, Factor, Pending, Stage};
+use crate::{Signin, complete};
 use portcullis_auth::metrics::MfaKind;
+use portcullis_auth::page::CheckedForm;
 use portcullis_auth::web::{CSRF_COOKIE, Csrf, see_other};
+use portcullis_auth::{PageError, SignedIn};
 
 const CEREMONY_TTL: Duration = Duration::from_secs(5 * 60);
 const AUTH_NS: &str = "webauthn-auth";
@@ -104,7 +107,7 @@ async fn take_state<T: DeserializeOwned>(signin: &Signin, ns: &str, key: &str) -
 
 #[derive(Debug, Deserialize)]
 pub struct CredentialForm {
-    csrf: String,
+    pub(crate) csrf: String,
     credential: String,
     name: Option<String>,
 }
@@ -143,15 +146,13 @@ async fn pending_json(
     req: &HttpRequest,
     stage: Stage,
 ) -> Result<(String, Pending, User), HttpResponse> {
-    crate::mfa::pending_at(signin, req, stage)
-        .await
-        .map_err(|answer| {
-            if answer.status() == StatusCode::SERVICE_UNAVAILABLE {
-                json_error(StatusCode::SERVICE_UNAVAILABLE, "try again shortly")
-            } else {
-                json_error(StatusCode::CONFLICT, "the sign-in expired; start again")
-            }
-        })
+    signin.pending_at(req, stage).await.map_err(|e| match e {
+        PageError::Unavailable(cause) => {
+            tracing::error!(error = %cause, "a security key ceremony could not start: a store is unreachable");
+            json_error(StatusCode::SERVICE_UNAVAILABLE, "try again shortly")
+        }
+        _ => json_error(StatusCode::CONFLICT, "the sign-in expired; start again"),
+    })
 }
 
 /// `POST /signin/mfa/webauthn/options`: a challenge for the person's registered keys.
@@ -199,90 +200,55 @@ pub async fn signin_options(signin: web::Data<Signin>, req: HttpRequest) -> Http
     }
 }
 
-fn failed(signin: &Signin, req: &HttpRequest, text: &str) -> HttpResponse {
-    crate::mfa::challenge_error(signin, req, text)
-}
-
 /// `POST /signin/mfa/webauthn/verify`: checks the signed challenge, then finishes sign-in.
 pub async fn signin_verify(
     signin: web::Data<Signin>,
     req: HttpRequest,
-    form: web::Form<CredentialForm>,
-) -> HttpResponse {
-    if !Csrf::verify(&signin.auth.cookies, &req, &form.csrf) {
-        return forbidden_form();
+    form: CheckedForm<CredentialForm>,
+) -> Result<HttpResponse, PageError> {
+    let rp = relying_party(&signin.auth.public_url).ok_or(PageError::Restart)?;
+    let (id, pending, user) = signin.pending_at(&req, Stage::Mfa).await?;
+    if !policy_allows(&signin).await? {
+        signin.auth.metrics.mfa(MfaKind::Webauthn, false);
+        return Err(challenge_failed(NOT_ALLOWED));
     }
-    let Some(rp) = relying_party(&signin.auth.public_url) else {
-        return restart();
-    };
-    let (id, mut pending, user) = match crate::mfa::pending_at(&signin, &req, Stage::Mfa).await {
-        Ok(found) => found,
-        Err(answer) => return answer,
-    };
-    match policy_allows(&signin).await {
-        Ok(true) => {}
-        Ok(false) => {
-            signin.auth.metrics.mfa(MfaKind::Webauthn, false);
-            return failed(&signin, &req, NOT_ALLOWED);
-        }
-        Err(_) => return unavailable(),
-    }
-    let Some(state) = take_state::<PasskeyAuthentication>(&signin, AUTH_NS, &id).await else {
-        return failed(
-            &signin,
-            &req,
-            "The security key check took too long. Try again.",
-        );
-    };
-    let Ok(credential) = serde_json::from_str::<PublicKeyCredential>(&form.credential) else {
-        return failed(
-            &signin,
-            &req,
-            "The security key's answer could not be read. Try again.",
-        );
-    };
+    let state = take_state::<PasskeyAuthentication>(&signin, AUTH_NS, &id)
+        .await
+        .ok_or_else(|| challenge_failed("The security key check took too long. Try again."))?;
+    let credential = serde_json::from_str::<PublicKeyCredential>(&form.credential)
+        .map_err(|_| challenge_failed("The security key's answer could not be read. Try again."))?;
     let result = match rp.finish_passkey_authentication(&credential, &state) {
         Ok(r) => r,
         Err(e) => {
             tracing::info!(error = %e, user = %user.id, "a security key check failed");
             signin.auth.metrics.mfa(MfaKind::Webauthn, false);
-            return failed(
-                &signin,
-                &req,
+            return Err(challenge_failed(
                 "That security key was not accepted. Try again or use another method.",
-            );
+            ));
         }
     };
-    let Ok(devices) = signin.auth.directory.list_mfa_devices(user.id).await else {
-        return unavailable();
-    };
+    let devices = signin.auth.directory.list_mfa_devices(user.id).await?;
     let Some((device, mut key)) = passkeys(&devices)
         .into_iter()
         .find(|(_, p)| p.cred_id() == result.cred_id())
     else {
         signin.auth.metrics.mfa(MfaKind::Webauthn, false);
-        return failed(
-            &signin,
-            &req,
+        return Err(challenge_failed(
             "That security key is not registered for you.",
-        );
+        ));
     };
     let updated = key
         .update_credential(&result)
         .filter(|changed| *changed)
         .and_then(|_| serde_json::to_vec(&key).ok());
-    if signin
+    signin
         .auth
         .directory
         .record_mfa_use(user.id, device.id, signin.auth.clock.now(), None, updated)
-        .await
-        .is_err()
-    {
-        return unavailable();
-    }
+        .await?;
     signin.auth.metrics.mfa(MfaKind::Webauthn, true);
-    pending.amr.extend(["hwk".to_owned(), "mfa".to_owned()]);
-    crate::complete::finish(&signin, &req, &id, pending, &user).await
+    let next = pending.next(Event::SecondFactor(Factor::SecurityKey));
+    complete::advance(&signin, &req, &id, next, &user).await
 }
 
 // ----- registration -----
@@ -399,23 +365,14 @@ pub async fn enrol_options(signin: web::Data<Signin>, req: HttpRequest) -> HttpR
 pub async fn enrol_finish(
     signin: web::Data<Signin>,
     req: HttpRequest,
-    form: web::Form<CredentialForm>,
-) -> HttpResponse {
-    if !Csrf::verify(&signin.auth.cookies, &req, &form.csrf) {
-        return forbidden_form();
-    }
-    let (id, mut pending, user) =
-        match crate::mfa::pending_at(&signin, &req, Stage::MfaRegistration).await {
-            Ok(found) => found,
-            Err(answer) => return answer,
-        };
-    match finish_registration(&signin, &user, &id, &form).await {
-        Ok(()) => {
-            pending.amr.extend(["hwk".to_owned(), "mfa".to_owned()]);
-            crate::complete::finish(&signin, &req, &id, pending, &user).await
-        }
-        Err(text) => crate::mfa::registration_error(&signin, &req, &text),
-    }
+    form: CheckedForm<CredentialForm>,
+) -> Result<HttpResponse, PageError> {
+    let (id, pending, user) = signin.pending_at(&req, Stage::MfaRegistration).await?;
+    finish_registration(&signin, &user, &id, &form)
+        .await
+        .map_err(registration_failed)?;
+    let next = pending.next(Event::SecondFactor(Factor::SecurityKey));
+    complete::advance(&signin, &req, &id, next, &user).await
 }
 
 /// `POST /portal/mfa-devices/webauthn/options`: a signed-in person adds a key.
@@ -440,22 +397,15 @@ pub async fn portal_options(signin: web::Data<Signin>, req: HttpRequest) -> Http
 pub async fn portal_finish(
     signin: web::Data<Signin>,
     req: HttpRequest,
-    form: web::Form<CredentialForm>,
-) -> HttpResponse {
-    if !Csrf::verify(&signin.auth.cookies, &req, &form.csrf) {
-        return forbidden_form();
-    }
-    let current = match signin.auth.current(&req).await {
-        Ok(Some(c)) if c.is_recent(&signin.auth) => c,
-        Ok(Some(_)) => return crate::devices::step_up(),
-        Ok(None) => {
-            return portcullis_auth::PageError::sign_in(&signin.auth, &req).error_response();
-        }
-        Err(_) => return unavailable(),
-    };
+    form: CheckedForm<CredentialForm>,
+    current: SignedIn,
+) -> Result<HttpResponse, PageError> {
+    let current = crate::devices::recent(&signin, current)?;
     match finish_registration(&signin, &current.user, current.session.id.as_str(), &form).await {
-        Ok(()) => see_other("/portal/mfa-devices?added=1", vec![]),
-        Err(text) => crate::devices::error_page(&signin, &req, &text).await,
+        Ok(()) => Ok(see_other("/portal/mfa-devices?added=1", vec![])),
+        Err(text) => {
+            crate::devices::with_error(&signin, &req, &current, text, StatusCode::BAD_REQUEST).await
+        }
     }
 }
 

@@ -3,13 +3,19 @@
 //! user id as associated data) before they reach a store; a code is accepted once: the store
 //! refuses a step not later than the last one accepted.
 //!
+//! Registering an app (during sign-in or from the MFA devices page) keeps its new secret, sealed,
+//! in the flow store until a code proves it.
+//!
 //! [`SecretBox`]: portcullis_auth::seal::SecretBox
 
 use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use portcullis_domain::{MfaDevice, MfaDeviceId, MfaDeviceKind, UserId};
+use portcullis_domain::{
+    Actor, DisplayName, MfaDevice, MfaDeviceId, MfaDeviceKind, NewMfaDevice, UserId,
+};
+use portcullis_sessions::SessionError;
 use rand::RngCore;
 use totp_rs::{Algorithm, Builder, Secret, Totp};
 
@@ -127,6 +133,113 @@ pub async fn verify(
         outcome = Check::Replayed;
     }
     Ok(outcome)
+}
+
+/// The flow-store key of the secret being registered during the sign-in `pending_id`.
+pub(crate) fn signin_key(pending_id: &str) -> String {
+    format!("signin:{pending_id}")
+}
+
+/// The secret waiting in the flow store under `key` (sealed for `user`), or a new one.
+pub(crate) async fn enrolment_secret(
+    signin: &Signin,
+    key: &str,
+    user: UserId,
+) -> Result<Vec<u8>, SessionError> {
+    let aad = aad(user);
+    if let Some(sealed) = signin.auth.sessions.get(ENROL_NS, key).await?
+        && let Ok(secret) = signin.secrets.open(&sealed, &aad)
+    {
+        return Ok(secret);
+    }
+    let secret = new_secret();
+    signin
+        .auth
+        .sessions
+        .put(
+            ENROL_NS,
+            key,
+            &signin.secrets.seal(&secret, &aad),
+            ENROL_TTL,
+        )
+        .await?;
+    Ok(secret)
+}
+
+/// The secret waiting under `key`, if it is still there.
+pub(crate) async fn pending_secret(
+    signin: &Signin,
+    key: &str,
+    user: UserId,
+) -> Result<Option<Vec<u8>>, SessionError> {
+    Ok(signin
+        .auth
+        .sessions
+        .get(ENROL_NS, key)
+        .await?
+        .and_then(|sealed| signin.secrets.open(&sealed, &aad(user)).ok()))
+}
+
+/// Why no further authenticator app can be added.
+pub(crate) fn limit_message() -> String {
+    format!(
+        "You already have the maximum of {} authenticator apps. Remove one before adding another.",
+        MfaDeviceKind::AuthenticatorApp.limit()
+    )
+}
+
+/// The name a person gave a device, or `default`. `Err` carries the message to show.
+pub(crate) fn device_name(raw: Option<&str>, default: &str) -> Result<DisplayName, String> {
+    let given = raw
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .unwrap_or(default);
+    if given.chars().count() > 64 {
+        return Err("The device name may be at most 64 characters.".into());
+    }
+    DisplayName::parse(given.to_owned()).map_err(|e| format!("The device name {}.", e.message))
+}
+
+/// Stores a proven authenticator app (sealed) and marks `step` used, so the code that proved
+/// it cannot be used again. `Err` carries the message to show.
+pub(crate) async fn store_app(
+    signin: &Signin,
+    user: UserId,
+    name: DisplayName,
+    secret: &[u8],
+    step: i64,
+) -> Result<(), String> {
+    let device = NewMfaDevice {
+        user_id: user,
+        kind: MfaDeviceKind::AuthenticatorApp,
+        name,
+        secret: signin.secrets.seal(secret, &aad(user)),
+        credential_id: None,
+    };
+    let stored = match signin
+        .auth
+        .directory
+        .add_mfa_device(Actor::User(user), device)
+        .await
+    {
+        Ok(d) => d,
+        Err(portcullis_store::StoreError::Conflict { .. }) => {
+            return Err(limit_message());
+        }
+        Err(e) => {
+            tracing::error!(error = ?e, "could not store an authenticator app");
+            return Err("The authenticator app could not be saved. Try again shortly.".into());
+        }
+    };
+    if let Err(e) = signin
+        .auth
+        .directory
+        .record_mfa_use(user, stored.id, signin.auth.clock.now(), Some(step), None)
+        .await
+    {
+        tracing::warn!(error = ?e, "could not mark the registration code used");
+    }
+    Ok(())
 }
 
 #[cfg(test)]
