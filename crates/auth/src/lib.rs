@@ -6,8 +6,9 @@
 //!   [`principal::live_principal`], which the broker's token and session checks use too.
 //! - [`seal`]: AES-256-GCM sealing of secrets at rest; [`derive`]: HMAC-SHA256 and the keys
 //!   derived from the master key, one label per purpose.
-//! - [`keys`]: the lifecycle rules of signing keys shared by the OIDC key ring and the SAML
-//!   certificates (publish ahead, backdate the first key).
+//! - [`keys`]: one signing-key lifecycle (`KeyLifecycle<K: KeyKind>`: load and cache per node,
+//!   create the first key once across nodes, publish ahead, rotate, retire, prune, list) that the
+//!   OIDC key ring and the SAML certificates are thin users of.
 //! - [`throttle`]: reserved-before-checked attempt counting in the shared flow store.
 //! - [`web`] and [`page`]: cookies, CSRF, the client address through trusted proxies, the
 //!   security headers, the page chrome (`templates/base.html`, the stylesheet) and the one page

@@ -27,17 +27,6 @@ pub struct MessagePage {
     pub link_text: &'static str,
 }
 
-impl MessagePage {
-    /// A message with a link back to the portal, answered with `status`.
-    pub fn to_portal(
-        status: StatusCode,
-        heading: &'static str,
-        text: impl Into<String>,
-    ) -> HttpResponse {
-        PageError::portal(status, heading, text).error_response()
-    }
-}
-
 /// Why a page could not be answered as asked.
 #[derive(Debug, thiserror::Error)]
 pub enum PageError {

@@ -13,7 +13,7 @@
 //! and names account, role, person and expiry; the secret is derived from the access key id and
 //! expiry under a key, so verification needs nothing stored. Entitlements are read from the
 //! directory on every request, so an administrator's change takes effect at once on every node.
-//! Wire facts: /work/shared/reference/AWS-WIRE.md; operator notes: docs/broker.md.
+//! Operator notes and wire facts: docs/broker.md.
 
 mod audit;
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The AWS SSO-OIDC API (`RegisterClient`, `StartDeviceAuthorization`, `CreateToken`) at the root
 //! paths, JSON with camelCase keys, errors with `x-amzn-ErrorType` — so `aws sso login` and the
 //! AWS SDKs work unmodified. Access tokens from here are opaque and live in the session store.
-//! Wire facts: /work/shared/reference/AWS-WIRE.md (docs/design/oidc.md).
+//! Wire facts: docs/design/oidc.md.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
