@@ -277,7 +277,11 @@ async fn post_json(client: &reqwest::Client, url: String, body: Value) -> anyhow
     json_ok(client.post(&url).json(&body).send().await?).await
 }
 
-/// `aws sso login`, `n` times over: one registered client (as the AWS CLI caches it), then per
+/// Device authorizations one registered client makes while seeding: the server allows a client
+/// 100 within a device code's lifetime (issue 14), so the harness registers a client per this many.
+pub(crate) const DEVICE_FLOWS_PER_CLIENT: usize = 90;
+
+/// `aws sso login`, `n` times over: registered clients (as the AWS CLI caches one), then per
 /// token the device flow approved in a browser signed in as one of the signers (tests/e2e/broker.rs
 /// walks the same steps). Many tokens because the portal API allows each token only a few
 /// hundred requests a minute: the load is many people's, as in production.
@@ -287,14 +291,18 @@ pub(crate) async fn sso_tokens(
     signers: &[String],
     n: usize,
 ) -> anyhow::Result<Vec<String>> {
-    let reg = Arc::new(
-        post_json(
-            client,
-            format!("{base}/client/register"),
-            json!({"clientName": "aws-cli", "clientType": "public"}),
-        )
-        .await?,
-    );
+    let mut regs = Vec::new();
+    for _ in 0..n.div_ceil(DEVICE_FLOWS_PER_CLIENT).max(1) {
+        regs.push(
+            post_json(
+                client,
+                format!("{base}/client/register"),
+                json!({"clientName": "aws-cli", "clientType": "public"}),
+            )
+            .await?,
+        );
+    }
+    let regs = Arc::new(regs);
     let mut browsers = Vec::new();
     for user in signers.iter().take(n.clamp(1, 16)) {
         let b = Browser::with_jar(client, base);
@@ -305,14 +313,15 @@ pub(crate) async fn sso_tokens(
     let out = Arc::new(std::sync::Mutex::new(vec![String::new(); n]));
     let (c, base, o) = (client.clone(), base.to_owned(), out.clone());
     crate::load::parallel(8, n, move |i| {
-        let (client, base, reg, browsers, out) = (
+        let (client, base, regs, browsers, out) = (
             c.clone(),
             base.clone(),
-            reg.clone(),
+            regs.clone(),
             browsers.clone(),
             o.clone(),
         );
         async move {
+            let reg = &regs[i / DEVICE_FLOWS_PER_CLIENT];
             let b = browsers[i % browsers.len()].fork();
             let device = post_json(
                 &client,

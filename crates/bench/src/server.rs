@@ -52,6 +52,10 @@ impl Server {
             .env("PORTCULLIS__ADMIN__BOOTSTRAP_TOKEN", ADMIN_TOKEN)
             .env("PORTCULLIS__ADMIN__MAX_BODY_BYTES", "1048576")
             .env("PORTCULLIS__LOG__LEVEL", "warn")
+            // One load generator registers an SSO-OIDC client per
+            // `scenarios::DEVICE_FLOWS_PER_CLIENT` tokens it seeds (the per-address limit is for
+            // people, not for one harness seeding thousands).
+            .env("PORTCULLIS__OIDC__REGISTRATIONS_PER_HOUR", "10000")
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&log)?)
             .stderr(std::fs::File::create(dir.path.join("server.err"))?)
