@@ -4,8 +4,8 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
+use portcullis_auth::principal::live_user;
 use portcullis_domain::{AccountId, RoleName, UserId, UserName};
-use portcullis_store::StoreError;
 use sha2::{Digest, Sha256};
 
 use crate::error::{VerifyError, xml_escape};
@@ -92,14 +92,13 @@ impl Broker {
             self.config.allowed_skew,
         )
         .await?;
-        match self.directory.get_user(claims.user_id).await {
-            Ok(u) if u.enabled => {}
-            Ok(_) | Err(StoreError::NotFound(_)) => {
-                return Err(VerifyError::AccessDenied(
-                    "the person these credentials were issued to is disabled or deleted".into(),
-                ));
-            }
-            Err(e) => return Err(e.into()),
+        if live_user(self.directory.as_ref(), claims.user_id)
+            .await?
+            .is_none()
+        {
+            return Err(VerifyError::AccessDenied(
+                "the person these credentials were issued to is disabled or deleted".into(),
+            ));
         }
         let held = self
             .directory
