@@ -46,16 +46,20 @@ impl From<KeyStoreError> for SamlKeyError {
 /// An opened key: its id and times, and (through it) its [`SamlCertificate`].
 pub type SamlKey = Key<SamlCertificate>;
 
-/// A key's material: the RSA private key and its self-signed certificate.
+/// A key's material: the RSA private key (parsed once) and its self-signed certificate.
 pub struct SamlCertificate {
-    /// PKCS#1 RSA private key.
-    key_der: Vec<u8>,
-    pub cert_der: Vec<u8>,
+    signer: xml::SigningKey,
 }
 
 impl SamlCertificate {
-    pub fn key_der(&self) -> &[u8] {
-        &self.key_der
+    /// The certificate, DER.
+    pub fn cert_der(&self) -> &[u8] {
+        self.signer.cert_der()
+    }
+
+    /// What signs with this key.
+    pub fn signer(&self) -> &xml::SigningKey {
+        &self.signer
     }
 }
 
@@ -69,8 +73,9 @@ impl std::fmt::Debug for SamlCertificate {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RsaSha256;
 
-/// SAML keys on the shared key lifecycle: the sealed PKCS#1 key, the certificate (base64 DER) as
-/// the public half, the `kid` `saml-` and the first 32 hex digits of the certificate's SHA-256.
+/// SAML keys on the shared key lifecycle: the sealed private key (PKCS#8; keys made while SAML
+/// was signed through xmlsec are PKCS#1, and still open), the certificate (base64 DER) as the
+/// public half, the `kid` `saml-` and the first 32 hex digits of the certificate's SHA-256.
 impl KeyKind for SamlCertificate {
     const PURPOSE: &'static str = PURPOSE;
     const NAME: &'static str = "SAML signing key";
@@ -97,8 +102,7 @@ impl KeyKind for SamlCertificate {
             .decode(cert)
             .map_err(|_| "unreadable certificate".to_owned())?;
         Ok(Self {
-            key_der: key_der.to_vec(),
-            cert_der,
+            signer: xml::SigningKey::open(key_der, cert_der)?,
         })
     }
 }

@@ -175,7 +175,13 @@ async fn post_script() -> HttpResponse {
 /// The HTTP-POST binding (SAML Bindings §3.5): a form posting `field` (and `RelayState`) to the
 /// SP, submitted by a static script (no inline script under our CSP) or by its visible button.
 pub fn auto_post(action: &str, field: &str, xml: &str, relay_state: Option<&str>) -> HttpResponse {
-    use response::esc;
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+            .replace('\'', "&#39;")
+    };
     let relay = relay_state
         .map(|r| {
             format!(
@@ -258,7 +264,7 @@ async fn metadata(saml: web::Data<Saml>, q: web::Query<MetadataQuery>) -> HttpRe
         }
     };
     let certs: Vec<Vec<u8>> = match saml.keys.published().await {
-        Ok(k) => k.iter().map(|k| k.cert_der.clone()).collect(),
+        Ok(k) => k.iter().map(|k| k.cert_der().to_vec()).collect(),
         Err(e) => {
             tracing::warn!(error = ?e, "SAML metadata unavailable");
             return HttpResponse::ServiceUnavailable().body("temporarily unavailable");

@@ -1,7 +1,8 @@
 //! What the IdP sends: the Response with its Assertion (SAML Core §2.3.3, §3.2.2; Profiles §4.1.4.2
 //! for Web Browser SSO), status-only Responses (`RequestDenied`, `NoPassive`), LogoutResponses
 //! (Core §3.7.2), the metadata document (Metadata §2.4.3) and the auto-posting form (Bindings
-//! §3.5.4). XML is written from templates with every value escaped, then signed by [`crate::xml`].
+//! §3.5.4). XML is written with an XML writer (every name and value escaped by it), then signed by
+//! [`crate::xml`].
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -10,7 +11,7 @@ use portcullis_auth::derive::hmac_sha256;
 use portcullis_domain::{NameIdFormat, SamlSettings, SignedPart, User};
 
 use crate::keys::SamlKey;
-use crate::xml;
+use crate::xml::{self, XmlWriter};
 
 pub const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
 pub const REQUESTER: &str = "urn:oasis:names:tc:SAML:2.0:status:Requester";
@@ -20,17 +21,6 @@ pub const NO_PASSIVE: &str = "urn:oasis:names:tc:SAML:2.0:status:NoPassive";
 pub const UNKNOWN_PRINCIPAL: &str = "urn:oasis:names:tc:SAML:2.0:status:UnknownPrincipal";
 pub const BINDING_POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
 pub const BINDING_REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
-const NS: &str = "xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" \
-                  xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\"";
-
-/// XML text and attribute escaping.
-pub fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&apos;")
-}
 
 /// A message ID: an NCName (starts with `_`) with 160 random bits.
 pub fn new_id() -> String {
@@ -102,89 +92,174 @@ pub struct Grant<'a> {
 
 /// The signed Response (Response, Assertion or both signed, as the SP is configured).
 pub fn success(g: &Grant<'_>, key: &SamlKey) -> Result<String, xml::XmlError> {
-    let cert_der = &key.cert_der;
+    let signer = key.signer();
     let sp = g.sp;
+    let assertion = assertion(g, signer)?;
     let response_id = new_id();
-    let assertion_id = new_id();
+    let mut w = XmlWriter::with_capacity(assertion.len() + 4096);
+    start_response(&mut w, "samlp:Response", &response_id, g.now, g.acs_url, g.in_response_to, g.issuer);
+    let signed = matches!(sp.signed_part, SignedPart::Response | SignedPart::Both);
+    if signed {
+        // After the Issuer (SAML Core §5.4.1); the first template, so the one filled in, while
+        // the Assertion (already signed for `Both`) is covered by this digest as it is.
+        signer.write_template(&mut w, &response_id);
+    }
+    status(&mut w, SUCCESS, None);
+    w.raw(&assertion);
+    w.end_element("samlp:Response");
+    if signed {
+        signer.sign(w.into_string())
+    } else {
+        Ok(w.into_string())
+    }
+}
+
+/// The Assertion, on its own (it declares every namespace it uses, so that its exclusive
+/// canonical form is the same here and inside the Response), signed unless only the Response is.
+fn assertion(g: &Grant<'_>, signer: &xml::SigningKey) -> Result<String, xml::XmlError> {
+    let sp = g.sp;
+    let id = new_id();
     let now = instant(g.now);
     let not_after =
         instant(g.now + chrono::TimeDelta::seconds(sp.assertion_lifetime.seconds() as i64));
     let not_before = instant(g.now - chrono::TimeDelta::seconds(60));
-    let irt = g
-        .in_response_to
-        .map(|i| format!(" InResponseTo=\"{}\"", esc(i)))
-        .unwrap_or_default();
-    let sha1 = sp.allow_sha1;
-    let sig = |id: &str| xml::signature_template(id, cert_der, sha1);
-    // xmlsec fills one template per pass; for both, the Assertion is signed first and the
-    // Response's template is added afterwards, so its digest covers the signed Assertion.
-    let (response_sig, assertion_sig) = match sp.signed_part {
-        SignedPart::Response => (sig(&response_id), String::new()),
-        SignedPart::Assertion | SignedPart::Both => (String::new(), sig(&assertion_id)),
-    };
-    let subject_id = g.subject.user.id.to_string();
-    let mut attributes = String::new();
-    for m in &sp.attributes {
-        let format = m
-            .name_format
-            .as_deref()
-            .unwrap_or("urn:oasis:names:tc:SAML:2.0:attrname-format:basic");
-        attributes.push_str(&format!(
-            "<saml:Attribute Name=\"{}\" NameFormat=\"{}\">",
-            esc(&m.name),
-            esc(format)
-        ));
-        for v in attribute_values(&m.value, &g.subject, &subject_id) {
-            attributes.push_str(&format!(
-                "<saml:AttributeValue xsi:type=\"xs:string\">{}</saml:AttributeValue>",
-                esc(&v)
-            ));
-        }
-        attributes.push_str("</saml:Attribute>");
-    }
-    let attribute_statement = if attributes.is_empty() {
-        String::new()
-    } else {
-        format!("<saml:AttributeStatement>{attributes}</saml:AttributeStatement>")
-    };
-    let issuer = esc(g.issuer);
-    let audience = esc(&sp.entity_id);
-    let acs = esc(g.acs_url);
-    let body = format!(
-        "<samlp:Response {NS} ID=\"{response_id}\" Version=\"2.0\" IssueInstant=\"{now}\" \
-         Destination=\"{acs}\"{irt}><saml:Issuer>{issuer}</saml:Issuer>{response_sig}\
-         <samlp:Status><samlp:StatusCode Value=\"{SUCCESS}\"/></samlp:Status>\
-         <saml:Assertion xmlns:xs=\"http://www.w3.org/2001/XMLSchema\" \
-         xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" ID=\"{assertion_id}\" \
-         Version=\"2.0\" IssueInstant=\"{now}\"><saml:Issuer>{issuer}</saml:Issuer>{assertion_sig}\
-         <saml:Subject><saml:NameID Format=\"{format}\" SPNameQualifier=\"{audience}\">{name_id}</saml:NameID>\
-         <saml:SubjectConfirmation Method=\"urn:oasis:names:tc:SAML:2.0:cm:bearer\">\
-         <saml:SubjectConfirmationData{irt} NotOnOrAfter=\"{not_after}\" Recipient=\"{acs}\"/>\
-         </saml:SubjectConfirmation></saml:Subject>\
-         <saml:Conditions NotBefore=\"{not_before}\" NotOnOrAfter=\"{not_after}\">\
-         <saml:AudienceRestriction><saml:Audience>{audience}</saml:Audience></saml:AudienceRestriction>\
-         </saml:Conditions><saml:AuthnStatement AuthnInstant=\"{authn}\" SessionIndex=\"{index}\" \
-         SessionNotOnOrAfter=\"{session_end}\"><saml:AuthnContext><saml:AuthnContextClassRef>\
-         urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef>\
-         </saml:AuthnContext></saml:AuthnStatement>{attribute_statement}</saml:Assertion></samlp:Response>",
-        format = g.sp.name_id_format.urn(),
-        name_id = esc(&g.name_id),
-        authn = instant(g.subject.authn_instant),
-        index = esc(&g.subject.session_index),
-        session_end = instant(g.subject.session_expires),
+    let mut w = XmlWriter::with_capacity(4096);
+    w.start_element(
+        "saml:Assertion",
+        &[
+            ("xmlns:saml", xml::ASSERTION_NS),
+            ("xmlns:xs", "http://www.w3.org/2001/XMLSchema"),
+            ("xmlns:xsi", "http://www.w3.org/2001/XMLSchema-instance"),
+            ("ID", &id),
+            ("Version", "2.0"),
+            ("IssueInstant", &now),
+        ],
     );
-    let signed = xml::sign(&body, key.key_der())?;
-    if sp.signed_part != SignedPart::Both {
-        return Ok(signed);
+    text_element(&mut w, "saml:Issuer", g.issuer);
+    let signed = sp.signed_part != SignedPart::Response;
+    if signed {
+        signer.write_template(&mut w, &id);
     }
-    // The Response's Issuer is the first one; its signature follows it (SAML Core §5.4.1).
-    let end_of_issuer = "</saml:Issuer>";
-    let Some(at) = signed.find(end_of_issuer) else {
-        return Err(xml::XmlError::Signing);
-    };
-    let at = at + end_of_issuer.len();
-    let with_template = format!("{}{}{}", &signed[..at], sig(&response_id), &signed[at..]);
-    xml::sign(&with_template, key.key_der())
+    w.start_element("saml:Subject", &[]);
+    w.start_element(
+        "saml:NameID",
+        &[
+            ("Format", sp.name_id_format.urn()),
+            ("SPNameQualifier", &sp.entity_id),
+        ],
+    );
+    w.text(&g.name_id);
+    w.end_element("saml:NameID");
+    w.start_element(
+        "saml:SubjectConfirmation",
+        &[("Method", "urn:oasis:names:tc:SAML:2.0:cm:bearer")],
+    );
+    let mut confirmation = Vec::with_capacity(3);
+    if let Some(irt) = g.in_response_to {
+        confirmation.push(("InResponseTo", irt));
+    }
+    confirmation.push(("NotOnOrAfter", &not_after));
+    confirmation.push(("Recipient", g.acs_url));
+    w.empty_element("saml:SubjectConfirmationData", &confirmation);
+    w.end_element("saml:SubjectConfirmation");
+    w.end_element("saml:Subject");
+    w.start_element(
+        "saml:Conditions",
+        &[("NotBefore", &not_before), ("NotOnOrAfter", &not_after)],
+    );
+    w.start_element("saml:AudienceRestriction", &[]);
+    text_element(&mut w, "saml:Audience", &sp.entity_id);
+    w.end_element("saml:AudienceRestriction");
+    w.end_element("saml:Conditions");
+    w.start_element(
+        "saml:AuthnStatement",
+        &[
+            ("AuthnInstant", &instant(g.subject.authn_instant)),
+            ("SessionIndex", &g.subject.session_index),
+            ("SessionNotOnOrAfter", &instant(g.subject.session_expires)),
+        ],
+    );
+    w.start_element("saml:AuthnContext", &[]);
+    text_element(
+        &mut w,
+        "saml:AuthnContextClassRef",
+        "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport",
+    );
+    w.end_element("saml:AuthnContext");
+    w.end_element("saml:AuthnStatement");
+    if !sp.attributes.is_empty() {
+        let subject_id = g.subject.user.id.to_string();
+        w.start_element("saml:AttributeStatement", &[]);
+        for m in &sp.attributes {
+            let format = m
+                .name_format
+                .as_deref()
+                .unwrap_or("urn:oasis:names:tc:SAML:2.0:attrname-format:basic");
+            w.start_element(
+                "saml:Attribute",
+                &[("Name", &m.name), ("NameFormat", format)],
+            );
+            for v in attribute_values(&m.value, &g.subject, &subject_id) {
+                w.start_element("saml:AttributeValue", &[("xsi:type", "xs:string")]);
+                w.text(&v);
+                w.end_element("saml:AttributeValue");
+            }
+            w.end_element("saml:Attribute");
+        }
+        w.end_element("saml:AttributeStatement");
+    }
+    w.end_element("saml:Assertion");
+    if signed {
+        signer.sign(w.into_string())
+    } else {
+        Ok(w.into_string())
+    }
+}
+
+fn text_element(w: &mut XmlWriter, name: &str, text: &str) {
+    w.start_element(name, &[]);
+    w.text(text);
+    w.end_element(name);
+}
+
+/// The start of a protocol message (`samlp:Response` or `samlp:LogoutResponse`) and its Issuer.
+fn start_response(
+    w: &mut XmlWriter,
+    element: &str,
+    id: &str,
+    now: DateTime<Utc>,
+    destination: &str,
+    in_response_to: Option<&str>,
+    issuer: &str,
+) {
+    let now = instant(now);
+    let mut attributes = vec![
+        ("xmlns:samlp", xml::PROTOCOL_NS),
+        ("xmlns:saml", xml::ASSERTION_NS),
+        ("ID", id),
+        ("Version", "2.0"),
+        ("IssueInstant", &now),
+        ("Destination", destination),
+    ];
+    if let Some(irt) = in_response_to {
+        attributes.push(("InResponseTo", irt));
+    }
+    w.start_element(element, &attributes);
+    text_element(w, "saml:Issuer", issuer);
+}
+
+/// `<samlp:Status>` with its top-level code (and a second-level one).
+fn status(w: &mut XmlWriter, top: &str, second: Option<&str>) {
+    w.start_element("samlp:Status", &[]);
+    match second {
+        Some(second) => {
+            w.start_element("samlp:StatusCode", &[("Value", top)]);
+            w.empty_element("samlp:StatusCode", &[("Value", second)]);
+            w.end_element("samlp:StatusCode");
+        }
+        None => w.empty_element("samlp:StatusCode", &[("Value", top)]),
+    }
+    w.end_element("samlp:Status");
 }
 
 /// A signed Response carrying only a status (no assertion).
@@ -198,22 +273,12 @@ pub fn status_only(
     key: &SamlKey,
 ) -> Result<String, xml::XmlError> {
     let id = new_id();
-    let irt = in_response_to
-        .map(|i| format!(" InResponseTo=\"{}\"", esc(i)))
-        .unwrap_or_default();
-    let inner = second
-        .map(|s| format!("<samlp:StatusCode Value=\"{s}\"/>"))
-        .unwrap_or_default();
-    let body = format!(
-        "<samlp:Response {NS} ID=\"{id}\" Version=\"2.0\" IssueInstant=\"{}\" \
-         Destination=\"{}\"{irt}><saml:Issuer>{}</saml:Issuer>{}<samlp:Status>\
-         <samlp:StatusCode Value=\"{top}\">{inner}</samlp:StatusCode></samlp:Status></samlp:Response>",
-        instant(now),
-        esc(destination),
-        esc(issuer),
-        xml::signature_template(&id, &key.cert_der, false),
-    );
-    xml::sign(&body, key.key_der())
+    let mut w = XmlWriter::with_capacity(4096);
+    start_response(&mut w, "samlp:Response", &id, now, destination, in_response_to, issuer);
+    key.signer().write_template(&mut w, &id);
+    status(&mut w, top, second);
+    w.end_element("samlp:Response");
+    key.signer().sign(w.into_string())
 }
 
 /// A LogoutResponse (SAML Core §3.7.2), signed when `embed_signature` (else the Redirect
@@ -222,33 +287,31 @@ pub fn logout_response(
     issuer: &str,
     destination: &str,
     in_response_to: &str,
-    (status, second): (&str, Option<&str>),
+    (top, second): (&str, Option<&str>),
     now: DateTime<Utc>,
     key: &SamlKey,
     embed_signature: bool,
 ) -> Result<String, xml::XmlError> {
     let id = new_id();
-    let inner = second
-        .map(|s| format!("<samlp:StatusCode Value=\"{s}\"/>"))
-        .unwrap_or_default();
-    let sig = if embed_signature {
-        xml::signature_template(&id, &key.cert_der, false)
-    } else {
-        String::new()
-    };
-    let body = format!(
-        "<samlp:LogoutResponse {NS} ID=\"{id}\" Version=\"2.0\" IssueInstant=\"{}\" \
-         Destination=\"{}\" InResponseTo=\"{}\"><saml:Issuer>{}</saml:Issuer>{sig}<samlp:Status>\
-         <samlp:StatusCode Value=\"{status}\">{inner}</samlp:StatusCode></samlp:Status></samlp:LogoutResponse>",
-        instant(now),
-        esc(destination),
-        esc(in_response_to),
-        esc(issuer),
+    let mut w = XmlWriter::with_capacity(4096);
+    start_response(
+        &mut w,
+        "samlp:LogoutResponse",
+        &id,
+        now,
+        destination,
+        Some(in_response_to),
+        issuer,
     );
     if embed_signature {
-        xml::sign(&body, key.key_der())
+        key.signer().write_template(&mut w, &id);
+    }
+    status(&mut w, top, second);
+    w.end_element("samlp:LogoutResponse");
+    if embed_signature {
+        key.signer().sign(w.into_string())
     } else {
-        Ok(body)
+        Ok(w.into_string())
     }
 }
 
@@ -260,33 +323,53 @@ pub fn metadata(
     certs: &[Vec<u8>],
     want_authn_requests_signed: bool,
 ) -> String {
-    let keys: String = certs
-        .iter()
-        .map(|c| {
-            format!(
-                "<md:KeyDescriptor use=\"signing\"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{}\
-                 </ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>",
-                STANDARD.encode(c)
-            )
-        })
-        .collect();
-    let formats: String = NameIdFormat::ALL
-        .iter()
-        .map(|f| format!("<md:NameIDFormat>{}</md:NameIDFormat>", f.urn()))
-        .collect();
-    let sso = format!("{}/saml/sso", esc(base));
-    let slo = format!("{}/saml/slo", esc(base));
-    format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
-         <md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" \
-         xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" entityID=\"{}\">\
-         <md:IDPSSODescriptor WantAuthnRequestsSigned=\"{want_authn_requests_signed}\" \
-         protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">{keys}\
-         <md:SingleLogoutService Binding=\"{BINDING_REDIRECT}\" Location=\"{slo}\"/>\
-         <md:SingleLogoutService Binding=\"{BINDING_POST}\" Location=\"{slo}\"/>{formats}\
-         <md:SingleSignOnService Binding=\"{BINDING_REDIRECT}\" Location=\"{sso}\"/>\
-         <md:SingleSignOnService Binding=\"{BINDING_POST}\" Location=\"{sso}\"/>\
-         </md:IDPSSODescriptor></md:EntityDescriptor>",
-        esc(entity_id)
-    )
+    let sso = format!("{base}/saml/sso");
+    let slo = format!("{base}/saml/slo");
+    let mut w = XmlWriter::with_capacity(2048 + certs.len() * 1500);
+    w.write_declaration_full("1.0", Some("UTF-8"), None);
+    w.start_element(
+        "md:EntityDescriptor",
+        &[
+            ("xmlns:md", xml::METADATA_NS),
+            ("xmlns:ds", xml::DSIG_NS),
+            ("entityID", entity_id),
+        ],
+    );
+    w.start_element(
+        "md:IDPSSODescriptor",
+        &[
+            (
+                "WantAuthnRequestsSigned",
+                if want_authn_requests_signed { "true" } else { "false" },
+            ),
+            ("protocolSupportEnumeration", xml::PROTOCOL_NS),
+        ],
+    );
+    for cert in certs {
+        w.start_element("md:KeyDescriptor", &[("use", "signing")]);
+        w.start_element("ds:KeyInfo", &[]);
+        w.start_element("ds:X509Data", &[]);
+        text_element(&mut w, "ds:X509Certificate", &STANDARD.encode(cert));
+        w.end_element("ds:X509Data");
+        w.end_element("ds:KeyInfo");
+        w.end_element("md:KeyDescriptor");
+    }
+    for binding in [BINDING_REDIRECT, BINDING_POST] {
+        w.empty_element(
+            "md:SingleLogoutService",
+            &[("Binding", binding), ("Location", &slo)],
+        );
+    }
+    for format in NameIdFormat::ALL {
+        text_element(&mut w, "md:NameIDFormat", format.urn());
+    }
+    for binding in [BINDING_REDIRECT, BINDING_POST] {
+        w.empty_element(
+            "md:SingleSignOnService",
+            &[("Binding", binding), ("Location", &sso)],
+        );
+    }
+    w.end_element("md:IDPSSODescriptor");
+    w.end_element("md:EntityDescriptor");
+    w.into_string()
 }

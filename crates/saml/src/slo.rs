@@ -21,7 +21,7 @@ use portcullis_sessions::SessionToken;
 use crate::Saml;
 use crate::response::{self, REQUEST_DENIED, REQUESTER, SUCCESS, UNKNOWN_PRINCIPAL};
 use crate::sso::{Binding, authenticate, inbound, inbound_redirect, refusal_text, refused};
-use crate::xml::{self, LogoutRequest, XmlError};
+use crate::xml::{self, LogoutRequest, Message, XmlError};
 use crate::{ServiceProvider, auto_post};
 use portcullis_auth::page::MessagePage;
 use portcullis_auth::web::{SESSION_COOKIE, page};
@@ -107,7 +107,6 @@ async fn check(
     req: &HttpRequest,
     sp: &ServiceProvider,
     request: &LogoutRequest,
-    xml: &str,
 ) -> Result<Option<SessionToken>, Refusal> {
     let deny = |why| Refusal::Status(REQUEST_DENIED, why);
     let now = saml.auth.clock.now();
@@ -131,7 +130,7 @@ async fn check(
         }
     }
     // NotOnOrAfter (SAML Core §3.7.1), when given, must be a time and not yet past.
-    if let Some(raw) = xml::root_attribute(xml, "NotOnOrAfter") {
+    if let Some(raw) = &request.not_on_or_after {
         match DateTime::parse_from_rfc3339(raw.trim()) {
             Ok(t) if now < t.with_timezone(&Utc) + skew => {}
             _ => return Err(deny("NotOnOrAfter is past or not a time")),
@@ -153,8 +152,8 @@ async fn check(
     }
     let Some(name_id) = request
         .name_id
-        .as_ref()
-        .map(|n| n.value.trim())
+        .as_deref()
+        .map(str::trim)
         .filter(|n| !n.is_empty())
     else {
         return Err(deny("no NameID"));
@@ -163,7 +162,7 @@ async fn check(
         return Ok(None);
     };
     let index = saml.saml_session_index(&current.session.id.to_string());
-    let indexes = xml::session_indexes(xml);
+    let indexes = &request.session_indexes;
     if !indexes.is_empty() && !indexes.contains(&index) {
         return Err(Refusal::Status(
             UNKNOWN_PRINCIPAL,
@@ -214,21 +213,19 @@ async fn handle(
     binding: &Binding<'_>,
 ) -> Result<HttpResponse, PageError> {
     let not_xml = |e: XmlError| refused(StatusCode::BAD_REQUEST, refusal_text(&e));
-    let issuer = xml::parse_logout_request(&xml)
-        .map_err(not_xml)?
-        .issuer
-        .and_then(|i| i.value)
-        .unwrap_or_default();
+    let message = Message::parse(&xml).map_err(not_xml)?;
+    // As for AuthnRequests: only the Issuer is used before the signature is checked.
+    let request = message.logout_request().map_err(not_xml)?;
+    let issuer = request.issuer.as_deref().unwrap_or_default();
     let Some(sp) = saml.find_service_provider(issuer.trim()).await? else {
         return Err(refused(
             StatusCode::BAD_REQUEST,
             "The application asking to sign you out is not known here.",
         ));
     };
-    let xml = authenticate(&sp, binding, xml, "LogoutRequest")
+    authenticate(&sp, binding, &message, "LogoutRequest")
         .map_err(|text| refused(StatusCode::BAD_REQUEST, text))?;
-    let request = xml::parse_logout_request(&xml).map_err(not_xml)?;
-    let status = match check(saml, req, &sp, &request, &xml).await {
+    let status = match check(saml, req, &sp, &request).await {
         Ok(session) => {
             if let Some(token) = session {
                 saml.auth.sessions.revoke_token(&token).await?;
@@ -346,7 +343,10 @@ impl Reply<'_> {
             signed.push_str(&format!("&RelayState={}", enc(r)));
         }
         signed.push_str(&format!("&SigAlg={}", enc(xml::RSA_SHA256)));
-        let signature = xml::sign_query(&signed, key.key_der()).map_err(PageError::unavailable)?;
+        let signature = key
+            .signer()
+            .sign_query(&signed)
+            .map_err(PageError::unavailable)?;
         let sep = if slo_url.contains('?') { '&' } else { '?' };
         let mut resp = HttpResponse::Found();
         resp.insert_header((

@@ -16,7 +16,7 @@ use crate::Saml;
 use crate::binding::RedirectQuery;
 use crate::keys::SamlKey;
 use crate::response::{self, REQUEST_DENIED, REQUESTER, RESPONDER};
-use crate::xml::{self, XmlError};
+use crate::xml::{self, Message, XmlError};
 use crate::{ServiceProvider, auto_post};
 use portcullis_auth::PageError;
 
@@ -77,14 +77,15 @@ pub fn refusal_text(e: &XmlError) -> String {
     }
 }
 
-/// Checks the signature of a message from `sp` and returns the XML to use: for a signed POST
-/// message, only what the signature covers (and its root must be `expected`).
+/// Checks the signature of a message from `sp`: a query signature (Redirect), or for a POST
+/// message an enveloped signature covering its root, which must be `expected`. Unsigned messages
+/// pass only when the SP need not sign.
 pub fn authenticate(
     sp: &ServiceProvider,
     binding: &Binding<'_>,
-    xml: String,
+    message: &Message<'_>,
     expected: &str,
-) -> Result<String, String> {
+) -> Result<(), String> {
     let cert = sp.certificate_der();
     let allow_sha1 = sp.settings.allow_sha1;
     let signed = match binding {
@@ -108,14 +109,15 @@ pub fn authenticate(
             }
             None => false,
         },
-        Binding::Post if xml::has_signature(&xml) => match cert {
+        Binding::Post if message.has_signature() => match cert {
             Some(cert) => {
-                let reduced =
-                    xml::verify_reduced(&xml, &cert, allow_sha1).map_err(|e| refusal_text(&e))?;
-                if xml::root_name(&reduced) != Some(expected) {
+                if message.root_name() != expected {
                     return Err("The signature does not cover the request.".into());
                 }
-                return Ok(reduced);
+                message
+                    .verify(&cert, allow_sha1)
+                    .map_err(|e| refusal_text(&e))?;
+                true
             }
             None => false,
         },
@@ -124,7 +126,7 @@ pub fn authenticate(
     if !signed && sp.settings.require_signed_requests {
         return Err("This application must sign its requests, and this one is not signed.".into());
     }
-    Ok(xml)
+    Ok(())
 }
 
 /// A request waiting for the person to sign in.
@@ -172,12 +174,11 @@ async fn handle(
     binding: &Binding<'_>,
 ) -> Result<HttpResponse, PageError> {
     let not_xml = |e: XmlError| refused(StatusCode::BAD_REQUEST, refusal_text(&e));
-    // Only the Issuer is read from the unauthenticated message, to find whose key checks it.
-    let issuer = xml::parse_authn_request(&xml)
-        .map_err(not_xml)?
-        .issuer
-        .and_then(|i| i.value)
-        .unwrap_or_default();
+    let message = Message::parse(&xml).map_err(not_xml)?;
+    // Nothing of it is used before its signature is checked but the Issuer, to find whose key
+    // checks it; a signature must cover the whole request, so what was read is what is signed.
+    let request = message.authn_request().map_err(not_xml)?;
+    let issuer = request.issuer.as_deref().unwrap_or_default();
     let Some(sp) = saml.find_service_provider(issuer.trim()).await? else {
         tracing::info!("refused an AuthnRequest from an unknown service provider");
         return Err(refused(
@@ -185,11 +186,10 @@ async fn handle(
             "The application asking you to sign in is not known here, or is disabled.",
         ));
     };
-    let xml = authenticate(&sp, binding, xml, "AuthnRequest").map_err(|text| {
+    authenticate(&sp, binding, &message, "AuthnRequest").map_err(|text| {
         tracing::info!(application = %sp.app.id, "refused an AuthnRequest: {text}");
         refused(StatusCode::BAD_REQUEST, text)
     })?;
-    let request = xml::parse_authn_request(&xml).map_err(not_xml)?;
     let acs_url = match (
         request.assertion_consumer_service_url.as_deref(),
         request.assertion_consumer_service_index,

@@ -52,26 +52,35 @@ async fn the_first_key_is_stored_as_before() {
         .unwrap();
     let key = keys.signing_key().await.unwrap();
     assert_eq!(key.kid, kid);
-    assert_eq!(key.cert_der, cert_der);
-    assert_eq!(key.key_der(), key_der);
-    // The certificate is the private key's.
-    let signature = xml::sign_query("SAMLResponse=x", key.key_der()).unwrap();
-    assert!(
+    assert_eq!(key.cert_der(), cert_der);
+    // New keys are stored as PKCS#8.
+    assert_eq!(key.signer().pkcs8().unwrap(), key_der);
+    assert!(aws_lc_rs::rsa::KeyPair::from_pkcs8(&key_der).is_ok());
+    assert_signs_for_its_certificate(&key);
+}
+
+/// The certificate is the private key's.
+fn assert_signs_for_its_certificate(key: &SamlKey) {
+    let signature = key.signer().sign_query("SAMLResponse=x").unwrap();
+    assert_eq!(
         xml::verify_query_signature(
             "SAMLResponse=x",
             &signature,
             xml::RSA_SHA256,
-            &key.cert_der,
+            key.cert_der(),
             false
-        )
-        .is_ok()
+        ),
+        Ok(())
     );
 }
 
 #[tokio::test]
 async fn a_key_stored_by_an_earlier_version_opens() {
+    // Stored while SAML was signed through xmlsec: a PKCS#1 key (made by OpenSSL).
+    let key_der = include_bytes!("fixtures/pkcs1-key.der").to_vec();
+    let cert_der = include_bytes!("fixtures/pkcs1-cert.der").to_vec();
+    assert!(aws_lc_rs::rsa::KeyPair::from_pkcs8(&key_der).is_err());
     let (_dir, directory, _clock, keys) = setup().await;
-    let (key_der, cert_der) = xml::generate_key_and_certificate("earlier", 30).unwrap();
     let kid = format!("saml-{}", &hex::encode(Sha256::digest(&cert_der))[..32]);
     directory
         .insert_signing_key(
@@ -90,8 +99,8 @@ async fn a_key_stored_by_an_earlier_version_opens() {
     keys.ensure_keys().await.unwrap();
     assert_eq!(directory.list_signing_keys("saml").await.unwrap().len(), 1);
     let key = keys.signing_key().await.unwrap();
-    assert_eq!((key.kid.as_str(), &key.cert_der), (kid.as_str(), &cert_der));
-    assert_eq!(key.key_der(), key_der);
+    assert_eq!((key.kid.as_str(), key.cert_der()), (kid.as_str(), &cert_der[..]));
+    assert_signs_for_its_certificate(&key);
 }
 
 #[tokio::test]
