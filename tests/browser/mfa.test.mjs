@@ -240,9 +240,15 @@ test('an authenticator app: registered at sign-in, then asked for; a used code i
   assert.equal(await page.locator('h1').innerText(), 'Set up multi-factor authentication');
   assert.equal(await text(page, 'p.who strong'), who.userName);
   const qr = await page.locator('img.qr').getAttribute('src');
-  assert.match(qr, /^data:image\/png;base64,/);
-  const png = Buffer.from(qr.slice(qr.indexOf(',') + 1), 'base64');
-  assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  assert.match(qr, /^data:image\/svg\+xml;base64,/);
+  const svg = Buffer.from(qr.slice(qr.indexOf(',') + 1), 'base64').toString('utf8');
+  assert.match(svg, /^<\?xml [^>]*\?><svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+  // The browser draws it: decoded, at least 200 pixels wide.
+  const drawn = await page.locator('img.qr').evaluate(async (img) => {
+    await img.decode();
+    return img.naturalWidth;
+  });
+  assert.ok(drawn >= 200, `the QR code is drawn (${drawn} px)`);
   const secret = await text(page, '#totp-secret');
   assert.match(secret, /^[A-Z2-7]{32}$/, 'a 160-bit secret in base32');
   const uri = new URL(await text(page, '#totp-uri'));

@@ -142,8 +142,9 @@ async fn required_registration_then_codes_at_sign_in(app: TestApp) {
     let p = b.get("/signin/mfa/register").await;
     assert_eq!(p.status, 200);
     assert!(
-        p.body.contains("src=\"data:image/png;base64,iVBORw0KGgo"),
-        "a PNG QR code"
+        // "<?xml " in base64: an SVG QR code.
+        p.body.contains("src=\"data:image/svg+xml;base64,PD94bWwg"),
+        "an SVG QR code"
     );
     assert!(p.body.contains("otpauth://totp/Portcullis:kim?secret="));
     assert!(p.body.contains("issuer=Portcullis"));
@@ -315,7 +316,7 @@ async fn devices_page_adds_renames_and_removes(app: TestApp) {
     // A second app.
     let new = b.get("/portal/mfa-devices/totp/new").await;
     assert_eq!(new.status, 200);
-    assert!(new.body.contains("src=\"data:image/png;base64,"));
+    assert!(new.body.contains("src=\"data:image/svg+xml;base64,"));
     let secret = base32_decode(&shown_secret(&new));
     let wrong = b
         .post(

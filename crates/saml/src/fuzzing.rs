@@ -80,7 +80,10 @@ fn write_authn_request(r: &xml::AuthnRequest) -> String {
     let (passive, force) = (flag(r.is_passive), flag(r.force_authn));
     let optional = [
         ("Destination", r.destination.as_deref()),
-        ("AssertionConsumerServiceURL", r.assertion_consumer_service_url.as_deref()),
+        (
+            "AssertionConsumerServiceURL",
+            r.assertion_consumer_service_url.as_deref(),
+        ),
         ("AssertionConsumerServiceIndex", index.as_deref()),
         ("IsPassive", passive.as_deref()),
         ("ForceAuthn", force.as_deref()),

@@ -97,7 +97,15 @@ pub fn success(g: &Grant<'_>, key: &SamlKey) -> Result<String, xml::XmlError> {
     let assertion = assertion(g, signer)?;
     let response_id = new_id();
     let mut w = XmlWriter::with_capacity(assertion.len() + 4096);
-    start_response(&mut w, "samlp:Response", &response_id, g.now, g.acs_url, g.in_response_to, g.issuer);
+    start_response(
+        &mut w,
+        "samlp:Response",
+        &response_id,
+        g.now,
+        g.acs_url,
+        g.in_response_to,
+        g.issuer,
+    );
     let signed = matches!(sp.signed_part, SignedPart::Response | SignedPart::Both);
     if signed {
         // After the Issuer (SAML Core §5.4.1); the first template, so the one filled in, while
@@ -274,7 +282,15 @@ pub fn status_only(
 ) -> Result<String, xml::XmlError> {
     let id = new_id();
     let mut w = XmlWriter::with_capacity(4096);
-    start_response(&mut w, "samlp:Response", &id, now, destination, in_response_to, issuer);
+    start_response(
+        &mut w,
+        "samlp:Response",
+        &id,
+        now,
+        destination,
+        in_response_to,
+        issuer,
+    );
     key.signer().write_template(&mut w, &id);
     status(&mut w, top, second);
     w.end_element("samlp:Response");
@@ -340,7 +356,11 @@ pub fn metadata(
         &[
             (
                 "WantAuthnRequestsSigned",
-                if want_authn_requests_signed { "true" } else { "false" },
+                if want_authn_requests_signed {
+                    "true"
+                } else {
+                    "false"
+                },
             ),
             ("protocolSupportEnumeration", xml::PROTOCOL_NS),
         ],

@@ -4,7 +4,8 @@
 //! (`deploy_files`, `deploy_kubernetes`); several nodes sharing PostgreSQL and Redis (`cluster`); and what happens
 //! when PostgreSQL or Redis goes away and comes back (`faults`); token redemptions cut off at
 //! every session-store command (`interrupted`); OTLP export of spans and
-//! metrics to a collector stand-in (`telemetry`); `/metrics` scraped (`prometheus`).
+//! metrics to a collector stand-in (`telemetry`); `/metrics` scraped (`prometheus`); the binary
+//! linking no C library but libc (`native_libraries`).
 //!
 //! One test binary: the modules live in `tests/cli/`.
 
@@ -31,6 +32,9 @@ mod faults;
 mod house;
 #[path = "cli/interrupted.rs"]
 mod interrupted;
+/// No C library but libc: `ldd` of the binary, and what it is built from.
+#[path = "cli/native_libraries.rs"]
+mod native_libraries;
 #[path = "cli/prometheus.rs"]
 mod prometheus;
 #[path = "cli/telemetry.rs"]

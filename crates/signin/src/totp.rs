@@ -54,8 +54,8 @@ fn totp(secret: &[u8], account: &str) -> Option<Totp> {
 /// typing in, and the `otpauth://` URI.
 #[derive(Debug, Clone)]
 pub struct Enrolment {
-    /// PNG, base64 (for a `data:` URL).
-    pub qr_png_base64: String,
+    /// The QR code of the URI as SVG, base64 (for a `data:` URL).
+    pub qr_svg_base64: String,
     pub secret_base32: String,
     pub uri: String,
 }
@@ -64,13 +64,27 @@ impl Enrolment {
     pub fn new(secret: &[u8], account: &str) -> Option<Self> {
         let t = totp(secret, account)?;
         let uri = t.to_url().ok()?;
-        let png = t.to_qr_png().ok()?;
         Some(Self {
-            qr_png_base64: STANDARD.encode(png),
+            qr_svg_base64: STANDARD.encode(qr_svg(&uri)?),
             secret_base32: t.secret().to_base32(),
             uri,
         })
     }
+}
+
+/// `text` as a QR code (error correction M, a quiet zone), drawn as SVG: black modules on white,
+/// scaled to at least 200 pixels.
+fn qr_svg(text: &str) -> Option<String> {
+    use qrcode::render::svg;
+    let code = qrcode::QrCode::with_error_correction_level(text, qrcode::EcLevel::M).ok()?;
+    Some(
+        code.render::<svg::Color<'_>>()
+            .min_dimensions(200, 200)
+            .dark_color(svg::Color("#000000"))
+            .light_color(svg::Color("#ffffff"))
+            .quiet_zone(true)
+            .build(),
+    )
 }
 
 /// The time step whose code `typed` is, within one step of `now` (seconds since the epoch).
@@ -285,7 +299,65 @@ mod tests {
         assert!(e.uri.contains("issuer=Portcullis"));
         assert!(e.uri.contains(&format!("secret={}", e.secret_base32)));
         assert_eq!(e.secret_base32.len(), 32);
-        let png = STANDARD.decode(&e.qr_png_base64).expect("base64");
-        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+        let svg = String::from_utf8(STANDARD.decode(&e.qr_svg_base64).expect("base64")).unwrap();
+        assert_eq!(decoded_modules(&svg), qr_modules(&e.uri));
+    }
+
+    /// The URI's QR code, module by module (dark = true), with its four-module quiet zone.
+    fn qr_modules(uri: &str) -> Vec<Vec<bool>> {
+        let code = qrcode::QrCode::with_error_correction_level(uri, qrcode::EcLevel::M).unwrap();
+        let n = code.width();
+        let colors = code.to_colors();
+        (0..n + 8)
+            .map(|y| {
+                (0..n + 8)
+                    .map(|x| {
+                        (4..n + 4).contains(&x)
+                            && (4..n + 4).contains(&y)
+                            && colors[(y - 4) * n + (x - 4)] == qrcode::Color::Dark
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// What the SVG draws, read back as modules: its size, and each dark rectangle of the path.
+    fn decoded_modules(svg: &str) -> Vec<Vec<bool>> {
+        let width: usize = svg
+            .split("width=\"")
+            .nth(1)
+            .and_then(|w| w.split('"').next())
+            .and_then(|w| w.parse().ok())
+            .expect("width");
+        assert!(width >= 200, "{width}");
+        let path = svg
+            .split(" d=\"")
+            .nth(1)
+            .and_then(|d| d.split('"').next())
+            .unwrap();
+        let rects: Vec<[usize; 4]> = path
+            .split('M')
+            .filter(|r| !r.is_empty())
+            .map(|r| {
+                let n: Vec<usize> = r
+                    .split(|c: char| !c.is_ascii_digit())
+                    .filter(|n| !n.is_empty())
+                    .map(|n| n.parse().unwrap())
+                    .collect();
+                [n[0], n[1], n[2], n[3]]
+            })
+            .collect();
+        let module = rects.iter().map(|r| r[3]).min().expect("some dark modules");
+        assert_eq!(width % module, 0);
+        let side = width / module;
+        let mut grid = vec![vec![false; side]; side];
+        for [left, top, w, h] in rects {
+            for y in top / module..(top + h) / module {
+                for x in left / module..(left + w) / module {
+                    grid[y][x] = true;
+                }
+            }
+        }
+        grid
     }
 }

@@ -99,7 +99,10 @@ async fn a_key_stored_by_an_earlier_version_opens() {
     keys.ensure_keys().await.unwrap();
     assert_eq!(directory.list_signing_keys("saml").await.unwrap().len(), 1);
     let key = keys.signing_key().await.unwrap();
-    assert_eq!((key.kid.as_str(), key.cert_der()), (kid.as_str(), &cert_der[..]));
+    assert_eq!(
+        (key.kid.as_str(), key.cert_der()),
+        (kid.as_str(), &cert_der[..])
+    );
     assert_signs_for_its_certificate(&key);
 }
 

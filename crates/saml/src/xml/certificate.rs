@@ -23,9 +23,8 @@ pub fn generate_key_and_certificate(
     params
         .distinguished_name
         .push(rcgen::DnType::CommonName, common_name);
-    let ymd = |t: chrono::DateTime<Utc>| {
-        rcgen::date_time_ymd(t.year(), t.month() as u8, t.day() as u8)
-    };
+    let ymd =
+        |t: chrono::DateTime<Utc>| rcgen::date_time_ymd(t.year(), t.month() as u8, t.day() as u8);
     let now = Utc::now();
     params.not_before = ymd(now);
     params.not_after = ymd(now + TimeDelta::days(i64::from(days)));
@@ -38,8 +37,7 @@ pub fn generate_key_and_certificate(
 
 /// Whether `der` is an X.509 certificate with an RSA key of at least 2048 bits.
 pub fn check_certificate(der: &[u8]) -> Result<(), &'static str> {
-    let (rest, cert) =
-        X509Certificate::from_der(der).map_err(|_| "is not an X.509 certificate")?;
+    let (rest, cert) = X509Certificate::from_der(der).map_err(|_| "is not an X.509 certificate")?;
     if !rest.is_empty() {
         return Err("is not an X.509 certificate");
     }

@@ -125,7 +125,12 @@ impl SigningKey {
 
 fn rsa_sha256(pair: &KeyPair, data: &[u8]) -> Result<Vec<u8>, aws_lc_rs::error::Unspecified> {
     let mut out = vec![0; pair.public_modulus_len()];
-    pair.sign(&signature::RSA_PKCS1_SHA256, &SystemRandom::new(), data, &mut out)?;
+    pair.sign(
+        &signature::RSA_PKCS1_SHA256,
+        &SystemRandom::new(),
+        data,
+        &mut out,
+    )?;
     Ok(out)
 }
 
@@ -155,16 +160,19 @@ impl Message<'_> {
         if signatures == 0 {
             return Err(XmlError::BadSignature);
         }
-        let key =
-            bergshamra_keys::loader::load_x509_cert_der(cert_der).map_err(|_| XmlError::BadSignature)?;
+        let key = bergshamra_keys::loader::load_x509_cert_der(cert_der)
+            .map_err(|_| XmlError::BadSignature)?;
         let mut keys = KeysManager::new();
         keys.add_key(key);
         // Strict positions (no reference to a node that is not the root, an ancestor or a
         // sibling of its signature), trusted keys only, duplicate IDs refused.
         let ctx = DsigContext::new(keys);
-        let results =
-            bergshamra_dsig::verify::verify_all_document_with_source(&ctx, &self.doc, Some(self.xml))
-                .map_err(|_| XmlError::BadSignature)?;
+        let results = bergshamra_dsig::verify::verify_all_document_with_source(
+            &ctx,
+            &self.doc,
+            Some(self.xml),
+        )
+        .map_err(|_| XmlError::BadSignature)?;
         let mut covers_root = false;
         for result in results {
             let VerifyResult::Valid {
@@ -203,7 +211,9 @@ impl Message<'_> {
                     signatures += 1;
                     true
                 }
-                "SignatureMethod" => algorithm == RSA_SHA256 || (allow_sha1 && algorithm == RSA_SHA1),
+                "SignatureMethod" => {
+                    algorithm == RSA_SHA256 || (allow_sha1 && algorithm == RSA_SHA1)
+                }
                 "DigestMethod" => algorithm == SHA256 || (allow_sha1 && algorithm == SHA1),
                 "CanonicalizationMethod" | "Transform" => ACCEPTED_TRANSFORMS.contains(&algorithm),
                 _ => true,

@@ -65,7 +65,12 @@ impl Tree<'_, '_> {
     }
 
     /// The child named so, when there is at most one.
-    fn only_child(&self, parent: NodeId, ns: &str, local: &str) -> Result<Option<NodeId>, XmlError> {
+    fn only_child(
+        &self,
+        parent: NodeId,
+        ns: &str,
+        local: &str,
+    ) -> Result<Option<NodeId>, XmlError> {
         let mut found = self.children(parent, ns, local);
         let first = found.next();
         if found.next().is_some() {
@@ -92,7 +97,12 @@ impl Tree<'_, '_> {
         Ok(out)
     }
 
-    fn child_text(&self, parent: NodeId, ns: &str, local: &str) -> Result<Option<String>, XmlError> {
+    fn child_text(
+        &self,
+        parent: NodeId,
+        ns: &str,
+        local: &str,
+    ) -> Result<Option<String>, XmlError> {
         self.only_child(parent, ns, local)?
             .map(|n| self.text(n))
             .transpose()
@@ -277,8 +287,11 @@ pub fn read_sp_metadata(xml: &str) -> Result<SpMetadata, String> {
         slo_url,
         slo_bindings,
         certificate,
-        authn_requests_signed: boolean(t.attribute(sp, "AuthnRequestsSigned"), "AuthnRequestsSigned")
-            .map_err(bad)?,
+        authn_requests_signed: boolean(
+            t.attribute(sp, "AuthnRequestsSigned"),
+            "AuthnRequestsSigned",
+        )
+        .map_err(bad)?,
         want_assertions_signed: boolean(
             t.attribute(sp, "WantAssertionsSigned"),
             "WantAssertionsSigned",

@@ -61,10 +61,7 @@ fn dtds_and_oversized_messages_are_refused() {
         Ok("<x/>")
     );
     let deep = format!("{}{}", "<a>".repeat(100), "</a>".repeat(100));
-    assert!(matches!(
-        Message::parse(&deep),
-        Err(XmlError::Malformed(_))
-    ));
+    assert!(matches!(Message::parse(&deep), Err(XmlError::Malformed(_))));
     assert!(matches!(
         Message::parse("<a><b></a>"),
         Err(XmlError::Malformed(_))
@@ -83,7 +80,11 @@ fn requests_are_read_by_namespace_and_whole_text() {
     assert_eq!(r.issuer.as_deref(), Some("https://sp.example&x"));
     assert_eq!(r.issue_instant.to_rfc3339(), "2026-12-03T10:00:00+00:00");
     assert_eq!(
-        (r.is_passive, r.force_authn, r.assertion_consumer_service_index),
+        (
+            r.is_passive,
+            r.force_authn,
+            r.assertion_consumer_service_index
+        ),
         (Some(true), None, Some(3))
     );
     // The same names in another namespace are not SAML.
@@ -93,9 +94,19 @@ fn requests_are_read_by_namespace_and_whole_text() {
         "</p:AuthnRequest>",
         "<a:Issuer>https://other.example</a:Issuer></p:AuthnRequest>",
     );
-    assert!(Message::parse(&two_issuers).unwrap().authn_request().is_err());
+    assert!(
+        Message::parse(&two_issuers)
+            .unwrap()
+            .authn_request()
+            .is_err()
+    );
     let no_instant = xml.replace("IssueInstant=", "X=");
-    assert!(Message::parse(&no_instant).unwrap().authn_request().is_err());
+    assert!(
+        Message::parse(&no_instant)
+            .unwrap()
+            .authn_request()
+            .is_err()
+    );
 
     let logout = format!(
         "<samlp:LogoutRequest xmlns:samlp=\"{PROTOCOL_NS}\" xmlns:saml=\"{ASSERTION_NS}\" ID=\"a\" \
@@ -103,7 +114,10 @@ fn requests_are_read_by_namespace_and_whole_text() {
          <samlp:SessionIndex> _t&amp;wo </samlp:SessionIndex></samlp:LogoutRequest>"
     );
     let r = Message::parse(&logout).unwrap().logout_request().unwrap();
-    assert_eq!(r.session_indexes, vec!["_one".to_owned(), "_t&wo".to_owned()]);
+    assert_eq!(
+        r.session_indexes,
+        vec!["_one".to_owned(), "_t&wo".to_owned()]
+    );
     assert_eq!(r.name_id.as_deref(), Some("n"));
     assert_eq!(r.not_on_or_after.as_deref(), Some("soon"));
     assert_eq!(r.issue_instant, None);
@@ -134,7 +148,9 @@ fn our_signatures_verify_and_tampering_is_seen() {
 fn sha1_needs_the_opt_in() {
     // We make no SHA-1 signatures; an SP's (as OpenSSL makes them) is checked here.
     let sha1 = include_str!("fixtures/authn-request-sha1.xml");
-    let cert = STANDARD.decode(include_str!("fixtures/sp-cert.b64").trim()).unwrap();
+    let cert = STANDARD
+        .decode(include_str!("fixtures/sp-cert.b64").trim())
+        .unwrap();
     let message = Message::parse(sha1).unwrap();
     assert_eq!(message.verify(&cert, false), Err(XmlError::Algorithm));
     assert_eq!(message.verify(&cert, true), Ok(()));
@@ -190,7 +206,10 @@ fn only_the_saml_transforms_are_accepted() {
     );
     assert_ne!(xpath, signed);
     assert_eq!(verify(&xpath, false), Err(XmlError::Algorithm));
-    let hmac = signed.replace(RSA_SHA256, "http://www.w3.org/2001/04/xmldsig-more#hmac-sha256");
+    let hmac = signed.replace(
+        RSA_SHA256,
+        "http://www.w3.org/2001/04/xmldsig-more#hmac-sha256",
+    );
     assert_eq!(verify(&hmac, false), Err(XmlError::Algorithm));
 }
 
@@ -199,7 +218,10 @@ fn query_signatures() {
     let q = "SAMLRequest=abc&SigAlg=x";
     let sig = key().sign_query(q).unwrap();
     let cert = key().cert_der();
-    assert_eq!(verify_query_signature(q, &sig, RSA_SHA256, cert, false), Ok(()));
+    assert_eq!(
+        verify_query_signature(q, &sig, RSA_SHA256, cert, false),
+        Ok(())
+    );
     assert_eq!(
         verify_query_signature("SAMLRequest=abd&SigAlg=x", &sig, RSA_SHA256, cert, false),
         Err(XmlError::BadSignature)
