@@ -100,7 +100,7 @@ pub struct SamlBody {
     /// `WantAssertionsSigned="true"`, which then refuses `response`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signed_part: Option<String>,
-    /// Accept RSA-SHA1 / SHA-1 and sign with them (default false).
+    /// Accept RSA-SHA1 / SHA-1 in the SP's signed requests (default false); we always sign with RSA-SHA256.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allow_sha1: Option<bool>,
     #[serde(

@@ -280,7 +280,7 @@ pub struct SamlSettings {
     pub attributes: Vec<AttributeMapping>,
     pub assertion_lifetime: AssertionLifetime,
     pub signed_part: SignedPart,
-    /// Accept and produce RSA-SHA1 / SHA-1 (off: RSA-SHA256 with SHA-256 digests only).
+    /// Accept RSA-SHA1 / SHA-1 in the SP's signatures (off: RSA-SHA256 with SHA-256 digests only); we always sign with RSA-SHA256.
     pub allow_sha1: bool,
     pub default_relay_state: Option<String>,
     /// Where a portal launch ends up at the SP (sent as RelayState when no default is set).

@@ -594,7 +594,7 @@ pub(super) struct SamlArgs {
     /// What is signed: `response` (default), `assertion`, or `both`.
     #[arg(long, value_name = "PART", value_parser = ["response", "assertion", "both"])]
     pub(super) sign: Option<String>,
-    /// Accept RSA-SHA1 requests and sign with RSA-SHA1. `--allow-sha1 false` turns it off.
+    /// Accept RSA-SHA1 in the SP's signed requests (responses are always RSA-SHA256). `--allow-sha1 false` turns it off.
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub(super) allow_sha1: Option<bool>,
     /// The RelayState of portal launches (default: --start-url).
