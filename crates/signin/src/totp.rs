@@ -352,10 +352,8 @@ mod tests {
         let side = width / module;
         let mut grid = vec![vec![false; side]; side];
         for [left, top, w, h] in rects {
-            for y in top / module..(top + h) / module {
-                for x in left / module..(left + w) / module {
-                    grid[y][x] = true;
-                }
+            for row in &mut grid[top / module..(top + h) / module] {
+                row[left / module..(left + w) / module].fill(true);
             }
         }
         grid
