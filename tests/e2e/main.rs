@@ -26,6 +26,7 @@ mod saml_launch;
 mod saml_logout;
 mod saml_redirect;
 mod saml_signing;
+mod saml_wrapping;
 mod security_oidc;
 mod security_signin;
 mod signin;
