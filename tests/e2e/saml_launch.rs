@@ -122,6 +122,8 @@ async fn is_passive_answers_without_asking(app: TestApp) {
     let first = anonymous
         .get(&format!("/saml/sso?{}", redirect_query(&xml, "rs-p", None)))
         .await;
+    // Answered at once: nobody is asked to sign in, nothing is parked.
+    assert_eq!(first.status, 200, "{first:?}");
     let page = through(&anonymous, first).await;
     assert_eq!(page.field("RelayState").as_deref(), Some("rs-p"));
     let response = posted(&page, "SAMLResponse");
@@ -132,7 +134,7 @@ async fn is_passive_answers_without_asking(app: TestApp) {
     let decoded = String::from_utf8(STANDARD.decode(&response).unwrap()).unwrap();
     assert!(decoded.contains("InResponseTo=\"_passive1\""), "{decoded}");
     assert!(!decoded.contains("<saml:Assertion"), "{decoded}");
-    // The parked request was answered once: it is gone.
+    // Nobody's assertion was sent.
     assert!(!decoded.contains("ada@example.com"));
 
     // With a session: a success Response, still without a sign-in page.

@@ -1,6 +1,7 @@
 //! The SAML SP-initiated round trip (Web Browser SSO): the service provider sends an AuthnRequest
-//! by HTTP-Redirect to `/saml/sso`, the signed-in browser follows to `/saml/continue` and receives
-//! the auto-posting form with the signed `SAMLResponse` for the ACS. The ACS is never contacted:
+//! by HTTP-Redirect to `/saml/sso`, and the signed-in browser receives the auto-posting form with
+//! the signed `SAMLResponse` for the ACS in the answer (a redirect to `/saml/continue`, were there
+//! one, would be followed). The ACS is never contacted:
 //! the bench reads the form, decodes the Response and checks it with string tests (no signature
 //! verification — it would spend the CPU the server shares with the load generator).
 

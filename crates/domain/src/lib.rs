@@ -37,8 +37,8 @@ pub use oidc::{
 pub use page::{Page, PageRequest, PageSize};
 pub use permission_set::{NewPermissionSet, PermissionSet, PermissionSetDuration, RoleName};
 pub use saml::{
-    AssertionConsumerService, AssertionLifetime, AttributeMapping, NameIdFormat, SamlBinding,
-    SamlSettings, SamlUrl, SignedPart,
+    AssertionConsumerService, AssertionLifetime, AttributeMapping, MAX_ENTITY_ID_BYTES,
+    NameIdFormat, SamlBinding, SamlSettings, SamlUrl, SignedPart,
 };
 pub use settings::{MfaPolicy, MfaPrompt, MfaType, NoDeviceAction, SessionLifetime, Settings};
 pub use text::{Description, DisplayName, Email, PersonName, UserName};

@@ -261,6 +261,9 @@ crate::bounded_duration!(
     limits = "1 minute (PT1M) and 1 hour (PT1H)"
 );
 
+/// The longest SP entity id accepted (and so the longest worth looking up).
+pub const MAX_ENTITY_ID_BYTES: usize = 1024;
+
 /// A SAML application's service provider registration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SamlSettings {
@@ -292,7 +295,7 @@ impl SamlSettings {
     pub fn problems(&self) -> Vec<(&'static str, &'static str)> {
         let mut out = Vec::new();
         if self.entity_id.trim().is_empty()
-            || self.entity_id.len() > 1024
+            || self.entity_id.len() > MAX_ENTITY_ID_BYTES
             || self.entity_id.chars().any(char::is_control)
         {
             out.push((

@@ -25,7 +25,7 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use portcullis_domain::{Application, ApplicationKind, PageRequest, SamlSettings};
+use portcullis_domain::{Application, ApplicationKind, SamlSettings};
 
 use portcullis_auth::Auth;
 use portcullis_auth::derive::derive;
@@ -142,24 +142,14 @@ impl Saml {
         &self,
         entity_id: &str,
     ) -> Result<Option<ServiceProvider>, portcullis_store::StoreError> {
-        let mut req = PageRequest::first(portcullis_domain::PageSize::MAX)
-            .map_err(|_| portcullis_store::StoreError::NotFound("page size"))?;
-        loop {
-            let page = self.auth.directory.list_applications(req.clone()).await?;
-            for app in page.items {
-                if app.kind == ApplicationKind::Saml
-                    && app.enabled
-                    && let Some(s) = app.saml.clone()
-                    && s.entity_id == entity_id
-                {
-                    return Ok(Some(ServiceProvider { app, settings: s }));
-                }
-            }
-            match page.next {
-                Some(next) => req.after = Some(next),
-                None => return Ok(None),
-            }
+        if entity_id.is_empty() || entity_id.len() > portcullis_domain::MAX_ENTITY_ID_BYTES {
+            return Ok(None);
         }
+        let app = self.auth.directory.find_saml_application(entity_id).await?;
+        Ok(app.and_then(|app| {
+            let settings = app.saml.clone()?;
+            Some(ServiceProvider { app, settings })
+        }))
     }
 }
 

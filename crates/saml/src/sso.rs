@@ -1,8 +1,9 @@
 //! SP-initiated Web Browser SSO (SAML Profiles §4.1): the AuthnRequest arrives by HTTP-Redirect
 //! or HTTP-POST at `/saml/sso`. Until its Issuer is a registered SP and its ACS one registered for
 //! it, problems are shown to the person; after that they go back to the SP as a status Response.
-//! A checked request is parked under a random key and the person continues at `/saml/continue`
-//! (through sign-in when needed), where the Response is issued once.
+//! A checked request from a signed-in browser is answered at once (the auto-posting Response in
+//! the same response), as is a passive one; otherwise it is parked under a random key and the
+//! person continues at `/saml/continue` after signing in, where the Response is issued once.
 
 use std::sync::Arc;
 
@@ -150,6 +151,7 @@ pub async fn sso_redirect(
     let relay_state = query.relay_state();
     handle(
         &saml,
+        &req,
         xml,
         relay_state,
         &Binding::Redirect { query: &query },
@@ -160,15 +162,17 @@ pub async fn sso_redirect(
 /// `POST /saml/sso` (HTTP-POST binding).
 pub async fn sso_post(
     saml: web::Data<Saml>,
+    req: HttpRequest,
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, PageError> {
     let (xml, relay_state) = inbound(form.into_inner(), xml::decode_post)?;
-    handle(&saml, xml, relay_state, &Binding::Post).await
+    handle(&saml, &req, xml, relay_state, &Binding::Post).await
 }
 
 #[tracing::instrument(skip_all)]
 async fn handle(
     saml: &Saml,
+    req: &HttpRequest,
     xml: String,
     relay_state: Option<String>,
     binding: &Binding<'_>,
@@ -258,13 +262,46 @@ async fn handle(
     if !first {
         return fail("replayed request ID").await;
     }
+    let is_passive = request.is_passive.unwrap_or(false);
+    let force_authn = request.force_authn.unwrap_or(false);
+    // Signed in already (and no fresh sign-in asked for), or passive: answered in this response,
+    // as Keycloak does; only a person who must sign in first waits at /saml/continue.
+    if !force_authn || is_passive {
+        let current = saml.auth.current(req).await?;
+        match current {
+            Some(current) if !force_authn => {
+                return issue(
+                    saml,
+                    &current,
+                    &sp,
+                    &acs_url,
+                    Some(&request.id),
+                    relay_state.as_deref(),
+                )
+                .await;
+            }
+            _ if is_passive => {
+                return status_response(
+                    saml,
+                    &acs_url,
+                    Some(&request.id),
+                    RESPONDER,
+                    Some(response::NO_PASSIVE),
+                    relay_state.as_deref(),
+                    now,
+                )
+                .await;
+            }
+            _ => {}
+        }
+    }
     let pending = Pending {
         application_id: sp.app.id,
         request_id: Some(request.id.clone()),
         acs_url,
         relay_state,
-        is_passive: request.is_passive.unwrap_or(false),
-        login_after: request.force_authn.unwrap_or(false).then_some(now),
+        is_passive,
+        login_after: force_authn.then_some(now),
     };
     let key = portcullis_auth::web::random_token(24);
     let bytes = serde_json::to_vec(&pending).map_err(PageError::unavailable)?;

@@ -184,6 +184,28 @@ pub trait ApplicationStore: Send + Sync {
     async fn list_application_assignments(&self, app: ApplicationId) -> Result<Vec<Principal>>;
     /// Enabled applications the user may use, directly or through a group, by name.
     async fn user_applications(&self, user: UserId) -> Result<Vec<Application>>;
+    /// The enabled SAML application registered for the service provider `entity_id`, if any
+    /// (the first by listing order should two claim it). Read on every SAML request: the cached
+    /// directory answers it from memory; this default pages through [`Self::list_applications`].
+    async fn find_saml_application(&self, entity_id: &str) -> Result<Option<Application>> {
+        let mut req = PageRequest::first(portcullis_domain::PageSize::MAX)
+            .map_err(|_| StoreError::NotFound("page size"))?;
+        loop {
+            let page = self.list_applications(req.clone()).await?;
+            let found = page.items.into_iter().find(|app| {
+                app.kind == portcullis_domain::ApplicationKind::Saml
+                    && app.enabled
+                    && app.saml.as_ref().is_some_and(|s| s.entity_id == entity_id)
+            });
+            if found.is_some() {
+                return Ok(found);
+            }
+            match page.next {
+                Some(next) => req.after = Some(next),
+                None => return Ok(None),
+            }
+        }
+    }
     /// Sets (or replaces: the old secret stops working at once) the keyed hash of a confidential
     /// OIDC client's secret, hashed by the caller. Audited as `application.client-secret.set`
     /// (never with the hash). `NotFound("application")` for an unknown application;

@@ -314,6 +314,17 @@ directory_impl! {
             .await
     }
 
+    async fn find_saml_application(&self, entity_id: &str) -> Result<Option<Application>> {
+        let load = self.inner.find_saml_application(entity_id);
+        // The key comes from outside: no longer ones than an entity id can be are kept.
+        if entity_id.len() > portcullis_domain::MAX_ENTITY_ID_BYTES {
+            return load.await;
+        }
+        self.freshness
+            .read(&self.caches.saml_applications, entity_id.to_owned(), load)
+            .await
+    }
+
     async fn client_secret_hash(&self, id: ApplicationId) -> Result<Option<Vec<u8>>> {
         let load = self.inner.client_secret_hash(id);
         self.freshness.read(&self.caches.secret_hashes, id, load).await

@@ -3,7 +3,8 @@
 //!
 //! What is cached: `get_user`, `user_entitlements`, `get_account`, `get_accounts` (per account),
 //! `get_permission_set`, `user_applications`, `list_user_groups`, `get_settings`,
-//! `get_application`, `client_secret_hash` and `application_icon_ids` (per application). Everything else goes straight to the inner store.
+//! `get_application`, `find_saml_application` (per entity id), `client_secret_hash` and
+//! `application_icon_ids` (per application). Everything else goes straight to the inner store.
 //!
 //! Freshness rests on one counter, the *epoch* ([`Invalidation`]):
 //! - an entry remembers the epoch read *before* its inner read, and is served only while the
@@ -252,6 +253,8 @@ struct Caches {
     user_groups: Cache<UserId, Entry<Vec<Group>>>,
     settings: Cache<(), Entry<Settings>>,
     applications: Cache<ApplicationId, Entry<Application>>,
+    /// SAML applications by SP entity id (`None` cached too: an unknown SP asks nothing twice).
+    saml_applications: Cache<String, Entry<Option<Application>>>,
     /// Whether an application has an icon (the portal's Applications tab asks on every render).
     has_icon: Cache<ApplicationId, Entry<(ApplicationId, bool)>>,
     /// OIDC client secret hashes (every confidential client's token request reads one).
@@ -270,6 +273,7 @@ impl Caches {
             user_groups: Cache::new(capacity),
             settings: Cache::new(1),
             applications: Cache::new(capacity),
+            saml_applications: Cache::new(capacity),
             has_icon: Cache::new(capacity),
             secret_hashes: Cache::new(capacity),
         }

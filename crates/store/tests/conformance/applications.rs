@@ -613,3 +613,49 @@ pub(super) async fn applications_icons(d: &dyn Directory) {
         HashSet::new()
     );
 }
+
+pub(super) async fn saml_applications_are_found_by_entity_id(d: &dyn Directory) {
+    let find = |entity_id: &'static str| async move {
+        d.find_saml_application(entity_id)
+            .await
+            .unwrap()
+            .map(|a| a.id)
+    };
+    let payroll = d
+        .create_application(admin(), new_app("Payroll", ApplicationKind::Saml, true))
+        .await
+        .unwrap();
+    d.create_application(admin(), new_app("Wiki", ApplicationKind::Oidc, true))
+        .await
+        .unwrap();
+    assert_eq!(find("https://payroll.example/saml").await, Some(payroll.id));
+    assert_eq!(find("https://wiki.example/saml").await, None);
+    // Asked before it exists, found as soon as it does (a cached "none" is forgotten).
+    assert_eq!(find("https://later.example/saml").await, None);
+    let later = d
+        .create_application(admin(), new_app("Later", ApplicationKind::Saml, true))
+        .await
+        .unwrap();
+    assert_eq!(find("https://later.example/saml").await, Some(later.id));
+    // A new entity id: the old one finds nothing at once.
+    let mut changed = new_app("Payroll", ApplicationKind::Saml, true);
+    if let Some(saml) = changed.saml.as_mut() {
+        saml.entity_id = "https://payroll2.example/saml".into();
+    }
+    d.update_application(admin(), payroll.id, changed.clone())
+        .await
+        .unwrap();
+    assert_eq!(find("https://payroll.example/saml").await, None);
+    assert_eq!(
+        find("https://payroll2.example/saml").await,
+        Some(payroll.id)
+    );
+    // Disabled or deleted: not found.
+    changed.enabled = false;
+    d.update_application(admin(), payroll.id, changed)
+        .await
+        .unwrap();
+    assert_eq!(find("https://payroll2.example/saml").await, None);
+    d.delete_application(admin(), later.id).await.unwrap();
+    assert_eq!(find("https://later.example/saml").await, None);
+}

@@ -114,6 +114,7 @@ conformance!(
     deleting_an_account_cascades,
     deleting_a_permission_set_cascades,
     application_crud,
+    saml_applications_are_found_by_entity_id,
     oidc_settings_round_trip,
     client_secret_hashes,
     applications_icons,
