@@ -4,8 +4,8 @@
 //! An attempt is *reserved* before the secret is checked: the counters are incremented first
 //! (atomically, in the shared store) and the attempt goes ahead only when the new counts are
 //! within the limits. However many guesses arrive at once, on one node or many, at most the
-//! allowed number is ever checked in a window. An attempt that succeeds gives its reservation
-//! back; one that fails keeps it. A window starts with the first counted attempt and lasts
+//! allowed number of failures is ever checked in a window. An attempt that succeeds gives its
+//! reservation back; one that fails keeps it. A window starts with the first counted attempt and lasts
 //! `window`; once a limit is passed, the name or address waits until its window ends.
 
 use std::net::IpAddr;
@@ -97,15 +97,16 @@ impl Throttle {
         })
     }
 
-    /// The attempt succeeded: the address gets its reservation back and the name's failures
-    /// are forgotten.
+    /// The attempt succeeded: the name and the address get its reservation back. The window's
+    /// failures stay counted until it ends: forgetting them on a success would let the guesses
+    /// still in flight beside it be checked too, past the limit.
     pub async fn succeeded(
         &self,
         flows: &dyn FlowStore,
         reservation: Reservation,
     ) -> Result<(), SessionError> {
         let (user, addr) = tokio::join!(
-            flows.delete(COUNT_USER, &reservation.user_key),
+            flows.decrement(COUNT_USER, &reservation.user_key),
             flows.decrement(COUNT_ADDRESS, &reservation.address_key)
         );
         user.and(addr)

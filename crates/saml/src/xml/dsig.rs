@@ -32,8 +32,10 @@ const ACCEPTED_TRANSFORMS: &[&str] = &[
     "http://www.w3.org/2006/12/xml-c14n11",
     "http://www.w3.org/2006/12/xml-c14n11#WithComments",
 ];
-/// The most signatures one inbound message may carry (a request has one).
+/// The most signatures one inbound message may carry (a request has one), and the most
+/// references in all (each costs a canonicalisation of what it points at).
 const MAX_SIGNATURES: usize = 2;
+const MAX_REFERENCES: usize = 4;
 
 /// Our signing key: the RSA key pair (parsed once) and its certificate.
 pub struct SigningKey {
@@ -197,7 +199,7 @@ impl Message<'_> {
 
     /// Counts the signatures, refusing any algorithm or transform not accepted.
     fn check_algorithms(&self, allow_sha1: bool) -> Result<usize, XmlError> {
-        let mut signatures = 0;
+        let (mut signatures, mut references) = (0, 0);
         for node in self.doc.descendants(self.root) {
             let Some(e) = self.doc.element(node) else {
                 continue;
@@ -211,6 +213,10 @@ impl Message<'_> {
                     signatures += 1;
                     true
                 }
+                "Reference" => {
+                    references += 1;
+                    true
+                }
                 "SignatureMethod" => {
                     algorithm == RSA_SHA256 || (allow_sha1 && algorithm == RSA_SHA1)
                 }
@@ -222,8 +228,10 @@ impl Message<'_> {
                 return Err(XmlError::Algorithm);
             }
         }
-        if signatures > MAX_SIGNATURES {
-            return Err(XmlError::Malformed("too many signatures".into()));
+        if signatures > MAX_SIGNATURES || references > MAX_REFERENCES {
+            return Err(XmlError::Malformed(
+                "too many signatures or references".into(),
+            ));
         }
         Ok(signatures)
     }
