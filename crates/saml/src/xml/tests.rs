@@ -240,3 +240,15 @@ fn certificates_are_checked() {
     trailing.push(0);
     assert!(check_certificate(&trailing).is_err());
 }
+
+#[test]
+fn a_byte_order_mark_and_a_default_namespace_are_read() {
+    let xml = format!(
+        "\u{feff}<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<AuthnRequest xmlns=\"{PROTOCOL_NS}\" \
+         ID=\"_d\" Version=\"2.0\" IssueInstant=\"{NOW}\"><Issuer xmlns=\"{ASSERTION_NS}\">\
+         https://sp.example</Issuer></AuthnRequest>"
+    );
+    let decoded = decode_post(&STANDARD.encode(&xml)).unwrap();
+    let r = Message::parse(&decoded).unwrap().authn_request().unwrap();
+    assert_eq!(r.issuer.as_deref(), Some("https://sp.example"));
+}
