@@ -20,7 +20,7 @@ impl FlowStore for EmbeddedSessions {
     async fn put(&self, ns: &str, key: &str, value: &[u8], ttl: Duration) -> Result<()> {
         let (ns, key, value) = (ns.to_owned(), key.to_owned(), value.to_vec());
         let expires = expiry_after(self.now_millis(), ttl);
-        self.with_writer(move |c| {
+        self.with_conn(move |c| {
             c.prepare_cached(
                 "INSERT INTO flow (ns, key, value, expires_at) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (ns, key) DO UPDATE
@@ -42,7 +42,7 @@ impl FlowStore for EmbeddedSessions {
         let (ns, key, value) = (ns.to_owned(), key.to_owned(), value.to_vec());
         let now = self.now_millis();
         let expires = expiry_after(now, ttl);
-        self.with_writer(move |c| {
+        self.with_conn(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             // Replaces only an entry that has expired by the clock.
             let stored = tx.execute(
@@ -74,7 +74,7 @@ impl FlowStore for EmbeddedSessions {
     async fn take(&self, ns: &str, key: &str) -> Result<Option<Vec<u8>>> {
         let (ns, key) = (ns.to_owned(), key.to_owned());
         let now = self.now_millis();
-        self.with_writer(move |c| {
+        self.with_conn(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let taken: Option<(Vec<u8>, i64)> = tx
                 .query_row(
@@ -91,7 +91,7 @@ impl FlowStore for EmbeddedSessions {
 
     async fn delete(&self, ns: &str, key: &str) -> Result<()> {
         let (ns, key) = (ns.to_owned(), key.to_owned());
-        self.with_writer(move |c| {
+        self.with_conn(move |c| {
             c.prepare_cached("DELETE FROM flow WHERE ns = ?1 AND key = ?2")?
                 .execute(params![ns, key])
         })
@@ -104,7 +104,7 @@ impl FlowStore for EmbeddedSessions {
         let now = self.now_millis();
         let new_expiry = expiry_after(now, window);
         let counted = self
-            .with_writer(move |c| {
+            .with_conn(move |c| {
                 let ns = ns_owned;
                 let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
                 let live: Option<Vec<u8>> = tx
@@ -157,7 +157,7 @@ impl FlowStore for EmbeddedSessions {
         let (ns_owned, key) = (ns.to_owned(), key.to_owned());
         let now = self.now_millis();
         let counter = self
-            .with_writer(move |c| {
+            .with_conn(move |c| {
                 let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
                 let live: Option<Vec<u8>> = tx
                     .query_row(
@@ -206,7 +206,7 @@ impl FlowStore for EmbeddedSessions {
                 )
             })
             .collect();
-        self.with_writer(move |c| {
+        self.with_conn(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let taken = tx.execute(
                 "DELETE FROM flow WHERE ns = ?1 AND key = ?2 AND expires_at > ?3",

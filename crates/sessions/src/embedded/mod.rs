@@ -53,9 +53,6 @@ CREATE INDEX IF NOT EXISTS flow_expires_at ON flow (expires_at);
 #[derive(Clone)]
 pub struct EmbeddedSessions {
     pool: Pool,
-    /// Writers queue here, one at a time, as tasks: SQLite takes one writer anyway, and a writer
-    /// waiting inside SQLite's busy handler sleeps a blocking thread in steps of milliseconds.
-    writer: Arc<tokio::sync::Mutex<()>>,
     clock: Arc<dyn Clock>,
     path: Arc<PathBuf>,
 }
@@ -106,7 +103,6 @@ impl EmbeddedSessions {
             .map_err(SessionError::unavailable)?;
         let store = Self {
             pool,
-            writer: Arc::new(tokio::sync::Mutex::new(())),
             clock,
             path: Arc::new(path.to_path_buf()),
         };
@@ -117,7 +113,7 @@ impl EmbeddedSessions {
     /// Deletes every session and flow entry that has expired by the clock; returns how many.
     pub async fn sweep(&self) -> Result<usize> {
         let now = self.now_millis();
-        self.with_writer(move |c| {
+        self.with_conn(move |c| {
             let sessions = c.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now])?;
             let flow = c.execute("DELETE FROM flow WHERE expires_at <= ?1", [now])?;
             Ok(sessions + flow)
@@ -159,16 +155,6 @@ impl EmbeddedSessions {
             .await
             .map_err(|e| SessionError::Unavailable(format!("database call failed: {e}").into()))?
             .map_err(db)
-    }
-
-    /// Runs `f`, which writes, on a pooled connection once no other write of this store runs.
-    async fn with_writer<T, F>(&self, f: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
-    {
-        let _turn = self.writer.lock().await;
-        self.with_conn(f).await
     }
 }
 

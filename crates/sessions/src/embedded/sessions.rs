@@ -37,7 +37,7 @@ impl SessionStore for EmbeddedSessions {
             .map_err(|e| SessionError::Corrupt(format!("encoding a session: {e}")))?;
         let id = session.id.as_str().to_owned();
         let user = session.user_id.to_string();
-        self.with_writer(move |c| {
+        self.with_conn(move |c| {
             c.prepare_cached(
                 "INSERT INTO sessions (id, user_id, body, expires_at) VALUES (?1, ?2, ?3, ?4)",
             )?
@@ -100,7 +100,7 @@ impl SessionStore for EmbeddedSessions {
         let user = user.to_string();
         let now = self.now_millis();
         let expires: Option<i64> = self
-            .with_writer(move |c| {
+            .with_conn(move |c| {
                 c.prepare_cached(
                     "DELETE FROM sessions WHERE id = ?1 AND user_id = ?2 RETURNING expires_at",
                 )?
@@ -113,7 +113,7 @@ impl SessionStore for EmbeddedSessions {
 
     async fn revoke_token(&self, token: &SessionToken) -> Result<()> {
         let id = token.id().as_str().to_owned();
-        self.with_writer(move |c| {
+        self.with_conn(move |c| {
             c.prepare_cached("DELETE FROM sessions WHERE id = ?1")?
                 .execute([id])
         })
@@ -124,7 +124,7 @@ impl SessionStore for EmbeddedSessions {
     async fn revoke_user_sessions(&self, user: UserId) -> Result<usize> {
         let user = user.to_string();
         let now = self.now_millis();
-        self.with_writer(move |c| {
+        self.with_conn(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let live = tx.execute(
                 "DELETE FROM sessions WHERE user_id = ?1 AND expires_at > ?2",
