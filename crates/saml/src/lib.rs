@@ -1,6 +1,6 @@
 //! The SAML 2.0 identity provider: metadata, Web Browser SSO (SP-initiated by HTTP-Redirect and
-//! HTTP-POST, IdP-initiated from the portal), single logout, and the signing key. samael and
-//! xmlsec are reached only through [`xml`].
+//! HTTP-POST, IdP-initiated from the portal), single logout, and the signing key. XML is parsed,
+//! written, signed and verified only in [`xml`] (Uppsala, Bergshamra on aws-lc-rs).
 //!
 //! [`Saml`] holds what these endpoints use beyond [`portcullis_auth::Auth`]: the signing key and
 //! its certificate, the key of persistent NameIDs and session indexes, and the SAML settings.
