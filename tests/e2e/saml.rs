@@ -256,11 +256,7 @@ async fn sp_initiated_post_with_a_signed_assertion(app: TestApp) {
     let b = signed_in(&app, "ada").await;
     // A signed POST request (enveloped signature, SHA-256).
     let id = "_post1";
-    let xml = authn_request(id, app.clock.now(), None).replace(
-        "</saml:Issuer>",
-        &format!("</saml:Issuer>{}", signature_template(id, &cert)),
-    );
-    let signed = samael::crypto::Crypto::sign_xml(&xml, &key).unwrap();
+    let signed = signed_authn_request(id, app.clock.now(), (&key, &cert));
     let first = b
         .post("/saml/sso", &[("SAMLRequest", &STANDARD.encode(&signed))])
         .await;
@@ -313,6 +309,34 @@ async fn sp_initiated_post_with_a_signed_assertion(app: TestApp) {
     let xml = authn_request("_redir3", app.clock.now(), None);
     let q = redirect_query(&xml, "x", Some((&key, false))).replace("RelayState=x", "RelayState=y");
     assert_eq!(b.get(&format!("/saml/sso?{q}")).await.status, 400);
+}
+
+/// An AuthnRequest with `id`, signed in the XML by the SP (samael, on xmlsec) with `key`.
+pub(crate) fn signed_authn_request(
+    id: &str,
+    instant: chrono::DateTime<chrono::Utc>,
+    (key, cert): (&[u8], &[u8]),
+) -> String {
+    let xml = authn_request(id, instant, None).replace(
+        "</saml:Issuer>",
+        &format!("</saml:Issuer>{}", signature_template(id, cert)),
+    );
+    samael::crypto::Crypto::sign_xml(&xml, key).unwrap()
+}
+
+/// A SAML application that must sign its requests (its key and certificate returned), assigned
+/// to `ada`, and a browser in which she is signed in.
+pub(crate) async fn signing_sp(app: &TestApp) -> (Browser, Vec<u8>, Vec<u8>) {
+    mfa_off(app).await;
+    let ada = person(app, "ada").await;
+    let (key, cert) = sp_key();
+    register(
+        app,
+        json!({"requireSignedRequests": true, "certificate": STANDARD.encode(&cert)}),
+        Some(&ada),
+    )
+    .await;
+    (signed_in(app, "ada").await, key, cert)
 }
 
 pub(crate) fn signature_template(id: &str, cert: &[u8]) -> String {

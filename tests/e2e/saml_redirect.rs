@@ -6,11 +6,9 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use portcullis_sessions::Clock;
-use serde_json::json;
 
 use crate::helpers::TestApp;
-use crate::oidc_support::{mfa_off, person, signed_in};
-use crate::saml::{SP, authn_request, deflate, enc, register, sp_key};
+use crate::saml::{SP, authn_request, deflate, enc, signing_sp};
 
 crate::on_both_backends!(smuggled_parameters_are_refused,);
 
@@ -55,16 +53,7 @@ pub(crate) fn logout_request(
 }
 
 async fn smuggled_parameters_are_refused(app: TestApp) {
-    mfa_off(&app).await;
-    let ada = person(&app, "ada").await;
-    let (key, cert) = sp_key();
-    register(
-        &app,
-        json!({"requireSignedRequests": true, "certificate": STANDARD.encode(&cert)}),
-        Some(&ada),
-    )
-    .await;
-    let b = signed_in(&app, "ada").await;
+    let (b, key, _cert) = signing_sp(&app).await;
     let now = app.clock.now();
 
     // Signed without a RelayState; the attacker appends one under an encoded name.

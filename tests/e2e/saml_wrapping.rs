@@ -5,34 +5,16 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use portcullis_sessions::Clock;
-use samael::crypto::CryptoProvider;
-use serde_json::json;
 
 use crate::helpers::TestApp;
-use crate::oidc_support::{mfa_off, person, signed_in};
-use crate::saml::{SP, authn_request, register, signature_template, sp_key};
+use crate::saml::{SP, authn_request, signed_authn_request, signing_sp};
 
 crate::on_both_backends!(wrapped_signed_requests_are_refused);
 
 async fn wrapped_signed_requests_are_refused(app: TestApp) {
-    mfa_off(&app).await;
-    let ada = person(&app, "ada").await;
-    let (key, cert) = sp_key();
-    register(
-        &app,
-        json!({"requireSignedRequests": true, "certificate": STANDARD.encode(&cert)}),
-        Some(&ada),
-    )
-    .await;
-    let b = signed_in(&app, "ada").await;
+    let (b, key, cert) = signing_sp(&app).await;
     let now = app.clock.now();
-    let sign = |id: &str| {
-        let xml = authn_request(id, now, None).replace(
-            "</saml:Issuer>",
-            &format!("</saml:Issuer>{}", signature_template(id, &cert)),
-        );
-        samael::crypto::Crypto::sign_xml(&xml, &key).unwrap()
-    };
+    let sign = |id: &str| signed_authn_request(id, now, (&key, &cert));
     let post = |xml: String| {
         let b = &b;
         async move {

@@ -67,6 +67,15 @@ pub const SIGNIN_COOKIE: &str = "portcullis_signin";
 pub const CSRF_COOKIE: &str = "portcullis_csrf";
 pub const DEVICE_COOKIE: &str = "portcullis_device";
 
+/// Text escaped for HTML, in element content and in quoted attribute values.
+pub fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
 /// A random URL-safe string of `bytes` random bytes.
 pub fn random_token(bytes: usize) -> String {
     let mut b = vec![0u8; bytes];

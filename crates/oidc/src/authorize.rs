@@ -65,17 +65,10 @@ impl Reply {
 
 const FORM_POST_SCRIPT: &str = "document.forms[0].submit();";
 
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
-
 /// `response_mode=form_post`: a page that posts the answer to the client at once. Its own CSP
 /// allows exactly its one script and a form posting to the client's origin.
 fn form_post(action: &str, params: &[(&str, String)]) -> HttpResponse {
+    use portcullis_auth::web::html_escape;
     let inputs: String = params
         .iter()
         .map(|(k, v)| {

@@ -165,13 +165,7 @@ async fn post_script() -> HttpResponse {
 /// The HTTP-POST binding (SAML Bindings §3.5): a form posting `field` (and `RelayState`) to the
 /// SP, submitted by a static script (no inline script under our CSP) or by its visible button.
 pub fn auto_post(action: &str, field: &str, xml: &str, relay_state: Option<&str>) -> HttpResponse {
-    let esc = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;")
-            .replace('\'', "&#39;")
-    };
+    use portcullis_auth::web::html_escape as esc;
     let relay = relay_state
         .map(|r| {
             format!(

@@ -79,18 +79,17 @@ impl SigningKey {
     /// with SHA-256 only, also for an SP that may send SHA-1 (`allow_sha1`): aws-lc-rs makes no
     /// SHA-1 signatures, and every SAML SP in use verifies SHA-256.
     pub fn write_template(&self, w: &mut XmlWriter, id: &str) {
-        let (method, digest) = (RSA_SHA256, SHA256);
         let reference = format!("#{id}");
         w.start_element("ds:Signature", &[("xmlns:ds", DSIG_NS)]);
         w.start_element("ds:SignedInfo", &[]);
         w.empty_element("ds:CanonicalizationMethod", &[("Algorithm", EXC_C14N)]);
-        w.empty_element("ds:SignatureMethod", &[("Algorithm", method)]);
+        w.empty_element("ds:SignatureMethod", &[("Algorithm", RSA_SHA256)]);
         w.start_element("ds:Reference", &[("URI", &reference)]);
         w.start_element("ds:Transforms", &[]);
         w.empty_element("ds:Transform", &[("Algorithm", ENVELOPED)]);
         w.empty_element("ds:Transform", &[("Algorithm", EXC_C14N)]);
         w.end_element("ds:Transforms");
-        w.empty_element("ds:DigestMethod", &[("Algorithm", digest)]);
+        w.empty_element("ds:DigestMethod", &[("Algorithm", SHA256)]);
         w.empty_element_expanded("ds:DigestValue", &[]);
         w.end_element("ds:Reference");
         w.end_element("ds:SignedInfo");
