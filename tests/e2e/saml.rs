@@ -266,8 +266,9 @@ async fn sp_initiated_post_with_a_signed_assertion(app: TestApp) {
         .unwrap();
     // Persistent by default: opaque, stable.
     let nid = assertion.subject.unwrap().name_id.unwrap().value;
+    // Hex only, so neither the user name nor the email can show through.
     assert_eq!(nid.len(), 64);
-    assert!(!nid.contains("ada"));
+    assert!(nid.bytes().all(|b| b.is_ascii_hexdigit()), "{nid}");
     // The same request, unsigned, is refused (the SP must sign).
     let unsigned = authn_request("_post2", app.clock.now(), None);
     let r = b
