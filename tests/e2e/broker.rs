@@ -21,7 +21,58 @@ on_both_backends!(
     signed_request_negatives,
     admin_changes_apply_on_the_next_request,
     logout_ends_the_token_but_not_issued_credentials,
+    aws_accounts_get_no_native_credentials,
 );
+
+/// An account that is a real AWS account is listed with its roles, but native credentials
+/// (which AWS would not accept) are never minted for it: its credentials come from its own STS,
+/// and when that cannot be reached (or federation by web identity is asked for, not done yet) the
+/// person is told so in the portal API's error shape. The person's native accounts still work.
+async fn aws_accounts_get_no_native_credentials(app: TestApp) {
+    let w = world(&app).await;
+    // Port 9 on loopback: nothing listens.
+    let p = app
+        .patch(
+            "accounts/111111111111",
+            json!({"aws": {"stsEndpoint": "http://127.0.0.1:9"}}),
+        )
+        .await;
+    assert_eq!(p.status, 200, "{p:?}");
+    let roles = portal(
+        &app,
+        Some(&w.token),
+        "GET",
+        "/assignment/roles?account_id=111111111111",
+    )
+    .await;
+    assert_eq!(roles.status, 200, "{roles:?}");
+    let path = "/federation/credentials?account_id=111111111111&role_name=Admin";
+    let unreachable = portal(&app, Some(&w.token), "GET", path).await;
+    assert_error(&unreachable, 503, "ServiceUnavailableException");
+    let p = app
+        .patch(
+            "accounts/111111111111",
+            json!({"aws": {"federation": "webIdentity"}}),
+        )
+        .await;
+    assert_eq!(p.status, 200, "{p:?}");
+    let refused = portal(&app, Some(&w.token), "GET", path).await;
+    assert_error(&refused, 400, "InvalidRequestException");
+    assert!(
+        refused.body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("web identity")),
+        "{refused:?}"
+    );
+    let still = credentials(&app, &w.token, "222222222222", "Admin").await;
+    assert!(still.akid.starts_with("ASIA"), "{still:?}");
+    // Back to native: credentials again.
+    let p = app
+        .patch("accounts/111111111111", json!({"kind": "native"}))
+        .await;
+    assert_eq!(p.status, 200, "{p:?}");
+    credentials(&app, &w.token, "111111111111", "Admin").await;
+}
 
 /// The sign-in URL: `{public_url}/start` (the test server's public URL is the default).
 const START_URL: &str = "http://localhost:8080/start";

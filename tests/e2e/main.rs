@@ -5,6 +5,7 @@
 
 mod admin_api;
 mod app_icons;
+mod aws_accounts;
 mod bad_input;
 mod broker;
 mod broker_sigv4;

@@ -1,9 +1,11 @@
 //! `/admin/v1/accounts`: the accounts people assume roles in.
 
+mod cloud;
+
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use portcullis_domain::{
-    Account, AccountId, ConsoleUrl, DisplayName, Email, FieldErrors, NewAccount,
+    Account, AccountId, AccountKind, ConsoleUrl, DisplayName, Email, FieldErrors, NewAccount,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -13,6 +15,7 @@ use super::error::{ApiError, ErrorBody};
 use super::paging::{ListQuery, next_token};
 use super::wire::{double_option, parse_account_id, required};
 use crate::Admin;
+pub use cloud::{AwsBody, AwsView};
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -23,6 +26,11 @@ pub struct AccountView {
     pub email: String,
     /// Where the portal's "Management console" link goes; absent when not set.
     pub console_url: Option<String>,
+    /// `native` (credentials from Portcullis) or `aws` (a real AWS account or STS endpoint).
+    #[schema(example = "native")]
+    pub kind: String,
+    /// How an `aws` account is reached, defaults filled in; absent for a native account.
+    pub aws: Option<AwsView>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -30,6 +38,8 @@ pub struct AccountView {
 impl From<Account> for AccountView {
     fn from(a: Account) -> Self {
         Self {
+            kind: a.kind.name().to_owned(),
+            aws: a.kind.aws().map(AwsView::from),
             account_id: a.id.into(),
             name: a.name.into(),
             email: a.email.into(),
@@ -73,6 +83,12 @@ pub struct CreateAccount {
     #[schema(pattern = r"^https?://[^/?#@\s]+")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub console_url: Option<String>,
+    /// `native` (the default) or `aws`; `aws` settings alone also make an `aws` account.
+    #[schema(pattern = "^(native|aws)$")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aws: Option<AwsBody>,
 }
 
 /// Fields to change; `consoleUrl: null` removes the console link.
@@ -99,6 +115,13 @@ pub struct PatchAccount {
     )]
     #[schema(value_type = Option<String>, pattern = r"^https?://[^/?#@\s]+")]
     pub console_url: Option<Option<String>>,
+    /// `native` turns an `aws` account back into a native one; `aws` (or `aws` settings alone)
+    /// replaces the `aws` settings as a whole.
+    #[schema(pattern = "^(native|aws)$")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aws: Option<AwsBody>,
 }
 
 pub(crate) fn parse_create(b: CreateAccount) -> Result<NewAccount, FieldErrors> {
@@ -112,12 +135,14 @@ pub(crate) fn parse_create(b: CreateAccount) -> Result<NewAccount, FieldErrors> 
         None => Some(None),
         Some(v) => e.check("consoleUrl", ConsoleUrl::parse(v)).map(Some),
     };
+    let kind = cloud::parse_kind(&mut e, id.as_ref(), b.kind, b.aws, AccountKind::Native);
     e.finish(|| {
         Some(NewAccount {
             id: id?,
             name: name?,
             email: email?,
             console_url: console_url?,
+            kind: kind?,
         })
     })
 }
@@ -137,12 +162,14 @@ pub(crate) fn parse_patch(b: PatchAccount, cur: Account) -> Result<NewAccount, F
         Some(None) => Some(None),
         Some(Some(v)) => e.check("consoleUrl", ConsoleUrl::parse(v)).map(Some),
     };
+    let kind = cloud::parse_kind(&mut e, Some(&cur.id), b.kind, b.aws, cur.kind);
     e.finish(|| {
         Some(NewAccount {
             id: cur.id,
             name: name?,
             email: email?,
             console_url: console_url?,
+            kind: kind?,
         })
     })
 }

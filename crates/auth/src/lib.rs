@@ -14,11 +14,15 @@
 //!   security headers, the page chrome (`templates/base.html`, the stylesheet) and the one page
 //!   error with its `ResponseError`.
 //! - [`metrics`]: the sign-in, MFA and token counters.
+//! - [`federation`]: what the broker asks of the identity provider to federate a person into a
+//!   real cloud account (a signed SAML Response for AWS), implemented by the server over the
+//!   SAML IdP.
 //!
 //! May import: `portcullis-domain`, `portcullis-store`, `portcullis-sessions` (the floors
 //! below). Never a concrete backend, never a sibling surface.
 
 pub mod derive;
+pub mod federation;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod keys;

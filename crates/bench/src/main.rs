@@ -14,6 +14,7 @@ mod load;
 mod reference;
 mod report;
 mod saml;
+mod saml_load;
 mod scenarios;
 mod seed;
 mod server;

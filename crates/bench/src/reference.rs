@@ -92,7 +92,10 @@ pub async fn measure(connections: usize, d: Duration) -> anyhow::Result<Option<R
         ("reference-es256", "POST", "/es256"),
         ("reference-rs256", "POST", "/rs256"),
     ] {
-        let s = wrk::run(name, &replay(method, path), &base, connections, d, &dir).await;
+        let s = match wrk::script(name, &replay(method, path)) {
+            Ok(script) => wrk::run(name, &script, &base, connections, d, &dir).await,
+            Err(e) => Err(e),
+        };
         let s = s.and_then(|s| {
             anyhow::ensure!(s.errors == 0, "{name}: {} errors", s.errors);
             Ok(s)

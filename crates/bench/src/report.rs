@@ -112,11 +112,12 @@ impl Results {
             Some(Err(e)) => (None, Some(e)),
             None => (None, None),
         };
-        let targets = runs
+        let mut targets: Vec<Target> = runs
             .iter()
             .find(|r| r.backend == Backend::Postgres)
             .map(|r| targets(&floors, r, slope.as_ref()))
             .unwrap_or_default();
+        targets.extend(speed_targets(&floors, &runs));
         Self {
             generated_at: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
             smoke: args.smoke,
@@ -277,7 +278,7 @@ impl Results {
         if !self.targets.is_empty() {
             let _ = writeln!(
                 s,
-                "## Targets (issue 8; PostgreSQL + Redis)\n\n| target | wanted | measured | |\n|---|---|---|---|"
+                "## Targets (issue 8 on PostgreSQL + Redis; issue 18 on both backends)\n\n| target | wanted | measured | |\n|---|---|---|---|"
             );
             for t in &self.targets {
                 let _ = writeln!(
@@ -497,6 +498,55 @@ fn verdict(met: Option<bool>) -> &'static str {
 }
 
 /// Issue 8's targets, on the PostgreSQL + Redis run.
+/// Issue 18's targets: the SAML round trip on both backends against raw RS256 signing, and the
+/// embedded store's write-heavy grants against PostgreSQL + Redis of the same run.
+fn speed_targets(f: &Floors, runs: &[BackendRun]) -> Vec<Target> {
+    let find = |backend: Backend, name: &str| {
+        runs.iter()
+            .find(|r| r.backend == backend)
+            .and_then(|r| r.scenarios.iter().find(|m| m.scenario == name))
+    };
+    let mut out = Vec::new();
+    for (backend, label) in [
+        (Backend::Postgres, "PostgreSQL + Redis"),
+        (Backend::Embedded, "embedded"),
+    ] {
+        if let Some(m) = find(backend, "saml_redirect") {
+            let q = m.per_second / f.rs256_signatures_per_second.max(1e-9);
+            out.push(Target {
+                name: format!("SAML round trip for a signed-in person (saml_redirect), {label}"),
+                wanted: format!(
+                    "≥ 40 % of raw RS256 signing ({:.0}/s)",
+                    f.rs256_signatures_per_second
+                ),
+                measured: format!("{:.0}/s = {:.1} %", m.per_second, q * 100.0),
+                met: Some(q >= 0.40),
+            });
+        }
+    }
+    for (name, scenario) in [
+        ("embedded refresh", "refresh"),
+        (
+            "embedded authorization code (with its sign-in)",
+            "authorization_code_pkce",
+        ),
+    ] {
+        if let (Some(pg), Some(emb)) = (
+            find(Backend::Postgres, scenario),
+            find(Backend::Embedded, scenario),
+        ) {
+            let q = emb.per_second / pg.per_second.max(1e-9);
+            out.push(Target {
+                name: name.to_owned(),
+                wanted: format!("≥ 80 % of PostgreSQL + Redis ({:.0}/s)", pg.per_second),
+                measured: format!("{:.0}/s = {:.1} %", emb.per_second, q * 100.0),
+                met: Some(q >= 0.80),
+            });
+        }
+    }
+    out
+}
+
 fn targets(f: &Floors, r: &BackendRun, slope: Option<&Slope>) -> Vec<Target> {
     let find = |name: &str| r.scenarios.iter().find(|m| m.scenario == name);
     let paced = |name: &str| r.paced.iter().find(|m| m.scenario == name);

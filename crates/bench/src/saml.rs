@@ -12,7 +12,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
-use portcullis_testkit::{Browser, snippet};
+use portcullis_testkit::{Browser, Page, snippet};
 
 /// The service provider's entity id.
 pub const SP_ENTITY_ID: &str = "https://sp.bench.example.com/saml";
@@ -65,6 +65,11 @@ pub async fn round_trip(b: &Browser, base: &str) -> anyhow::Result<()> {
     let page = b
         .try_follow(&redirect_path(&authn_request(base, &id), relay)?)
         .await?;
+    check_response(&response_xml(&page, relay)?, &id)
+}
+
+/// The decoded `SAMLResponse` of the auto-posting form on `page`, which must carry `relay` back.
+pub fn response_xml(page: &Page, relay: &str) -> anyhow::Result<String> {
     anyhow::ensure!(
         page.status == 200,
         "SAML SSO: {} {:?} {}",
@@ -82,13 +87,12 @@ pub async fn round_trip(b: &Browser, base: &str) -> anyhow::Result<()> {
     let encoded = form
         .value("SAMLResponse")
         .with_context(|| format!("no SAMLResponse: {}", snippet(&page.body)))?;
-    let xml = String::from_utf8(
+    String::from_utf8(
         STANDARD
             .decode(encoded.trim())
             .context("SAMLResponse base64")?,
     )
-    .context("SAMLResponse is not UTF-8")?;
-    check_response(&xml, &id)
+    .context("SAMLResponse is not UTF-8")
 }
 
 /// String checks of a successful Response to request `id` for [`ACS`].

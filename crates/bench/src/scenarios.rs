@@ -30,6 +30,7 @@ pub const SCENARIOS: &[&str] = &[
     "password_signin",
     "authorization_code_pkce",
     "saml_sp_initiated",
+    "saml_redirect",
     "refresh",
     "list_accounts",
     "list_account_roles",
@@ -74,8 +75,10 @@ struct World {
     creds: Credentials,
     /// A browser signed in as `signers[1]`.
     portal_browser: Browser,
-    /// Browsers signed in as `signers[3..]`, one per worker up to 8, for the SAML round trip.
+    /// Browsers signed in as `signers[3..]`, one per worker up to 32, for the SAML round trips.
     saml_browsers: Vec<Browser>,
+    /// The certificate in our SAML metadata (DER), to verify Responses with.
+    idp_cert: Vec<u8>,
     /// One rotating refresh token per worker.
     refresh_tokens: Arc<Vec<tokio::sync::Mutex<String>>>,
 }
@@ -134,11 +137,19 @@ async fn run_on(args: &Args, backend: Backend, server: &Server) -> anyhow::Resul
     let use_wrk = args.use_wrk()?;
     let mut scenarios = Vec::new();
     for &name in SCENARIOS.iter().filter(|n| wanted(n)) {
-        let replay = if use_wrk { replay(&world, name)? } else { None };
-        let m = match replay {
-            Some(r) => {
+        let script = if use_wrk {
+            wrk_script(&world, name)?
+        } else {
+            None
+        };
+        let m = match script {
+            Some(script) if name == "saml_redirect" => {
+                saml_redirect(&world, &script, args, server).await?
+            }
+            Some(script) => {
                 let (c, d) = (args.concurrency, args.scenario_duration());
-                crate::wrk::drive(name, &r, &world.base, c, d, server, server.work_dir()).await?
+                let dir = server.work_dir();
+                crate::wrk::drive(name, &script, &world.base, c, d, server, dir).await?
             }
             None => {
                 drive(
@@ -439,7 +450,7 @@ async fn prepare(
         .await?;
 
     let mut saml_browsers = Vec::new();
-    for user in seeded.signers.iter().skip(3).take(workers.clamp(1, 8)) {
+    for user in seeded.signers.iter().skip(3).take(workers.clamp(1, 32)) {
         let b = Browser::with_jar(client, base);
         b.try_sign_in_to_portal(user, PASSWORD).await?;
         saml_browsers.push(b);
@@ -466,6 +477,7 @@ async fn prepare(
         creds,
         portal_browser,
         saml_browsers,
+        idp_cert: crate::saml_load::idp_certificate(client, base).await?,
         refresh_tokens: Arc::new(refresh),
     })
 }
@@ -474,6 +486,7 @@ async fn prepare(
 fn scenario(w: &Arc<World>, name: &str) -> anyhow::Result<Op> {
     let w = w.clone();
     let counter = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let signature_checks = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let next_signer = move |w: &World| {
         let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         w.seeded.signers[n % w.seeded.signers.len()].clone()
@@ -540,6 +553,20 @@ fn scenario(w: &Arc<World>, name: &str) -> anyhow::Result<Op> {
                 crate::saml::round_trip(&b, &w.base).await
             }
         }),
+        // Without wrk: the same round trip as saml_sp_initiated, with one person per worker and
+        // every 64th Response's signature verified.
+        "saml_redirect" => op(move |i| {
+            let w = w.clone();
+            let n = signature_checks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            async move {
+                let b = w.saml_browsers[i % w.saml_browsers.len()].fork();
+                if n.is_multiple_of(64) {
+                    crate::saml_load::sample_one(&b, &w.base, &w.idp_cert).await
+                } else {
+                    crate::saml::round_trip(&b, &w.base).await
+                }
+            }
+        }),
         "refresh" => op(move |i| {
             let w = w.clone();
             async move {
@@ -599,6 +626,65 @@ fn portal_path(w: &World, name: &str) -> String {
             w.account, w.role
         ),
     }
+}
+
+/// The wrk script of a scenario wrk can drive.
+fn wrk_script(w: &World, name: &str) -> anyhow::Result<Option<String>> {
+    if name == "saml_redirect" {
+        let cookies: Vec<String> = w
+            .saml_browsers
+            .iter()
+            .filter_map(Browser::cookie_header)
+            .collect();
+        let tag = crate::saml_load::run_tag();
+        return crate::saml_load::lua(&w.base, &cookies, &tag).map(Some);
+    }
+    replay(w, name)?
+        .map(|r| crate::wrk::script(name, &r))
+        .transpose()
+}
+
+/// `saml_redirect` driven by wrk, with its Responses' signatures verified on a sample meanwhile.
+async fn saml_redirect(
+    w: &Arc<World>,
+    script: &str,
+    args: &Args,
+    server: &Server,
+) -> anyhow::Result<Measured> {
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = tokio::spawn(crate::saml_load::sample(
+        w.saml_browsers[0].fork(),
+        w.base.clone(),
+        w.idp_cert.clone(),
+        stop.clone(),
+    ));
+    let (c, d) = (args.concurrency, args.scenario_duration());
+    let measured = crate::wrk::drive(
+        "saml_redirect",
+        script,
+        &w.base,
+        c,
+        d,
+        server,
+        server.work_dir(),
+    )
+    .await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let sampled = sampler.await.context("the signature sampler")?;
+    let mut m = measured?;
+    eprintln!(
+        "saml_redirect: {} sampled Responses' signatures verified, {} failed",
+        sampled.verified,
+        sampled.failures.len()
+    );
+    if sampled.verified == 0 || !sampled.failures.is_empty() {
+        m.errors += sampled.failures.len().max(1) as u64;
+        m.error_samples.push(format!(
+            "signature sample: {} verified; failures: {:?}",
+            sampled.verified, sampled.failures
+        ));
+    }
+    Ok(m)
 }
 
 /// The scenario as a request wrk can replay, when it is one (a fixed request, or one of a set):

@@ -65,20 +65,24 @@ impl Summary {
     }
 }
 
-/// Runs `replay` against `base` with `connections` connections on two threads for `duration`
-/// (the script is written into `dir`).
+/// The wrk script that replays `replay`.
+pub fn script(name: &str, replay: &Replay) -> anyhow::Result<String> {
+    anyhow::ensure!(!replay.variants.is_empty(), "{name}: nothing to replay");
+    Ok(lua(replay))
+}
+
+/// Runs the wrk `script` against `base` with `connections` connections on two threads for
+/// `duration` (the script is written into `dir`). The script's `done` prints the summary line.
 pub async fn run(
     name: &str,
-    replay: &Replay,
+    lua_script: &str,
     base: &str,
     connections: usize,
     duration: Duration,
     dir: &Path,
 ) -> anyhow::Result<Summary> {
-    anyhow::ensure!(!replay.variants.is_empty(), "{name}: nothing to replay");
     let script = dir.join(format!("{name}.lua"));
-    std::fs::write(&script, lua(replay))
-        .with_context(|| format!("writing {}", script.display()))?;
+    std::fs::write(&script, lua_script).with_context(|| format!("writing {}", script.display()))?;
     let mut cmd = std::process::Command::new("wrk");
     cmd.arg("-t2")
         .arg(format!("-c{}", connections.max(2)))
@@ -110,7 +114,7 @@ pub async fn run(
 /// [`run`] against the server under test, with its CPU and memory read around the run.
 pub async fn drive(
     name: &str,
-    replay: &Replay,
+    lua_script: &str,
     base: &str,
     connections: usize,
     duration: Duration,
@@ -119,7 +123,7 @@ pub async fn drive(
 ) -> anyhow::Result<Measured> {
     let cpu_before = server.cpu_seconds();
     let started = Instant::now();
-    let s = run(name, replay, base, connections, duration, dir).await?;
+    let s = run(name, lua_script, base, connections, duration, dir).await?;
     let seconds = started.elapsed().as_secs_f64();
     let cpu = server.cpu_seconds() - cpu_before;
     let (rss, peak) = server.rss_mib();
@@ -132,7 +136,8 @@ pub async fn drive(
         errors: s.errors,
         error_samples: if s.errors > 0 {
             vec![format!(
-                "{} answers had a status of 400 or more, or failed",
+                "{} answers were not what the scenario wants (a status of 400 or more, or its \
+                 own check), or failed",
                 s.errors
             )]
         } else {
@@ -200,18 +205,28 @@ function request()
   i = i + 1
   return prepared[(i % #prepared) + 1]
 end
-function done(summary, latency, requests)
+"#,
+        method = quoted(r.method),
+    );
+    s.push_str(&done("e.status"));
+    s
+}
+
+/// The script's `done`: prints the [`Summary`] line [`run`] reads, counting as errors wrk's
+/// socket errors and timeouts plus `also` (a Lua expression: wrk's `e.status`, or a script's own
+/// count).
+pub fn done(also: &str) -> String {
+    format!(
+        r#"function done(summary, latency, requests)
   local e = summary.errors
-  local failed = e.connect + e.read + e.write + e.timeout + e.status
+  local failed = e.connect + e.read + e.write + e.timeout + {also}
   io.write(string.format(
     'WRKJSON {{"requests":%d,"duration_us":%d,"errors":%d,"p50":%f,"p95":%f,"p99":%f,"max":%f}}\n',
     summary.requests, summary.duration, failed, latency:percentile(50),
     latency:percentile(95), latency:percentile(99), latency.max))
 end
-"#,
-        method = quoted(r.method),
-    );
-    s
+"#
+    )
 }
 
 #[cfg(test)]

@@ -27,6 +27,9 @@ pub enum BrokerError {
     Store(#[from] StoreError),
     #[error("the session store failed")]
     Sessions(#[from] SessionError),
+    /// An account's own STS refused or failed.
+    #[error("{0}")]
+    Upstream(crate::cloud::Upstream),
 }
 
 impl BrokerError {
@@ -51,6 +54,13 @@ impl BrokerError {
             Self::Store(_) | Self::Sessions(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "InternalServerException")
             }
+            // What the cloud refused is the person's (or the account's setup's) to fix, with
+            // STS's own message; what failed is for later.
+            Self::Upstream(u) if u.refused => (StatusCode::BAD_REQUEST, "InvalidRequestException"),
+            Self::Upstream(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailableException",
+            ),
         }
     }
 

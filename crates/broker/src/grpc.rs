@@ -76,6 +76,8 @@ impl From<BrokerError> for Status {
             e @ BrokerError::TooManyRequests => Status::resource_exhausted(e.to_string()),
             BrokerError::Store(e) => store_status(&e),
             BrokerError::Sessions(e) => session_status(&e),
+            BrokerError::Upstream(u) if u.refused => Status::failed_precondition(u.to_string()),
+            BrokerError::Upstream(u) => Status::unavailable(u.to_string()),
         }
     }
 }

@@ -18,6 +18,7 @@
 mod audit;
 #[cfg(test)]
 mod audit_tests;
+mod cloud;
 mod credentials;
 mod error;
 #[doc(hidden)]
@@ -43,6 +44,7 @@ use std::time::Duration;
 use portcullis_sessions::{Clock, Sessions};
 use portcullis_store::Directory;
 
+pub use cloud::Upstream;
 pub use credentials::{RoleCredentials, SessionClaims};
 pub use error::{BrokerError, VerifyError};
 pub use service::{AccountSummary, Caller, Channel, Listing, RoleSummary};
@@ -82,6 +84,8 @@ pub struct Broker {
     pub(crate) issued: opentelemetry::metrics::Counter<u64>,
     /// Writes issuance audit records, many per commit.
     pub(crate) audit: audit::AuditQueue,
+    /// How accounts that are real clouds are reached; `None`: they get no credentials.
+    pub(crate) cloud: Option<cloud::Cloud>,
 }
 
 impl std::fmt::Debug for Broker {
@@ -117,7 +121,18 @@ impl Broker {
                 &opentelemetry::metrics::NoopMeterProvider::new(),
                 "portcullis",
             )),
+            cloud: None,
         }
+    }
+
+    /// Reaches accounts that are real clouds through their STS, with assertions from
+    /// `assertions` (the SAML IdP). Without it, such accounts get no credentials.
+    pub fn with_cloud(
+        mut self,
+        assertions: Arc<dyn portcullis_auth::federation::CloudAssertions>,
+    ) -> Result<Self, reqwest::Error> {
+        self.cloud = Some(cloud::Cloud::new(assertions)?);
+        Ok(self)
     }
 
     pub fn with_config(mut self, config: BrokerConfig) -> Self {

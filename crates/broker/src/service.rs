@@ -5,7 +5,7 @@
 use chrono::Duration;
 use portcullis_auth::Principal;
 use portcullis_auth::principal::live_user;
-use portcullis_domain::{AccountId, Actor, NewAuditEvent, RoleName, User};
+use portcullis_domain::{AccountId, AccountKind, Actor, NewAuditEvent, RoleName, User};
 use portcullis_sessions::SessionId;
 use portcullis_sessions::sso::{self, SsoAccess};
 use portcullis_store::{Entitlement, StoreError};
@@ -65,6 +65,10 @@ impl Caller {
     /// How the caller reached the broker.
     pub fn channel(&self) -> &Channel {
         &self.channel
+    }
+    /// The portal session the caller's token (or cookie) belongs to.
+    pub fn session_id(&self) -> &SessionId {
+        &self.session_id
     }
     /// The client the caller's credentials are issued to (see [`Channel::client_id`]).
     pub fn client_id(&self) -> &str {
@@ -258,6 +262,11 @@ impl Broker {
             .entitlement(caller, account, role)
             .await?
             .ok_or_else(not_held)?;
+        let kind = match self.directory.get_account(account).await {
+            Ok(a) => a.kind,
+            Err(StoreError::NotFound(_)) => return Err(not_held()),
+            Err(e) => return Err(e.into()),
+        };
         let permission_set = match self
             .directory
             .get_permission_set(entitlement.permission_set_id)
@@ -267,6 +276,12 @@ impl Broker {
             Err(StoreError::NotFound(_)) => return Err(not_held()),
             Err(e) => return Err(e.into()),
         };
+        // A real cloud's credentials come from its own STS: native ones would mean nothing there.
+        if let AccountKind::Aws(aws) = kind {
+            return self
+                .cloud_credentials(caller, account, role, &aws, &permission_set)
+                .await;
+        }
         let now = self.clock.now();
         let lifetime = Duration::seconds(
             i64::try_from(permission_set.session_duration.seconds()).unwrap_or(3_600),

@@ -128,6 +128,7 @@ impl Fixture {
                     name: DisplayName::parse(format!("Account {id}")).unwrap(),
                     email: Email::parse(format!("ops-{id}@example.com")).unwrap(),
                     console_url: None,
+                    kind: Default::default(),
                 },
             )
             .await

@@ -5,7 +5,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{DisplayName, Email, ValidationError};
+use crate::{AccountKind, DisplayName, Email, ValidationError};
 
 /// Exactly 12 decimal digits.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -95,6 +95,9 @@ pub struct Account {
     pub console_url: Option<ConsoleUrl>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Native, or a real cloud account and how to reach it.
+    #[serde(default)]
+    pub kind: AccountKind,
 }
 
 /// What an administrator gives to register an account (also the full replacement on update).
@@ -104,6 +107,7 @@ pub struct NewAccount {
     pub name: DisplayName,
     pub email: Email,
     pub console_url: Option<ConsoleUrl>,
+    pub kind: AccountKind,
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ pub mod admin_token;
 pub mod application;
 pub mod assignment;
 pub mod audit;
+pub mod cloud;
 pub mod consent;
 pub mod credentials;
 pub mod duration;
@@ -25,6 +26,9 @@ pub use admin_token::{AdminToken, NewAdminToken};
 pub use application::{Application, ApplicationKind, NewApplication};
 pub use assignment::{AccountAssignment, ApplicationAssignment, Principal, PrincipalType};
 pub use audit::{Actor, AuditEvent, AuditFilter, NewAuditEvent};
+pub use cloud::{
+    AccountKind, Arn, AwsAccount, AwsRegion, Federation, RoleArnTemplate, StsEndpoint,
+};
 pub use consent::Consent;
 pub use credentials::{MfaDevice, MfaDeviceId, MfaDeviceKind, NewMfaDevice, PasswordRecord};
 pub use error::{FieldErrors, ValidationError};

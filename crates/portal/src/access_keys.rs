@@ -62,7 +62,14 @@ async fn requested(
 /// a failure of ours.
 fn refused(e: BrokerError) -> PageError {
     match e {
-        BrokerError::NotFound(_) | BrokerError::InvalidRequest(_) => PageError::not_held(),
+        BrokerError::NotFound(_) => PageError::not_held(),
+        // What the broker says is meant for the person (an account whose keys come from its
+        // own cloud, for one).
+        BrokerError::InvalidRequest(why) => PageError::portal(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            "No access keys here",
+            why,
+        ),
         e => PageError::unavailable(e),
     }
 }

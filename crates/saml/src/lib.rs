@@ -10,6 +10,7 @@
 //! siblings).
 
 pub mod binding;
+pub mod cloud;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod keys;

@@ -138,9 +138,8 @@ fn surfaces(
     }: Stores,
     sender: Arc<dyn portcullis_signin::delivery::MessageSender>,
     master_key: &MasterKey,
-    broker: Arc<portcullis_broker::Broker>,
     meter: &opentelemetry::metrics::Meter,
-) -> anyhow::Result<AppState> {
+) -> anyhow::Result<(AppState, web::Data<portcullis_broker::Broker>)> {
     let auth = Arc::new(
         Auth::new(
             directory.clone(),
@@ -182,11 +181,20 @@ fn surfaces(
             names: client_secrets,
         },
     ));
+    // The broker reaches accounts that are real clouds with assertions from the SAML IdP.
+    let broker = crate::broker::build(
+        directory.clone(),
+        sessions.clone(),
+        auth.clock.clone(),
+        derive_key(master_key, crate::broker::BROKER_KEY_LABEL),
+        saml.clone(),
+        meter,
+    )?;
     let portal = Arc::new(Portal {
         auth: auth.clone(),
         oidc: oidc.clone(),
         saml: saml.clone(),
-        broker,
+        broker: broker.clone().into_inner(),
     });
     let admin = Arc::new(Admin {
         directory: directory.clone(),
@@ -195,7 +203,7 @@ fn surfaces(
         oidc: oidc.clone(),
         saml: saml.clone(),
     });
-    Ok(AppState {
+    let state = AppState {
         directory,
         config: Arc::new(config),
         auth,
@@ -204,7 +212,8 @@ fn surfaces(
         saml,
         portal,
         admin,
-    })
+    };
+    Ok((state, broker))
 }
 
 /// Creates the data directory readable by its owner only (it holds keys and the embedded stores).
@@ -324,15 +333,8 @@ impl Application {
         let directory = open_directory(&config).await?;
         let sessions = open_sessions(&config, clock.clone()).await?;
         let sender = crate::delivery::build_sender(&config)?;
-        let broker = crate::broker::build(
-            directory.clone(),
-            sessions.clone(),
-            clock.clone(),
-            derive_key(&master_key, crate::broker::BROKER_KEY_LABEL),
-            &meter,
-        );
         let bootstrap = bootstrap::bootstrap_admin(&config, directory.as_ref()).await?;
-        let state = surfaces(
+        let (state, broker) = surfaces(
             config,
             Stores {
                 directory,
@@ -341,7 +343,6 @@ impl Application {
             },
             sender,
             &master_key,
-            broker.clone().into_inner(),
             &meter,
         )?;
         // Every node shares the keys through the directory; the first node to start creates them.

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use actix_web::web;
+use portcullis_auth::federation::CloudAssertions;
 use portcullis_broker::{Broker, BrokerConfig};
 use portcullis_sessions::{Clock, Sessions};
 use portcullis_store::Directory;
@@ -13,19 +14,22 @@ use portcullis_store::Directory;
 /// Changing it invalidates every credential already issued.
 pub const BROKER_KEY_LABEL: &str = "portcullis broker credentials v1";
 
-/// Builds the broker, ready to be registered as `web::Data` beside its routes.
+/// Builds the broker, ready to be registered as `web::Data` beside its routes; accounts that are
+/// real clouds are reached with assertions from `assertions` (the SAML IdP).
 pub fn build(
     directory: Arc<dyn Directory>,
     sessions: Arc<dyn Sessions>,
     clock: Arc<dyn Clock>,
     key: [u8; 32],
+    assertions: Arc<dyn CloudAssertions>,
     meter: &opentelemetry::metrics::Meter,
-) -> web::Data<Broker> {
-    web::Data::new(
+) -> anyhow::Result<web::Data<Broker>> {
+    Ok(web::Data::new(
         Broker::new(directory, sessions, clock, key)
             .with_config(BrokerConfig::default())
-            .with_metrics(meter),
-    )
+            .with_metrics(meter)
+            .with_cloud(assertions)?,
+    ))
 }
 
 /// Serves the broker's gRPC services (proto/portcullis/{broker,sessions}/v1) on `listener` until

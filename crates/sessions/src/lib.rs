@@ -12,6 +12,17 @@
 //! - The raw session token exists only in the person's cookie: stores key sessions by the token's
 //!   SHA-256 ([`SessionToken::hash`]); the hex of that hash is the session's public id.
 //! - All of a user's sessions can be revoked at once (a per-user index).
+//! - A write is answered only once it is stored: the next read, from any node or connection,
+//!   sees it.
+//!
+//! What survives a crash: an answered write survives the Portcullis process dying (it is in the
+//! backend, not in our memory). Embedded: also a crash of the process with the file open; an
+//! operating-system crash or power loss may lose the writes of about the last second (SQLite WAL
+//! with `synchronous = NORMAL`), never the file's consistency. Redis: what its persistence
+//! promises — the compose file's `appendfsync everysec` loses at most about a second as well; a
+//! Redis without persistence loses everything on restart (everyone signs in again). Nothing in
+//! either store is needed to recover the other: what can be lost is sessions, codes and pending
+//! sign-ins, which people repeat, and refresh tokens, whose clients sign in again.
 
 pub mod clock;
 pub mod embedded;

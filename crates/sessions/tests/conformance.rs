@@ -100,6 +100,7 @@ conformance!(
     ping_and_backend,
     count_sessions_counts_live_ones,
     get_by_id_finds_live_sessions_only,
+    an_answered_write_is_read_at_once,
 );
 
 fn mins(n: i64) -> chrono::Duration {
@@ -453,28 +454,6 @@ async fn take_is_single_use(s: &Store, _clock: &ManualClock) {
     assert_eq!(s.take("code", "never").await.unwrap(), None);
 }
 
-async fn take_is_single_use_under_concurrency(s: &Store, _clock: &ManualClock) {
-    for round in 0..3 {
-        let key = format!("code-{round}");
-        let value = format!("grant-{round}").into_bytes();
-        s.put("code", &key, &value, MIN).await.unwrap();
-        let mut tasks = tokio::task::JoinSet::new();
-        for _ in 0..20 {
-            let s = s.clone();
-            let key = key.clone();
-            tasks.spawn(async move { s.take("code", &key).await.unwrap() });
-        }
-        let mut winners = Vec::new();
-        while let Some(result) = tasks.join_next().await {
-            if let Some(v) = result.unwrap() {
-                winners.push(v);
-            }
-        }
-        assert_eq!(winners, vec![value], "round {round}: exactly one take wins");
-        assert_eq!(s.get("code", &key).await.unwrap(), None);
-    }
-}
-
 async fn increment_counts_within_window(s: &Store, clock: &ManualClock) {
     assert_eq!(s.ttl("throttle", "ip").await.unwrap(), None);
     assert_eq!(s.increment("throttle", "ip", MIN).await.unwrap(), 1);
@@ -499,21 +478,6 @@ async fn increment_counts_within_window(s: &Store, clock: &ManualClock) {
     // A deleted counter starts over.
     s.delete("throttle", "ip").await.unwrap();
     assert_eq!(s.increment("throttle", "ip", MIN).await.unwrap(), 1);
-}
-
-async fn increment_is_atomic_under_concurrency(s: &Store, _clock: &ManualClock) {
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..20 {
-        let s = s.clone();
-        tasks.spawn(async move { s.increment("throttle", "burst", MIN).await.unwrap() });
-    }
-    let mut counts = Vec::new();
-    while let Some(result) = tasks.join_next().await {
-        counts.push(result.unwrap());
-    }
-    counts.sort_unstable();
-    assert_eq!(counts, (1..=20).collect::<Vec<u64>>());
-    assert_eq!(s.increment("throttle", "burst", MIN).await.unwrap(), 21);
 }
 
 async fn decrement_gives_back_without_moving_the_window(s: &Store, clock: &ManualClock) {
@@ -546,28 +510,6 @@ async fn decrement_gives_back_without_moving_the_window(s: &Store, clock: &Manua
         s.get("throttle", "text").await.unwrap().as_deref(),
         Some(&b"hello"[..])
     );
-}
-
-async fn decrement_is_atomic_under_concurrency(s: &Store, _clock: &ManualClock) {
-    for _ in 0..30 {
-        s.increment("throttle", "burst", MIN).await.unwrap();
-    }
-    let mut tasks = tokio::task::JoinSet::new();
-    for i in 0..20 {
-        let s = s.clone();
-        tasks.spawn(async move {
-            if i % 2 == 0 {
-                s.decrement("throttle", "burst").await.unwrap();
-            } else {
-                s.increment("throttle", "burst", MIN).await.unwrap();
-            }
-        });
-    }
-    while let Some(result) = tasks.join_next().await {
-        result.unwrap();
-    }
-    // 30 + 10 - 10, then this one.
-    assert_eq!(s.increment("throttle", "burst", MIN).await.unwrap(), 31);
 }
 
 async fn swap_takes_one_and_stores_the_rest_or_nothing(s: &Store, clock: &ManualClock) {
@@ -630,36 +572,6 @@ async fn swap_takes_one_and_stores_the_rest_or_nothing(s: &Store, clock: &Manual
     s.put("code", "c", b"1", MIN).await.unwrap();
     assert!(s.swap("code", "c", &[]).await.unwrap());
     assert_eq!(s.get("code", "c").await.unwrap(), None);
-}
-
-async fn swap_has_one_winner_under_concurrency(s: &Store, _clock: &ManualClock) {
-    s.put("refresh", "contested", b"grant", MIN).await.unwrap();
-    let mut tasks = tokio::task::JoinSet::new();
-    for i in 0..20 {
-        let s = s.clone();
-        tasks.spawn(async move {
-            let key = format!("successor-{i}");
-            let puts = [portcullis_sessions::FlowPut {
-                ns: "refresh",
-                key: &key,
-                value: b"grant",
-                ttl: MIN,
-            }];
-            (i, s.swap("refresh", "contested", &puts).await.unwrap())
-        });
-    }
-    let mut winners = Vec::new();
-    while let Some(result) = tasks.join_next().await {
-        let (i, won) = result.unwrap();
-        if won {
-            winners.push(i);
-        }
-    }
-    assert_eq!(winners.len(), 1, "{winners:?}");
-    for i in 0..20 {
-        let stored = s.get("refresh", &format!("successor-{i}")).await.unwrap();
-        assert_eq!(stored.is_some(), winners.contains(&i), "successor {i}");
-    }
 }
 
 async fn ttl_follows_the_clock(s: &Store, clock: &ManualClock) {
@@ -750,6 +662,14 @@ mod redis_only;
 
 #[path = "conformance/embedded_only.rs"]
 mod embedded_only;
+
+#[path = "conformance/concurrency.rs"]
+mod concurrency;
+use concurrency::{
+    an_answered_write_is_read_at_once, decrement_is_atomic_under_concurrency,
+    increment_is_atomic_under_concurrency, swap_has_one_winner_under_concurrency,
+    take_is_single_use_under_concurrency,
+};
 
 #[path = "conformance/grants.rs"]
 mod grants;

@@ -1,10 +1,10 @@
 //! Store-level records that are not domain aggregates.
 
 use chrono::{DateTime, Utc};
-use portcullis_domain::SamlSettings;
 use portcullis_domain::{
     AccountId, ApplicationKind, ClientType, OidcSettings, PermissionSetId, Principal, RoleName,
 };
+use portcullis_domain::{AccountKind, AwsAccount, SamlSettings};
 
 use crate::{Result, StoreError};
 
@@ -86,6 +86,25 @@ pub(crate) fn oidc_to_json(settings: &OidcSettings) -> Result<serde_json::Value>
 pub(crate) fn oidc_from_json(value: serde_json::Value) -> Result<OidcSettings> {
     serde_json::from_value(value)
         .map_err(|e| StoreError::Corrupt(format!("applications.oidc: {e}")))
+}
+
+/// The stored form of an account's kind: `aws` settings as JSON, `None` for a native account.
+pub(crate) fn aws_to_json(kind: &AccountKind) -> Result<Option<serde_json::Value>> {
+    kind.aws()
+        .map(|a| {
+            serde_json::to_value(a).map_err(|e| StoreError::Corrupt(format!("accounts.aws: {e}")))
+        })
+        .transpose()
+}
+
+/// Reads an account's kind back, through the domain's checks.
+pub(crate) fn aws_from_json(value: Option<serde_json::Value>) -> Result<AccountKind> {
+    match value {
+        None => Ok(AccountKind::Native),
+        Some(v) => serde_json::from_value::<AwsAccount>(v)
+            .map(AccountKind::Aws)
+            .map_err(|e| StoreError::Corrupt(format!("accounts.aws: {e}"))),
+    }
 }
 
 /// The stored JSON form of a SAML service provider registration.

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use deadpool_sqlite::rusqlite::{OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{EmbeddedSessions, expiry_after};
 use crate::{FlowStore, Result, SessionError};
@@ -20,13 +20,9 @@ impl FlowStore for EmbeddedSessions {
     async fn put(&self, ns: &str, key: &str, value: &[u8], ttl: Duration) -> Result<()> {
         let (ns, key, value) = (ns.to_owned(), key.to_owned(), value.to_vec());
         let expires = expiry_after(self.now_millis(), ttl);
-        self.with_conn(move |c| {
-            c.prepare_cached(
-                "INSERT INTO flow (ns, key, value, expires_at) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (ns, key) DO UPDATE
-                 SET value = excluded.value, expires_at = excluded.expires_at",
-            )?
-            .execute(params![ns, key, value, expires])
+        self.write(move |c| {
+            c.prepare_cached(UPSERT)?
+                .execute(params![ns, key, value, expires])
         })
         .await?;
         Ok(())
@@ -42,17 +38,16 @@ impl FlowStore for EmbeddedSessions {
         let (ns, key, value) = (ns.to_owned(), key.to_owned(), value.to_vec());
         let now = self.now_millis();
         let expires = expiry_after(now, ttl);
-        self.with_conn(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        self.write(move |c| {
             // Replaces only an entry that has expired by the clock.
-            let stored = tx.execute(
-                "INSERT INTO flow (ns, key, value, expires_at) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (ns, key) DO UPDATE
-                 SET value = excluded.value, expires_at = excluded.expires_at
-                 WHERE flow.expires_at <= ?5",
-                params![ns, key, value, expires, now],
-            )?;
-            tx.commit()?;
+            let stored = c
+                .prepare_cached(
+                    "INSERT INTO flow (ns, key, value, expires_at) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (ns, key) DO UPDATE
+                     SET value = excluded.value, expires_at = excluded.expires_at
+                     WHERE flow.expires_at <= ?5",
+                )?
+                .execute(params![ns, key, value, expires, now])?;
             Ok(stored == 1)
         })
         .await
@@ -61,7 +56,7 @@ impl FlowStore for EmbeddedSessions {
     async fn get(&self, ns: &str, key: &str) -> Result<Option<Vec<u8>>> {
         let (ns, key) = (ns.to_owned(), key.to_owned());
         let now = self.now_millis();
-        self.with_conn(move |c| {
+        self.read(move |c| {
             c.prepare_cached(
                 "SELECT value FROM flow WHERE ns = ?1 AND key = ?2 AND expires_at > ?3",
             )?
@@ -74,16 +69,13 @@ impl FlowStore for EmbeddedSessions {
     async fn take(&self, ns: &str, key: &str) -> Result<Option<Vec<u8>>> {
         let (ns, key) = (ns.to_owned(), key.to_owned());
         let now = self.now_millis();
-        self.with_conn(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let taken: Option<(Vec<u8>, i64)> = tx
-                .query_row(
+        self.write(move |c| {
+            let taken: Option<(Vec<u8>, i64)> = c
+                .prepare_cached(
                     "DELETE FROM flow WHERE ns = ?1 AND key = ?2 RETURNING value, expires_at",
-                    params![ns, key],
-                    |row| Ok((row.get(0)?, row.get(1)?)),
-                )
+                )?
+                .query_row(params![ns, key], |row| Ok((row.get(0)?, row.get(1)?)))
                 .optional()?;
-            tx.commit()?;
             Ok(taken.and_then(|(value, expires)| (expires > now).then_some(value)))
         })
         .await
@@ -91,7 +83,7 @@ impl FlowStore for EmbeddedSessions {
 
     async fn delete(&self, ns: &str, key: &str) -> Result<()> {
         let (ns, key) = (ns.to_owned(), key.to_owned());
-        self.with_conn(move |c| {
+        self.write(move |c| {
             c.prepare_cached("DELETE FROM flow WHERE ns = ?1 AND key = ?2")?
                 .execute(params![ns, key])
         })
@@ -104,91 +96,52 @@ impl FlowStore for EmbeddedSessions {
         let now = self.now_millis();
         let new_expiry = expiry_after(now, window);
         let counted = self
-            .with_conn(move |c| {
-                let ns = ns_owned;
-                let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let live: Option<Vec<u8>> = tx
-                    .query_row(
-                        "SELECT value FROM flow WHERE ns = ?1 AND key = ?2 AND expires_at > ?3",
-                        params![ns, key, now],
-                        |row| row.get(0),
-                    )
-                    .optional()?;
-                let counted = match live {
-                    Some(value) => {
-                        let Some(n) = std::str::from_utf8(&value)
-                            .ok()
-                            .and_then(|s| s.parse::<u64>().ok())
-                        else {
-                            return Ok(Counted::NotACounter);
-                        };
+            .write(move |c| {
+                let counted = match live_counter(c, &ns_owned, &key, now)? {
+                    Some(Some(n)) => {
                         let n = n.saturating_add(1);
                         // The window stays as the first increment set it.
-                        tx.execute(
-                            "UPDATE flow SET value = ?3 WHERE ns = ?1 AND key = ?2",
-                            params![ns, key, n.to_string().into_bytes()],
-                        )?;
+                        set_counter(c, &ns_owned, &key, n)?;
                         Counted::Count(n)
                     }
+                    Some(None) => Counted::NotACounter,
                     None => {
-                        tx.execute(
-                            "INSERT INTO flow (ns, key, value, expires_at) VALUES (?1, ?2, ?3, ?4)
-                             ON CONFLICT (ns, key) DO UPDATE
-                             SET value = excluded.value, expires_at = excluded.expires_at",
-                            params![ns, key, b"1".to_vec(), new_expiry],
-                        )?;
+                        c.prepare_cached(UPSERT)?.execute(params![
+                            ns_owned,
+                            key,
+                            b"1".as_slice(),
+                            new_expiry
+                        ])?;
                         Counted::Count(1)
                     }
                 };
-                tx.commit()?;
                 Ok(counted)
             })
             .await?;
         match counted {
             Counted::Count(n) => Ok(n),
-            // The key is not named: it may be derived from a secret.
-            Counted::NotACounter => Err(SessionError::Corrupt(format!(
-                "a flow entry in {ns} is not a counter"
-            ))),
+            Counted::NotACounter => Err(not_a_counter(ns)),
         }
     }
 
     async fn decrement(&self, ns: &str, key: &str) -> Result<()> {
         let (ns_owned, key) = (ns.to_owned(), key.to_owned());
         let now = self.now_millis();
-        let counter = self
-            .with_conn(move |c| {
-                let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let live: Option<Vec<u8>> = tx
-                    .query_row(
-                        "SELECT value FROM flow WHERE ns = ?1 AND key = ?2 AND expires_at > ?3",
-                        params![ns_owned, key, now],
-                        |row| row.get(0),
-                    )
-                    .optional()?;
-                let Some(value) = live else {
-                    return Ok(true);
-                };
-                let Some(n) = std::str::from_utf8(&value)
-                    .ok()
-                    .and_then(|s| s.parse::<u64>().ok())
-                else {
-                    return Ok(false);
-                };
-                tx.execute(
-                    "UPDATE flow SET value = ?3 WHERE ns = ?1 AND key = ?2",
-                    params![ns_owned, key, n.saturating_sub(1).to_string().into_bytes()],
-                )?;
-                tx.commit()?;
-                Ok(true)
+        let counted = self
+            .write(move |c| {
+                Ok(match live_counter(c, &ns_owned, &key, now)? {
+                    Some(Some(n)) => {
+                        set_counter(c, &ns_owned, &key, n.saturating_sub(1))?;
+                        Counted::Count(n)
+                    }
+                    Some(None) => Counted::NotACounter,
+                    None => Counted::Count(0),
+                })
             })
             .await?;
-        if counter {
-            Ok(())
-        } else {
-            Err(SessionError::Corrupt(format!(
-                "a flow entry in {ns} is not a counter"
-            )))
+        match counted {
+            Counted::Count(_) => Ok(()),
+            Counted::NotACounter => Err(not_a_counter(ns)),
         }
     }
 
@@ -206,26 +159,17 @@ impl FlowStore for EmbeddedSessions {
                 )
             })
             .collect();
-        self.with_conn(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let taken = tx.execute(
-                "DELETE FROM flow WHERE ns = ?1 AND key = ?2 AND expires_at > ?3",
-                params![ns, key, now],
-            )?;
+        self.write(move |c| {
+            let taken = c
+                .prepare_cached("DELETE FROM flow WHERE ns = ?1 AND key = ?2 AND expires_at > ?3")?
+                .execute(params![ns, key, now])?;
             if taken == 0 {
                 return Ok(false);
             }
-            {
-                let mut put = tx.prepare_cached(
-                    "INSERT INTO flow (ns, key, value, expires_at) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (ns, key) DO UPDATE
-                     SET value = excluded.value, expires_at = excluded.expires_at",
-                )?;
-                for (ns, key, value, expires) in &puts {
-                    put.execute(params![ns, key, value, expires])?;
-                }
+            let mut put = c.prepare_cached(UPSERT)?;
+            for (ns, key, value, expires) in &puts {
+                put.execute(params![ns, key, value, expires])?;
             }
-            tx.commit()?;
             Ok(true)
         })
         .await
@@ -235,7 +179,7 @@ impl FlowStore for EmbeddedSessions {
         let (ns, key) = (ns.to_owned(), key.to_owned());
         let now = self.now_millis();
         let expires: Option<i64> = self
-            .with_conn(move |c| {
+            .read(move |c| {
                 c.prepare_cached(
                     "SELECT expires_at FROM flow WHERE ns = ?1 AND key = ?2 AND expires_at > ?3",
                 )?
@@ -249,4 +193,39 @@ impl FlowStore for EmbeddedSessions {
                 .map(Duration::from_millis)
         }))
     }
+}
+
+/// Stores or replaces an entry: `(ns, key, value, expires_at)`.
+const UPSERT: &str = "INSERT INTO flow (ns, key, value, expires_at) VALUES (?1, ?2, ?3, ?4)
+     ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at";
+
+/// The live entry at `(ns, key)` as a counter: `None` when there is none, `Some(None)` when it
+/// is not a counter.
+fn live_counter(
+    c: &Connection,
+    ns: &str,
+    key: &str,
+    now: i64,
+) -> rusqlite::Result<Option<Option<u64>>> {
+    let live: Option<Vec<u8>> = c
+        .prepare_cached("SELECT value FROM flow WHERE ns = ?1 AND key = ?2 AND expires_at > ?3")?
+        .query_row(params![ns, key, now], |row| row.get(0))
+        .optional()?;
+    Ok(live.map(|value| {
+        std::str::from_utf8(&value)
+            .ok()
+            .and_then(|s| s.parse::<u64>().ok())
+    }))
+}
+
+/// Sets the counter at `(ns, key)` to `n`, keeping its expiry.
+fn set_counter(c: &Connection, ns: &str, key: &str, n: u64) -> rusqlite::Result<()> {
+    c.prepare_cached("UPDATE flow SET value = ?3 WHERE ns = ?1 AND key = ?2")?
+        .execute(params![ns, key, n.to_string().into_bytes()])?;
+    Ok(())
+}
+
+/// The key is not named: it may be derived from a secret.
+fn not_a_counter(ns: &str) -> SessionError {
+    SessionError::Corrupt(format!("a flow entry in {ns} is not a counter"))
 }

@@ -1,8 +1,8 @@
 //! Portal sessions in SQLite.
 
 use async_trait::async_trait;
-use deadpool_sqlite::rusqlite::{OptionalExtension, TransactionBehavior, params};
 use portcullis_domain::UserId;
+use rusqlite::{OptionalExtension, params};
 
 use super::EmbeddedSessions;
 use crate::{
@@ -37,7 +37,7 @@ impl SessionStore for EmbeddedSessions {
             .map_err(|e| SessionError::Corrupt(format!("encoding a session: {e}")))?;
         let id = session.id.as_str().to_owned();
         let user = session.user_id.to_string();
-        self.with_conn(move |c| {
+        self.write(move |c| {
             c.prepare_cached(
                 "INSERT INTO sessions (id, user_id, body, expires_at) VALUES (?1, ?2, ?3, ?4)",
             )?
@@ -55,7 +55,7 @@ impl SessionStore for EmbeddedSessions {
         let key = id.as_str().to_owned();
         let now = self.now_millis();
         let body: Option<String> = self
-            .with_conn(move |c| {
+            .read(move |c| {
                 c.prepare_cached("SELECT body FROM sessions WHERE id = ?1 AND expires_at > ?2")?
                     .query_row(params![key, now], |row| row.get(0))
                     .optional()
@@ -72,7 +72,7 @@ impl SessionStore for EmbeddedSessions {
         let user_key = user.to_string();
         let now = self.now_millis();
         let bodies: Vec<String> = self
-            .with_conn(move |c| {
+            .read(move |c| {
                 c.prepare_cached(
                     "SELECT body FROM sessions WHERE user_id = ?1 AND expires_at > ?2",
                 )?
@@ -100,7 +100,7 @@ impl SessionStore for EmbeddedSessions {
         let user = user.to_string();
         let now = self.now_millis();
         let expires: Option<i64> = self
-            .with_conn(move |c| {
+            .write(move |c| {
                 c.prepare_cached(
                     "DELETE FROM sessions WHERE id = ?1 AND user_id = ?2 RETURNING expires_at",
                 )?
@@ -113,7 +113,7 @@ impl SessionStore for EmbeddedSessions {
 
     async fn revoke_token(&self, token: &SessionToken) -> Result<()> {
         let id = token.id().as_str().to_owned();
-        self.with_conn(move |c| {
+        self.write(move |c| {
             c.prepare_cached("DELETE FROM sessions WHERE id = ?1")?
                 .execute([id])
         })
@@ -124,14 +124,12 @@ impl SessionStore for EmbeddedSessions {
     async fn revoke_user_sessions(&self, user: UserId) -> Result<usize> {
         let user = user.to_string();
         let now = self.now_millis();
-        self.with_conn(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let live = tx.execute(
-                "DELETE FROM sessions WHERE user_id = ?1 AND expires_at > ?2",
-                params![user, now],
-            )?;
-            tx.execute("DELETE FROM sessions WHERE user_id = ?1", [&user])?;
-            tx.commit()?;
+        self.write(move |c| {
+            let live = c
+                .prepare_cached("DELETE FROM sessions WHERE user_id = ?1 AND expires_at > ?2")?
+                .execute(params![user, now])?;
+            c.prepare_cached("DELETE FROM sessions WHERE user_id = ?1")?
+                .execute([&user])?;
             Ok(live)
         })
         .await
@@ -140,7 +138,7 @@ impl SessionStore for EmbeddedSessions {
     async fn count_sessions(&self) -> Result<u64> {
         let now = self.now_millis();
         let n = self
-            .with_conn(move |c| {
+            .read(move |c| {
                 c.query_row(
                     "SELECT COUNT(*) FROM sessions WHERE expires_at > ?1",
                     [now],
@@ -152,9 +150,10 @@ impl SessionStore for EmbeddedSessions {
     }
 
     async fn ping(&self) -> Result<()> {
-        self.with_conn(|c| c.query_row("SELECT 1", [], |row| row.get::<_, i64>(0)))
+        self.read(|c| c.query_row("SELECT 1", [], |row| row.get::<_, i64>(0)))
             .await?;
-        Ok(())
+        // The writer thread answers too (a write that changes nothing).
+        self.write(|_| Ok(())).await
     }
 
     fn backend(&self) -> &'static str {

@@ -102,6 +102,36 @@ async fn sweep_removes_expired_rows() {
     assert_eq!(store.get("a", "long").await.unwrap(), Some(b"2".to_vec()));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_sweep_removes_everything_in_chunks() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(start_time()));
+    let store = testing::embedded_in(dir.path(), clock.clone()).await;
+    // More than two chunks of a thousand, written at once.
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..2_500 {
+        let store = store.clone();
+        tasks.spawn(async move {
+            store
+                .put("a", &format!("k{i}"), b"1", Duration::from_secs(60))
+                .await
+                .unwrap();
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+    store
+        .put("a", "kept", b"2", Duration::from_secs(3600))
+        .await
+        .unwrap();
+    assert_eq!(raw_count(dir.path(), "flow"), 2_501);
+    clock.advance(mins(2));
+    assert_eq!(store.sweep().await.unwrap(), 2_500);
+    assert_eq!(raw_count(dir.path(), "flow"), 1);
+    assert_eq!(store.get("a", "kept").await.unwrap(), Some(b"2".to_vec()));
+}
+
 #[tokio::test]
 async fn sweeper_runs_periodically() {
     let dir = tempfile::tempdir().unwrap();

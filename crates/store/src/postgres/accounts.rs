@@ -13,13 +13,13 @@ use super::{
     PostgresDirectory, Query, col, execute, exists, insert_audit, limit, opt_parsed, parsed,
     pg_err, query, query_opt, where_clause,
 };
-use crate::types::now_millis;
+use crate::types::{aws_from_json, aws_to_json, now_millis};
 use crate::{
     Account, AccountStore, AssignmentFilter, AssignmentStore, Entitlement, PermissionSetStore,
     Result, StoreError, events,
 };
 
-const ACCOUNT_COLS: &str = "id, name, email, console_url, created_at, updated_at";
+const ACCOUNT_COLS: &str = "id, name, email, console_url, created_at, updated_at, aws";
 
 fn account_from_row(r: &Row) -> Result<Account> {
     Ok(Account {
@@ -29,6 +29,7 @@ fn account_from_row(r: &Row) -> Result<Account> {
         console_url: opt_parsed(r, "console_url", ConsoleUrl::parse)?,
         created_at: col(r, "created_at")?,
         updated_at: col(r, "updated_at")?,
+        kind: aws_from_json(col(r, "aws")?)?,
     })
 }
 
@@ -67,14 +68,15 @@ impl AccountStore for PostgresDirectory {
         let tx = client.transaction().await.map_err(pg_err)?;
         execute(
             &tx,
-            "INSERT INTO accounts (id, name, email, console_url, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $5)",
+            "INSERT INTO accounts (id, name, email, console_url, created_at, updated_at, aws) \
+             VALUES ($1, $2, $3, $4, $5, $5, $6)",
             &[
                 &account.id.as_str(),
                 &account.name.as_str(),
                 &account.email.as_str(),
                 &account.console_url.as_ref().map(ConsoleUrl::as_str),
                 &now,
+                &aws_to_json(&account.kind)?,
             ],
         )
         .await?;
@@ -87,6 +89,7 @@ impl AccountStore for PostgresDirectory {
             console_url: account.console_url,
             created_at: now,
             updated_at: now,
+            kind: account.kind,
         })
     }
 
@@ -141,14 +144,15 @@ impl AccountStore for PostgresDirectory {
         let tx = client.transaction().await.map_err(pg_err)?;
         let row = query_opt(
             &tx,
-            "UPDATE accounts SET name = $2, email = $3, console_url = $4, updated_at = $5 \
-             WHERE id = $1 RETURNING created_at",
+            "UPDATE accounts SET name = $2, email = $3, console_url = $4, updated_at = $5, \
+             aws = $6 WHERE id = $1 RETURNING created_at",
             &[
                 &account.id.as_str(),
                 &account.name.as_str(),
                 &account.email.as_str(),
                 &account.console_url.as_ref().map(ConsoleUrl::as_str),
                 &now,
+                &aws_to_json(&account.kind)?,
             ],
         )
         .await?;
@@ -165,6 +169,7 @@ impl AccountStore for PostgresDirectory {
             console_url: account.console_url,
             created_at,
             updated_at: now,
+            kind: account.kind,
         })
     }
 

@@ -4,9 +4,9 @@ use async_trait::async_trait;
 use deadpool_sqlite::rusqlite::types::Value;
 use deadpool_sqlite::rusqlite::{Connection, Row, params, params_from_iter};
 use portcullis_domain::{
-    Account, AccountAssignment, AccountId, Actor, ConsoleUrl, Description, DisplayName, Email,
-    NewAccount, NewPermissionSet, Page, PageRequest, PermissionSet, PermissionSetDuration,
-    PermissionSetId, Principal, PrincipalType, RoleName, UserId,
+    Account, AccountAssignment, AccountId, AccountKind, Actor, ConsoleUrl, Description,
+    DisplayName, Email, NewAccount, NewPermissionSet, Page, PageRequest, PermissionSet,
+    PermissionSetDuration, PermissionSetId, Principal, PrincipalType, RoleName, UserId,
 };
 
 use super::groups::group_exists;
@@ -15,13 +15,13 @@ use super::{
     SqliteDirectory, col_parse, col_text, col_text_opt, col_time, conflict, corrupt, exists, limit,
     query_all, query_opt,
 };
-use crate::types::now_millis;
+use crate::types::{aws_from_json, aws_to_json, now_millis};
 use crate::{
     AccountStore, AssignmentFilter, AssignmentStore, Entitlement, PermissionSetStore, Result,
     StoreError, events,
 };
 
-const ACCOUNT_COLS: &str = "id, name, email, console_url, created_at, updated_at";
+const ACCOUNT_COLS: &str = "id, name, email, console_url, created_at, updated_at, aws";
 
 fn account_row(row: &Row<'_>) -> Result<Account> {
     Ok(Account {
@@ -31,7 +31,22 @@ fn account_row(row: &Row<'_>) -> Result<Account> {
         console_url: col_text_opt(row, 3, "accounts.console_url", ConsoleUrl::parse)?,
         created_at: col_time(row, 4)?,
         updated_at: col_time(row, 5)?,
+        kind: col_aws(row, 6)?,
     })
+}
+
+/// The nullable `aws` JSON text column: absent for a native account.
+fn col_aws(row: &Row<'_>, idx: usize) -> Result<AccountKind> {
+    let text: Option<String> = row.get(idx)?;
+    aws_from_json(
+        text.map(|t| serde_json::from_str(&t).map_err(|e| corrupt("accounts.aws", e)))
+            .transpose()?,
+    )
+}
+
+/// The `aws` column's value for `kind`.
+fn aws_text(kind: &AccountKind) -> Result<Option<String>> {
+    Ok(aws_to_json(kind)?.map(|v| v.to_string()))
 }
 
 const PERMISSION_SET_COLS: &str =
@@ -179,8 +194,8 @@ impl AccountStore for SqliteDirectory {
             }
             let now = now_millis();
             tx.prepare_cached(
-                "INSERT INTO accounts (id, name, email, console_url, created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                "INSERT INTO accounts (id, name, email, console_url, created_at, updated_at, aws) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
             )?
             .execute(params![
                 account.id.as_str(),
@@ -188,6 +203,7 @@ impl AccountStore for SqliteDirectory {
                 account.email.as_str(),
                 account.console_url.as_ref().map(ConsoleUrl::as_str),
                 now.timestamp_millis(),
+                aws_text(&account.kind)?,
             ])?;
             let event = events::account(actor, "create", &account.id);
             let created = Account {
@@ -197,6 +213,7 @@ impl AccountStore for SqliteDirectory {
                 console_url: account.console_url,
                 created_at: now,
                 updated_at: now,
+                kind: account.kind,
             };
             Ok((created, event))
         })
@@ -251,8 +268,8 @@ impl AccountStore for SqliteDirectory {
             let current = load_account(tx, &account.id)?.ok_or(StoreError::NotFound("account"))?;
             let now = now_millis();
             tx.prepare_cached(
-                "UPDATE accounts SET name = ?2, email = ?3, console_url = ?4, updated_at = ?5 \
-                 WHERE id = ?1",
+                "UPDATE accounts SET name = ?2, email = ?3, console_url = ?4, updated_at = ?5, \
+                 aws = ?6 WHERE id = ?1",
             )?
             .execute(params![
                 account.id.as_str(),
@@ -260,6 +277,7 @@ impl AccountStore for SqliteDirectory {
                 account.email.as_str(),
                 account.console_url.as_ref().map(ConsoleUrl::as_str),
                 now.timestamp_millis(),
+                aws_text(&account.kind)?,
             ])?;
             let event = events::account(actor, "update", &account.id);
             let updated = Account {
@@ -269,6 +287,7 @@ impl AccountStore for SqliteDirectory {
                 console_url: account.console_url,
                 created_at: current.created_at,
                 updated_at: now,
+                kind: account.kind,
             };
             Ok((updated, event))
         })

@@ -2,6 +2,64 @@
 
 use super::*;
 
+/// An `aws` account's settings are stored and read back whole, replaced by an update and removed
+/// by turning the account native again; listing and batch reads carry them too.
+pub(super) async fn aws_accounts_keep_their_settings(d: &dyn Directory) {
+    use portcullis_domain::{Arn, AwsAccount, AwsRegion, Federation, RoleArnTemplate, StsEndpoint};
+    let aws = AwsAccount {
+        region: Some(AwsRegion::parse("eu-west-1").unwrap()),
+        sts_endpoint: Some(StsEndpoint::parse("http://127.0.0.1:5000").unwrap()),
+        federation: Federation::Saml,
+        provider_arn: Some(
+            Arn::parse("arn:aws:iam::400000000000:saml-provider/Portcullis").unwrap(),
+        ),
+        role_arn_template: Some(
+            RoleArnTemplate::parse("arn:aws:iam::{accountId}:role/sso/{permissionSetName}")
+                .unwrap(),
+        ),
+        role_arns: [(
+            role("Admin"),
+            Arn::parse("arn:aws:iam::400000000000:role/Administrators").unwrap(),
+        )]
+        .into(),
+    };
+    let mut new = new_account("400000000000", "Cloud");
+    new.kind = AccountKind::Aws(aws.clone());
+    let created = d.create_account(admin(), new.clone()).await.unwrap();
+    assert_eq!(created.kind, new.kind);
+    assert_eq!(d.get_account(&created.id).await.unwrap(), created);
+    assert_eq!(
+        d.get_accounts(std::slice::from_ref(&created.id))
+            .await
+            .unwrap(),
+        vec![created.clone()]
+    );
+    let listed: Vec<_> = read_pages(100, |p| d.list_accounts(p))
+        .await
+        .into_iter()
+        .flat_map(|p| p.items)
+        .collect();
+    assert!(listed.contains(&created), "{listed:?}");
+
+    let web = AwsAccount {
+        federation: Federation::WebIdentity,
+        ..AwsAccount::default()
+    };
+    let mut changed = new.clone();
+    changed.kind = AccountKind::Aws(web);
+    let updated = d.update_account(admin(), changed.clone()).await.unwrap();
+    assert_eq!(updated.kind, changed.kind);
+    assert_eq!(d.get_account(&created.id).await.unwrap(), updated);
+
+    changed.kind = AccountKind::Native;
+    let native = d.update_account(admin(), changed).await.unwrap();
+    assert_eq!(native.kind, AccountKind::Native);
+    assert_eq!(
+        d.get_account(&created.id).await.unwrap().kind,
+        AccountKind::Native
+    );
+}
+
 pub(super) async fn account_crud(d: &dyn Directory) {
     let mark = audit_mark(d).await;
     let new = new_account("300000000000", "Production");
@@ -50,6 +108,7 @@ pub(super) async fn account_crud(d: &dyn Directory) {
         name: dn("Production (EU)"),
         email: email("prod-eu@example.com"),
         console_url: None,
+        kind: AccountKind::Native,
     };
     let prod2 = d
         .update_account(admin(), replacement.clone())

@@ -10,11 +10,11 @@ use std::future::Future;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use portcullis_domain::{
-    AccountAssignment, AccountId, Actor, AdminTokenId, ApplicationAssignment, ApplicationKind,
-    AuditEvent, AuditFilter, ClientType, ConsoleUrl, Description, DisplayName, Email, GrantType,
-    GroupId, MfaDevice, MfaDeviceKind, MfaPolicy, MfaPrompt, MfaType, NewAccount, NewAdminToken,
-    NewApplication, NewAuditEvent, NewGroup, NewMfaDevice, NewPermissionSet, NewUser,
-    NoDeviceAction, OidcSettings, Page, PageRequest, PageSize, PermissionSetDuration,
+    AccountAssignment, AccountId, AccountKind, Actor, AdminTokenId, ApplicationAssignment,
+    ApplicationKind, AuditEvent, AuditFilter, ClientType, ConsoleUrl, Description, DisplayName,
+    Email, GrantType, GroupId, MfaDevice, MfaDeviceKind, MfaPolicy, MfaPrompt, MfaType, NewAccount,
+    NewAdminToken, NewApplication, NewAuditEvent, NewGroup, NewMfaDevice, NewPermissionSet,
+    NewUser, NoDeviceAction, OidcSettings, Page, PageRequest, PageSize, PermissionSetDuration,
     PermissionSetId, PersonName, Principal, RedirectUri, RefreshTokenLifetime, RoleName, Scope,
     SessionLifetime, Settings, SigningAlgorithm, TokenLifetime, User, UserId, UserName, UserPatch,
 };
@@ -104,6 +104,7 @@ conformance!(
     membership,
     membership_unknown_references,
     account_crud,
+    aws_accounts_keep_their_settings,
     permission_set_crud,
     assignments_create_and_references,
     assignments_list_filters_and_pages,
@@ -214,6 +215,7 @@ fn new_account(id: &str, name: &str) -> NewAccount {
         name: dn(name),
         email: email(&format!("aws+{id}@example.com")),
         console_url: Some(ConsoleUrl::parse(format!("https://console.example.com/{id}")).unwrap()),
+        kind: AccountKind::Native,
     }
 }
 

@@ -59,6 +59,7 @@ pub(super) const ACCOUNT_COLS: Columns = &[
     ("ACCOUNT ID", "accountId"),
     ("NAME", "name"),
     ("EMAIL", "email"),
+    ("KIND", "kind"),
     ("CONSOLE URL", "consoleUrl"),
 ];
 pub(super) const PS_COLS: Columns = &[

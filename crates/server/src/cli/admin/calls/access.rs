@@ -2,12 +2,12 @@
 
 use reqwest::Method;
 
-use super::super::commands::{Accounts, AssignmentArgs, Assignments, PermissionSets};
+use super::super::commands::{Accounts, AssignmentArgs, Assignments, CloudArgs, PermissionSets};
 use super::{
     ACCOUNT_COLS, ASSIGNMENT_COLS, Call, PS_COLS, View, body, delete, get, list, paged, patch,
     post, send,
 };
-use portcullis_admin::accounts::{CreateAccount, PatchAccount};
+use portcullis_admin::accounts::{AwsBody, CreateAccount, PatchAccount};
 use portcullis_admin::assignments::{AssignmentBody, AssignmentQuery};
 use portcullis_admin::permission_sets::PermissionSetBody;
 
@@ -20,6 +20,7 @@ pub(super) fn accounts(c: &Accounts) -> Call {
             name,
             email,
             console_url,
+            cloud,
         } => post(
             "accounts".into(),
             &CreateAccount {
@@ -27,6 +28,8 @@ pub(super) fn accounts(c: &Accounts) -> Call {
                 name: Some(name.clone()),
                 email: Some(email.clone()),
                 console_url: console_url.clone(),
+                kind: cloud.kind.clone(),
+                aws: aws_body(cloud),
             },
         ),
         Accounts::Update {
@@ -34,6 +37,7 @@ pub(super) fn accounts(c: &Accounts) -> Call {
             name,
             email,
             console_url,
+            cloud,
         } => patch(
             format!("accounts/{account_id}"),
             &PatchAccount {
@@ -43,12 +47,33 @@ pub(super) fn accounts(c: &Accounts) -> Call {
                 console_url: console_url
                     .as_ref()
                     .map(|u| (!u.is_empty()).then(|| u.clone())),
+                kind: cloud.kind.clone(),
+                aws: aws_body(cloud),
             },
         ),
         Accounts::Delete { account_id } => {
             delete(format!("accounts/{account_id}"), "account deleted")
         }
     }
+}
+
+/// The `aws` settings the options give, when any is given.
+fn aws_body(c: &CloudArgs) -> Option<AwsBody> {
+    let body = AwsBody {
+        region: c.region.clone(),
+        sts_endpoint: c.sts_endpoint.clone(),
+        federation: c.federation.clone(),
+        provider_arn: c.provider_arn.clone(),
+        role_arn_template: c.role_arn_template.clone(),
+        role_arns: (!c.role_arns.is_empty()).then(|| c.role_arns.iter().cloned().collect()),
+    };
+    let any = body.region.is_some()
+        || body.sts_endpoint.is_some()
+        || body.federation.is_some()
+        || body.provider_arn.is_some()
+        || body.role_arn_template.is_some()
+        || body.role_arns.is_some();
+    any.then_some(body)
 }
 
 pub(super) fn permission_sets(c: &PermissionSets) -> Call {

@@ -1,0 +1,38 @@
+//! Federating a person into a real cloud account: what the broker asks of the identity provider.
+//!
+//! The broker obtains credentials from an account's own STS (`AssumeRoleWithSAML`,
+//! `AssumeRoleWithWebIdentity`); the assertion or token it presents is made by the SAML IdP or
+//! the OpenID provider, its siblings. This trait is how the broker reaches them without importing
+//! them: the server implements it over both and hands it to the broker.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use portcullis_domain::User;
+
+/// Who is federated, into which role, for how long.
+#[derive(Debug, Clone)]
+pub struct CloudGrant<'a> {
+    pub user: &'a User,
+    /// The role to assume (`arn:aws:iam::{account}:role/…`).
+    pub role_arn: &'a str,
+    /// The account's IAM SAML provider or OIDC provider.
+    pub provider_arn: &'a str,
+    /// How long the cloud session may last, in seconds (AWS: 900 to 43,200).
+    pub duration_seconds: u32,
+    /// When the person's portal session ends (the assertion must not outlive it).
+    pub session_expires: DateTime<Utc>,
+}
+
+/// A failure to make an assertion or token: ours (no key), never the person's.
+#[derive(Debug, thiserror::Error)]
+#[error("could not make the federation assertion: {0}")]
+pub struct FederationError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
+
+/// Assertions and tokens for clouds.
+#[async_trait]
+pub trait CloudAssertions: Send + Sync {
+    /// A signed SAML Response for AWS (`urn:amazon:webservices`), base64-encoded as STS and the
+    /// AWS sign-in page take it: one `Role` value `role_arn,provider_arn`, `RoleSessionName`
+    /// (the person's user name), `SessionDuration`, and `SourceIdentity`.
+    async fn aws_saml_response(&self, grant: &CloudGrant<'_>) -> Result<String, FederationError>;
+}

@@ -1,0 +1,218 @@
+//! Accounts that are real clouds: the admin API records how an `aws` account is reached and
+//! federated into, checks every ARN and URL, and keeps native accounts as they were.
+
+use serde_json::json;
+
+use crate::helpers::TestApp;
+use crate::on_both_backends;
+
+on_both_backends!(
+    aws_accounts_round_trip_with_defaults,
+    aws_settings_are_checked_field_by_field,
+    kind_changes_both_ways,
+);
+
+async fn aws_accounts_round_trip_with_defaults(app: TestApp) {
+    // Native by default, as before.
+    let native = app
+        .post(
+            "accounts",
+            json!({"accountId": "111111111111", "name": "Lab", "email": "lab@example.com"}),
+        )
+        .await;
+    assert_eq!(native.status, 201, "{native:?}");
+    assert_eq!(native.body["kind"], "native");
+    assert_eq!(native.body["aws"], serde_json::Value::Null);
+
+    // `aws` settings alone make an aws account; what is left out follows AWS's defaults.
+    let aws = app
+        .post(
+            "accounts",
+            json!({"accountId": "222222222222", "name": "Prod", "email": "prod@example.com",
+                   "aws": {}}),
+        )
+        .await;
+    assert_eq!(aws.status, 201, "{aws:?}");
+    assert_eq!(aws.body["kind"], "aws");
+    assert_eq!(
+        aws.body["aws"],
+        json!({"region": "us-east-1", "stsEndpoint": "https://sts.us-east-1.amazonaws.com",
+               "stsEndpointIsDefault": true, "federation": "saml", "providerArn": null,
+               "roleArnTemplate": "arn:aws:iam::{accountId}:role/{permissionSetName}",
+               "roleArns": {}})
+    );
+
+    // Everything given.
+    let full = app
+        .post(
+            "accounts",
+            json!({"accountId": "333333333333", "name": "Minio", "email": "minio@example.com",
+                   "kind": "aws", "aws": {
+                       "region": "eu-west-1",
+                       "stsEndpoint": "http://127.0.0.1:9000/",
+                       "federation": "webIdentity",
+                       "providerArn": "arn:aws:iam::333333333333:oidc-provider/id.example.com",
+                       "roleArnTemplate": "arn:aws:iam::{accountId}:role/sso/{permissionSetName}",
+                       "roleArns": {"Admin": "arn:aws:iam::333333333333:role/Administrators"}}}),
+        )
+        .await;
+    assert_eq!(full.status, 201, "{full:?}");
+    let got = app.get("accounts/333333333333").await;
+    assert_eq!(got.status, 200);
+    assert_eq!(
+        got.body, full.body,
+        "a read returns what the write returned"
+    );
+    assert_eq!(got.body["aws"]["stsEndpoint"], "http://127.0.0.1:9000");
+    assert_eq!(got.body["aws"]["stsEndpointIsDefault"], false);
+    assert_eq!(got.body["aws"]["federation"], "webIdentity");
+    assert_eq!(
+        got.body["aws"]["roleArns"]["Admin"],
+        "arn:aws:iam::333333333333:role/Administrators"
+    );
+
+    // Listing shows the kinds.
+    let list = app.get("accounts").await;
+    let kinds: Vec<_> = list.body["accounts"]
+        .as_array()
+        .expect("accounts")
+        .iter()
+        .map(|a| (a["accountId"].clone(), a["kind"].clone()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (json!("111111111111"), json!("native")),
+            (json!("222222222222"), json!("aws")),
+            (json!("333333333333"), json!("aws")),
+        ]
+    );
+}
+
+async fn aws_settings_are_checked_field_by_field(app: TestApp) {
+    let bad = app
+        .post(
+            "accounts",
+            json!({"accountId": "444444444444", "name": "Bad", "email": "bad@example.com",
+                   "aws": {
+                       "region": "Europe",
+                       "stsEndpoint": "http://sts.example.com",
+                       "federation": "oauth",
+                       "providerArn": "arn:aws:iam::444444444444:user/ada",
+                       "roleArnTemplate": "arn:aws:iam::{accountId}:role/Fixed",
+                       "roleArns": {"Admin": "not an arn", "bad name!": "arn:aws:iam::444444444444:role/X"}}}),
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{bad:?}");
+    let mut fields = bad.fields();
+    fields.sort();
+    assert_eq!(
+        fields,
+        [
+            "aws.federation",
+            "aws.providerArn",
+            "aws.region",
+            "aws.roleArnTemplate",
+            "aws.roleArns.Admin",
+            "aws.roleArns.bad name!",
+            "aws.stsEndpoint",
+        ]
+    );
+    // An ARN of another account: AWS only trusts the account's own provider and roles.
+    let foreign = app
+        .post(
+            "accounts",
+            json!({"accountId": "444444444444", "name": "Bad", "email": "bad@example.com",
+                   "aws": {"providerArn": "arn:aws:iam::555555555555:saml-provider/Portcullis"}}),
+        )
+        .await;
+    assert_eq!(foreign.status, 400, "{foreign:?}");
+    assert_eq!(foreign.fields(), ["aws.providerArn"]);
+    // A SAML provider for web identity is the wrong kind of provider.
+    let wrong = app
+        .post(
+            "accounts",
+            json!({"accountId": "444444444444", "name": "Bad", "email": "bad@example.com",
+                   "aws": {"federation": "webIdentity",
+                           "providerArn": "arn:aws:iam::444444444444:saml-provider/Portcullis"}}),
+        )
+        .await;
+    assert_eq!(wrong.fields(), ["aws.providerArn"], "{wrong:?}");
+    // Native with aws settings, an unknown kind, an unknown field.
+    for (body, field) in [
+        (json!({"kind": "native", "aws": {}}), Some("aws")),
+        (json!({"kind": "gcp"}), Some("kind")),
+        (json!({"aws": {"roleArn": "x"}}), None),
+    ] {
+        let mut b = json!({"accountId": "444444444444", "name": "Bad", "email": "bad@example.com"});
+        b.as_object_mut()
+            .expect("object")
+            .extend(body.as_object().expect("object").clone());
+        let r = app.post("accounts", b).await;
+        assert_eq!(r.status, 400, "{r:?}");
+        if let Some(field) = field {
+            assert_eq!(r.fields(), [field]);
+        }
+    }
+    // Nothing was stored.
+    assert_eq!(app.get("accounts/444444444444").await.status, 404);
+}
+
+async fn kind_changes_both_ways(app: TestApp) {
+    let created = app
+        .post(
+            "accounts",
+            json!({"accountId": "666666666666", "name": "Ops", "email": "ops@example.com",
+                   "consoleUrl": "https://console.example.com"}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{created:?}");
+    // Becomes aws; the other fields stay.
+    let aws = app
+        .patch(
+            "accounts/666666666666",
+            json!({"aws": {"region": "eu-central-1"}}),
+        )
+        .await;
+    assert_eq!(aws.status, 200, "{aws:?}");
+    assert_eq!(aws.body["kind"], "aws");
+    assert_eq!(aws.body["aws"]["region"], "eu-central-1");
+    assert_eq!(aws.body["consoleUrl"], "https://console.example.com/");
+    // A patch without kind or aws keeps them.
+    let renamed = app
+        .patch("accounts/666666666666", json!({"name": "Operations"}))
+        .await;
+    assert_eq!(renamed.body["kind"], "aws");
+    assert_eq!(renamed.body["aws"], aws.body["aws"]);
+    // A given `aws` replaces the settings as a whole.
+    let replaced = app
+        .patch(
+            "accounts/666666666666",
+            json!({"kind": "aws", "aws": {"federation": "webIdentity"}}),
+        )
+        .await;
+    assert_eq!(replaced.body["aws"]["region"], "us-east-1");
+    assert_eq!(replaced.body["aws"]["federation"], "webIdentity");
+    // A refused patch changes nothing.
+    let refused = app
+        .patch(
+            "accounts/666666666666",
+            json!({"aws": {"stsEndpoint": "ftp://x"}}),
+        )
+        .await;
+    assert_eq!(refused.status, 400, "{refused:?}");
+    assert_eq!(app.get("accounts/666666666666").await.body, replaced.body);
+    // And back to native.
+    let native = app
+        .patch("accounts/666666666666", json!({"kind": "native"}))
+        .await;
+    assert_eq!(native.status, 200, "{native:?}");
+    assert_eq!(native.body["kind"], "native");
+    assert_eq!(native.body["aws"], serde_json::Value::Null);
+    let audit = app.get("audit-events?action=account.update").await;
+    assert_eq!(
+        audit.body["events"].as_array().map(Vec::len),
+        Some(4),
+        "{audit:?}"
+    );
+}
