@@ -172,3 +172,62 @@ test('Accounts tab: filter, roles, Access keys page and the console link', async
   assert.equal(claims.preferred_username, userName);
   assert.equal(claims.exp - claims.iat, 60);
 });
+
+test('Management console of an AWS account: a SAML sign-in posted to AWS in the chosen role', async () => {
+  await env.admin.settings(MFA_OFF);
+  const userName = uniqueName('hopper');
+  const userId = await env.admin.createUser({ userName, email: `${userName}@example.com` });
+  await env.admin.setPassword(userId, PASSWORD);
+  const tag = accountId().slice(-5);
+  const role = `Admin-${tag}`;
+  const ps = await env.admin.expect(201, 'POST', 'permission-sets', { name: role, sessionDuration: 'PT2H' });
+  const id = accountId();
+  await env.admin.expect(201, 'POST', 'accounts', {
+    accountId: id,
+    name: `Cloud ${tag}`,
+    email: 'cloud@example.com',
+    consoleUrl: 'https://console.aws.amazon.com/s3/home',
+    aws: {},
+  });
+  await env.admin.expect(201, 'POST', 'assignments', {
+    accountId: id,
+    permissionSetId: ps.permissionSetId,
+    principalType: 'USER',
+    principalId: userId,
+  });
+
+  // AWS's sign-in endpoint is not reachable from here: the navigation is intercepted and what
+  // the page posted is kept.
+  const { page } = ctx;
+  const posted = [];
+  await page.route('https://signin.aws.amazon.com/saml', async (route) => {
+    posted.push(new URLSearchParams(route.request().postData() ?? ''));
+    await route.fulfill({
+      status: 200,
+      contentType: 'text/html',
+      body: '<!doctype html><title>AWS console</title><h1>Signed in</h1>',
+    });
+  });
+  await signIn(page, userName);
+  const filter = page.getByLabel('Filter accounts');
+  await filter.fill(`Cloud ${tag}`);
+  const account = page.locator('#accounts details.account:visible').first();
+  await account.locator('summary').click();
+  const landed = page.waitForURL('https://signin.aws.amazon.com/saml');
+  await account.getByRole('link', { name: /Management console/ }).click();
+  await landed;
+  assert.equal(await page.title(), 'AWS console');
+  assert.equal(posted.length, 1, 'one POST to the AWS sign-in endpoint');
+  assert.equal(posted[0].get('RelayState'), 'https://console.aws.amazon.com/s3/home');
+  const xml = Buffer.from(posted[0].get('SAMLResponse'), 'base64').toString('utf8');
+  assert.match(xml, /Destination="https:\/\/signin\.aws\.amazon\.com\/saml"/);
+  assert.match(xml, /<saml:Audience>urn:amazon:webservices<\/saml:Audience>/);
+  assert.ok(
+    xml.includes(`arn:aws:iam::${id}:role/${role},arn:aws:iam::${id}:saml-provider/Portcullis`),
+    'exactly the chosen role and the provider',
+  );
+  assert.equal((xml.match(/Attributes\/Role"/g) ?? []).length, 1);
+  assert.ok(xml.includes(`>${userName}</saml:AttributeValue>`), 'the session name is the user name');
+  assert.ok(xml.includes('>7200</saml:AttributeValue>'), 'the permission set\'s two hours');
+  assert.match(xml, /<ds:SignatureValue>/);
+});

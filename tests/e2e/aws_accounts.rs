@@ -1,16 +1,167 @@
 //! Accounts that are real clouds: the admin API records how an `aws` account is reached and
 //! federated into, checks every ARN and URL, and keeps native accounts as they were.
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use portcullis_testkit::{Browser, PASSWORD};
+use samael::service_provider::ServiceProvider;
 use serde_json::json;
 
 use crate::helpers::TestApp;
+use crate::oidc_support::{mfa_off, person};
 use crate::on_both_backends;
 
 on_both_backends!(
     aws_accounts_round_trip_with_defaults,
     aws_settings_are_checked_field_by_field,
     kind_changes_both_ways,
+    console_signs_in_to_aws_by_saml_in_the_chosen_role,
 );
+
+const AWS_SIGN_IN: &str = "https://signin.aws.amazon.com/saml";
+
+/// The console of an `aws` account is a SAML sign-in to AWS: the page posts to AWS's sign-in
+/// endpoint a Response that samael, configured as AWS's SP (`urn:amazon:webservices`), accepts
+/// — signed with our metadata's key, for AWS's audience and recipient — carrying exactly the
+/// chosen role and the person's session name and duration; the account's console URL is the
+/// RelayState. The same refusals as any console: not held, or started by another site.
+async fn console_signs_in_to_aws_by_saml_in_the_chosen_role(app: TestApp) {
+    mfa_off(&app).await;
+    let user = person(&app, "ada").await;
+    let a = app
+        .post(
+            "accounts",
+            json!({"accountId": "777777777777", "name": "Prod", "email": "prod@example.com",
+                   "consoleUrl": "https://console.aws.amazon.com/ec2/home",
+                   "aws": {"roleArnTemplate": "arn:aws:iam::{accountId}:role/sso/{permissionSetName}"}}),
+        )
+        .await;
+    assert_eq!(a.status, 201, "{a:?}");
+    let ps = app
+        .post(
+            "permission-sets",
+            json!({"name": "Admin", "sessionDuration": "PT2H"}),
+        )
+        .await;
+    let ps = ps.body["permissionSetId"].as_str().expect("id").to_owned();
+    let r = app
+        .post(
+            "assignments",
+            json!({"accountId": "777777777777", "permissionSetId": ps, "principalType": "USER",
+                   "principalId": user}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let b = Browser::new(&app.base);
+    assert_eq!(b.sign_in("ada", PASSWORD).await.status, 303);
+    // The Accounts tab offers the console (no console token link: a SAML sign-in).
+    let portal = b.get("/portal").await;
+    assert!(
+        portal
+            .body
+            .contains("href=\"/portal/accounts/777777777777/console?role=Admin\""),
+        "{}",
+        portal.body
+    );
+    let path = "/portal/accounts/777777777777/console?role=Admin";
+    let page = b
+        .client
+        .get(format!("{}{path}", app.base))
+        .header("sec-fetch-site", "same-origin")
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(page.status().as_u16(), 200);
+    let csp = page
+        .headers()
+        .get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        csp.contains("form-action https://signin.aws.amazon.com"),
+        "{csp}"
+    );
+    let body = page.text().await.expect("body");
+    assert!(
+        body.contains(&format!("action=\"{AWS_SIGN_IN}\"")),
+        "{body}"
+    );
+    let field = |name: &str| {
+        let at = body
+            .find(&format!("name=\"{name}\" value=\""))
+            .unwrap_or_else(|| panic!("no {name} in {body}"));
+        let rest = &body[at + name.len() + 15..];
+        portcullis_testkit::html_unescape(&rest[..rest.find('"').expect("closed")])
+    };
+    assert_eq!(
+        field("RelayState"),
+        "https://console.aws.amazon.com/ec2/home"
+    );
+    let response = field("SAMLResponse");
+
+    let aws = ServiceProvider {
+        entity_id: Some("urn:amazon:webservices".into()),
+        acs_url: Some(AWS_SIGN_IN.into()),
+        idp_metadata: crate::saml::idp_metadata(&app).await,
+        allow_idp_initiated: true,
+        ..Default::default()
+    };
+    let assertion = aws
+        .parse_base64_response(&response, None)
+        .expect("AWS's SP accepts the Response");
+    let attrs: Vec<(String, Vec<String>)> = assertion
+        .attribute_statements
+        .unwrap_or_default()
+        .into_iter()
+        .flat_map(|s| s.attributes)
+        .map(|a| {
+            (
+                a.name.unwrap_or_default(),
+                a.values.into_iter().filter_map(|v| v.value).collect(),
+            )
+        })
+        .collect();
+    let get = |n: &str| {
+        attrs
+            .iter()
+            .find(|(k, _)| k == &format!("https://aws.amazon.com/SAML/Attributes/{n}"))
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("no {n} in {attrs:?}"))
+    };
+    assert_eq!(
+        get("Role"),
+        [
+            "arn:aws:iam::777777777777:role/sso/Admin,arn:aws:iam::777777777777:saml-provider/Portcullis"
+        ]
+    );
+    assert_eq!(get("RoleSessionName"), ["ada"]);
+    assert_eq!(get("SessionDuration"), ["7200"]);
+    assert_eq!(get("SourceIdentity"), ["ada"]);
+    // Tampered: refused by the same SP.
+    let xml = String::from_utf8(STANDARD.decode(&response).expect("base64")).expect("UTF-8");
+    let forged = STANDARD.encode(xml.replace("role/sso/Admin,", "role/sso/Root,"));
+    assert!(aws.parse_base64_response(&forged, None).is_err());
+    // Audited as a console sign-in by SAML.
+    let audit = app.get("audit-events?action=portal.console.signin").await;
+    assert_eq!(
+        audit.body["events"][0]["target"], "account:777777777777",
+        "{audit:?}"
+    );
+    assert_eq!(
+        audit.body["events"][0]["details"]["method"], "saml",
+        "{audit:?}"
+    );
+    assert_eq!(
+        audit.body["events"][0]["details"]["roleArn"],
+        "arn:aws:iam::777777777777:role/sso/Admin"
+    );
+    // A role not held: the 404 of any console.
+    let other = b
+        .get("/portal/accounts/777777777777/console?role=ReadOnly")
+        .await;
+    assert_eq!(other.status, 404, "{other:?}");
+}
 
 async fn aws_accounts_round_trip_with_defaults(app: TestApp) {
     // Native by default, as before.

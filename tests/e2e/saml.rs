@@ -77,8 +77,8 @@ pub(crate) async fn register(app: &TestApp, saml: Value, user: Option<&str>) -> 
     id
 }
 
-/// samael as the SP, trusting our published metadata.
-pub(crate) async fn service_provider(app: &TestApp) -> ServiceProvider {
+/// Our published IdP metadata, as samael reads it.
+pub(crate) async fn idp_metadata(app: &TestApp) -> EntityDescriptor {
     let md = app
         .client
         .get(format!("{}/saml/metadata", app.base))
@@ -88,7 +88,12 @@ pub(crate) async fn service_provider(app: &TestApp) -> ServiceProvider {
         .text()
         .await
         .unwrap();
-    let idp_metadata: EntityDescriptor = md.parse().unwrap();
+    md.parse().unwrap()
+}
+
+/// samael as the SP, trusting our published metadata.
+pub(crate) async fn service_provider(app: &TestApp) -> ServiceProvider {
+    let idp_metadata = idp_metadata(app).await;
     ServiceProvider {
         entity_id: Some(SP.into()),
         acs_url: Some(ACS.into()),

@@ -70,6 +70,12 @@ fn refused(e: BrokerError) -> PageError {
             "No access keys here",
             why,
         ),
+        // The account's own STS refused (its message tells the administrator what to fix).
+        BrokerError::Upstream(u) if u.refused => PageError::portal(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            "The account refused",
+            u.to_string(),
+        ),
         e => PageError::unavailable(e),
     }
 }

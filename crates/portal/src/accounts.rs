@@ -115,13 +115,14 @@ async fn console(
 ) -> Result<HttpResponse, PageError> {
     let role = q.role.clone().unwrap_or_default();
     let (account, role) = portal.held_role(&current, &path, &role).await?;
-    let Some(console) = account
+    let aws = account.kind.aws().cloned();
+    let console = account
         .console_url
         .as_ref()
-        .and_then(|c| url::Url::parse(c.as_str()).ok())
-    else {
+        .and_then(|c| url::Url::parse(c.as_str()).ok());
+    if aws.is_none() && console.is_none() {
         return Err(PageError::not_held());
-    };
+    }
     if !started_here(&req) {
         let query: String =
             url::form_urlencoded::byte_serialize(role.as_str().as_bytes()).collect();
@@ -137,6 +138,13 @@ async fn console(
             "Open the console",
         ));
     }
+    // A real AWS account: SAML sign-in to its console, in this role.
+    if let Some(aws) = &aws {
+        return crate::aws_console::aws_console(&portal, &current, &account, &role, aws).await;
+    }
+    let Some(console) = console else {
+        return Err(PageError::not_held());
+    };
     let now = portal.auth.clock.now().timestamp();
     let jti = random_token(16);
     let claims = serde_json::json!({

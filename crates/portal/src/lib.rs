@@ -8,6 +8,7 @@
 
 pub mod access_keys;
 pub mod accounts;
+mod aws_console;
 pub mod connected;
 pub mod icons;
 pub mod launch;
@@ -20,6 +21,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use portcullis_auth::{Auth, PageError, SignedIn};
 use portcullis_broker::Broker;
+use portcullis_domain::Federation;
 use portcullis_oidc::Oidc;
 use portcullis_saml::Saml;
 use serde::Deserialize;
@@ -85,7 +87,11 @@ pub async fn portal(
                 name: a.name.to_string(),
                 email: a.email.to_string(),
                 roles,
-                console: a.console_url.is_some(),
+                // A console link, or SAML sign-in to a real AWS account.
+                console: a.console_url.is_some()
+                    || a.kind
+                        .aws()
+                        .is_some_and(|aws| aws.federation == Federation::Saml),
             });
         }
     } else {

@@ -69,8 +69,6 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.busy_timeout(Duration::from_millis(5000))?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
-    // Pages are read from a memory map rather than with a system call each.
-    conn.pragma_update(None, "mmap_size", 256 * 1024 * 1024)?;
     Ok(())
 }
 

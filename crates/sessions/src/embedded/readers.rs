@@ -1,7 +1,7 @@
 //! The read connections, used in place on the caller's thread.
 //!
-//! A read of the session store is one indexed lookup in pages that are memory-mapped and almost
-//! always in memory: a few microseconds. Handing it to a blocking thread and back costs more than
+//! A read of the session store is one indexed lookup in pages that are almost always in the
+//! connection's cache or the operating system's: a few microseconds. Handing it to a blocking thread and back costs more than
 //! that (two wake-ups and the scheduling around them) on every request, so reads run where they
 //! are asked for, on one of a few connections. In WAL mode they never wait for the writer.
 

@@ -1,0 +1,94 @@
+//! "Management console" for an `aws` account: an IdP-initiated SAML sign-in to AWS. The page
+//! posts a signed Response to the AWS sign-in endpoint carrying exactly the one role chosen
+//! (`docs/broker.md`, "AWS accounts"), so the person lands in that account's console in that
+//! role; the account's console URL, when set, is the RelayState (where AWS sends them next).
+
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use portcullis_auth::federation::CloudGrant;
+use portcullis_auth::{PageError, Principal};
+use portcullis_domain::{Account, Actor, AwsAccount, Federation, NewAuditEvent, RoleName};
+use portcullis_saml::cloud::AWS_SIGN_IN_URL;
+
+use crate::Portal;
+
+/// The shortest console session AWS grants (15 minutes).
+const MIN_SESSION_SECONDS: i64 = 900;
+
+/// The auto-posting page that signs `current` into `account`'s console as `role`.
+pub(crate) async fn aws_console(
+    portal: &Portal,
+    current: &Principal,
+    account: &Account,
+    role: &RoleName,
+    aws: &AwsAccount,
+) -> Result<HttpResponse, PageError> {
+    if aws.federation != Federation::Saml {
+        return Err(PageError::portal(
+            StatusCode::BAD_REQUEST,
+            "No console sign-in here",
+            format!(
+                "{} federates by web identity, which has no console sign-in; ask your \
+                 administrator for a console link",
+                account.name
+            ),
+        ));
+    }
+    let Some(permission_set) = portal
+        .auth
+        .directory
+        .user_entitlements(current.user.id)
+        .await?
+        .into_iter()
+        .find(|e| e.account_id == account.id && &e.role_name == role)
+    else {
+        return Err(PageError::not_held());
+    };
+    let permission_set = portal
+        .auth
+        .directory
+        .get_permission_set(permission_set.permission_set_id)
+        .await?;
+    let now = portal.auth.clock.now();
+    let left = (current.session.expires_at - now).num_seconds();
+    let wanted = i64::try_from(permission_set.session_duration.seconds()).unwrap_or(3_600);
+    let duration = wanted.min(left).max(MIN_SESSION_SECONDS);
+    let role_arn = aws.role_arn_for(&account.id, &permission_set.name);
+    let provider_arn = aws.provider_arn_for(&account.id, "");
+    let grant = CloudGrant {
+        user: &current.user,
+        role_arn: &role_arn,
+        provider_arn: &provider_arn,
+        duration_seconds: u32::try_from(duration).unwrap_or(3_600),
+        session_expires: current.session.expires_at,
+    };
+    let xml = portal
+        .saml
+        .aws_response_xml(&grant, AWS_SIGN_IN_URL)
+        .await
+        .map_err(PageError::unavailable)?;
+    let event = NewAuditEvent::new(
+        Actor::User(current.user.id),
+        "portal.console.signin",
+        format!("account:{}", account.id),
+    )
+    .with_details(
+        serde_json::json!({
+            "userName": current.user.user_name.as_str(),
+            "accountId": account.id.as_str(),
+            "roleName": role.as_str(),
+            "method": "saml",
+            "roleArn": role_arn,
+            "signIn": AWS_SIGN_IN_URL,
+        })
+        .to_string(),
+    );
+    portal.auth.directory.record_event(event).await?;
+    let relay = account.console_url.as_ref().map(|c| c.as_str());
+    Ok(portcullis_saml::auto_post(
+        AWS_SIGN_IN_URL,
+        "SAMLResponse",
+        &xml,
+        relay,
+    ))
+}
