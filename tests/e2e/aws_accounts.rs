@@ -190,7 +190,7 @@ async fn aws_accounts_round_trip_with_defaults(app: TestApp) {
         json!({"region": "us-east-1", "stsEndpoint": "https://sts.us-east-1.amazonaws.com",
                "stsEndpointIsDefault": true, "federation": "saml", "providerArn": null,
                "roleArnTemplate": "arn:aws:iam::{accountId}:role/{permissionSetName}",
-               "roleArns": {}})
+               "roleArns": {}, "audience": "sts.amazonaws.com"})
     );
 
     // Everything given.

@@ -10,8 +10,10 @@ assertion Portcullis sends to STS is captured on its way (a recording proxy in f
 validated separately by python3-saml configured as AWS's SP (`urn:amazon:webservices`, ACS
 `https://signin.aws.amazon.com/saml`) with the certificate of our metadata. moto checks neither
 roles nor trust policies either, so AWS's refusal (AccessDenied) is answered by the recorder for
-one role, as AWS answers it. Last, an `sso-session` profile resolves the same credentials with no
-code of ours (what the AWS CLI does), and uses them at moto's STS and S3."""
+one role, as AWS answers it. An `sso-session` profile resolves the same credentials with no code
+of ours (what the AWS CLI does), and uses them at moto's STS and S3. Last, an account federated by
+web identity (AssumeRoleWithWebIdentity, as MinIO and Ceph RGW take it): moto does not check the
+token either, so joserfc verifies the captured one against our JWKS."""
 
 import base64
 import hashlib
@@ -29,6 +31,9 @@ import boto3
 import botocore
 import pytest
 import requests
+from joserfc import jwt
+from joserfc.errors import BadSignatureError
+from joserfc.jwk import KeySet
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
 from onelogin.saml2.idp_metadata_parser import OneLogin_Saml2_IdPMetadataParser
 from onelogin.saml2.response import OneLogin_Saml2_Response
@@ -397,3 +402,81 @@ def test_an_sso_profile_reaches_the_cloud_with_its_sts_credentials(
     seen = json.loads(run.stdout)
     assert seen["arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/Admin/{person.user_name}", seen
     assert "portcullis-interop" in seen["buckets"]
+
+
+WEB_ACCOUNT = "210987654321"
+
+
+def test_web_identity_credentials_come_from_sts_with_a_token_our_jwks_verifies(
+    server, person, moto, sts_proxy
+):
+    """`federation: webIdentity` (what MinIO and Ceph RGW do, and AWS with an IAM OIDC
+    provider): AssumeRoleWithWebIdentity at moto with an ID token for the account's audience.
+    moto does not check the token, so the captured token is verified with joserfc against our
+    discovery document's JWKS: RS256, iss, aud, sub, the times."""
+    server.admin.expect(
+        201,
+        "POST",
+        "accounts",
+        {
+            "accountId": WEB_ACCOUNT,
+            "name": "Object storage",
+            "email": "storage@example.com",
+            "aws": {
+                "stsEndpoint": sts_proxy.url,
+                "federation": "webIdentity",
+                "audience": "minio-portcullis",
+            },
+        },
+    )
+    ps = server.admin.expect(201, "POST", "permission-sets", {"name": "Storage"})[
+        "permissionSetId"
+    ]
+    server.admin.expect(
+        201,
+        "POST",
+        "assignments",
+        {
+            "accountId": WEB_ACCOUNT,
+            "permissionSetId": ps,
+            "principalType": "USER",
+            "principalId": person.user_id,
+        },
+    )
+    _, tokens = sso_login(server, person)
+    before = len(sts_proxy.posted)
+    creds = aws_client(server, "sso", config=UNSIGNED).get_role_credentials(
+        accessToken=tokens["accessToken"], accountId=WEB_ACCOUNT, roleName="Storage"
+    )["roleCredentials"]
+    call = sts_proxy.posted[before]
+    assert call["Action"] == ["AssumeRoleWithWebIdentity"], call
+    assert call["RoleArn"] == [f"arn:aws:iam::{WEB_ACCOUNT}:role/Storage"]
+    assert call["RoleSessionName"] == [person.user_name]
+    assert call["DurationSeconds"] == ["3600"]
+    me = cloud(moto, "sts", creds).get_caller_identity()
+    assert me["Arn"] == f"arn:aws:sts::{WEB_ACCOUNT}:assumed-role/Storage/{person.user_name}", me
+
+    meta = requests.get(f"{server.base}/.well-known/openid-configuration", timeout=10).json()
+    jwks = requests.get(meta["jwks_uri"], timeout=10).json()
+    token = jwt.decode(call["WebIdentityToken"][0], KeySet.import_key_set(jwks), algorithms=["RS256"])
+    assert token.header["alg"] == "RS256" and token.header["kid"]
+    jwt.JWTClaimsRegistry(
+        leeway=5,
+        iss={"essential": True, "value": server.base},
+        aud={"essential": True, "value": "minio-portcullis"},
+        sub={"essential": True, "value": person.user_id},
+        exp={"essential": True},
+        iat={"essential": True},
+        nbf={"essential": True},
+    ).validate(token.claims)
+    assert token.claims["exp"] - token.claims["iat"] <= 300
+    assert token.claims["preferred_username"] == person.user_name
+    # With another signature, it no longer verifies.
+    head, payload, signature = call["WebIdentityToken"][0].split(".")
+    other = "AAAA" if signature[:4] != "AAAA" else "BBBB"
+    with pytest.raises(BadSignatureError):
+        jwt.decode(
+            f"{head}.{payload}.{other}{signature[4:]}",
+            KeySet.import_key_set(jwks),
+            algorithms=["RS256"],
+        )

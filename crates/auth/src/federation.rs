@@ -2,8 +2,9 @@
 //!
 //! The broker obtains credentials from an account's own STS (`AssumeRoleWithSAML`,
 //! `AssumeRoleWithWebIdentity`); the assertion or token it presents is made by the SAML IdP or
-//! the OpenID provider, its siblings. This trait is how the broker reaches them without importing
-//! them: the server implements it over both and hands it to the broker.
+//! the OpenID provider, its siblings. These traits are how the broker reaches them without
+//! importing them: the SAML IdP implements [`CloudAssertions`], the OpenID provider
+//! [`WebIdentityTokens`], and the server hands both to the broker.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -35,4 +36,17 @@ pub trait CloudAssertions: Send + Sync {
     /// AWS sign-in page take it: one `Role` value `role_arn,provider_arn`, `RoleSessionName`
     /// (the person's user name), `SessionDuration`, and `SourceIdentity`.
     async fn aws_saml_response(&self, grant: &CloudGrant<'_>) -> Result<String, FederationError>;
+}
+
+/// ID tokens for `AssumeRoleWithWebIdentity` (AWS, MinIO, Ceph RGW).
+#[async_trait]
+pub trait WebIdentityTokens: Send + Sync {
+    /// A short-lived ID token signed by our OpenID provider (RS256, a key of our JWKS): `iss` our
+    /// issuer URL, `aud` the given audience, `sub` the person's stable id, plus the person's
+    /// user name and email; valid for a few minutes — long enough for one STS call.
+    async fn web_identity_token(
+        &self,
+        grant: &CloudGrant<'_>,
+        audience: &str,
+    ) -> Result<String, FederationError>;
 }

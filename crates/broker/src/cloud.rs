@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use portcullis_auth::federation::{CloudAssertions, CloudGrant};
+use portcullis_auth::federation::{CloudAssertions, CloudGrant, WebIdentityTokens};
+use portcullis_domain::cloud::{cloud_session_seconds, role_session_name};
 use portcullis_domain::{
     AccountId, Actor, AwsAccount, Federation, NewAuditEvent, PermissionSet, RoleName,
 };
@@ -26,9 +27,10 @@ const MAX_ANSWER_BYTES: usize = 64 * 1024;
 /// How long STS may take.
 const STS_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Reaching clouds: the assertions and an HTTP client.
+/// Reaching clouds: the assertions, the web-identity tokens and an HTTP client.
 pub(crate) struct Cloud {
     assertions: Arc<dyn CloudAssertions>,
+    tokens: Arc<dyn WebIdentityTokens>,
     http: reqwest::Client,
 }
 
@@ -48,12 +50,19 @@ pub(crate) struct Assumed {
 }
 
 impl Cloud {
-    pub(crate) fn new(assertions: Arc<dyn CloudAssertions>) -> Result<Self, reqwest::Error> {
+    pub(crate) fn new(
+        assertions: Arc<dyn CloudAssertions>,
+        tokens: Arc<dyn WebIdentityTokens>,
+    ) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .timeout(STS_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
-        Ok(Self { assertions, http })
+        Ok(Self {
+            assertions,
+            tokens,
+            http,
+        })
     }
 
     /// `AssumeRoleWithSAML` at `sts_url` for `grant`.
@@ -68,14 +77,51 @@ impl Cloud {
             .await
             .map_err(|e| BrokerError::Upstream(Upstream::ours(e.to_string())))?;
         let duration = grant.duration_seconds.to_string();
-        let form = [
-            ("Action", "AssumeRoleWithSAML"),
-            ("Version", STS_VERSION),
-            ("RoleArn", grant.role_arn),
-            ("PrincipalArn", grant.provider_arn),
-            ("SAMLAssertion", assertion.as_str()),
-            ("DurationSeconds", duration.as_str()),
-        ];
+        self.call(
+            sts_url,
+            &[
+                ("Action", "AssumeRoleWithSAML"),
+                ("Version", STS_VERSION),
+                ("RoleArn", grant.role_arn),
+                ("PrincipalArn", grant.provider_arn),
+                ("SAMLAssertion", assertion.as_str()),
+                ("DurationSeconds", duration.as_str()),
+            ],
+        )
+        .await
+    }
+
+    /// `AssumeRoleWithWebIdentity` at `sts_url` for `grant`, with an ID token for `audience`;
+    /// the role session is named after the person (`session_name`).
+    pub(crate) async fn assume_role_with_web_identity(
+        &self,
+        sts_url: &str,
+        grant: &CloudGrant<'_>,
+        audience: &str,
+        session_name: &str,
+    ) -> Result<Assumed, BrokerError> {
+        let token = self
+            .tokens
+            .web_identity_token(grant, audience)
+            .await
+            .map_err(|e| BrokerError::Upstream(Upstream::ours(e.to_string())))?;
+        let duration = grant.duration_seconds.to_string();
+        self.call(
+            sts_url,
+            &[
+                ("Action", "AssumeRoleWithWebIdentity"),
+                ("Version", STS_VERSION),
+                ("RoleArn", grant.role_arn),
+                ("RoleSessionName", session_name),
+                ("WebIdentityToken", token.as_str()),
+                ("DurationSeconds", duration.as_str()),
+            ],
+        )
+        .await
+    }
+
+    /// One unsigned STS Query API call (the two federation calls need no AWS credentials).
+    async fn call(&self, sts_url: &str, form: &[(&str, &str)]) -> Result<Assumed, BrokerError> {
         let answer = self
             .http
             .post(sts_url)
@@ -157,9 +203,6 @@ impl Upstream {
     }
 }
 
-/// The shortest session STS grants (AWS: 15 minutes).
-const MIN_SESSION_SECONDS: i64 = 900;
-
 impl Broker {
     /// `GetRoleCredentials` for an `aws` account: the permission set's role in the account,
     /// assumed at the account's STS for the permission set's duration (capped by what is left of
@@ -179,32 +222,35 @@ impl Broker {
                  clouds configured"
             )));
         };
-        if aws.federation != Federation::Saml {
-            return Err(BrokerError::InvalidRequest(format!(
-                "account {account} federates by web identity, which this version of Portcullis \
-                 does not do yet; use saml"
-            )));
-        }
         let session = self
             .sessions
             .get_session_by_id(caller.session_id())
             .await?
             .ok_or_else(BrokerError::unauthorized)?;
-        let now = self.clock.now();
-        let left = (session.expires_at - now).num_seconds();
-        let wanted = i64::try_from(permission_set.session_duration.seconds()).unwrap_or(3_600);
-        let duration = wanted.min(left).max(MIN_SESSION_SECONDS);
+        let left = (session.expires_at - self.clock.now()).num_seconds();
         let role_arn = aws.role_arn_for(account, &permission_set.name);
         let provider_arn = aws.provider_arn_for(account, "");
         let grant = CloudGrant {
             user: caller.user(),
             role_arn: &role_arn,
             provider_arn: &provider_arn,
-            duration_seconds: u32::try_from(duration).unwrap_or(3_600),
+            duration_seconds: cloud_session_seconds(
+                permission_set.session_duration.seconds(),
+                left,
+            ),
             session_expires: session.expires_at,
         };
         let sts = aws.sts_url();
-        let assumed = match cloud.assume_role_with_saml(&sts, &grant).await {
+        let assumed = match aws.federation {
+            Federation::Saml => cloud.assume_role_with_saml(&sts, &grant).await,
+            Federation::WebIdentity => {
+                let session_name = role_session_name(caller.user().user_name.as_str());
+                cloud
+                    .assume_role_with_web_identity(&sts, &grant, aws.audience(), &session_name)
+                    .await
+            }
+        };
+        let assumed = match assumed {
             Ok(a) => a,
             Err(e) => {
                 self.audit_refusal(caller, account, role, &role_arn, &e)
@@ -229,6 +275,7 @@ impl Broker {
                     .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
                 "clientId": caller.client_id(),
                 "source": "sts",
+                "federation": aws.federation.as_str(),
                 "sts": sts,
                 "roleArn": role_arn,
                 "assumedRoleArn": assumed.assumed_role_arn,

@@ -125,13 +125,15 @@ impl Broker {
         }
     }
 
-    /// Reaches accounts that are real clouds through their STS, with assertions from
-    /// `assertions` (the SAML IdP). Without it, such accounts get no credentials.
+    /// Reaches accounts that are real clouds through their STS, with SAML assertions from
+    /// `assertions` (the SAML IdP) and ID tokens from `tokens` (the OpenID provider). Without it,
+    /// such accounts get no credentials.
     pub fn with_cloud(
         mut self,
         assertions: Arc<dyn portcullis_auth::federation::CloudAssertions>,
+        tokens: Arc<dyn portcullis_auth::federation::WebIdentityTokens>,
     ) -> Result<Self, reqwest::Error> {
-        self.cloud = Some(cloud::Cloud::new(assertions)?);
+        self.cloud = Some(cloud::Cloud::new(assertions, tokens)?);
         Ok(self)
     }
 

@@ -94,7 +94,41 @@ pub struct AwsAccount {
     /// Role ARNs for particular permission sets, overriding the template.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub role_arns: BTreeMap<RoleName, Arn>,
+    /// The `aud` of the web-identity token (`webIdentity` only); absent: [`DEFAULT_AUDIENCE`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<TokenAudience>,
 }
+
+/// `RoleSessionName` for a user name: AWS wants 2–64 of `[\w+=,.@-]`, and user names are 1–128
+/// of `A-Za-z0-9+=,.@_-` — cut to 64, a one-character name padded with `_`. The same name goes
+/// into SAML assertions and `AssumeRoleWithWebIdentity`.
+pub fn role_session_name(user_name: &str) -> String {
+    let mut name: String = user_name
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(*c))
+        .take(64)
+        .collect();
+    while name.len() < 2 {
+        name.push('_');
+    }
+    name
+}
+
+/// The shortest session STS grants (AWS: 15 minutes).
+pub const MIN_CLOUD_SESSION_SECONDS: i64 = 900;
+
+/// How long a cloud session may last: the permission set's duration, capped by what is left of
+/// the portal session, and at least STS's 15 minutes (AWS refuses shorter ones).
+pub fn cloud_session_seconds(permission_set_seconds: u64, portal_session_left_seconds: i64) -> u32 {
+    let wanted = i64::try_from(permission_set_seconds).unwrap_or(i64::MAX);
+    let seconds = wanted
+        .min(portal_session_left_seconds)
+        .max(MIN_CLOUD_SESSION_SECONDS);
+    u32::try_from(seconds).unwrap_or(u32::MAX)
+}
+
+/// The audience STS expects of a web-identity token when the account names none.
+pub const DEFAULT_AUDIENCE: &str = "sts.amazonaws.com";
 
 /// The region used when an account names none.
 pub const DEFAULT_REGION: &str = "us-east-1";
@@ -116,6 +150,13 @@ impl AwsAccount {
                 .map_err(|e| (format!("roleArns.{}", set.as_str()), e))?;
         }
         Ok(())
+    }
+
+    /// The web-identity token's audience, or [`DEFAULT_AUDIENCE`].
+    pub fn audience(&self) -> &str {
+        self.audience
+            .as_ref()
+            .map_or(DEFAULT_AUDIENCE, TokenAudience::as_str)
     }
 
     /// The region, or [`DEFAULT_REGION`].
@@ -156,6 +197,42 @@ impl AwsAccount {
             .map_or(RoleArnTemplate::DEFAULT, RoleArnTemplate::as_str)
             .replace("{accountId}", account.as_str())
             .replace("{permissionSetName}", permission_set.as_str())
+    }
+}
+
+/// The `aud` a cloud expects of a web-identity token: 1–256 printable characters, no spaces
+/// (`sts.amazonaws.com`, a MinIO client id, a URL).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct TokenAudience(String);
+
+impl TokenAudience {
+    pub fn parse(s: impl Into<String>) -> Result<Self, ValidationError> {
+        let s = s.into();
+        if (1..=256).contains(&s.len()) && s.chars().all(|c| c.is_ascii_graphic()) {
+            Ok(Self(s))
+        } else {
+            Err(ValidationError::new(
+                "must be 1 to 256 printable ASCII characters without spaces",
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for TokenAudience {
+    type Error = ValidationError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(s)
+    }
+}
+
+impl From<TokenAudience> for String {
+    fn from(v: TokenAudience) -> String {
+        v.0
     }
 }
 
@@ -476,6 +553,25 @@ mod tests {
     }
 
     #[test]
+    fn cloud_sessions_are_capped_by_the_portal_session_but_never_below_sts_minimum() {
+        assert_eq!(cloud_session_seconds(7_200, 28_800), 7_200);
+        assert_eq!(cloud_session_seconds(7_200, 3_000), 3_000);
+        assert_eq!(cloud_session_seconds(7_200, 60), 900);
+        assert_eq!(cloud_session_seconds(43_200, -5), 900);
+    }
+
+    #[test]
+    fn role_session_names_follow_aws_rules() {
+        assert_eq!(role_session_name("ada"), "ada");
+        assert_eq!(role_session_name("a"), "a_");
+        assert_eq!(role_session_name(&"x".repeat(128)).len(), 64);
+        assert_eq!(
+            role_session_name("ada.l+ove@example.com"),
+            "ada.l+ove@example.com"
+        );
+    }
+
+    #[test]
     fn arns() {
         for ok in [
             "arn:aws:iam::123456789012:role/Admin",
@@ -586,6 +682,11 @@ mod tests {
             ..AwsAccount::default()
         };
         assert_eq!(web.sts_url(), "https://sts.eu-west-1.amazonaws.com");
+        assert_eq!(web.audience(), "sts.amazonaws.com");
+        assert!(TokenAudience::parse("minio").is_ok());
+        for bad in ["", "with space", "tab\t", "ünï"] {
+            assert!(TokenAudience::parse(bad).is_err(), "{bad}");
+        }
         assert_eq!(
             web.provider_arn_for(&id, "id.example.com"),
             "arn:aws:iam::123456789012:oidc-provider/id.example.com"

@@ -28,6 +28,7 @@ pub use assignment::{AccountAssignment, ApplicationAssignment, Principal, Princi
 pub use audit::{Actor, AuditEvent, AuditFilter, NewAuditEvent};
 pub use cloud::{
     AccountKind, Arn, AwsAccount, AwsRegion, Federation, RoleArnTemplate, StsEndpoint,
+    TokenAudience,
 };
 pub use consent::Consent;
 pub use credentials::{MfaDevice, MfaDeviceId, MfaDeviceKind, NewMfaDevice, PasswordRecord};

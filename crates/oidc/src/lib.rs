@@ -27,6 +27,7 @@ pub mod pages;
 mod refresh;
 pub mod token;
 pub mod tokens;
+pub mod web_identity;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -7,13 +7,11 @@ use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use portcullis_auth::federation::CloudGrant;
 use portcullis_auth::{PageError, Principal};
+use portcullis_domain::cloud::cloud_session_seconds;
 use portcullis_domain::{Account, Actor, AwsAccount, Federation, NewAuditEvent, RoleName};
 use portcullis_saml::cloud::AWS_SIGN_IN_URL;
 
 use crate::Portal;
-
-/// The shortest console session AWS grants (15 minutes).
-const MIN_SESSION_SECONDS: i64 = 900;
 
 /// The auto-posting page that signs `current` into `account`'s console as `role`.
 pub(crate) async fn aws_console(
@@ -49,17 +47,14 @@ pub(crate) async fn aws_console(
         .directory
         .get_permission_set(permission_set.permission_set_id)
         .await?;
-    let now = portal.auth.clock.now();
-    let left = (current.session.expires_at - now).num_seconds();
-    let wanted = i64::try_from(permission_set.session_duration.seconds()).unwrap_or(3_600);
-    let duration = wanted.min(left).max(MIN_SESSION_SECONDS);
+    let left = (current.session.expires_at - portal.auth.clock.now()).num_seconds();
     let role_arn = aws.role_arn_for(&account.id, &permission_set.name);
     let provider_arn = aws.provider_arn_for(&account.id, "");
     let grant = CloudGrant {
         user: &current.user,
         role_arn: &role_arn,
         provider_arn: &provider_arn,
-        duration_seconds: u32::try_from(duration).unwrap_or(3_600),
+        duration_seconds: cloud_session_seconds(permission_set.session_duration.seconds(), left),
         session_expires: current.session.expires_at,
     };
     let xml = portal

@@ -14,6 +14,7 @@ use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use portcullis_auth::federation::{CloudAssertions, CloudGrant, FederationError};
+use portcullis_domain::cloud::role_session_name;
 use portcullis_domain::{
     AssertionConsumerService, AssertionLifetime, AttributeMapping, NameIdFormat, SamlSettings,
     SamlUrl, SignedPart,
@@ -29,20 +30,6 @@ const ROLE: &str = "https://aws.amazon.com/SAML/Attributes/Role";
 const ROLE_SESSION_NAME: &str = "https://aws.amazon.com/SAML/Attributes/RoleSessionName";
 const SESSION_DURATION: &str = "https://aws.amazon.com/SAML/Attributes/SessionDuration";
 const SOURCE_IDENTITY: &str = "https://aws.amazon.com/SAML/Attributes/SourceIdentity";
-
-/// `RoleSessionName` for a user name: AWS wants 2–64 of `[\w+=,.@-]`, and user names are 1–128
-/// of `A-Za-z0-9+=,.@_-` — cut to 64, and a one-character name padded with `_`.
-pub fn role_session_name(user_name: &str) -> String {
-    let mut name: String = user_name
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(*c))
-        .take(64)
-        .collect();
-    while name.len() < 2 {
-        name.push('_');
-    }
-    name
-}
 
 /// AWS as an SP, for one role: the attributes carry literal values (nothing in them is a
 /// placeholder: ARNs and user names have no `${`).
@@ -126,21 +113,5 @@ impl CloudAssertions for Saml {
     async fn aws_saml_response(&self, grant: &CloudGrant<'_>) -> Result<String, FederationError> {
         let xml = self.aws_response_xml(grant, AWS_SIGN_IN_URL).await?;
         Ok(STANDARD.encode(xml))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn role_session_names_follow_aws_rules() {
-        assert_eq!(role_session_name("ada"), "ada");
-        assert_eq!(role_session_name("a"), "a_");
-        assert_eq!(role_session_name(&"x".repeat(128)).len(), 64);
-        assert_eq!(
-            role_session_name("ada.l+ove@example.com"),
-            "ada.l+ove@example.com"
-        );
     }
 }

@@ -181,13 +181,14 @@ fn surfaces(
             names: client_secrets,
         },
     ));
-    // The broker reaches accounts that are real clouds with assertions from the SAML IdP.
+    // The broker reaches accounts that are real clouds with assertions from the SAML IdP and
+    // web-identity tokens from the OpenID provider.
     let broker = crate::broker::build(
         directory.clone(),
         sessions.clone(),
         auth.clock.clone(),
         derive_key(master_key, crate::broker::BROKER_KEY_LABEL),
-        saml.clone(),
+        (saml.clone(), oidc.clone()),
         meter,
     )?;
     let portal = Arc::new(Portal {

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use actix_web::web;
-use portcullis_auth::federation::CloudAssertions;
+use portcullis_auth::federation::{CloudAssertions, WebIdentityTokens};
 use portcullis_broker::{Broker, BrokerConfig};
 use portcullis_sessions::{Clock, Sessions};
 use portcullis_store::Directory;
@@ -15,20 +15,21 @@ use portcullis_store::Directory;
 pub const BROKER_KEY_LABEL: &str = "portcullis broker credentials v1";
 
 /// Builds the broker, ready to be registered as `web::Data` beside its routes; accounts that are
-/// real clouds are reached with assertions from `assertions` (the SAML IdP).
+/// real clouds are reached with assertions from `assertions` (the SAML IdP) and web-identity
+/// tokens from `tokens` (the OpenID provider).
 pub fn build(
     directory: Arc<dyn Directory>,
     sessions: Arc<dyn Sessions>,
     clock: Arc<dyn Clock>,
     key: [u8; 32],
-    assertions: Arc<dyn CloudAssertions>,
+    (assertions, tokens): (Arc<dyn CloudAssertions>, Arc<dyn WebIdentityTokens>),
     meter: &opentelemetry::metrics::Meter,
 ) -> anyhow::Result<web::Data<Broker>> {
     Ok(web::Data::new(
         Broker::new(directory, sessions, clock, key)
             .with_config(BrokerConfig::default())
             .with_metrics(meter)
-            .with_cloud(assertions)?,
+            .with_cloud(assertions, tokens)?,
     ))
 }
 

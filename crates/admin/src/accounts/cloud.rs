@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use portcullis_domain::{
     AccountId, AccountKind, Arn, AwsAccount, AwsRegion, Federation, FieldErrors, RoleArnTemplate,
-    RoleName, StsEndpoint,
+    RoleName, StsEndpoint, TokenAudience,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -41,6 +41,10 @@ pub struct AwsBody {
     /// Role ARNs of particular permission sets (by name), overriding the template.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role_arns: Option<BTreeMap<String, String>>,
+    /// The `aud` of the web-identity token (`webIdentity`; default `sts.amazonaws.com`).
+    #[schema(example = "sts.amazonaws.com")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
 }
 
 /// An `aws` account's settings as they apply (defaults filled in).
@@ -57,6 +61,8 @@ pub struct AwsView {
     pub provider_arn: Option<String>,
     pub role_arn_template: String,
     pub role_arns: BTreeMap<String, String>,
+    /// The web-identity token's audience (used with `webIdentity`).
+    pub audience: String,
 }
 
 impl From<&AwsAccount> for AwsView {
@@ -77,6 +83,7 @@ impl From<&AwsAccount> for AwsView {
                 .iter()
                 .map(|(k, v)| (k.as_str().to_owned(), v.as_str().to_owned()))
                 .collect(),
+            audience: a.audience().to_owned(),
         }
     }
 }
@@ -126,6 +133,9 @@ fn parse_aws(e: &mut FieldErrors, account: Option<&AccountId>, b: AwsBody) -> Op
     let role_arn_template = b
         .role_arn_template
         .map(|v| e.check("aws.roleArnTemplate", RoleArnTemplate::parse(v)));
+    let audience = b
+        .audience
+        .map(|v| e.check("aws.audience", TokenAudience::parse(v)));
     let mut role_arns = BTreeMap::new();
     for (set, arn) in b.role_arns.unwrap_or_default() {
         let field = format!("aws.roleArns.{set}");
@@ -145,6 +155,7 @@ fn parse_aws(e: &mut FieldErrors, account: Option<&AccountId>, b: AwsBody) -> Op
         provider_arn: provider_arn.flatten(),
         role_arn_template: role_arn_template.flatten(),
         role_arns,
+        audience: audience.flatten(),
     };
     if let Some(account) = account
         && let Err((field, why)) = aws.check_for(account)

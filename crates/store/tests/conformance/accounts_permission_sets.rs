@@ -22,6 +22,7 @@ pub(super) async fn aws_accounts_keep_their_settings(d: &dyn Directory) {
             Arn::parse("arn:aws:iam::400000000000:role/Administrators").unwrap(),
         )]
         .into(),
+        audience: Some(portcullis_domain::TokenAudience::parse("minio").unwrap()),
     };
     let mut new = new_account("400000000000", "Cloud");
     new.kind = AccountKind::Aws(aws.clone());

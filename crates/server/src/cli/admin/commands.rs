@@ -339,6 +339,9 @@ pub(super) struct CloudArgs {
     /// The role of one permission set, overriding the template (repeatable).
     #[arg(long = "role-arn", value_name = "PERMISSION_SET=ARN", value_parser = name_value)]
     pub(super) role_arns: Vec<(String, String)>,
+    /// The audience of the web-identity token (webIdentity; default sts.amazonaws.com).
+    #[arg(long)]
+    pub(super) audience: Option<String>,
 }
 
 /// `NAME=VALUE`.

@@ -66,13 +66,15 @@ fn aws_body(c: &CloudArgs) -> Option<AwsBody> {
         provider_arn: c.provider_arn.clone(),
         role_arn_template: c.role_arn_template.clone(),
         role_arns: (!c.role_arns.is_empty()).then(|| c.role_arns.iter().cloned().collect()),
+        audience: c.audience.clone(),
     };
     let any = body.region.is_some()
         || body.sts_endpoint.is_some()
         || body.federation.is_some()
         || body.provider_arn.is_some()
         || body.role_arn_template.is_some()
-        || body.role_arns.is_some();
+        || body.role_arns.is_some()
+        || body.audience.is_some();
     any.then_some(body)
 }
 
