@@ -28,12 +28,23 @@ const AWS_SIGN_IN: &str = "https://signin.aws.amazon.com/saml";
 async fn console_signs_in_to_aws_by_saml_in_the_chosen_role(app: TestApp) {
     mfa_off(&app).await;
     let user = person(&app, "ada").await;
+    let tagged = app
+        .patch(
+            &format!("users/{user}"),
+            json!({"attributes": {"department": "Engineering", "costCenter": "4711"}}),
+        )
+        .await;
+    assert_eq!(tagged.status, 200, "{tagged:?}");
+    assert_eq!(tagged.body["attributes"]["department"], "Engineering");
     let a = app
         .post(
             "accounts",
             json!({"accountId": "777777777777", "name": "Prod", "email": "prod@example.com",
                    "consoleUrl": "https://console.aws.amazon.com/ec2/home",
-                   "aws": {"roleArnTemplate": "arn:aws:iam::{accountId}:role/sso/{permissionSetName}"}}),
+                   "aws": {"roleArnTemplate": "arn:aws:iam::{accountId}:role/sso/{permissionSetName}",
+                           "sessionTags": {"Department": "${user:department}",
+                                           "Contact": "${user:email}",
+                                           "Team": "${user:team}"}}}),
         )
         .await;
     assert_eq!(a.status, 201, "{a:?}");
@@ -136,6 +147,13 @@ async fn console_signs_in_to_aws_by_saml_in_the_chosen_role(app: TestApp) {
         ]
     );
     assert_eq!(get("RoleSessionName"), ["ada"]);
+    // Session tags (ABAC): the person's values; a tag whose value the person lacks is left out.
+    assert_eq!(get("PrincipalTag:Department"), ["Engineering"]);
+    assert_eq!(get("PrincipalTag:Contact"), ["ada@example.com"]);
+    assert!(
+        !attrs.iter().any(|(k, _)| k.ends_with("PrincipalTag:Team")),
+        "{attrs:?}"
+    );
     assert_eq!(get("SessionDuration"), ["7200"]);
     assert_eq!(get("SourceIdentity"), ["ada"]);
     // Tampered: refused by the same SP.
@@ -190,7 +208,7 @@ async fn aws_accounts_round_trip_with_defaults(app: TestApp) {
         json!({"region": "us-east-1", "stsEndpoint": "https://sts.us-east-1.amazonaws.com",
                "stsEndpointIsDefault": true, "federation": "saml", "providerArn": null,
                "roleArnTemplate": "arn:aws:iam::{accountId}:role/{permissionSetName}",
-               "roleArns": {}, "audience": "sts.amazonaws.com"})
+               "roleArns": {}, "audience": "sts.amazonaws.com", "sessionTags": {}})
     );
 
     // Everything given.
@@ -269,6 +287,37 @@ async fn aws_settings_are_checked_field_by_field(app: TestApp) {
             "aws.stsEndpoint",
         ]
     );
+    // Session tags: a key AWS refuses, a placeholder that is not a field.
+    let tags = app
+        .post(
+            "accounts",
+            json!({"accountId": "444444444444", "name": "Bad", "email": "bad@example.com",
+                   "aws": {"sessionTags": {"aws:reserved": "x", "Team": "${user:groups}",
+                                           "Ok": "${user:department}"}}}),
+        )
+        .await;
+    assert_eq!(tags.status, 400, "{tags:?}");
+    let mut fields = tags.fields();
+    fields.sort();
+    assert_eq!(
+        fields,
+        ["aws.sessionTags.Team", "aws.sessionTags.aws:reserved"]
+    );
+    // A person's attributes: a built-in name, a name that is not one.
+    for bad in [
+        json!({"email": "x"}),
+        json!({"1st": "x"}),
+        json!({"ok": "line\nbreak"}),
+    ] {
+        let r = app
+            .post(
+                "users",
+                json!({"userName": "tagged", "email": "tagged@example.com", "attributes": bad}),
+            )
+            .await;
+        assert_eq!(r.status, 400, "{r:?}");
+        assert_eq!(r.fields(), ["attributes"]);
+    }
     // An ARN of another account: AWS only trusts the account's own provider and roles.
     let foreign = app
         .post(

@@ -186,7 +186,10 @@ def aws_account(server, moto, sts_proxy):
             "name": "Cloud",
             "email": "cloud@example.com",
             "kind": "aws",
-            "aws": {"stsEndpoint": sts_proxy.url},
+            "aws": {
+                "stsEndpoint": sts_proxy.url,
+                "sessionTags": {"Department": "${user:department}"},
+            },
         },
     )
     assert created["kind"] == "aws" and created["aws"]["stsEndpoint"] == sts_proxy.url
@@ -198,6 +201,9 @@ def aws_account(server, moto, sts_proxy):
     ]
 
     def grant(person, permission_set=ps):
+        server.admin.expect(
+            200, "PATCH", f"users/{person.user_id}", {"attributes": {"department": "Research"}}
+        )
         server.admin.expect(
             201,
             "POST",
@@ -305,6 +311,8 @@ def test_the_assertion_sent_to_sts_is_what_aws_accepts(server, person, sts_proxy
     assert 2 <= len(session_name[0]) <= 64
     assert attrs["https://aws.amazon.com/SAML/Attributes/SessionDuration"] == ["7200"]
     assert attrs["https://aws.amazon.com/SAML/Attributes/SourceIdentity"] == [person.user_name]
+    # The account's session tag, with the person's value (attributes for access control).
+    assert attrs["https://aws.amazon.com/SAML/Attributes/PrincipalTag:Department"] == ["Research"]
     assert response.get_audiences() == ["urn:amazon:webservices"]
     # A tampered assertion is refused by the same SP.
     xml = base64.b64decode(assertion).decode()
@@ -426,6 +434,7 @@ def test_web_identity_credentials_come_from_sts_with_a_token_our_jwks_verifies(
                 "stsEndpoint": sts_proxy.url,
                 "federation": "webIdentity",
                 "audience": "minio-portcullis",
+                "sessionTags": {"Contact": "${user:email}"},
             },
         },
     )
@@ -471,6 +480,10 @@ def test_web_identity_credentials_come_from_sts_with_a_token_our_jwks_verifies(
     ).validate(token.claims)
     assert token.claims["exp"] - token.claims["iat"] <= 300
     assert token.claims["preferred_username"] == person.user_name
+    assert token.claims["https://aws.amazon.com/tags"] == {
+        "principal_tags": {"Contact": [person.email]},
+        "transitive_tag_keys": [],
+    }
     # With another signature, it no longer verifies.
     head, payload, signature = call["WebIdentityToken"][0].split(".")
     other = "AAAA" if signature[:4] != "AAAA" else "BBBB"

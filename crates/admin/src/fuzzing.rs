@@ -86,6 +86,7 @@ pub fn admin_json(data: &[u8]) {
                             given_name: u.given_name.as_ref().map(|n| n.as_str().into()),
                             family_name: u.family_name.as_ref().map(|n| n.as_str().into()),
                             enabled: Some(u.enabled),
+                            attributes: Some(u.attributes.clone().into()),
                         };
                         assert_eq!(users::parse_new_user(again).ok(), Some(u));
                     }

@@ -2,8 +2,11 @@
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+
 use portcullis_domain::{
-    DisplayName, Email, FieldErrors, NewUser, PersonName, User, UserId, UserName, UserPatch,
+    DisplayName, Email, FieldErrors, NewUser, PersonName, User, UserAttributes, UserId, UserName,
+    UserPatch,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -26,6 +29,8 @@ pub struct UserView {
     pub given_name: Option<String>,
     pub family_name: Option<String>,
     pub enabled: bool,
+    /// The person's own attributes (`${user:<name>}` in AWS session tags).
+    pub attributes: BTreeMap<String, String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -40,6 +45,7 @@ impl From<User> for UserView {
             given_name: u.given_name.map(Into::into),
             family_name: u.family_name.map(Into::into),
             enabled: u.enabled,
+            attributes: u.attributes.into(),
             created_at: u.created_at,
             updated_at: u.updated_at,
         }
@@ -98,6 +104,10 @@ pub struct CreateUser {
     /// Default true.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
+    /// Custom attributes: at most 50, names 1–64 of `A-Za-z0-9_.-` starting with a letter (not
+    /// a built-in field's name), values up to 256 characters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attributes: Option<BTreeMap<String, String>>,
 }
 
 /// Fields to change; `null` clears `givenName`/`familyName`.
@@ -136,6 +146,9 @@ pub struct PatchUser {
     pub family_name: Option<Option<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
+    /// Replaces all of the person's attributes (`{}` removes them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attributes: Option<BTreeMap<String, String>>,
 }
 
 pub(crate) fn parse_new_user(body: CreateUser) -> Result<NewUser, FieldErrors> {
@@ -165,6 +178,10 @@ pub(crate) fn parse_new_user(body: CreateUser) -> Result<NewUser, FieldErrors> {
         Some(fallback)
     });
     let display_name = display.and_then(|v| e.check("displayName", DisplayName::parse(v)));
+    let attributes = match body.attributes {
+        None => Some(UserAttributes::default()),
+        Some(map) => e.check("attributes", UserAttributes::parse(map)),
+    };
     e.finish(|| {
         Some(NewUser {
             user_name: user_name?,
@@ -173,6 +190,7 @@ pub(crate) fn parse_new_user(body: CreateUser) -> Result<NewUser, FieldErrors> {
             given_name,
             family_name,
             enabled: body.enabled.unwrap_or(true),
+            attributes: attributes?,
         })
     })
 }
@@ -198,6 +216,9 @@ pub(crate) fn parse_patch(body: PatchUser) -> Result<UserPatch, FieldErrors> {
             Some(Some(v)) => e.check("familyName", PersonName::parse(v)).map(Some),
         },
         enabled: body.enabled,
+        attributes: body
+            .attributes
+            .and_then(|map| e.check("attributes", UserAttributes::parse(map))),
     };
     e.finish(|| Some(patch))
 }

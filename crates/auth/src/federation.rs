@@ -22,6 +22,8 @@ pub struct CloudGrant<'a> {
     pub duration_seconds: u32,
     /// When the person's portal session ends (the assertion must not outlive it).
     pub session_expires: DateTime<Utc>,
+    /// Session tags (attributes for access control), key and value.
+    pub tags: Vec<(String, String)>,
 }
 
 /// A failure to make an assertion or token: ours (no key), never the person's.
@@ -34,7 +36,8 @@ pub struct FederationError(#[source] pub Box<dyn std::error::Error + Send + Sync
 pub trait CloudAssertions: Send + Sync {
     /// A signed SAML Response for AWS (`urn:amazon:webservices`), base64-encoded as STS and the
     /// AWS sign-in page take it: one `Role` value `role_arn,provider_arn`, `RoleSessionName`
-    /// (the person's user name), `SessionDuration`, and `SourceIdentity`.
+    /// (the person's user name), `SessionDuration`, `SourceIdentity`, and a `PrincipalTag:<key>`
+    /// per session tag.
     async fn aws_saml_response(&self, grant: &CloudGrant<'_>) -> Result<String, FederationError>;
 }
 
@@ -43,7 +46,8 @@ pub trait CloudAssertions: Send + Sync {
 pub trait WebIdentityTokens: Send + Sync {
     /// A short-lived ID token signed by our OpenID provider (RS256, a key of our JWKS): `iss` our
     /// issuer URL, `aud` the given audience, `sub` the person's stable id, plus the person's
-    /// user name and email; valid for a few minutes — long enough for one STS call.
+    /// user name and email, and the session tags under `https://aws.amazon.com/tags`; valid for
+    /// a few minutes — long enough for one STS call.
     async fn web_identity_token(
         &self,
         grant: &CloudGrant<'_>,

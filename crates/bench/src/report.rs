@@ -295,7 +295,7 @@ impl Results {
         for r in &self.runs {
             let title = match r.backend {
                 Backend::Postgres => "PostgreSQL directory + Redis sessions",
-                Backend::Embedded => "Embedded (SQLite directory + embedded sessions; no targets)",
+                Backend::Embedded => "Embedded (SQLite directory + embedded sessions)",
             };
             let z = r.sizes;
             let _ = writeln!(

@@ -239,6 +239,7 @@ impl Broker {
                 left,
             ),
             session_expires: session.expires_at,
+            tags: aws.session_tags_for(caller.user()),
         };
         let sts = aws.sts_url();
         let assumed = match aws.federation {

@@ -62,6 +62,7 @@ impl Fixture {
                     given_name: None,
                     family_name: None,
                     enabled: true,
+                    attributes: Default::default(),
                 },
             )
             .await

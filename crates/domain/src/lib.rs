@@ -27,8 +27,8 @@ pub use application::{Application, ApplicationKind, NewApplication};
 pub use assignment::{AccountAssignment, ApplicationAssignment, Principal, PrincipalType};
 pub use audit::{Actor, AuditEvent, AuditFilter, NewAuditEvent};
 pub use cloud::{
-    AccountKind, Arn, AwsAccount, AwsRegion, Federation, RoleArnTemplate, StsEndpoint,
-    TokenAudience,
+    AccountKind, Arn, AwsAccount, AwsRegion, Federation, RoleArnTemplate, StsEndpoint, TagKey,
+    TagTemplate, TokenAudience,
 };
 pub use consent::Consent;
 pub use credentials::{MfaDevice, MfaDeviceId, MfaDeviceKind, NewMfaDevice, PasswordRecord};
@@ -47,4 +47,4 @@ pub use saml::{
 };
 pub use settings::{MfaPolicy, MfaPrompt, MfaType, NoDeviceAction, SessionLifetime, Settings};
 pub use text::{Description, DisplayName, Email, PersonName, UserName};
-pub use user::{NewUser, User, UserPatch};
+pub use user::{NewUser, User, UserAttributes, UserPatch, user_field};

@@ -56,6 +56,8 @@ macro_rules! string_type {
     };
 }
 
+pub(crate) use string_type;
+
 /// Bounded free text: non-blank, at most `max` characters, no control characters.
 fn bounded(s: &str, max: usize) -> Result<(), ValidationError> {
     if s.trim().is_empty() {

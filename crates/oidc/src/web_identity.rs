@@ -22,7 +22,7 @@ impl WebIdentityTokens for Oidc {
         let now = self.auth.clock.now().timestamp();
         // Never past the portal session it comes from.
         let exp = (now + WEB_IDENTITY_TOKEN_SECONDS).min(grant.session_expires.timestamp());
-        let claims = serde_json::json!({
+        let mut claims = serde_json::json!({
             "iss": self.auth.issuer_url(),
             "sub": grant.user.id.to_string(),
             "aud": audience,
@@ -33,6 +33,18 @@ impl WebIdentityTokens for Oidc {
             "preferred_username": grant.user.user_name.as_str(),
             "email": grant.user.email.as_str(),
         });
+        if !grant.tags.is_empty() {
+            // AWS's session-tag claim: each tag's value as a one-element list.
+            let principal_tags: serde_json::Map<String, serde_json::Value> = grant
+                .tags
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::json!([v])))
+                .collect();
+            claims["https://aws.amazon.com/tags"] = serde_json::json!({
+                "principal_tags": principal_tags,
+                "transitive_tag_keys": [],
+            });
+        }
         self.keys
             .sign(SigningAlgorithm::RS256, "JWT", &claims)
             .await

@@ -56,6 +56,7 @@ pub(crate) async fn aws_console(
         provider_arn: &provider_arn,
         duration_seconds: cloud_session_seconds(permission_set.session_duration.seconds(), left),
         session_expires: current.session.expires_at,
+        tags: aws.session_tags_for(&current.user),
     };
     let xml = portal
         .saml

@@ -5,7 +5,8 @@
 //! - `…/RoleSessionName`: who is in the role (AWS: 2–64 of `[\w+=,.@-]`) — the user name;
 //! - `…/SessionDuration`: seconds (900–43,200), the permission set's duration capped by the portal
 //!   session;
-//! - `…/SourceIdentity`: the user name again, which AWS keeps through role chaining and CloudTrail.
+//! - `…/SourceIdentity`: the user name again, which AWS keeps through role chaining and CloudTrail;
+//! - `…/PrincipalTag:<key>`: one per session tag of the account (attributes for access control).
 //!
 //! The Assertion is signed (what AWS checks, with the certificate of the IdP metadata uploaded to
 //! the account's IAM SAML provider); the NameID is persistent for `urn:amazon:webservices`.
@@ -30,6 +31,7 @@ const ROLE: &str = "https://aws.amazon.com/SAML/Attributes/Role";
 const ROLE_SESSION_NAME: &str = "https://aws.amazon.com/SAML/Attributes/RoleSessionName";
 const SESSION_DURATION: &str = "https://aws.amazon.com/SAML/Attributes/SessionDuration";
 const SOURCE_IDENTITY: &str = "https://aws.amazon.com/SAML/Attributes/SourceIdentity";
+const PRINCIPAL_TAG: &str = "https://aws.amazon.com/SAML/Attributes/PrincipalTag:";
 
 /// AWS as an SP, for one role: the attributes carry literal values (nothing in them is a
 /// placeholder: ARNs and user names have no `${`).
@@ -43,6 +45,20 @@ fn aws_sp(grant: &CloudGrant<'_>, sign_in_url: &str) -> Result<SamlSettings, Fed
         .map_err(|e| FederationError(e.message.into()))
     };
     let session_name = role_session_name(grant.user.user_name.as_str());
+    let mut attributes = vec![
+        literal(ROLE, format!("{},{}", grant.role_arn, grant.provider_arn))?,
+        literal(ROLE_SESSION_NAME, session_name.clone())?,
+        literal(SESSION_DURATION, grant.duration_seconds.to_string())?,
+        literal(SOURCE_IDENTITY, session_name)?,
+    ];
+    for (key, value) in &grant.tags {
+        // A value is the person's own data: a `${` in it must stay text, not become a
+        // placeholder of the attribute mapping.
+        if value.contains("${") {
+            continue;
+        }
+        attributes.push(literal(&format!("{PRINCIPAL_TAG}{key}"), value.clone())?);
+    }
     Ok(SamlSettings {
         entity_id: AWS_ENTITY_ID.to_owned(),
         acs: vec![AssertionConsumerService {
@@ -55,12 +71,7 @@ fn aws_sp(grant: &CloudGrant<'_>, sign_in_url: &str) -> Result<SamlSettings, Fed
         certificate: None,
         require_signed_requests: false,
         name_id_format: NameIdFormat::Persistent,
-        attributes: vec![
-            literal(ROLE, format!("{},{}", grant.role_arn, grant.provider_arn))?,
-            literal(ROLE_SESSION_NAME, session_name.clone())?,
-            literal(SESSION_DURATION, grant.duration_seconds.to_string())?,
-            literal(SOURCE_IDENTITY, session_name)?,
-        ],
+        attributes,
         assertion_lifetime: AssertionLifetime::default(),
         signed_part: SignedPart::Assertion,
         allow_sha1: false,

@@ -3,9 +3,10 @@
 
 use std::collections::BTreeMap;
 
+use portcullis_domain::cloud::MAX_SESSION_TAGS;
 use portcullis_domain::{
     AccountId, AccountKind, Arn, AwsAccount, AwsRegion, Federation, FieldErrors, RoleArnTemplate,
-    RoleName, StsEndpoint, TokenAudience,
+    RoleName, StsEndpoint, TagKey, TagTemplate, TokenAudience,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -45,6 +46,11 @@ pub struct AwsBody {
     #[schema(example = "sts.amazonaws.com")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub audience: Option<String>,
+    /// Session tags (attributes for access control): tag key → value template with
+    /// `${user:<field>}` (`userName`, `email`, `name`, `givenName`, `familyName`, `id`, or a
+    /// custom attribute), at most 50.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_tags: Option<BTreeMap<String, String>>,
 }
 
 /// An `aws` account's settings as they apply (defaults filled in).
@@ -63,6 +69,7 @@ pub struct AwsView {
     pub role_arns: BTreeMap<String, String>,
     /// The web-identity token's audience (used with `webIdentity`).
     pub audience: String,
+    pub session_tags: BTreeMap<String, String>,
 }
 
 impl From<&AwsAccount> for AwsView {
@@ -84,6 +91,11 @@ impl From<&AwsAccount> for AwsView {
                 .map(|(k, v)| (k.as_str().to_owned(), v.as_str().to_owned()))
                 .collect(),
             audience: a.audience().to_owned(),
+            session_tags: a
+                .session_tags
+                .iter()
+                .map(|(k, v)| (k.as_str().to_owned(), v.as_str().to_owned()))
+                .collect(),
         }
     }
 }
@@ -136,6 +148,22 @@ fn parse_aws(e: &mut FieldErrors, account: Option<&AccountId>, b: AwsBody) -> Op
     let audience = b
         .audience
         .map(|v| e.check("aws.audience", TokenAudience::parse(v)));
+    let tags = b.session_tags.unwrap_or_default();
+    if tags.len() > MAX_SESSION_TAGS {
+        e.add(
+            "aws.sessionTags",
+            format!("at most {MAX_SESSION_TAGS} tags"),
+        );
+    }
+    let mut session_tags = BTreeMap::new();
+    for (key, template) in tags {
+        let field = format!("aws.sessionTags.{key}");
+        let k = e.check(&field, TagKey::parse(key));
+        let t = e.check(&field, TagTemplate::parse(template));
+        if let (Some(k), Some(t)) = (k, t) {
+            session_tags.insert(k, t);
+        }
+    }
     let mut role_arns = BTreeMap::new();
     for (set, arn) in b.role_arns.unwrap_or_default() {
         let field = format!("aws.roleArns.{set}");
@@ -156,6 +184,7 @@ fn parse_aws(e: &mut FieldErrors, account: Option<&AccountId>, b: AwsBody) -> Op
         role_arn_template: role_arn_template.flatten(),
         role_arns,
         audience: audience.flatten(),
+        session_tags,
     };
     if let Some(account) = account
         && let Err((field, why)) = aws.check_for(account)

@@ -210,6 +210,62 @@ fn admin_cli_finds_resources_by_name() {
     let (code, _, stderr) = admin(&["accounts", "delete", "Staging"]);
     assert_eq!(code, Some(1));
     assert!(stderr.contains("no account"), "{stderr}");
+
+    // An AWS account and a person's attributes for its session tags, from the command line.
+    let cloud = json(&[
+        "accounts",
+        "create",
+        "--account-id",
+        "210987654321",
+        "--name",
+        "Cloud",
+        "--email",
+        "cloud@example.com",
+        "--region",
+        "eu-west-1",
+        "--federation",
+        "webIdentity",
+        "--audience",
+        "minio",
+        "--role-arn",
+        "ReadOnly=arn:aws:iam::210987654321:role/RO",
+        "--session-tag",
+        "Department=${user:department}",
+    ]);
+    assert_eq!(cloud["kind"], "aws");
+    assert_eq!(cloud["aws"]["region"], "eu-west-1");
+    assert_eq!(cloud["aws"]["federation"], "webIdentity");
+    assert_eq!(cloud["aws"]["audience"], "minio");
+    assert_eq!(
+        cloud["aws"]["roleArns"]["ReadOnly"],
+        "arn:aws:iam::210987654321:role/RO"
+    );
+    assert_eq!(
+        cloud["aws"]["sessionTags"]["Department"],
+        "${user:department}"
+    );
+    let tagged = json(&[
+        "users",
+        "update",
+        "alice",
+        "--attribute",
+        "department=Research",
+    ]);
+    assert_eq!(tagged["attributes"]["department"], "Research");
+    let cleared = json(&["users", "update", "alice", "--clear-attributes"]);
+    assert_eq!(cleared["attributes"], serde_json::json!({}));
+    let native = json(&["accounts", "update", "Cloud", "--kind", "native"]);
+    assert_eq!(native["kind"], "native");
+    // A refused ARN is the API's field error, not a crash.
+    let (code, _, stderr) = admin(&[
+        "accounts",
+        "update",
+        "Cloud",
+        "--provider-arn",
+        "arn:aws:iam::111111111111:saml-provider/P",
+    ]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("aws.providerArn"), "{stderr}");
 }
 
 #[test]

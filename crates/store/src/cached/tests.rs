@@ -149,6 +149,7 @@ async fn an_abandoned_write_still_invalidates() {
                 given_name: None,
                 family_name: None,
                 enabled: true,
+                attributes: Default::default(),
             },
         )
         .await

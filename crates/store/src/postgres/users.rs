@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 use portcullis_domain::{
-    Actor, DisplayName, Email, NewUser, Page, PageRequest, PersonName, User, UserId, UserName,
-    UserPatch,
+    Actor, DisplayName, Email, NewUser, Page, PageRequest, PersonName, User, UserAttributes,
+    UserId, UserName, UserPatch,
 };
 use tokio_postgres::Row;
 
@@ -16,7 +16,8 @@ use crate::{Result, StoreError, UserStore, events};
 
 /// The user columns (table alias `u`) plus the sort key.
 pub(super) const USER_COLS: &str = "u.id, u.user_name, u.email, u.display_name, u.given_name, \
-     u.family_name, u.enabled, u.created_at, u.updated_at, lower(u.user_name) AS sort_key";
+     u.family_name, u.enabled, u.created_at, u.updated_at, u.attributes, \
+     lower(u.user_name) AS sort_key";
 
 pub(super) fn user_from_row(r: &Row) -> Result<User> {
     Ok(User {
@@ -32,7 +33,14 @@ pub(super) fn user_from_row(r: &Row) -> Result<User> {
         enabled: col(r, "enabled")?,
         created_at: col(r, "created_at")?,
         updated_at: col(r, "updated_at")?,
+        attributes: serde_json::from_value(col(r, "attributes")?)
+            .map_err(|e| StoreError::Corrupt(format!("users.attributes: {e}")))?,
     })
+}
+
+/// The `attributes` column's JSON.
+fn attributes_json(a: &UserAttributes) -> Result<serde_json::Value> {
+    serde_json::to_value(a).map_err(|e| StoreError::Corrupt(format!("users.attributes: {e}")))
 }
 
 /// A user with its page key (the lower-cased user name).
@@ -41,8 +49,8 @@ pub(super) fn keyed_user(r: &Row) -> Result<(String, User)> {
 }
 
 const SELECT_BY_ID: &str = "SELECT u.id, u.user_name, u.email, u.display_name, u.given_name, \
-     u.family_name, u.enabled, u.created_at, u.updated_at, lower(u.user_name) AS sort_key \
-     FROM users u WHERE u.id = $1";
+     u.family_name, u.enabled, u.created_at, u.updated_at, u.attributes, \
+     lower(u.user_name) AS sort_key FROM users u WHERE u.id = $1";
 
 #[async_trait]
 impl UserStore for PostgresDirectory {
@@ -58,13 +66,15 @@ impl UserStore for PostgresDirectory {
             enabled: user.enabled,
             created_at: now,
             updated_at: now,
+            attributes: user.attributes,
         };
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg_err)?;
         execute(
             &tx,
             "INSERT INTO users (id, user_name, email, display_name, given_name, family_name, \
-             enabled, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+             enabled, created_at, updated_at, attributes) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)",
             &[
                 &created.id.as_uuid(),
                 &created.user_name.as_str(),
@@ -74,6 +84,7 @@ impl UserStore for PostgresDirectory {
                 &created.family_name.as_ref().map(PersonName::as_str),
                 &created.enabled,
                 &now,
+                &attributes_json(&created.attributes)?,
             ],
         )
         .await?;
@@ -95,7 +106,7 @@ impl UserStore for PostgresDirectory {
         let row = query_opt(
             &client,
             "SELECT u.id, u.user_name, u.email, u.display_name, u.given_name, u.family_name, \
-             u.enabled, u.created_at, u.updated_at, lower(u.user_name) AS sort_key \
+             u.enabled, u.created_at, u.updated_at, u.attributes, lower(u.user_name) AS sort_key \
              FROM users u WHERE lower(u.user_name) COLLATE \"C\" = lower($1) COLLATE \"C\"",
             &[&name.as_str()],
         )
@@ -139,7 +150,7 @@ impl UserStore for PostgresDirectory {
         execute(
             &tx,
             "UPDATE users SET user_name = $2, email = $3, display_name = $4, given_name = $5, \
-             family_name = $6, enabled = $7, updated_at = $8 WHERE id = $1",
+             family_name = $6, enabled = $7, updated_at = $8, attributes = $9 WHERE id = $1",
             &[
                 &id.as_uuid(),
                 &updated.user_name.as_str(),
@@ -149,6 +160,7 @@ impl UserStore for PostgresDirectory {
                 &updated.family_name.as_ref().map(PersonName::as_str),
                 &updated.enabled,
                 &updated.updated_at,
+                &attributes_json(&updated.attributes)?,
             ],
         )
         .await?;

@@ -3,23 +3,23 @@
 use async_trait::async_trait;
 use deadpool_sqlite::rusqlite::{Connection, Row, params};
 use portcullis_domain::{
-    Actor, DisplayName, Email, NewUser, Page, PageRequest, PersonName, User, UserId, UserName,
-    UserPatch,
+    Actor, DisplayName, Email, NewUser, Page, PageRequest, PersonName, User, UserAttributes,
+    UserId, UserName, UserPatch,
 };
 
 use super::{
-    SqliteDirectory, col_parse, col_text, col_text_opt, col_time, conflict, exists, fold_case,
-    limit, query_all, query_opt,
+    SqliteDirectory, col_parse, col_text, col_text_opt, col_time, conflict, corrupt, exists,
+    fold_case, limit, query_all, query_opt,
 };
 use crate::types::now_millis;
 use crate::{Result, StoreError, UserStore, events};
 
 /// The user columns, in the order [`user_row`] reads them.
-const USER_COLS: &str =
-    "id, user_name, email, display_name, given_name, family_name, enabled, created_at, updated_at";
+const USER_COLS: &str = "id, user_name, email, display_name, given_name, family_name, enabled, \
+                         created_at, updated_at, attributes";
 /// The same, qualified by the alias `u`.
 pub(super) const USER_COLS_U: &str = "u.id, u.user_name, u.email, u.display_name, u.given_name, u.family_name, \
-                           u.enabled, u.created_at, u.updated_at";
+                           u.enabled, u.created_at, u.updated_at, u.attributes";
 
 pub(super) fn user_row(row: &Row<'_>) -> Result<User> {
     Ok(User {
@@ -32,7 +32,16 @@ pub(super) fn user_row(row: &Row<'_>) -> Result<User> {
         enabled: row.get(6)?,
         created_at: col_time(row, 7)?,
         updated_at: col_time(row, 8)?,
+        attributes: {
+            let text: String = row.get(9)?;
+            serde_json::from_str(&text).map_err(|e| corrupt("users.attributes", e))?
+        },
     })
+}
+
+/// The `attributes` column's JSON.
+fn attributes_text(a: &UserAttributes) -> Result<String> {
+    serde_json::to_string(a).map_err(|e| StoreError::Corrupt(format!("users.attributes: {e}")))
 }
 
 /// The page key of a user (and of a member): the user name lower-cased as `lower()` does (the
@@ -85,7 +94,8 @@ impl UserStore for SqliteDirectory {
             let now = now_millis();
             tx.prepare_cached(
                 "INSERT INTO users (id, user_name, email, display_name, given_name, family_name, \
-                 enabled, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+                 enabled, created_at, updated_at, attributes) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
             )?
             .execute(params![
                 id.to_string(),
@@ -96,6 +106,7 @@ impl UserStore for SqliteDirectory {
                 user.family_name.as_ref().map(PersonName::as_str),
                 user.enabled,
                 now.timestamp_millis(),
+                attributes_text(&user.attributes)?,
             ])?;
             let created = User {
                 id,
@@ -107,6 +118,7 @@ impl UserStore for SqliteDirectory {
                 enabled: user.enabled,
                 created_at: now,
                 updated_at: now,
+                attributes: user.attributes,
             };
             Ok((created, events::user(actor, "create", id)))
         })
@@ -163,7 +175,7 @@ impl UserStore for SqliteDirectory {
             updated.updated_at = now_millis();
             tx.prepare_cached(
                 "UPDATE users SET user_name = ?2, email = ?3, display_name = ?4, given_name = ?5, \
-                 family_name = ?6, enabled = ?7, updated_at = ?8 WHERE id = ?1",
+                 family_name = ?6, enabled = ?7, updated_at = ?8, attributes = ?9 WHERE id = ?1",
             )?
             .execute(params![
                 id.to_string(),
@@ -174,6 +186,7 @@ impl UserStore for SqliteDirectory {
                 updated.family_name.as_ref().map(PersonName::as_str),
                 updated.enabled,
                 updated.updated_at.timestamp_millis(),
+                attributes_text(&updated.attributes)?,
             ])?;
             Ok((updated, events::user(actor, "update", id)))
         })

@@ -23,6 +23,11 @@ pub(super) async fn aws_accounts_keep_their_settings(d: &dyn Directory) {
         )]
         .into(),
         audience: Some(portcullis_domain::TokenAudience::parse("minio").unwrap()),
+        session_tags: [(
+            portcullis_domain::TagKey::parse("Department").unwrap(),
+            portcullis_domain::TagTemplate::parse("${user:department}").unwrap(),
+        )]
+        .into(),
     };
     let mut new = new_account("400000000000", "Cloud");
     new.kind = AccountKind::Aws(aws.clone());

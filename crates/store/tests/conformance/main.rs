@@ -105,6 +105,7 @@ conformance!(
     membership_unknown_references,
     account_crud,
     aws_accounts_keep_their_settings,
+    user_attributes_are_kept_and_replaced,
     permission_set_crud,
     assignments_create_and_references,
     assignments_list_filters_and_pages,
@@ -199,6 +200,7 @@ fn new_user(name: &str) -> NewUser {
         given_name: Some(pn("Given")),
         family_name: Some(pn("Family")),
         enabled: true,
+        attributes: Default::default(),
     }
 }
 

@@ -2,6 +2,61 @@
 
 use super::*;
 
+/// A person's custom attributes are stored with them, read back by every lookup, replaced as a
+/// whole by a patch that carries them and kept by one that does not.
+pub(super) async fn user_attributes_are_kept_and_replaced(d: &dyn Directory) {
+    use portcullis_domain::UserAttributes;
+    let attrs = |pairs: &[(&str, &str)]| {
+        UserAttributes::parse(
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        )
+        .unwrap()
+    };
+    let mut new = new_user("Tagged");
+    new.attributes = attrs(&[("department", "Engineering"), ("costCenter", "4711")]);
+    let created = d.create_user(admin(), new.clone()).await.unwrap();
+    assert_eq!(created.attributes, new.attributes);
+    assert_eq!(d.get_user(created.id).await.unwrap(), created);
+    assert_eq!(
+        d.find_user_by_name(&created.user_name).await.unwrap(),
+        Some(created.clone())
+    );
+    let renamed = d
+        .update_user(
+            admin(),
+            created.id,
+            UserPatch {
+                display_name: Some(dn("Tagged Person")),
+                ..UserPatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(renamed.attributes, created.attributes, "kept");
+    let replaced = d
+        .update_user(
+            admin(),
+            created.id,
+            UserPatch {
+                attributes: Some(attrs(&[("team", "Platform")])),
+                ..UserPatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(replaced.attributes, attrs(&[("team", "Platform")]));
+    assert_eq!(d.get_user(created.id).await.unwrap(), replaced);
+    let listed: Vec<_> = read_pages(100, |p| d.list_users(p))
+        .await
+        .into_iter()
+        .flat_map(|p| p.items)
+        .collect();
+    assert!(listed.contains(&replaced));
+}
+
 pub(super) async fn user_crud(d: &dyn Directory) {
     let mark = audit_mark(d).await;
     let new = NewUser {
@@ -11,6 +66,7 @@ pub(super) async fn user_crud(d: &dyn Directory) {
         given_name: Some(pn("Alice")),
         family_name: Some(pn("Smith")),
         enabled: true,
+        attributes: Default::default(),
     };
     let u = d.create_user(admin(), new.clone()).await.unwrap();
     assert_eq!(

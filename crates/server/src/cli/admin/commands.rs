@@ -4,6 +4,9 @@
 
 use clap::{Args, Subcommand};
 
+pub(super) use super::cloud_args::CloudArgs;
+use super::cloud_args::name_value;
+
 #[derive(Debug, Subcommand)]
 pub(super) enum Resource {
     /// People.
@@ -80,6 +83,9 @@ pub(super) enum Users {
         /// Create the user disabled.
         #[arg(long)]
         disabled: bool,
+        /// A custom attribute, for AWS session tags (repeatable).
+        #[arg(long = "attribute", value_name = "NAME=VALUE", value_parser = name_value)]
+        attributes: Vec<(String, String)>,
     },
     /// Change a person; only the options given change.
     Update {
@@ -104,6 +110,12 @@ pub(super) enum Users {
         /// true to enable, false to disable.
         #[arg(long, value_name = "BOOL")]
         enabled: Option<bool>,
+        /// Replaces all custom attributes with these (repeatable); see --clear-attributes.
+        #[arg(long = "attribute", value_name = "NAME=VALUE", value_parser = name_value)]
+        attributes: Vec<(String, String)>,
+        /// Removes every custom attribute.
+        #[arg(long, conflicts_with = "attributes")]
+        clear_attributes: bool,
     },
     /// Let a person sign in again.
     Enable {
@@ -309,47 +321,6 @@ pub(super) enum Accounts {
         #[arg(value_name = "ACCOUNT")]
         account_id: String,
     },
-}
-
-/// What kind of account, and how a real AWS account (or STS endpoint) is reached.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub(super) struct CloudArgs {
-    /// `native` (credentials from Portcullis; the default) or `aws` (a real AWS account or an
-    /// STS-compatible endpoint; implied by any of the options below).
-    #[arg(long, value_parser = ["native", "aws"])]
-    pub(super) kind: Option<String>,
-    /// The AWS region whose STS and console sign-in are used (default us-east-1).
-    #[arg(long)]
-    pub(super) region: Option<String>,
-    /// STS at another address than the region's public endpoint (private endpoints, MinIO,
-    /// Ceph RGW, LocalStack; http only on loopback).
-    #[arg(long, value_name = "URL")]
-    pub(super) sts_endpoint: Option<String>,
-    /// How people are federated: `saml` (the default) or `webIdentity`.
-    #[arg(long, value_parser = ["saml", "webIdentity"])]
-    pub(super) federation: Option<String>,
-    /// The account's IAM SAML provider or OIDC provider ARN (default
-    /// arn:aws:iam::ACCOUNT:saml-provider/Portcullis).
-    #[arg(long, value_name = "ARN")]
-    pub(super) provider_arn: Option<String>,
-    /// How roles are named, with {accountId} and {permissionSetName} (default
-    /// arn:aws:iam::{accountId}:role/{permissionSetName}).
-    #[arg(long, value_name = "TEMPLATE")]
-    pub(super) role_arn_template: Option<String>,
-    /// The role of one permission set, overriding the template (repeatable).
-    #[arg(long = "role-arn", value_name = "PERMISSION_SET=ARN", value_parser = name_value)]
-    pub(super) role_arns: Vec<(String, String)>,
-    /// The audience of the web-identity token (webIdentity; default sts.amazonaws.com).
-    #[arg(long)]
-    pub(super) audience: Option<String>,
-}
-
-/// `NAME=VALUE`.
-fn name_value(s: &str) -> Result<(String, String), String> {
-    s.split_once('=')
-        .filter(|(k, _)| !k.is_empty())
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .ok_or_else(|| "expected PERMISSION_SET=ARN".to_owned())
 }
 
 #[derive(Debug, Subcommand)]

@@ -2,6 +2,7 @@
 //! one HTTP call; the answer prints as a table (lists), `key value` lines (one object) or JSON.
 
 mod calls;
+mod cloud_args;
 mod commands;
 mod registration;
 mod resolve;

@@ -67,6 +67,8 @@ fn aws_body(c: &CloudArgs) -> Option<AwsBody> {
         role_arn_template: c.role_arn_template.clone(),
         role_arns: (!c.role_arns.is_empty()).then(|| c.role_arns.iter().cloned().collect()),
         audience: c.audience.clone(),
+        session_tags: (!c.session_tags.is_empty())
+            .then(|| c.session_tags.iter().cloned().collect()),
     };
     let any = body.region.is_some()
         || body.sts_endpoint.is_some()
@@ -74,7 +76,8 @@ fn aws_body(c: &CloudArgs) -> Option<AwsBody> {
         || body.provider_arn.is_some()
         || body.role_arn_template.is_some()
         || body.role_arns.is_some()
-        || body.audience.is_some();
+        || body.audience.is_some()
+        || body.session_tags.is_some();
     any.then_some(body)
 }
 

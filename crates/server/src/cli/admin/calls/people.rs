@@ -23,6 +23,7 @@ pub(super) fn users(c: &Users) -> Call {
             given_name,
             family_name,
             disabled,
+            attributes,
         } => post(
             "users".into(),
             &CreateUser {
@@ -32,6 +33,7 @@ pub(super) fn users(c: &Users) -> Call {
                 given_name: given_name.clone(),
                 family_name: family_name.clone(),
                 enabled: Some(!disabled),
+                attributes: (!attributes.is_empty()).then(|| attributes.iter().cloned().collect()),
             },
         ),
         Users::Update {
@@ -42,6 +44,8 @@ pub(super) fn users(c: &Users) -> Call {
             given_name,
             family_name,
             enabled,
+            attributes,
+            clear_attributes,
         } => patch(
             format!("users/{user_id}"),
             &PatchUser {
@@ -51,6 +55,11 @@ pub(super) fn users(c: &Users) -> Call {
                 given_name: given_name.clone().map(Some),
                 family_name: family_name.clone().map(Some),
                 enabled: *enabled,
+                attributes: if *clear_attributes {
+                    Some(Default::default())
+                } else {
+                    (!attributes.is_empty()).then(|| attributes.iter().cloned().collect())
+                },
             },
         ),
         Users::Enable { user_id } => enable(user_id, true),
