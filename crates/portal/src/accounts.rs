@@ -10,7 +10,7 @@
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use portcullis_domain::{Account, AccountId, Actor, NewAuditEvent, RoleName, SigningAlgorithm};
-use portcullis_store::StoreError;
+use portcullis_store::{Entitlement, StoreError};
 use serde::Deserialize;
 
 use crate::Portal;
@@ -24,15 +24,16 @@ pub const CONSOLE_TOKEN_SECONDS: i64 = 60;
 const CONSOLE_TOKEN_TYP: &str = "JWT";
 
 impl Portal {
-    /// The account and role of a request when `current` holds that role there now (directly
-    /// or through a group); otherwise the 404 of [`PageError::not_held`] — the same whether the
-    /// account exists or not — or 503 when the directory fails.
+    /// The account of a request and the entitlement (role and permission set) when `current`
+    /// holds that role there now (directly or through a group); otherwise the 404 of
+    /// [`PageError::not_held`] — the same whether the account exists or not — or 503 when the
+    /// directory fails.
     pub async fn held_role(
         &self,
         current: &Principal,
         account_id: &str,
         role: &str,
-    ) -> Result<(Account, RoleName), PageError> {
+    ) -> Result<(Account, Entitlement), PageError> {
         let (Ok(account_id), Ok(role)) = (AccountId::parse(account_id), RoleName::parse(role))
         else {
             return Err(PageError::not_held());
@@ -42,14 +43,14 @@ impl Portal {
             .directory
             .user_entitlements(current.user.id)
             .await?;
-        if !entitlements
-            .iter()
-            .any(|e| e.account_id == account_id && e.role_name == role)
-        {
+        let Some(entitlement) = entitlements
+            .into_iter()
+            .find(|e| e.account_id == account_id && e.role_name == role)
+        else {
             return Err(PageError::not_held());
-        }
+        };
         match self.auth.directory.get_account(&account_id).await {
-            Ok(account) => Ok((account, role)),
+            Ok(account) => Ok((account, entitlement)),
             Err(StoreError::NotFound(_)) => Err(PageError::not_held()),
             Err(e) => Err(e.into()),
         }
@@ -114,7 +115,8 @@ async fn console(
     current: SignedIn,
 ) -> Result<HttpResponse, PageError> {
     let role = q.role.clone().unwrap_or_default();
-    let (account, role) = portal.held_role(&current, &path, &role).await?;
+    let (account, entitlement) = portal.held_role(&current, &path, &role).await?;
+    let role = entitlement.role_name.clone();
     let aws = account.kind.aws().cloned();
     let console = account
         .console_url
@@ -140,7 +142,8 @@ async fn console(
     }
     // A real AWS account: SAML sign-in to its console, in this role.
     if let Some(aws) = &aws {
-        return crate::aws_console::aws_console(&portal, &current, &account, &role, aws).await;
+        return crate::aws_console::aws_console(&portal, &current, &account, &entitlement, aws)
+            .await;
     }
     let Some(console) = console else {
         return Err(PageError::not_held());
@@ -164,20 +167,7 @@ async fn console(
         .sign(SigningAlgorithm::ES256, CONSOLE_TOKEN_TYP, &claims)
         .await
         .map_err(PageError::unavailable)?;
-    let event = NewAuditEvent::new(
-        Actor::User(current.user.id),
-        "portal.console.signin",
-        format!("account:{}", account.id),
-    )
-    .with_details(
-        serde_json::json!({
-            "userName": current.user.user_name.as_str(),
-            "accountId": account.id.as_str(),
-            "roleName": role.as_str(),
-            "jti": jti,
-        })
-        .to_string(),
-    );
+    let event = console_signin_event(&current, &account, &role, serde_json::json!({ "jti": jti }));
     portal.auth.directory.record_event(event).await?;
     let mut location = console;
     location.query_pairs_mut().append_pair("token", &token);
@@ -185,6 +175,30 @@ async fn console(
         .insert_header((header::LOCATION, location.as_str()))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .finish())
+}
+
+/// The audit record of a console sign-in: who, where, as what, and what `how` adds (the token's
+/// `jti`, or the SAML sign-in's method and role ARN).
+pub(crate) fn console_signin_event(
+    current: &Principal,
+    account: &Account,
+    role: &RoleName,
+    how: serde_json::Value,
+) -> NewAuditEvent {
+    let mut details = serde_json::json!({
+        "userName": current.user.user_name.as_str(),
+        "accountId": account.id.as_str(),
+        "roleName": role.as_str(),
+    });
+    if let (Some(d), serde_json::Value::Object(extra)) = (details.as_object_mut(), how) {
+        d.extend(extra);
+    }
+    NewAuditEvent::new(
+        Actor::User(current.user.id),
+        "portal.console.signin",
+        format!("account:{}", account.id),
+    )
+    .with_details(details.to_string())
 }
 
 async fn script() -> HttpResponse {

@@ -8,17 +8,19 @@ use actix_web::http::StatusCode;
 use portcullis_auth::federation::CloudGrant;
 use portcullis_auth::{PageError, Principal};
 use portcullis_domain::cloud::cloud_session_seconds;
-use portcullis_domain::{Account, Actor, AwsAccount, Federation, NewAuditEvent, RoleName};
+use portcullis_domain::{Account, AwsAccount, Federation};
 use portcullis_saml::cloud::AWS_SIGN_IN_URL;
+use portcullis_store::{Entitlement, StoreError};
 
 use crate::Portal;
+use crate::accounts::console_signin_event;
 
 /// The auto-posting page that signs `current` into `account`'s console as `role`.
 pub(crate) async fn aws_console(
     portal: &Portal,
     current: &Principal,
     account: &Account,
-    role: &RoleName,
+    entitlement: &Entitlement,
     aws: &AwsAccount,
 ) -> Result<HttpResponse, PageError> {
     if aws.federation != Federation::Saml {
@@ -32,21 +34,16 @@ pub(crate) async fn aws_console(
             ),
         ));
     }
-    let Some(permission_set) = portal
+    let permission_set = match portal
         .auth
         .directory
-        .user_entitlements(current.user.id)
-        .await?
-        .into_iter()
-        .find(|e| e.account_id == account.id && &e.role_name == role)
-    else {
-        return Err(PageError::not_held());
+        .get_permission_set(entitlement.permission_set_id)
+        .await
+    {
+        Ok(ps) => ps,
+        Err(StoreError::NotFound(_)) => return Err(PageError::not_held()),
+        Err(e) => return Err(e.into()),
     };
-    let permission_set = portal
-        .auth
-        .directory
-        .get_permission_set(permission_set.permission_set_id)
-        .await?;
     let left = (current.session.expires_at - portal.auth.clock.now()).num_seconds();
     let role_arn = aws.role_arn_for(&account.id, &permission_set.name);
     let provider_arn = aws.provider_arn_for(&account.id, "");
@@ -63,21 +60,15 @@ pub(crate) async fn aws_console(
         .aws_response_xml(&grant, AWS_SIGN_IN_URL)
         .await
         .map_err(PageError::unavailable)?;
-    let event = NewAuditEvent::new(
-        Actor::User(current.user.id),
-        "portal.console.signin",
-        format!("account:{}", account.id),
-    )
-    .with_details(
+    let event = console_signin_event(
+        current,
+        account,
+        &entitlement.role_name,
         serde_json::json!({
-            "userName": current.user.user_name.as_str(),
-            "accountId": account.id.as_str(),
-            "roleName": role.as_str(),
             "method": "saml",
             "roleArn": role_arn,
             "signIn": AWS_SIGN_IN_URL,
-        })
-        .to_string(),
+        }),
     );
     portal.auth.directory.record_event(event).await?;
     let relay = account.console_url.as_ref().map(|c| c.as_str());
