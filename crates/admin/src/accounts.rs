@@ -229,6 +229,7 @@ pub async fn patch(
     let current = state.directory.get_account(&id).await?;
     let new = parse_patch(body.into_inner(), current)?;
     let account = state.directory.update_account(admin.actor, new).await?;
+    state.provisioning.changed();
     Ok(HttpResponse::Ok().json(AccountView::from(account)))
 }
 
@@ -243,6 +244,7 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_account_id(&path)?;
     state.directory.delete_account(admin.actor, &id).await?;
+    state.provisioning.changed();
     Ok(HttpResponse::NoContent().finish())
 }
 

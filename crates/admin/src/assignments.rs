@@ -133,6 +133,7 @@ pub async fn create(
         .directory
         .create_assignment(admin.actor, a.clone())
         .await?;
+    state.provisioning.changed();
     Ok(HttpResponse::Created().json(AssignmentView::from(a)))
 }
 
@@ -165,6 +166,7 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let a = parse(body_or_query(&req, &body)?)?;
     state.directory.delete_assignment(admin.actor, &a).await?;
+    state.provisioning.changed();
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -15,7 +15,8 @@ use utoipa::ToSchema;
 #[serde(rename_all = "camelCase")]
 pub struct ErrorBody {
     /// Stable code: `ValidationError`, `BadRequest`, `Unauthorized`, `NotFound`, `Conflict`,
-    /// `PayloadTooLarge`, `UnsupportedMediaType`, `DeliveryFailed`, `Unavailable`, `InternalError`.
+    /// `PayloadTooLarge`, `UnsupportedMediaType`, `DeliveryFailed`, `UpstreamError`, `Unavailable`,
+    /// `InternalError`.
     #[serde(skip_deserializing)]
     pub error: &'static str,
     pub message: String,
@@ -48,6 +49,9 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("the message could not be delivered: {0}")]
     Delivery(String),
+    /// A cloud refused or failed a call made for the request (AWS's code and message).
+    #[error("{0}")]
+    Upstream(String),
     #[error("the directory is unavailable; try again shortly")]
     Unavailable(#[source] StoreError),
     #[error("the session store is unavailable; try again shortly")]
@@ -71,6 +75,7 @@ impl ApiError {
             Self::PayloadTooLarge(_) => "PayloadTooLarge",
             Self::UnsupportedMediaType(_) => "UnsupportedMediaType",
             Self::Delivery(_) => "DeliveryFailed",
+            Self::Upstream(_) => "UpstreamError",
             Self::Unavailable(_) | Self::SessionsUnavailable(_) => "Unavailable",
             Self::Internal(_) => "InternalError",
         }
@@ -109,7 +114,7 @@ impl ResponseError for ApiError {
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Delivery(_) => StatusCode::BAD_GATEWAY,
+            Self::Delivery(_) | Self::Upstream(_) => StatusCode::BAD_GATEWAY,
             Self::Unavailable(_) | Self::SessionsUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

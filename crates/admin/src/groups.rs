@@ -149,6 +149,7 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let id: GroupId = parse_id("groupId", &path)?;
     state.directory.delete_group(admin.actor, id).await?;
+    state.provisioning.changed();
     Ok(HttpResponse::NoContent().finish())
 }
 

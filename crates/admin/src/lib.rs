@@ -10,8 +10,8 @@
 //! Authentication is a bearer admin token (`auth.rs`); errors map to one JSON shape at the edge
 //! (`error.rs`).
 //!
-//! May import: `portcullis-signin`, `portcullis-oidc`, `portcullis-saml`, `portcullis-auth` and
-//! the floors below. Never `portal` (its sibling) nor a concrete backend.
+//! May import: `portcullis-signin`, `portcullis-oidc`, `portcullis-saml`, `portcullis-broker`
+//! (provisioning), `portcullis-auth` and the floors below. Never `portal` (its sibling) nor a concrete backend.
 
 pub mod accounts;
 pub mod applications;
@@ -28,6 +28,7 @@ pub mod keys;
 mod openapi;
 pub mod paging;
 pub mod permission_sets;
+pub mod provisioning;
 pub mod saml;
 pub mod sessions;
 pub mod settings;
@@ -38,6 +39,7 @@ mod wire;
 use std::sync::Arc;
 
 use actix_web::{HttpResponse, web};
+use portcullis_broker::provisioning::Provisioning;
 use portcullis_oidc::Oidc;
 use portcullis_saml::Saml;
 use portcullis_sessions::Sessions;
@@ -59,6 +61,8 @@ pub struct Admin {
     pub oidc: Arc<Oidc>,
     /// The SAML signing key.
     pub saml: Arc<Saml>,
+    /// Provisioning permission sets into `aws` accounts.
+    pub provisioning: Arc<Provisioning>,
 }
 
 impl std::fmt::Debug for Admin {
@@ -91,12 +95,15 @@ impl std::fmt::Debug for Admin {
         audit::list,
         tokens::list, tokens::create, tokens::revoke,
         keys::list, keys::rotate,
+        provisioning::get_connection, provisioning::put_connection,
+        provisioning::delete_connection, provisioning::status, provisioning::run,
+        provisioning::organization_accounts, provisioning::import_accounts,
     ),
     modifiers(&BearerAuth, &SharedErrors),
     tags(
         (name = "users"), (name = "groups"), (name = "accounts"), (name = "permission-sets"),
         (name = "assignments"), (name = "applications"), (name = "settings"), (name = "audit"),
-        (name = "tokens"), (name = "keys"),
+        (name = "tokens"), (name = "keys"), (name = "provisioning"),
     )
 )]
 #[derive(Debug)]
@@ -145,5 +152,6 @@ pub fn scope(max_body_bytes: usize) -> actix_web::Scope {
         .configure(audit::routes)
         .configure(tokens::routes)
         .configure(keys::routes)
+        .configure(provisioning::routes)
         .default_service(web::to(not_found))
 }

@@ -2,6 +2,9 @@
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
+use portcullis_domain::cloud::{
+    CloudPolicies, InlinePolicy, ManagedPolicyArn, PermissionsBoundary, PolicyReference,
+};
 use portcullis_domain::{
     Description, FieldErrors, NewPermissionSet, PermissionSet, PermissionSetDuration,
     PermissionSetId, RoleName,
@@ -13,7 +16,7 @@ use uuid::Uuid;
 use super::auth::AdminPrincipal;
 use super::error::{ApiError, ErrorBody};
 use super::paging::{ListQuery, next_token};
-use super::wire::{parse_id, required};
+use super::wire::{double_option, parse_id, required};
 use crate::Admin;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -25,21 +28,83 @@ pub struct PermissionSetView {
     pub description: String,
     /// ISO-8601, `PT1H` to `PT12H`.
     pub session_duration: String,
+    /// AWS managed policies its role gets in `aws` accounts.
+    pub aws_managed_policies: Vec<String>,
+    /// Customer managed policies (by name and path, in each account) its role gets.
+    pub customer_managed_policies: Vec<PolicyReferenceBody>,
+    /// The inline policy (a JSON policy document), if any.
+    pub inline_policy: Option<String>,
+    pub permissions_boundary: Option<BoundaryBody>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 impl From<PermissionSet> for PermissionSetView {
     fn from(p: PermissionSet) -> Self {
+        let policies = p.policies;
         Self {
             permission_set_id: p.id.as_uuid(),
             name: p.name.into(),
             description: p.description.into(),
             session_duration: p.session_duration.to_iso8601(),
+            aws_managed_policies: policies
+                .aws_managed_policies
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+            customer_managed_policies: policies
+                .customer_managed_policies
+                .iter()
+                .map(PolicyReferenceBody::from)
+                .collect(),
+            inline_policy: policies.inline_policy.map(Into::into),
+            permissions_boundary: policies.permissions_boundary.map(|b| match b {
+                PermissionsBoundary::ManagedPolicyArn(a) => BoundaryBody {
+                    managed_policy_arn: Some(a.into()),
+                    customer_managed_policy_reference: None,
+                },
+                PermissionsBoundary::CustomerManagedPolicyReference(r) => BoundaryBody {
+                    managed_policy_arn: None,
+                    customer_managed_policy_reference: Some(PolicyReferenceBody::from(&r)),
+                },
+            }),
             created_at: p.created_at,
             updated_at: p.updated_at,
         }
     }
+}
+
+/// A customer managed policy: the policy of this name and path in each account.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PolicyReferenceBody {
+    #[schema(example = "BillingReadOnly", min_length = 1, max_length = 128)]
+    pub name: String,
+    /// Default `/`.
+    #[schema(example = "/")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
+impl From<&PolicyReference> for PolicyReferenceBody {
+    fn from(r: &PolicyReference) -> Self {
+        Self {
+            name: r.name().to_owned(),
+            path: Some(r.path().to_owned()),
+        }
+    }
+}
+
+/// A permissions boundary: exactly one of an AWS managed policy ARN or a customer managed
+/// policy (Identity Center's `PermissionsBoundary`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BoundaryBody {
+    #[schema(example = "arn:aws:iam::aws:policy/PowerUserAccess")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_policy_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_managed_policy_reference: Option<PolicyReferenceBody>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -67,13 +132,123 @@ pub struct PermissionSetBody {
     )]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub session_duration: Option<String>,
+    /// AWS managed policy ARNs (`arn:aws:iam::aws:policy/…`), replacing the list; together with
+    /// the customer managed ones at most 20.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aws_managed_policies: Option<Vec<String>>,
+    /// Customer managed policies by name and path, replacing the list.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_managed_policies: Option<Vec<PolicyReferenceBody>>,
+    /// A JSON policy document (as a string, at most 10,240 characters besides white space);
+    /// `null` removes it.
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>)]
+    pub inline_policy: Option<Option<String>>,
+    /// `null` removes it.
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<BoundaryBody>)]
+    pub permissions_boundary: Option<Option<BoundaryBody>>,
+}
+
+fn reference(e: &mut FieldErrors, field: &str, r: PolicyReferenceBody) -> Option<PolicyReference> {
+    e.check(
+        field,
+        PolicyReference::new(&r.name, r.path.as_deref().unwrap_or("/")),
+    )
+}
+
+/// The policies from `b`, each field absent keeping `cur`'s.
+fn parse_policies(
+    e: &mut FieldErrors,
+    b: &mut PermissionSetBody,
+    cur: CloudPolicies,
+) -> Option<CloudPolicies> {
+    let before = e.0.len();
+    let aws_managed_policies = match b.aws_managed_policies.take() {
+        None => cur.aws_managed_policies,
+        Some(list) => list
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, a)| {
+                e.check(
+                    &format!("awsManagedPolicies.{i}"),
+                    ManagedPolicyArn::parse(a),
+                )
+            })
+            .collect(),
+    };
+    let customer_managed_policies = match b.customer_managed_policies.take() {
+        None => cur.customer_managed_policies,
+        Some(list) => list
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, r)| reference(e, &format!("customerManagedPolicies.{i}"), r))
+            .collect(),
+    };
+    let inline_policy = match b.inline_policy.take() {
+        None => cur.inline_policy,
+        Some(None) => None,
+        Some(Some(doc)) => e.check("inlinePolicy", InlinePolicy::parse(doc)),
+    };
+    let permissions_boundary = match b.permissions_boundary.take() {
+        None => cur.permissions_boundary,
+        Some(None) => None,
+        Some(Some(BoundaryBody {
+            managed_policy_arn: Some(arn),
+            customer_managed_policy_reference: None,
+        })) => e
+            .check(
+                "permissionsBoundary.managedPolicyArn",
+                ManagedPolicyArn::parse(arn),
+            )
+            .map(PermissionsBoundary::ManagedPolicyArn),
+        Some(Some(BoundaryBody {
+            managed_policy_arn: None,
+            customer_managed_policy_reference: Some(r),
+        })) => reference(e, "permissionsBoundary.customerManagedPolicyReference", r)
+            .map(PermissionsBoundary::CustomerManagedPolicyReference),
+        Some(Some(_)) => {
+            e.add(
+                "permissionsBoundary",
+                "give exactly one of managedPolicyArn and customerManagedPolicyReference",
+            );
+            None
+        }
+    };
+    if e.0.len() > before {
+        return None;
+    }
+    let policies = CloudPolicies {
+        aws_managed_policies,
+        customer_managed_policies,
+        inline_policy,
+        permissions_boundary,
+    };
+    if let Err((field, why)) = policies.check() {
+        e.add(field, why.message);
+        return None;
+    }
+    Some(policies)
 }
 
 pub(crate) fn parse(
-    b: PermissionSetBody,
+    mut b: PermissionSetBody,
     cur: Option<PermissionSet>,
 ) -> Result<NewPermissionSet, FieldErrors> {
     let mut e = FieldErrors::new();
+    let policies = parse_policies(
+        &mut e,
+        &mut b,
+        cur.as_ref().map(|c| c.policies.clone()).unwrap_or_default(),
+    );
     let name = match (b.name, &cur) {
         (Some(v), _) => e.check("name", RoleName::parse(v)),
         (None, Some(c)) => Some(c.name.clone()),
@@ -94,6 +269,7 @@ pub(crate) fn parse(
             name: name?,
             description: description?,
             session_duration: session_duration?,
+            policies: policies?,
         })
     })
 }
@@ -161,6 +337,7 @@ pub async fn patch(
         .directory
         .update_permission_set(admin.actor, id, new)
         .await?;
+    state.provisioning.changed();
     Ok(HttpResponse::Ok().json(PermissionSetView::from(ps)))
 }
 
@@ -178,6 +355,7 @@ pub async fn delete(
         .directory
         .delete_permission_set(admin.actor, id)
         .await?;
+    state.provisioning.changed();
     Ok(HttpResponse::NoContent().finish())
 }
 

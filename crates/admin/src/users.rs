@@ -296,6 +296,7 @@ pub async fn delete(
     let id: UserId = parse_id("userId", &path)?;
     state.directory.delete_user(admin.actor, id).await?;
     state.sessions.revoke_user_sessions(id).await?;
+    state.provisioning.changed();
     Ok(HttpResponse::NoContent().finish())
 }
 

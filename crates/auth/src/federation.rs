@@ -39,6 +39,10 @@ pub trait CloudAssertions: Send + Sync {
     /// (the person's user name), `SessionDuration`, `SourceIdentity`, and a `PrincipalTag:<key>`
     /// per session tag.
     async fn aws_saml_response(&self, grant: &CloudGrant<'_>) -> Result<String, FederationError>;
+
+    /// The IdP metadata an account's IAM SAML provider is made from (every published signing
+    /// certificate, so that a key rotation reaches the accounts before the new key signs).
+    async fn idp_metadata(&self) -> Result<String, FederationError>;
 }
 
 /// ID tokens for `AssumeRoleWithWebIdentity` (AWS, MinIO, Ceph RGW).
@@ -53,4 +57,7 @@ pub trait WebIdentityTokens: Send + Sync {
         grant: &CloudGrant<'_>,
         audience: &str,
     ) -> Result<String, FederationError>;
+
+    /// Our issuer URL: what an account's IAM OIDC provider is made for.
+    fn issuer(&self) -> String;
 }

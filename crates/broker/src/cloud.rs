@@ -13,9 +13,9 @@ use portcullis_domain::cloud::{cloud_session_seconds, role_session_name};
 use portcullis_domain::{
     AccountId, Actor, AwsAccount, Federation, NewAuditEvent, PermissionSet, RoleName,
 };
-use uppsala::{NodeId, NodeKind};
 
 use crate::Broker;
+use crate::aws_xml::Leaves;
 use crate::credentials::RoleCredentials;
 use crate::error::BrokerError;
 use crate::service::Caller;
@@ -183,7 +183,7 @@ impl Upstream {
         }
     }
 
-    fn garbled(why: &str) -> Self {
+    pub(crate) fn garbled(why: &str) -> Self {
         Self {
             code: "BadAnswer".into(),
             message: format!("the account's STS gave an answer that is not STS's: {why}"),
@@ -333,27 +333,13 @@ impl Broker {
 }
 
 /// Reads an STS Query API answer: the credentials of a success, or the `ErrorResponse`.
-fn read_answer(status: u16, xml: &str) -> Result<Assumed, Upstream> {
-    let doc = uppsala::Parser::new()
-        .with_forbid_dtd(true)
-        .with_max_depth(16)
-        .parse(xml)
-        .map_err(|_| Upstream::garbled("not XML"))?;
-    let root = doc
-        .document_element()
-        .ok_or_else(|| Upstream::garbled("no document element"))?;
-    let find = |name: &str| -> Option<String> {
-        doc.descendants(root).into_iter().find_map(|n| {
-            let e = doc.element(n)?;
-            (e.name.local_name.as_ref() == name).then(|| text(&doc, n))
-        })
-    };
-    let request_id = find("RequestId");
-    if let Some(code) = find("Code").filter(|_| status >= 400 || find("Error").is_some()) {
+pub(crate) fn read_answer(status: u16, xml: &str) -> Result<Assumed, Upstream> {
+    let leaves = Leaves::parse(xml).map_err(Upstream::garbled)?;
+    if let Some(e) = leaves.error(status) {
         return Err(Upstream {
-            code,
-            message: find("Message").unwrap_or_default(),
-            request_id,
+            code: e.code,
+            message: e.message,
+            request_id: e.request_id,
             // Sender errors (4xx) are about the request: the trust policy, the role, the
             // assertion. Receiver errors (5xx) are STS's own.
             refused: status < 500,
@@ -364,32 +350,26 @@ fn read_answer(status: u16, xml: &str) -> Result<Assumed, Upstream> {
             "status {status} without an error"
         )));
     }
-    let need = |name: &str| find(name).ok_or_else(|| Upstream::garbled(&format!("no {name}")));
-    let expiration = need("Expiration")?;
+    let need = |name: &str| {
+        leaves
+            .first(name)
+            .map(str::to_owned)
+            .ok_or_else(|| Upstream::garbled(&format!("no {name}")))
+    };
+    let expiration = need("Credentials/Expiration")?;
     let expiration = DateTime::parse_from_rfc3339(expiration.trim())
         .map_err(|_| Upstream::garbled("the Expiration is not a time"))?
         .with_timezone(&Utc);
     Ok(Assumed {
         credentials: RoleCredentials {
-            access_key_id: need("AccessKeyId")?,
-            secret_access_key: need("SecretAccessKey")?,
-            session_token: need("SessionToken")?,
+            access_key_id: need("Credentials/AccessKeyId")?,
+            secret_access_key: need("Credentials/SecretAccessKey")?,
+            session_token: need("Credentials/SessionToken")?,
             expiration_ms: expiration.timestamp_millis(),
         },
-        request_id: request_id.unwrap_or_default(),
-        assumed_role_arn: find("Arn"),
+        request_id: leaves.first("RequestId").unwrap_or_default().to_owned(),
+        assumed_role_arn: leaves.first("AssumedRoleUser/Arn").map(str::to_owned),
     })
-}
-
-/// The text of an element (its text children, trimmed).
-fn text(doc: &uppsala::Document<'_>, node: NodeId) -> String {
-    let mut out = String::new();
-    for child in doc.children_iter(node) {
-        if let Some(NodeKind::Text(t) | NodeKind::CData(t)) = doc.node_kind(child) {
-            out.push_str(t);
-        }
-    }
-    out.trim().to_owned()
 }
 
 #[cfg(test)]

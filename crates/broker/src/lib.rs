@@ -18,6 +18,7 @@
 mod audit;
 #[cfg(test)]
 mod audit_tests;
+mod aws_xml;
 mod cloud;
 mod credentials;
 mod error;
@@ -29,6 +30,7 @@ mod grpc_tests;
 mod paging;
 mod portal;
 mod presigned;
+pub mod provisioning;
 mod service;
 mod sigv4;
 #[cfg(test)]

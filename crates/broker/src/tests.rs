@@ -147,6 +147,7 @@ impl Fixture {
                     name: RoleName::parse(name).unwrap(),
                     description: Description::default_empty(),
                     session_duration: PermissionSetDuration::from_seconds(hours * 3600).unwrap(),
+                    policies: Default::default(),
                 },
             )
             .await

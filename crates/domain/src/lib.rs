@@ -27,8 +27,9 @@ pub use application::{Application, ApplicationKind, NewApplication};
 pub use assignment::{AccountAssignment, ApplicationAssignment, Principal, PrincipalType};
 pub use audit::{Actor, AuditEvent, AuditFilter, NewAuditEvent};
 pub use cloud::{
-    AccountKind, Arn, AwsAccount, AwsRegion, Federation, RoleArnTemplate, StsEndpoint, TagKey,
-    TagTemplate, TokenAudience,
+    AccountKind, Arn, AwsAccount, AwsRegion, CloudPolicies, Federation, ProvisioningConnection,
+    ProvisioningRecord, ProvisioningState, RoleArnTemplate, StsEndpoint, TagKey, TagTemplate,
+    TokenAudience,
 };
 pub use consent::Consent;
 pub use credentials::{MfaDevice, MfaDeviceId, MfaDeviceKind, NewMfaDevice, PasswordRecord};

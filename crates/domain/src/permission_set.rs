@@ -5,6 +5,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::cloud::CloudPolicies;
 use crate::{Description, PermissionSetId, ValidationError};
 
 /// A role name: 1–32 of `A-Z a-z 0-9 + = , . @ _ -` (the Identity Center permission-set name rule).
@@ -68,6 +69,8 @@ pub struct PermissionSet {
     pub name: RoleName,
     pub description: Description,
     pub session_duration: PermissionSetDuration,
+    /// What its role may do in `aws` accounts (provisioned there; unused by native accounts).
+    pub policies: CloudPolicies,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -78,6 +81,7 @@ pub struct NewPermissionSet {
     pub name: RoleName,
     pub description: Description,
     pub session_duration: PermissionSetDuration,
+    pub policies: CloudPolicies,
 }
 
 #[cfg(test)]

@@ -14,6 +14,10 @@ pub const WEB_IDENTITY_TOKEN_SECONDS: i64 = 300;
 
 #[async_trait]
 impl WebIdentityTokens for Oidc {
+    fn issuer(&self) -> String {
+        self.auth.issuer_url()
+    }
+
     async fn web_identity_token(
         &self,
         grant: &CloudGrant<'_>,

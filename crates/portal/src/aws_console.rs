@@ -9,7 +9,6 @@ use portcullis_auth::federation::CloudGrant;
 use portcullis_auth::{PageError, Principal};
 use portcullis_domain::cloud::cloud_session_seconds;
 use portcullis_domain::{Account, AwsAccount, Federation};
-use portcullis_saml::cloud::AWS_SIGN_IN_URL;
 use portcullis_store::{Entitlement, StoreError};
 
 use crate::Portal;
@@ -55,9 +54,10 @@ pub(crate) async fn aws_console(
         session_expires: current.session.expires_at,
         tags: aws.session_tags_for(&current.user),
     };
+    let sign_in = aws.sign_in_url();
     let xml = portal
         .saml
-        .aws_response_xml(&grant, AWS_SIGN_IN_URL)
+        .aws_response_xml(&grant, &sign_in)
         .await
         .map_err(PageError::unavailable)?;
     let event = console_signin_event(
@@ -67,13 +67,13 @@ pub(crate) async fn aws_console(
         serde_json::json!({
             "method": "saml",
             "roleArn": role_arn,
-            "signIn": AWS_SIGN_IN_URL,
+            "signIn": sign_in,
         }),
     );
     portal.auth.directory.record_event(event).await?;
     let relay = account.console_url.as_ref().map(|c| c.as_str());
     Ok(portcullis_saml::auto_post(
-        AWS_SIGN_IN_URL,
+        &sign_in,
         "SAMLResponse",
         &xml,
         relay,

@@ -25,8 +25,9 @@ use crate::{Saml, response};
 
 /// AWS's SP entity id.
 pub const AWS_ENTITY_ID: &str = "urn:amazon:webservices";
-/// The AWS sign-in endpoint (global); regional ones are `https://{region}.signin.aws.amazon.com/saml`.
-pub const AWS_SIGN_IN_URL: &str = "https://signin.aws.amazon.com/saml";
+/// The AWS sign-in endpoint (global); regional ones are `https://{region}.signin.aws.amazon.com/saml`
+/// ([`portcullis_domain::AwsAccount::sign_in_url`]).
+pub use portcullis_domain::cloud::AWS_SIGN_IN_URL;
 const ROLE: &str = "https://aws.amazon.com/SAML/Attributes/Role";
 const ROLE_SESSION_NAME: &str = "https://aws.amazon.com/SAML/Attributes/RoleSessionName";
 const SESSION_DURATION: &str = "https://aws.amazon.com/SAML/Attributes/SessionDuration";
@@ -124,5 +125,22 @@ impl CloudAssertions for Saml {
     async fn aws_saml_response(&self, grant: &CloudGrant<'_>) -> Result<String, FederationError> {
         let xml = self.aws_response_xml(grant, AWS_SIGN_IN_URL).await?;
         Ok(STANDARD.encode(xml))
+    }
+
+    async fn idp_metadata(&self) -> Result<String, FederationError> {
+        let certs: Vec<Vec<u8>> = self
+            .keys
+            .published()
+            .await
+            .map_err(|e| FederationError(Box::new(e)))?
+            .iter()
+            .map(|k| k.cert_der().to_vec())
+            .collect();
+        Ok(response::metadata(
+            &self.saml_entity_id(),
+            &self.auth.issuer_url(),
+            &certs,
+            false,
+        ))
     }
 }

@@ -197,12 +197,21 @@ fn surfaces(
         saml: saml.clone(),
         broker: broker.clone().into_inner(),
     });
+    // Provisioning reaches AWS with a connection whose secret is sealed under its own key.
+    let provisioning = Arc::new(portcullis_broker::provisioning::Provisioning::new(
+        directory.clone(),
+        saml.clone(),
+        oidc.clone(),
+        auth.clock.clone(),
+        &derive_key(master_key, "portcullis provisioning v1"),
+    )?);
     let admin = Arc::new(Admin {
         directory: directory.clone(),
         sessions,
         signin: signin.clone(),
         oidc: oidc.clone(),
         saml: saml.clone(),
+        provisioning,
     });
     let state = AppState {
         directory,

@@ -104,6 +104,15 @@ pub fn application_assignment(
     ))
 }
 
+/// `verb`: `put` or `delete`.
+pub fn provisioning_connection(actor: Actor, verb: &str) -> NewAuditEvent {
+    NewAuditEvent::new(
+        actor,
+        format!("provisioning-connection.{verb}"),
+        "provisioning-connection",
+    )
+}
+
 pub fn settings(actor: Actor) -> NewAuditEvent {
     NewAuditEvent::new(actor, "settings.update", "settings")
 }

@@ -27,7 +27,8 @@ use portcullis_domain::{
     ApplicationAssignment, ApplicationId, AuditEvent, AuditFilter, Consent, DisplayName, Group,
     GroupId, MfaDevice, MfaDeviceId, NewAccount, NewAdminToken, NewApplication, NewAuditEvent,
     NewGroup, NewMfaDevice, NewPermissionSet, NewUser, Page, PageRequest, PasswordRecord,
-    PermissionSet, PermissionSetId, Principal, Settings, User, UserId, UserName, UserPatch,
+    PermissionSet, PermissionSetId, Principal, ProvisioningConnection, ProvisioningRecord,
+    Settings, User, UserId, UserName, UserPatch,
 };
 
 pub use cached::{CacheOptions, CachedDirectory, Invalidation, ListenerGuard};
@@ -391,6 +392,30 @@ pub trait ConsentStore: Send + Sync {
     async fn revoke_consent(&self, actor: Actor, user: UserId, client_id: &str) -> Result<()>;
 }
 
+/// Provisioning permission sets into `aws` accounts: the one connection, and a record per
+/// (account, permission set) of what was last done there. Records are not audited here (the
+/// broker audits each provisioning run); the connection is, like every directory change.
+#[async_trait]
+pub trait ProvisioningStore: Send + Sync {
+    async fn get_provisioning_connection(&self) -> Result<Option<ProvisioningConnection>>;
+    /// Stores the connection (`Some`) or removes it (`None`).
+    async fn put_provisioning_connection(
+        &self,
+        actor: Actor,
+        connection: Option<ProvisioningConnection>,
+    ) -> Result<()>;
+    /// Every record, ordered by account id then permission set id.
+    async fn list_provisioning_records(&self) -> Result<Vec<ProvisioningRecord>>;
+    /// Inserts or replaces the record of (`record.account_id`, `record.permission_set_id`).
+    async fn put_provisioning_record(&self, record: ProvisioningRecord) -> Result<()>;
+    /// Idempotent.
+    async fn delete_provisioning_record(
+        &self,
+        account: &AccountId,
+        permission_set: PermissionSetId,
+    ) -> Result<()>;
+}
+
 /// The whole directory, as the services above the store see it.
 #[async_trait]
 pub trait Directory:
@@ -407,6 +432,7 @@ pub trait Directory:
     + CredentialStore
     + MfaDeviceStore
     + ConsentStore
+    + ProvisioningStore
 {
     /// Applies pending migrations (idempotent).
     async fn migrate(&self) -> Result<()>;

@@ -22,6 +22,7 @@ mod consents;
 mod credentials;
 mod groups;
 mod listen;
+mod provisioning;
 mod settings;
 mod signing_keys;
 #[cfg(test)]

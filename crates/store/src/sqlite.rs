@@ -19,6 +19,7 @@ mod audit;
 mod consents;
 mod credentials;
 mod groups;
+mod provisioning;
 mod settings;
 mod signing_keys;
 mod users;

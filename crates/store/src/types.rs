@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use portcullis_domain::{
     AccountId, ApplicationKind, ClientType, OidcSettings, PermissionSetId, Principal, RoleName,
 };
-use portcullis_domain::{AccountKind, AwsAccount, SamlSettings};
+use portcullis_domain::{AccountKind, AwsAccount, CloudPolicies, SamlSettings};
 
 use crate::{Result, StoreError};
 
@@ -105,6 +105,18 @@ pub(crate) fn aws_from_json(value: Option<serde_json::Value>) -> Result<AccountK
             .map(AccountKind::Aws)
             .map_err(|e| StoreError::Corrupt(format!("accounts.aws: {e}"))),
     }
+}
+
+/// The stored JSON form of a permission set's policies.
+pub(crate) fn policies_to_json(policies: &CloudPolicies) -> Result<serde_json::Value> {
+    serde_json::to_value(policies)
+        .map_err(|e| StoreError::Corrupt(format!("permission_sets.policies: {e}")))
+}
+
+/// Reads a permission set's policies back, through the domain's checks.
+pub(crate) fn policies_from_json(value: serde_json::Value) -> Result<CloudPolicies> {
+    serde_json::from_value(value)
+        .map_err(|e| StoreError::Corrupt(format!("permission_sets.policies: {e}")))
 }
 
 /// The stored JSON form of a SAML service provider registration.

@@ -51,6 +51,10 @@ pub struct AwsBody {
     /// custom attribute), at most 50.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub session_tags: Option<BTreeMap<String, String>>,
+    /// Post the console sign-in to the region's sign-in endpoint
+    /// (`https://{region}.signin.aws.amazon.com/saml`) instead of the global one; default false.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub regional_sign_in: Option<bool>,
 }
 
 /// An `aws` account's settings as they apply (defaults filled in).
@@ -70,6 +74,9 @@ pub struct AwsView {
     /// The web-identity token's audience (used with `webIdentity`).
     pub audience: String,
     pub session_tags: BTreeMap<String, String>,
+    pub regional_sign_in: bool,
+    /// Where the console's SAML sign-in is posted.
+    pub sign_in_url: String,
 }
 
 impl From<&AwsAccount> for AwsView {
@@ -96,6 +103,8 @@ impl From<&AwsAccount> for AwsView {
                 .iter()
                 .map(|(k, v)| (k.as_str().to_owned(), v.as_str().to_owned()))
                 .collect(),
+            regional_sign_in: a.regional_sign_in,
+            sign_in_url: a.sign_in_url(),
         }
     }
 }
@@ -185,6 +194,7 @@ fn parse_aws(e: &mut FieldErrors, account: Option<&AccountId>, b: AwsBody) -> Op
         role_arns,
         audience: audience.flatten(),
         session_tags,
+        regional_sign_in: b.regional_sign_in.unwrap_or(false),
     };
     if let Some(account) = account
         && let Err((field, why)) = aws.check_for(account)

@@ -8,6 +8,8 @@
 
 mod arn;
 mod names;
+mod policies;
+mod provisioning;
 mod tags;
 #[cfg(test)]
 mod tests;
@@ -20,6 +22,13 @@ use crate::{AccountId, RoleName, User, ValidationError};
 
 pub use arn::{Arn, ArnKind, RoleArnTemplate};
 pub use names::{AwsRegion, StsEndpoint, TokenAudience};
+pub use policies::{
+    CloudPolicies, InlinePolicy, MAX_INLINE_POLICY_CHARS, MAX_MANAGED_POLICIES, ManagedPolicyArn,
+    PermissionsBoundary, PolicyReference,
+};
+pub use provisioning::{
+    AccessKeyId, IamRoleName, ProvisioningConnection, ProvisioningRecord, ProvisioningState,
+};
 pub use tags::{MAX_SESSION_TAGS, TagKey, TagTemplate};
 
 /// What kind of account this is.
@@ -109,7 +118,15 @@ pub struct AwsAccount {
     /// Session tags (attributes for access control): tag key → value template.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub session_tags: BTreeMap<TagKey, TagTemplate>,
+    /// Whether the console sign-in posts to the region's sign-in endpoint
+    /// (`https://{region}.signin.aws.amazon.com/saml`) instead of the global one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub regional_sign_in: bool,
 }
+
+/// The global AWS sign-in endpoint for SAML (the recipient of `AssumeRoleWithSAML` assertions
+/// too).
+pub const AWS_SIGN_IN_URL: &str = "https://signin.aws.amazon.com/saml";
 
 /// `RoleSessionName` for a user name: AWS wants 2–64 of `[\w+=,.@-]`, and user names are 1–128
 /// of `A-Za-z0-9+=,.@_-` — cut to 64, a one-character name padded with `_`. The same name goes
@@ -185,6 +202,27 @@ impl AwsAccount {
         self.region
             .as_ref()
             .map_or(DEFAULT_REGION, AwsRegion::as_str)
+    }
+
+    /// Where the console's SAML Response is posted: the region's sign-in endpoint, or the
+    /// global one.
+    pub fn sign_in_url(&self) -> String {
+        if self.regional_sign_in {
+            format!("https://{}.signin.aws.amazon.com/saml", self.region())
+        } else {
+            AWS_SIGN_IN_URL.to_owned()
+        }
+    }
+
+    /// Every URL a SAML assertion for this account is addressed to (what a role's trust policy
+    /// allows as `SAML:aud`): the global endpoint (`AssumeRoleWithSAML`), and the regional one
+    /// when the console uses it.
+    pub fn sign_in_audiences(&self) -> Vec<String> {
+        let mut urls = vec![AWS_SIGN_IN_URL.to_owned()];
+        if self.regional_sign_in {
+            urls.push(self.sign_in_url());
+        }
+        urls
     }
 
     /// Where STS answers: the override, or the region's public endpoint.

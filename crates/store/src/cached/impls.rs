@@ -10,15 +10,16 @@ use portcullis_domain::{
     ApplicationAssignment, ApplicationId, AuditEvent, AuditFilter, Consent, DisplayName, Group,
     GroupId, MfaDevice, MfaDeviceId, NewAccount, NewAdminToken, NewApplication, NewAuditEvent,
     NewGroup, NewMfaDevice, NewPermissionSet, NewUser, Page, PageRequest, PasswordRecord,
-    PermissionSet, PermissionSetId, Principal, Settings, User, UserId, UserName, UserPatch,
+    PermissionSet, PermissionSetId, Principal, ProvisioningConnection, ProvisioningRecord,
+    Settings, User, UserId, UserName, UserPatch,
 };
 
 use super::CachedDirectory;
 use crate::{
     Account, AccountStore, AdminTokenStore, ApplicationStore, AssignmentFilter, AssignmentStore,
     AuditLog, ConsentStore, CredentialStore, Directory, Entitlement, GroupStore, MfaDeviceStore,
-    NewSigningKey, PermissionSetStore, Result, SettingsStore, SigningKey, SigningKeyStore,
-    UserStore,
+    NewSigningKey, PermissionSetStore, ProvisioningStore, Result, SettingsStore, SigningKey,
+    SigningKeyStore, UserStore,
 };
 
 /// `impl $trait for CachedDirectory`: the methods listed under `forward` call the inner store
@@ -465,5 +466,24 @@ directory_impl! {
         ) -> Result<Option<Consent>>;
         fn list_consents(&self, user: UserId, now: DateTime<Utc>) -> Result<Vec<Consent>>;
         fn revoke_consent(&self, actor: Actor, user: UserId, client_id: &str) -> Result<()>;
+    }
+}
+
+directory_impl! {
+    ProvisioningStore;
+    forward {
+        fn get_provisioning_connection(&self) -> Result<Option<ProvisioningConnection>>;
+        fn put_provisioning_connection(
+            &self,
+            actor: Actor,
+            connection: Option<ProvisioningConnection>
+        ) -> Result<()>;
+        fn list_provisioning_records(&self) -> Result<Vec<ProvisioningRecord>>;
+        fn put_provisioning_record(&self, record: ProvisioningRecord) -> Result<()>;
+        fn delete_provisioning_record(
+            &self,
+            account: &AccountId,
+            permission_set: PermissionSetId
+        ) -> Result<()>;
     }
 }

@@ -13,7 +13,7 @@ use super::{
     PostgresDirectory, Query, col, execute, exists, insert_audit, limit, opt_parsed, parsed,
     pg_err, query, query_opt, where_clause,
 };
-use crate::types::{aws_from_json, aws_to_json, now_millis};
+use crate::types::{aws_from_json, aws_to_json, now_millis, policies_from_json, policies_to_json};
 use crate::{
     Account, AccountStore, AssignmentFilter, AssignmentStore, Entitlement, PermissionSetStore,
     Result, StoreError, events,
@@ -33,7 +33,8 @@ fn account_from_row(r: &Row) -> Result<Account> {
     })
 }
 
-const PS_COLS: &str = "id, name, description, session_duration_seconds, created_at, updated_at";
+const PS_COLS: &str =
+    "id, name, description, session_duration_seconds, created_at, updated_at, policies";
 
 fn permission_set_from_row(r: &Row) -> Result<PermissionSet> {
     let seconds: i32 = col(r, "session_duration_seconds")?;
@@ -52,6 +53,7 @@ fn permission_set_from_row(r: &Row) -> Result<PermissionSet> {
         )?,
         created_at: col(r, "created_at")?,
         updated_at: col(r, "updated_at")?,
+        policies: policies_from_json(col(r, "policies")?)?,
     })
 }
 
@@ -200,13 +202,14 @@ impl PermissionSetStore for PostgresDirectory {
         execute(
             &tx,
             "INSERT INTO permission_sets (id, name, description, session_duration_seconds, \
-             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
+             created_at, updated_at, policies) VALUES ($1, $2, $3, $4, $5, $5, $6)",
             &[
                 &id.as_uuid(),
                 &ps.name.as_str(),
                 &ps.description.as_str(),
                 &seconds,
                 &now,
+                &policies_to_json(&ps.policies)?,
             ],
         )
         .await?;
@@ -217,6 +220,7 @@ impl PermissionSetStore for PostgresDirectory {
             name: ps.name,
             description: ps.description,
             session_duration: ps.session_duration,
+            policies: ps.policies,
             created_at: now,
             updated_at: now,
         })
@@ -266,13 +270,15 @@ impl PermissionSetStore for PostgresDirectory {
         let row = query_opt(
             &tx,
             "UPDATE permission_sets SET name = $2, description = $3, \
-             session_duration_seconds = $4, updated_at = $5 WHERE id = $1 RETURNING created_at",
+             session_duration_seconds = $4, updated_at = $5, policies = $6 WHERE id = $1 \
+             RETURNING created_at",
             &[
                 &id.as_uuid(),
                 &ps.name.as_str(),
                 &ps.description.as_str(),
                 &seconds,
                 &now,
+                &policies_to_json(&ps.policies)?,
             ],
         )
         .await?;
@@ -287,6 +293,7 @@ impl PermissionSetStore for PostgresDirectory {
             name: ps.name,
             description: ps.description,
             session_duration: ps.session_duration,
+            policies: ps.policies,
             created_at,
             updated_at: now,
         })

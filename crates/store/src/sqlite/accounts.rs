@@ -15,7 +15,7 @@ use super::{
     SqliteDirectory, col_parse, col_text, col_text_opt, col_time, conflict, corrupt, exists, limit,
     query_all, query_opt,
 };
-use crate::types::{aws_from_json, aws_to_json, now_millis};
+use crate::types::{aws_from_json, aws_to_json, now_millis, policies_from_json, policies_to_json};
 use crate::{
     AccountStore, AssignmentFilter, AssignmentStore, Entitlement, PermissionSetStore, Result,
     StoreError, events,
@@ -50,7 +50,7 @@ fn aws_text(kind: &AccountKind) -> Result<Option<String>> {
 }
 
 const PERMISSION_SET_COLS: &str =
-    "id, name, description, session_duration_seconds, created_at, updated_at";
+    "id, name, description, session_duration_seconds, created_at, updated_at, policies";
 
 fn permission_set_row(row: &Row<'_>) -> Result<PermissionSet> {
     let seconds: i64 = row.get(3)?;
@@ -67,6 +67,10 @@ fn permission_set_row(row: &Row<'_>) -> Result<PermissionSet> {
         session_duration,
         created_at: col_time(row, 4)?,
         updated_at: col_time(row, 5)?,
+        policies: policies_from_json(
+            serde_json::from_str(&row.get::<_, String>(6)?)
+                .map_err(|e| corrupt("permission_sets.policies", e))?,
+        )?,
     })
 }
 
@@ -322,7 +326,7 @@ impl PermissionSetStore for SqliteDirectory {
             let now = now_millis();
             tx.prepare_cached(
                 "INSERT INTO permission_sets (id, name, description, session_duration_seconds, \
-                 created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                 created_at, updated_at, policies) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
             )?
             .execute(params![
                 id.to_string(),
@@ -330,12 +334,14 @@ impl PermissionSetStore for SqliteDirectory {
                 ps.description.as_str(),
                 duration_param(ps.session_duration),
                 now.timestamp_millis(),
+                policies_to_json(&ps.policies)?.to_string(),
             ])?;
             let created = PermissionSet {
                 id,
                 name: ps.name,
                 description: ps.description,
                 session_duration: ps.session_duration,
+                policies: ps.policies,
                 created_at: now,
                 updated_at: now,
             };
@@ -380,7 +386,7 @@ impl PermissionSetStore for SqliteDirectory {
             let now = now_millis();
             tx.prepare_cached(
                 "UPDATE permission_sets SET name = ?2, description = ?3, \
-                 session_duration_seconds = ?4, updated_at = ?5 WHERE id = ?1",
+                 session_duration_seconds = ?4, updated_at = ?5, policies = ?6 WHERE id = ?1",
             )?
             .execute(params![
                 id.to_string(),
@@ -388,12 +394,14 @@ impl PermissionSetStore for SqliteDirectory {
                 ps.description.as_str(),
                 duration_param(ps.session_duration),
                 now.timestamp_millis(),
+                policies_to_json(&ps.policies)?.to_string(),
             ])?;
             let updated = PermissionSet {
                 id,
                 name: ps.name,
                 description: ps.description,
                 session_duration: ps.session_duration,
+                policies: ps.policies,
                 created_at: current.created_at,
                 updated_at: now,
             };

@@ -28,6 +28,7 @@ pub(super) async fn aws_accounts_keep_their_settings(d: &dyn Directory) {
             portcullis_domain::TagTemplate::parse("${user:department}").unwrap(),
         )]
         .into(),
+        regional_sign_in: true,
     };
     let mut new = new_account("400000000000", "Cloud");
     new.kind = AccountKind::Aws(aws.clone());
@@ -230,6 +231,7 @@ pub(super) async fn permission_set_crud(d: &dyn Directory) {
         name: role("Administrator"),
         description: desc(""),
         session_duration: PermissionSetDuration::parse_iso8601("PT90M").unwrap(),
+        policies: super::provisioning::policies(),
     };
     let adm2 = d
         .update_permission_set(admin(), adm.id, replacement.clone())

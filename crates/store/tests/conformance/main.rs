@@ -92,6 +92,8 @@ mod open {
 
 conformance!(
     migrate_is_idempotent,
+    permission_set_policies_round_trip,
+    provisioning_connection_and_records,
     user_crud,
     user_uniqueness_is_case_insensitive,
     users_paginate_by_lower_cased_name,
@@ -226,6 +228,7 @@ fn new_ps(name: &str, hours: u64) -> NewPermissionSet {
         name: role(name),
         description: desc(&format!("{name} access")),
         session_duration: PermissionSetDuration::from_seconds(hours * 3600).unwrap(),
+        policies: Default::default(),
     }
 }
 
@@ -512,6 +515,7 @@ mod consents;
 mod credentials;
 mod groups;
 mod migrations;
+mod provisioning;
 mod settings_keys_tokens;
 mod users;
 
@@ -525,5 +529,6 @@ use consents::*;
 use credentials::*;
 use groups::*;
 use migrations::*;
+use provisioning::*;
 use settings_keys_tokens::*;
 use users::*;

@@ -6,6 +6,7 @@ mod access;
 mod applications;
 mod organisation;
 mod people;
+mod provisioning;
 
 use reqwest::Method;
 use serde::Serialize;
@@ -111,6 +112,12 @@ pub(super) const TOKEN_COLS: Columns = &[
     ("EXPIRES", "expiresAt"),
     ("BOOTSTRAP", "bootstrap"),
 ];
+pub(super) const PROVISIONING_COLS: Columns = &[
+    ("ACCOUNT ID", "accountId"),
+    ("PERMISSION SET", "permissionSetName"),
+    ("ROLE ARN", "roleArn"),
+    ("STATUS", "summary"),
+];
 pub(super) const AUDIT_COLS: Columns = &[
     ("ID", "eventId"),
     ("TIME", "time"),
@@ -212,6 +219,7 @@ pub(super) fn call(resource: &Resource) -> Call {
         Resource::Tokens(c) => organisation::tokens(c),
         Resource::Keys(c) => organisation::keys(c),
         Resource::Audit(a) => organisation::audit(a),
+        Resource::Provisioning(c) => provisioning::provisioning(c),
     }
 }
 

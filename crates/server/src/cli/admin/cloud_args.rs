@@ -35,6 +35,9 @@ pub(super) struct CloudArgs {
     /// A session tag: its key and a value template such as ${user:department} (repeatable).
     #[arg(long = "session-tag", value_name = "KEY=TEMPLATE", value_parser = name_value)]
     pub(super) session_tags: Vec<(String, String)>,
+    /// Post the console sign-in to the region's sign-in endpoint instead of the global one.
+    #[arg(long)]
+    pub(super) regional_sign_in: bool,
 }
 
 /// `NAME=VALUE`.

@@ -6,6 +6,7 @@ use clap::{Args, Subcommand};
 
 pub(super) use super::cloud_args::CloudArgs;
 use super::cloud_args::name_value;
+pub(super) use super::provisioning_args::{PolicyArgs, Provisioning};
 
 #[derive(Debug, Subcommand)]
 pub(super) enum Resource {
@@ -38,6 +39,9 @@ pub(super) enum Resource {
     Keys(Keys),
     /// The audit log, newest first.
     Audit(AuditArgs),
+    /// Provisioning permission sets into aws accounts (roles, policies, identity providers).
+    #[command(subcommand)]
+    Provisioning(Provisioning),
 }
 
 #[derive(Debug, Args)]
@@ -344,6 +348,8 @@ pub(super) enum PermissionSets {
         /// ISO-8601, PT1H to PT12H.
         #[arg(long, value_name = "DURATION")]
         session_duration: Option<String>,
+        #[command(flatten)]
+        policies: PolicyArgs,
     },
     /// Change a permission set; only the options given change.
     Update {
@@ -359,6 +365,8 @@ pub(super) enum PermissionSets {
         /// ISO-8601, PT1H to PT12H.
         #[arg(long, value_name = "DURATION")]
         session_duration: Option<String>,
+        #[command(flatten)]
+        policies: PolicyArgs,
     },
     /// Delete a permission set.
     Delete {

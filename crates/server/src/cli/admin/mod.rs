@@ -4,6 +4,7 @@
 mod calls;
 mod cloud_args;
 mod commands;
+mod provisioning_args;
 mod registration;
 mod resolve;
 

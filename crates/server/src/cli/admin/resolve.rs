@@ -179,9 +179,25 @@ pub(super) fn references(resource: &mut Resource) -> Vec<(Kind, &mut String)> {
                 refs
             }
         },
-        Resource::Settings(_) | Resource::Tokens(_) | Resource::Keys(_) | Resource::Audit(_) => {
-            vec![]
+        Resource::Provisioning(Provisioning::Run {
+            account_id,
+            permission_set_id,
+            ..
+        }) => {
+            let mut refs = Vec::new();
+            if let Some(a) = account_id {
+                refs.push((Account, a));
+            }
+            if let Some(p) = permission_set_id {
+                refs.push((PermissionSet, p));
+            }
+            refs
         }
+        Resource::Settings(_)
+        | Resource::Tokens(_)
+        | Resource::Keys(_)
+        | Resource::Audit(_)
+        | Resource::Provisioning(_) => vec![],
     }
 }
 

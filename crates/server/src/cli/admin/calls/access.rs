@@ -3,6 +3,7 @@
 use reqwest::Method;
 
 use super::super::commands::{Accounts, AssignmentArgs, Assignments, CloudArgs, PermissionSets};
+use super::provisioning::with_policies;
 use super::{
     ACCOUNT_COLS, ASSIGNMENT_COLS, Call, PS_COLS, View, body, delete, get, list, paged, patch,
     post, send,
@@ -69,6 +70,7 @@ fn aws_body(c: &CloudArgs) -> Option<AwsBody> {
         audience: c.audience.clone(),
         session_tags: (!c.session_tags.is_empty())
             .then(|| c.session_tags.iter().cloned().collect()),
+        regional_sign_in: c.regional_sign_in.then_some(true),
     };
     let any = body.region.is_some()
         || body.sts_endpoint.is_some()
@@ -77,7 +79,8 @@ fn aws_body(c: &CloudArgs) -> Option<AwsBody> {
         || body.role_arn_template.is_some()
         || body.role_arns.is_some()
         || body.audience.is_some()
-        || body.session_tags.is_some();
+        || body.session_tags.is_some()
+        || body.regional_sign_in.is_some();
     any.then_some(body)
 }
 
@@ -91,26 +94,36 @@ pub(super) fn permission_sets(c: &PermissionSets) -> Call {
             name,
             description,
             session_duration,
+            policies,
         } => post(
             "permission-sets".into(),
-            &PermissionSetBody {
-                name: Some(name.clone()),
-                description: description.clone(),
-                session_duration: session_duration.clone(),
-            },
+            &with_policies(
+                PermissionSetBody {
+                    name: Some(name.clone()),
+                    description: description.clone(),
+                    session_duration: session_duration.clone(),
+                    ..PermissionSetBody::default()
+                },
+                policies,
+            ),
         ),
         PermissionSets::Update {
             permission_set_id,
             name,
             description,
             session_duration,
+            policies,
         } => patch(
             format!("permission-sets/{permission_set_id}"),
-            &PermissionSetBody {
-                name: name.clone(),
-                description: description.clone(),
-                session_duration: session_duration.clone(),
-            },
+            &with_policies(
+                PermissionSetBody {
+                    name: name.clone(),
+                    description: description.clone(),
+                    session_duration: session_duration.clone(),
+                    ..PermissionSetBody::default()
+                },
+                policies,
+            ),
         ),
         PermissionSets::Delete { permission_set_id } => delete(
             format!("permission-sets/{permission_set_id}"),
