@@ -16,6 +16,7 @@ on_both_backends!(
     aws_settings_are_checked_field_by_field,
     kind_changes_both_ways,
     console_signs_in_to_aws_by_saml_in_the_chosen_role,
+    console_signs_in_at_the_regional_endpoint_when_chosen,
 );
 
 const AWS_SIGN_IN: &str = "https://signin.aws.amazon.com/saml";
@@ -208,7 +209,8 @@ async fn aws_accounts_round_trip_with_defaults(app: TestApp) {
         json!({"region": "us-east-1", "stsEndpoint": "https://sts.us-east-1.amazonaws.com",
                "stsEndpointIsDefault": true, "federation": "saml", "providerArn": null,
                "roleArnTemplate": "arn:aws:iam::{accountId}:role/{permissionSetName}",
-               "roleArns": {}, "audience": "sts.amazonaws.com", "sessionTags": {}})
+               "roleArns": {}, "audience": "sts.amazonaws.com", "sessionTags": {},
+               "regionalSignIn": false, "signInUrl": "https://signin.aws.amazon.com/saml"})
     );
 
     // Everything given.
@@ -415,4 +417,79 @@ async fn kind_changes_both_ways(app: TestApp) {
         Some(4),
         "{audit:?}"
     );
+}
+
+/// With `regionalSignIn`, the console posts to the account region's sign-in endpoint: the form's
+/// action, the page's `form-action`, and the Response's Destination and Recipient all name it,
+/// and AWS's SP at that endpoint accepts it.
+async fn console_signs_in_at_the_regional_endpoint_when_chosen(app: TestApp) {
+    const REGIONAL: &str = "https://eu-central-1.signin.aws.amazon.com/saml";
+    mfa_off(&app).await;
+    let user = person(&app, "grace").await;
+    let a = app
+        .post(
+            "accounts",
+            json!({"accountId": "787878787878", "name": "Frankfurt", "email": "fra@example.com",
+                   "aws": {"region": "eu-central-1", "regionalSignIn": true}}),
+        )
+        .await;
+    assert_eq!(a.status, 201, "{a:?}");
+    assert_eq!(a.body["aws"]["signInUrl"], REGIONAL, "{a:?}");
+    assert_eq!(a.body["aws"]["regionalSignIn"], true);
+    let ps = app
+        .post("permission-sets", json!({"name": "Operator"}))
+        .await;
+    let ps = ps.body["permissionSetId"].as_str().expect("id").to_owned();
+    let r = app
+        .post(
+            "assignments",
+            json!({"accountId": "787878787878", "permissionSetId": ps, "principalType": "USER",
+                   "principalId": user}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let b = Browser::new(&app.base);
+    assert_eq!(b.sign_in("grace", PASSWORD).await.status, 303);
+    let page = b
+        .client
+        .get(format!(
+            "{}/portal/accounts/787878787878/console?role=Operator",
+            app.base
+        ))
+        .header("sec-fetch-site", "same-origin")
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(page.status().as_u16(), 200);
+    let csp = page
+        .headers()
+        .get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        csp.contains("form-action https://eu-central-1.signin.aws.amazon.com"),
+        "{csp}"
+    );
+    let body = page.text().await.expect("body");
+    assert!(body.contains(&format!("action=\"{REGIONAL}\"")), "{body}");
+    let needle = "name=\"SAMLResponse\" value=\"";
+    let at = body.find(needle).expect("SAMLResponse");
+    let rest = &body[at + needle.len()..];
+    let response = portcullis_testkit::html_unescape(&rest[..rest.find('"').expect("closed")]);
+    let xml = String::from_utf8(STANDARD.decode(&response).expect("base64")).expect("UTF-8");
+    assert!(
+        xml.contains(&format!("Destination=\"{REGIONAL}\"")),
+        "{xml}"
+    );
+    assert!(xml.contains(&format!("Recipient=\"{REGIONAL}\"")), "{xml}");
+    let aws = ServiceProvider {
+        entity_id: Some("urn:amazon:webservices".into()),
+        acs_url: Some(REGIONAL.into()),
+        idp_metadata: crate::saml::idp_metadata(&app).await,
+        allow_idp_initiated: true,
+        ..Default::default()
+    };
+    aws.parse_base64_response(&response, None)
+        .expect("AWS's SP at the regional endpoint accepts the Response");
 }

@@ -229,7 +229,7 @@ impl Broker {
             .ok_or_else(BrokerError::unauthorized)?;
         let left = (session.expires_at - self.clock.now()).num_seconds();
         let role_arn = aws.role_arn_for(account, &permission_set.name);
-        let provider_arn = aws.provider_arn_for(account, "");
+        let provider_arn = aws.provider_arn_for(account, &cloud.tokens.issuer());
         let grant = CloudGrant {
             user: caller.user(),
             role_arn: &role_arn,

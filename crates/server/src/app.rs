@@ -441,6 +441,7 @@ impl Application {
         let schedule = tokio::spawn(key_schedule(
             state.oidc.clone(),
             state.saml.clone(),
+            state.admin.provisioning.clone(),
             stopped.clone(),
         ));
         let counting =
@@ -476,9 +477,13 @@ const KEY_SCHEDULE_PERIOD: std::time::Duration = std::time::Duration::from_secs(
 
 /// Rotates the token-signing keys when due and drops retired ones past retention: at start,
 /// then hourly, until `stop` turns true. Every node runs it; the key ring lets one node win.
+/// Then it lets provisioning catch up (with automatic provisioning): a newly published SAML
+/// certificate reaches the accounts' SAML providers before it signs, and what another node's
+/// run missed is done.
 async fn key_schedule(
     oidc: Arc<Oidc>,
     saml: Arc<Saml>,
+    provisioning: Arc<portcullis_broker::provisioning::Provisioning>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut every = tokio::time::interval(KEY_SCHEDULE_PERIOD);
@@ -502,6 +507,7 @@ async fn key_schedule(
                 tracing::warn!(error = ?e, "the SAML key schedule failed; retrying in an hour")
             }
         }
+        provisioning.changed();
     }
 }
 

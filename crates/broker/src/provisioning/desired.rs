@@ -97,19 +97,11 @@ impl Desired {
                     metadata,
                 }
             }
-            Federation::WebIdentity => {
-                let host_path = federator
-                    .issuer
-                    .trim_start_matches("https://")
-                    .trim_start_matches("http://")
-                    .trim_end_matches('/')
-                    .to_owned();
-                Provider::Oidc {
-                    arn: aws.provider_arn_for(account, &host_path),
-                    url: federator.issuer.trim_end_matches('/').to_owned(),
-                    audience: aws.audience().to_owned(),
-                }
-            }
+            Federation::WebIdentity => Provider::Oidc {
+                arn: aws.provider_arn_for(account, &federator.issuer),
+                url: federator.issuer.trim_end_matches('/').to_owned(),
+                audience: aws.audience().to_owned(),
+            },
         };
         let p = &set.policies;
         let managed_policies = p

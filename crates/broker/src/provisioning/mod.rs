@@ -27,7 +27,7 @@ use chrono::{DateTime, Utc};
 use portcullis_auth::derive::derive;
 use portcullis_auth::federation::{CloudAssertions, WebIdentityTokens};
 use portcullis_auth::seal::SecretBox;
-use portcullis_domain::cloud::{AccessKeyId, AwsRegion, IamRoleName, StsEndpoint};
+use portcullis_domain::cloud::{AccessKeyId, AwsRegion, IamRoleName, REMOVAL_ATTEMPT, StsEndpoint};
 use portcullis_domain::{
     AccountId, Actor, NewAuditEvent, PermissionSetId, ProvisioningConnection, ProvisioningRecord,
     ProvisioningState, RoleName,
@@ -349,7 +349,7 @@ impl Provisioning {
             }
             Err(e) => {
                 let failed = ProvisioningRecord {
-                    attempted: "removal".into(),
+                    attempted: REMOVAL_ATTEMPT.into(),
                     attempted_at: self.clock.now(),
                     error: Some(message(&e)),
                     ..record.clone()

@@ -28,6 +28,7 @@ pub use policies::{
 };
 pub use provisioning::{
     AccessKeyId, IamRoleName, ProvisioningConnection, ProvisioningRecord, ProvisioningState,
+    REMOVAL_ATTEMPT,
 };
 pub use tags::{MAX_SESSION_TAGS, TagKey, TagTemplate};
 
@@ -143,6 +144,15 @@ pub fn role_session_name(user_name: &str) -> String {
     name
 }
 
+/// How IAM names the OIDC provider of an issuer URL: the URL without its scheme and trailing
+/// slash (`https://id.example.com/` → `id.example.com`).
+pub fn oidc_provider_name(issuer: &str) -> &str {
+    issuer
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+}
+
 /// The shortest session STS grants (AWS: 15 minutes).
 pub const MIN_CLOUD_SESSION_SECONDS: i64 = 900;
 
@@ -233,15 +243,19 @@ impl AwsAccount {
         }
     }
 
-    /// The provider ARN in `account` for an issuer whose host is `issuer_host`.
-    pub fn provider_arn_for(&self, account: &AccountId, issuer_host: &str) -> String {
+    /// The provider ARN in `account` for our issuer `issuer` (a URL: the OIDC provider is named
+    /// after it without its scheme, as IAM names them).
+    pub fn provider_arn_for(&self, account: &AccountId, issuer: &str) -> String {
         if let Some(p) = &self.provider_arn {
             return p.as_str().to_owned();
         }
         match self.federation {
             Federation::Saml => format!("arn:aws:iam::{account}:saml-provider/Portcullis"),
             Federation::WebIdentity => {
-                format!("arn:aws:iam::{account}:oidc-provider/{issuer_host}")
+                format!(
+                    "arn:aws:iam::{account}:oidc-provider/{}",
+                    oidc_provider_name(issuer)
+                )
             }
         }
     }

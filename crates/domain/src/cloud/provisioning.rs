@@ -121,6 +121,9 @@ pub struct ProvisioningRecord {
     pub error: Option<String>,
 }
 
+/// What [`ProvisioningRecord::attempted`] says of an attempt to remove the role.
+pub const REMOVAL_ATTEMPT: &str = "removal";
+
 /// Where one (account, permission set) stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProvisioningState {
@@ -139,7 +142,11 @@ impl ProvisioningState {
     /// is no longer assigned in it.
     pub fn of(record: Option<&ProvisioningRecord>, wanted: Option<&str>) -> Self {
         match (record, wanted) {
-            (Some(_), None) | (None, None) => Self::PendingRemoval,
+            (Some(r), None) => match &r.error {
+                Some(e) if r.attempted == REMOVAL_ATTEMPT => Self::Failed(e.clone()),
+                _ => Self::PendingRemoval,
+            },
+            (None, None) => Self::PendingRemoval,
             (None, Some(_)) => Self::OutOfDate,
             (Some(r), Some(w)) => match (&r.error, r.attempted == w) {
                 (Some(e), true) => Self::Failed(e.clone()),
@@ -208,6 +215,12 @@ mod tests {
         assert_eq!(state.code(), "failed");
         // A failure of an older version is not the news: the set changed since.
         assert_eq!(ProvisioningState::of(Some(&failed), Some("c")), OutOfDate);
+        // A removal that failed says why.
+        let stuck = record(Some("a"), REMOVAL_ATTEMPT, Some("AccessDenied: no"));
+        assert_eq!(
+            ProvisioningState::of(Some(&stuck), None),
+            Failed("AccessDenied: no".into())
+        );
         // Back to what is provisioned: in sync again, whatever failed in between.
         let back = record(Some("a"), "a", None);
         assert_eq!(ProvisioningState::of(Some(&back), Some("a")), InSync);

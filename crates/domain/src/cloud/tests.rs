@@ -118,7 +118,7 @@ fn defaults_follow_aws() {
     let set = RoleName::parse("ReadOnly").unwrap();
     assert_eq!(a.sts_url(), "https://sts.us-east-1.amazonaws.com");
     assert_eq!(
-        a.provider_arn_for(&id, "id.example.com"),
+        a.provider_arn_for(&id, "https://id.example.com"),
         "arn:aws:iam::123456789012:saml-provider/Portcullis"
     );
     assert_eq!(
@@ -142,7 +142,7 @@ fn defaults_follow_aws() {
         assert!(TokenAudience::parse(bad).is_err(), "{bad}");
     }
     assert_eq!(
-        web.provider_arn_for(&id, "id.example.com"),
+        web.provider_arn_for(&id, "https://id.example.com/"),
         "arn:aws:iam::123456789012:oidc-provider/id.example.com"
     );
     assert_eq!(
@@ -240,4 +240,36 @@ fn session_tags_take_the_persons_values() {
         assert!(TagKey::parse(bad).is_err(), "{bad}");
     }
     assert!(TagKey::parse("cost-center:team/sub").is_ok());
+}
+
+#[test]
+fn sign_in_endpoints() {
+    let global = AwsAccount::default();
+    assert_eq!(global.sign_in_url(), "https://signin.aws.amazon.com/saml");
+    assert_eq!(global.sign_in_audiences(), vec![global.sign_in_url()]);
+    let regional = AwsAccount {
+        region: Some(AwsRegion::parse("eu-central-1").unwrap()),
+        regional_sign_in: true,
+        ..AwsAccount::default()
+    };
+    assert_eq!(
+        regional.sign_in_url(),
+        "https://eu-central-1.signin.aws.amazon.com/saml"
+    );
+    // The global one stays: AssumeRoleWithSAML assertions are addressed to it.
+    assert_eq!(
+        regional.sign_in_audiences(),
+        vec![
+            "https://signin.aws.amazon.com/saml".to_owned(),
+            "https://eu-central-1.signin.aws.amazon.com/saml".to_owned()
+        ]
+    );
+    let json = serde_json::to_value(&regional).unwrap();
+    assert_eq!(json["regionalSignIn"], true);
+    assert!(
+        serde_json::to_value(&global)
+            .unwrap()
+            .get("regionalSignIn")
+            .is_none()
+    );
 }

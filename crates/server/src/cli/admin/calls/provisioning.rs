@@ -142,7 +142,153 @@ pub(super) fn provisioning(c: &Provisioning) -> Call {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use clap::Parser;
+    use serde_json::json;
+
+    use super::super::super::commands::Resource;
     use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cmd {
+        #[command(subcommand)]
+        resource: Resource,
+    }
+
+    fn parse(args: &[&str]) -> Call {
+        let cmd = Cmd::try_parse_from(std::iter::once("admin").chain(args.iter().copied()))
+            .unwrap_or_else(|e| panic!("{e}"));
+        super::super::call(&cmd.resource)
+    }
+
+    #[test]
+    fn permission_set_policies() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("policy.json");
+        std::fs::write(&file, r#"{"Statement": []}"#).unwrap();
+        let c = parse(&[
+            "permission-sets",
+            "create",
+            "--name",
+            "Dev",
+            "--aws-managed-policy",
+            "arn:aws:iam::aws:policy/ReadOnlyAccess",
+            "--customer-managed-policy",
+            "/team/Billing",
+            "--inline-policy-file",
+            file.to_str().unwrap(),
+            "--permissions-boundary",
+            "Boundary",
+        ]);
+        assert_eq!(
+            c.body,
+            Some(json!({
+                "name": "Dev",
+                "awsManagedPolicies": ["arn:aws:iam::aws:policy/ReadOnlyAccess"],
+                "customerManagedPolicies": [{"name": "Billing", "path": "/team/"}],
+                "inlinePolicy": r#"{"Statement": []}"#,
+                "permissionsBoundary": {"customerManagedPolicyReference": {"name": "Boundary"}},
+            }))
+        );
+        let c = parse(&[
+            "permission-sets",
+            "update",
+            "Dev",
+            "--clear-managed-policies",
+            "--no-inline-policy",
+            "--no-permissions-boundary",
+        ]);
+        assert_eq!(
+            c.body,
+            Some(json!({
+                "awsManagedPolicies": [],
+                "customerManagedPolicies": [],
+                "inlinePolicy": null,
+                "permissionsBoundary": null,
+            }))
+        );
+        // Only what is given changes.
+        let c = parse(&["permission-sets", "update", "Dev", "--description", "x"]);
+        assert_eq!(c.body, Some(json!({"description": "x"})));
+        let missing = Cmd::try_parse_from([
+            "admin",
+            "permission-sets",
+            "create",
+            "--name",
+            "Dev",
+            "--inline-policy-file",
+            "/no/such/file.json",
+        ]);
+        assert!(missing.unwrap_err().to_string().contains("cannot read"));
+    }
+
+    #[test]
+    fn provisioning_commands() {
+        let c = parse(&[
+            "provisioning",
+            "connection",
+            "set",
+            "--access-key-id",
+            "AKIAIOSFODNN7EXAMPLE",
+            "--secret-access-key",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            "--endpoint",
+            "http://127.0.0.1:5000",
+            "--member-role-name",
+            "OrganizationAccountAccessRole",
+            "--no-auto-provision",
+        ]);
+        assert_eq!(
+            (c.method.as_str(), c.path.as_str()),
+            ("PUT", "provisioning/connection")
+        );
+        assert_eq!(
+            c.body,
+            Some(json!({
+                "accessKeyId": "AKIAIOSFODNN7EXAMPLE",
+                "secretAccessKey": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                "endpoint": "http://127.0.0.1:5000",
+                "memberRoleName": "OrganizationAccountAccessRole",
+                "autoProvision": false,
+            }))
+        );
+        let c = parse(&["provisioning", "status"]);
+        assert_eq!(
+            (c.method.as_str(), c.path.as_str()),
+            ("GET", "provisioning/status")
+        );
+        assert!(matches!(
+            c.view,
+            View::List {
+                key: "statuses",
+                ..
+            }
+        ));
+        let id = "8b8e5b2e-2f36-4a55-9d43-0c3f1a1b2c3d";
+        let c = parse(&[
+            "provisioning",
+            "run",
+            "--account",
+            "111122223333",
+            "--permission-set",
+            id,
+            "--force",
+        ]);
+        assert_eq!(
+            c.body,
+            Some(json!({"accountId": "111122223333", "permissionSetId": id, "force": true}))
+        );
+        let c = parse(&["provisioning", "run"]);
+        assert_eq!(c.body, Some(json!({})));
+        let c = parse(&[
+            "provisioning",
+            "import-accounts",
+            "--account-id",
+            "111122223333",
+        ]);
+        assert_eq!(c.body, Some(json!({"accountIds": ["111122223333"]})));
+    }
 
     #[test]
     fn policy_references() {
