@@ -21,6 +21,47 @@ on_both_backends!(
 
 const AWS_SIGN_IN: &str = "https://signin.aws.amazon.com/saml";
 
+/// The auto-posting console page: its `Content-Security-Policy` and its HTML.
+struct ConsolePage {
+    csp: String,
+    body: String,
+}
+
+impl ConsolePage {
+    /// The value of the form's hidden field `name`.
+    fn field(&self, name: &str) -> String {
+        let needle = format!("name=\"{name}\" value=\"");
+        let at = self
+            .body
+            .find(&needle)
+            .unwrap_or_else(|| panic!("no {name} in {}", self.body));
+        let rest = &self.body[at + needle.len()..];
+        portcullis_testkit::html_unescape(&rest[..rest.find('"').expect("closed")])
+    }
+}
+
+/// `GET path` as the portal's own link is followed (same site), expecting the page.
+async fn console_page(app: &TestApp, b: &Browser, path: &str) -> ConsolePage {
+    let page = b
+        .client
+        .get(format!("{}{path}", app.base))
+        .header("sec-fetch-site", "same-origin")
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(page.status().as_u16(), 200);
+    let csp = page
+        .headers()
+        .get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    ConsolePage {
+        csp,
+        body: page.text().await.expect("body"),
+    }
+}
+
 /// The console of an `aws` account is a SAML sign-in to AWS: the page posts to AWS's sign-in
 /// endpoint a Response that samael, configured as AWS's SP (`urn:amazon:webservices`), accepts
 /// — signed with our metadata's key, for AWS's audience and recipient — carrying exactly the
@@ -75,42 +116,23 @@ async fn console_signs_in_to_aws_by_saml_in_the_chosen_role(app: TestApp) {
         "{}",
         portal.body
     );
-    let path = "/portal/accounts/777777777777/console?role=Admin";
-    let page = b
-        .client
-        .get(format!("{}{path}", app.base))
-        .header("sec-fetch-site", "same-origin")
-        .send()
-        .await
-        .expect("GET");
-    assert_eq!(page.status().as_u16(), 200);
-    let csp = page
-        .headers()
-        .get("content-security-policy")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let page = console_page(&app, &b, "/portal/accounts/777777777777/console?role=Admin").await;
     assert!(
-        csp.contains("form-action https://signin.aws.amazon.com"),
-        "{csp}"
+        page.csp
+            .contains("form-action https://signin.aws.amazon.com"),
+        "{}",
+        page.csp
     );
-    let body = page.text().await.expect("body");
     assert!(
-        body.contains(&format!("action=\"{AWS_SIGN_IN}\"")),
-        "{body}"
+        page.body.contains(&format!("action=\"{AWS_SIGN_IN}\"")),
+        "{}",
+        page.body
     );
-    let field = |name: &str| {
-        let at = body
-            .find(&format!("name=\"{name}\" value=\""))
-            .unwrap_or_else(|| panic!("no {name} in {body}"));
-        let rest = &body[at + name.len() + 15..];
-        portcullis_testkit::html_unescape(&rest[..rest.find('"').expect("closed")])
-    };
     assert_eq!(
-        field("RelayState"),
+        page.field("RelayState"),
         "https://console.aws.amazon.com/ec2/home"
     );
-    let response = field("SAMLResponse");
+    let response = page.field("SAMLResponse");
 
     let aws = ServiceProvider {
         entity_id: Some("urn:amazon:webservices".into()),
@@ -450,33 +472,24 @@ async fn console_signs_in_at_the_regional_endpoint_when_chosen(app: TestApp) {
     assert_eq!(r.status, 201, "{r:?}");
     let b = Browser::new(&app.base);
     assert_eq!(b.sign_in("grace", PASSWORD).await.status, 303);
-    let page = b
-        .client
-        .get(format!(
-            "{}/portal/accounts/787878787878/console?role=Operator",
-            app.base
-        ))
-        .header("sec-fetch-site", "same-origin")
-        .send()
-        .await
-        .expect("GET");
-    assert_eq!(page.status().as_u16(), 200);
-    let csp = page
-        .headers()
-        .get("content-security-policy")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let page = console_page(
+        &app,
+        &b,
+        "/portal/accounts/787878787878/console?role=Operator",
+    )
+    .await;
     assert!(
-        csp.contains("form-action https://eu-central-1.signin.aws.amazon.com"),
-        "{csp}"
+        page.csp
+            .contains("form-action https://eu-central-1.signin.aws.amazon.com"),
+        "{}",
+        page.csp
     );
-    let body = page.text().await.expect("body");
-    assert!(body.contains(&format!("action=\"{REGIONAL}\"")), "{body}");
-    let needle = "name=\"SAMLResponse\" value=\"";
-    let at = body.find(needle).expect("SAMLResponse");
-    let rest = &body[at + needle.len()..];
-    let response = portcullis_testkit::html_unescape(&rest[..rest.find('"').expect("closed")]);
+    assert!(
+        page.body.contains(&format!("action=\"{REGIONAL}\"")),
+        "{}",
+        page.body
+    );
+    let response = page.field("SAMLResponse");
     let xml = String::from_utf8(STANDARD.decode(&response).expect("base64")).expect("UTF-8");
     assert!(
         xml.contains(&format!("Destination=\"{REGIONAL}\"")),

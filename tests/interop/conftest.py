@@ -30,6 +30,21 @@ def server(request):
         srv.stop()
 
 
+@pytest.fixture(scope="module")
+def moto():
+    """moto's server mode on a free loopback port: AWS (STS, IAM, Organizations, S3) for the
+    AWS-account tests. moto keeps its state per process, apart by account."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
 @pytest.fixture
 def person(server):
     return server.admin.create_person()

@@ -39,17 +39,20 @@ INLINE = {
 }
 
 
-@pytest.fixture(scope="module")
-def moto():
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+def connect(server, moto: str, auto_provision: bool) -> dict:
+    """The provisioning connection: the operator's key, moto as AWS, the member role."""
+    return server.admin.expect(
+        200,
+        "PUT",
+        "provisioning/connection",
+        {
+            "accessKeyId": OPERATOR_KEY["aws_access_key_id"],
+            "secretAccessKey": OPERATOR_KEY["aws_secret_access_key"],
+            "endpoint": moto,
+            "memberRoleName": MEMBER_ROLE,
+            "autoProvision": auto_provision,
+        },
+    )
 
 
 def client(moto: str, service: str, keys: dict | None = None):
@@ -98,18 +101,7 @@ def org(server, moto):
     # Nothing to do without a connection: a clear 409, not a 500.
     status, body = admin.call("POST", "provisioning/run")
     assert status == 409 and "connection" in body["message"], body
-    view = admin.expect(
-        200,
-        "PUT",
-        "provisioning/connection",
-        {
-            "accessKeyId": OPERATOR_KEY["aws_access_key_id"],
-            "secretAccessKey": OPERATOR_KEY["aws_secret_access_key"],
-            "endpoint": moto,
-            "memberRoleName": MEMBER_ROLE,
-            "autoProvision": False,
-        },
-    )
+    view = connect(server, moto, auto_provision=False)
     assert "secretAccessKey" not in view and view["memberRoleName"] == MEMBER_ROLE
     shown = admin.expect(200, "GET", "provisioning/connection")
     assert OPERATOR_KEY["aws_secret_access_key"] not in json.dumps(shown)
@@ -374,17 +366,7 @@ def test_automatic_provisioning_and_web_identity(server, person, moto, org):
         f"accounts/{storage}",
         {"aws": {"stsEndpoint": moto, "federation": "webIdentity", "audience": "sts.amazonaws.com"}},
     )
-    server.admin.expect(
-        200,
-        "PUT",
-        "provisioning/connection",
-        {
-            "accessKeyId": OPERATOR_KEY["aws_access_key_id"],
-            "secretAccessKey": OPERATOR_KEY["aws_secret_access_key"],
-            "endpoint": moto,
-            "memberRoleName": MEMBER_ROLE,
-        },
-    )
+    assert connect(server, moto, auto_provision=True)["autoProvision"] is True
     ps = server.admin.expect(201, "POST", "permission-sets", {"name": "Objects"})
     assign(server, storage, ps["permissionSetId"], person)
     deadline = time.monotonic() + 30

@@ -31,6 +31,15 @@ fn no_such_entity(e: &AwsError) -> bool {
     e.code == "NoSuchEntity"
 }
 
+/// A deletion whose target was gone already did what it was for.
+fn gone_is_done(r: Result<Leaves, AwsError>) -> Result<(), AwsError> {
+    match r {
+        Ok(_) => Ok(()),
+        Err(e) if no_such_entity(&e) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 impl Iam<'_> {
     async fn call(&self, action: &str, params: &[(&str, &str)]) -> Result<Leaves, AwsError> {
         let mut all = vec![("Action", action), ("Version", IAM_VERSION)];

@@ -147,20 +147,8 @@ mod tests {
     use clap::Parser;
     use serde_json::json;
 
-    use super::super::super::commands::Resource;
+    use super::super::tests::{Cmd, parse};
     use super::*;
-
-    #[derive(Debug, Parser)]
-    struct Cmd {
-        #[command(subcommand)]
-        resource: Resource,
-    }
-
-    fn parse(args: &[&str]) -> Call {
-        let cmd = Cmd::try_parse_from(std::iter::once("admin").chain(args.iter().copied()))
-            .unwrap_or_else(|e| panic!("{e}"));
-        super::super::call(&cmd.resource)
-    }
 
     #[test]
     fn permission_set_policies() {

@@ -9,12 +9,13 @@ use super::*;
 use crate::cli::admin::registration::merge_registration;
 
 #[derive(Debug, Parser)]
-struct Cmd {
+pub(super) struct Cmd {
     #[command(subcommand)]
     resource: Resource,
 }
 
-fn parse(args: &[&str]) -> Call {
+/// The call `admin ARGS…` makes.
+pub(super) fn parse(args: &[&str]) -> Call {
     let cmd = Cmd::try_parse_from(std::iter::once("admin").chain(args.iter().copied()))
         .unwrap_or_else(|e| panic!("{e}"));
     call(&cmd.resource)
