@@ -101,6 +101,17 @@ def org(server, moto):
     # Nothing to do without a connection: a clear 409, not a 500.
     status, body = admin.call("POST", "provisioning/run")
     assert status == 409 and "connection" in body["message"], body
+    # A bad connection is refused field by field and stores nothing.
+    status, body = admin.call(
+        "PUT",
+        "provisioning/connection",
+        {"accessKeyId": "short", "secretAccessKey": "x", "endpoint": "http://aws.example.com",
+         "memberRoleName": "has space"},
+    )
+    assert status == 400 and body["error"] == "ValidationError", body
+    fields = {f["field"] for f in body["fields"]}
+    assert fields == {"accessKeyId", "secretAccessKey", "endpoint", "memberRoleName"}, body
+    assert admin.call("GET", "provisioning/connection")[0] == 404
     view = connect(server, moto, auto_provision=False)
     assert "secretAccessKey" not in view and view["memberRoleName"] == MEMBER_ROLE
     shown = admin.expect(200, "GET", "provisioning/connection")
@@ -391,3 +402,27 @@ def test_automatic_provisioning_and_web_identity(server, person, moto, org):
         accessToken=tokens["accessToken"], accountId=storage, roleName="Objects"
     )["roleCredentials"]
     assert creds["accessKeyId"].startswith("ASIA")
+
+
+def test_two_runs_at_once_agree(server, person, moto, org):
+    """Two "provision now" at the same moment: both answer, the account ends up with one role
+    as the permission set says, and the status is in sync."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    research = org[0]
+    ps = server.admin.expect(
+        201, "POST", "permission-sets", {"name": "Concurrent", "awsManagedPolicies": [READ_ONLY]}
+    )
+    assign(server, research, ps["permissionSetId"], person)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = list(
+            pool.map(
+                lambda _: server.admin.call("POST", "provisioning/run", {"accountId": research}),
+                range(2),
+            )
+        )
+    assert [status for status, _ in answers] == [200, 200], answers
+    assert statuses(server)[(research, "Concurrent")]["status"] == "inSync"
+    iam = member(moto, research, "iam")
+    attached = iam.list_attached_role_policies(RoleName="Concurrent")["AttachedPolicies"]
+    assert [p["PolicyArn"] for p in attached] == [READ_ONLY]

@@ -37,6 +37,8 @@ mod interrupted;
 mod native_libraries;
 #[path = "cli/prometheus.rs"]
 mod prometheus;
+#[path = "cli/provisioning_cli.rs"]
+mod provisioning_cli;
 #[path = "cli/telemetry.rs"]
 mod telemetry;
 
