@@ -426,3 +426,38 @@ def test_two_runs_at_once_agree(server, person, moto, org):
     iam = member(moto, research, "iam")
     attached = iam.list_attached_role_policies(RoleName="Concurrent")["AttachedPolicies"]
     assert [p["PolicyArn"] for p in attached] == [READ_ONLY]
+
+
+def test_a_renamed_role_replaces_the_old_one(server, person, moto, org):
+    """The account's role template changes: the next run makes the role under its new name and
+    removes the one it made before."""
+    storage = org[1]
+    # Runs only when asked, so that "out of date" can be seen.
+    connect(server, moto, auto_provision=False)
+    ps = server.admin.expect(201, "POST", "permission-sets", {"name": "Renamed"})
+    assign(server, storage, ps["permissionSetId"], person)
+    server.admin.expect(
+        200, "POST", "provisioning/run", {"permissionSetId": ps["permissionSetId"]}
+    )
+    iam = member(moto, storage, "iam")
+    assert iam.get_role(RoleName="Renamed")
+    current = server.admin.expect(200, "GET", f"accounts/{storage}")["aws"]
+    server.admin.expect(
+        200,
+        "PATCH",
+        f"accounts/{storage}",
+        {"aws": {"stsEndpoint": current["stsEndpoint"], "federation": current["federation"],
+                 "audience": current["audience"],
+                 "roleArnTemplate": "arn:aws:iam::{accountId}:role/sso/Sso{permissionSetName}"}},
+    )
+    assert statuses(server)[(storage, "Renamed")]["status"] == "outOfDate"
+    server.admin.expect(
+        200, "POST", "provisioning/run", {"permissionSetId": ps["permissionSetId"]}
+    )
+    mine = statuses(server)[(storage, "Renamed")]
+    assert mine["status"] == "inSync", mine
+    assert mine["roleArn"] == f"arn:aws:iam::{storage}:role/sso/SsoRenamed"
+    role = iam.get_role(RoleName="SsoRenamed")["Role"]
+    assert role["Path"] == "/sso/"
+    with pytest.raises(iam.exceptions.NoSuchEntityException):
+        iam.get_role(RoleName="Renamed")

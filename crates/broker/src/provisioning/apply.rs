@@ -56,9 +56,12 @@ impl Iam<'_> {
         }
     }
 
-    /// Creates or updates the provider, the role, its policies and its boundary.
-    pub(crate) async fn apply(&self, d: &Desired) -> Result<(), AwsError> {
-        self.ensure_provider(&d.provider).await?;
+    /// Creates or updates the provider (unless `provider_done`: this run made it already), the
+    /// role, its policies and its boundary.
+    pub(crate) async fn apply(&self, d: &Desired, provider_done: bool) -> Result<(), AwsError> {
+        if !provider_done {
+            self.ensure_provider(&d.provider).await?;
+        }
         let role = &d.role_name;
         let max = d.max_session_seconds.to_string();
         match self.get_role(role).await? {
@@ -221,28 +224,20 @@ impl Iam<'_> {
     }
 
     async fn delete_inline(&self, role: &str, name: &str) -> Result<(), AwsError> {
-        match self
+        let done = self
             .call(
                 "DeleteRolePolicy",
                 &[("RoleName", role), ("PolicyName", name)],
             )
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if no_such_entity(&e) => Ok(()),
-            Err(e) => Err(e),
-        }
+            .await;
+        gone_is_done(done)
     }
 
     async fn delete_boundary(&self, role: &str) -> Result<(), AwsError> {
-        match self
+        let done = self
             .call("DeleteRolePermissionsBoundary", &[("RoleName", role)])
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if no_such_entity(&e) => Ok(()),
-            Err(e) => Err(e),
-        }
+            .await;
+        gone_is_done(done)
     }
 
     /// Deletes the role `role_arn` names, with its policies and boundary, if it is ours. The

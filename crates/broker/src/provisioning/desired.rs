@@ -35,6 +35,12 @@ pub(crate) enum Provider {
 }
 
 impl Provider {
+    /// SHA-256 (hex) of what is written for the provider.
+    pub(crate) fn fingerprint(&self) -> String {
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        hex::encode(Sha256::digest(&json))
+    }
+
     pub(crate) fn arn(&self) -> &str {
         match self {
             Self::Saml { arn, .. } | Self::Oidc { arn, .. } => arn,

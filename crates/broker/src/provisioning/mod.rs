@@ -19,7 +19,7 @@ mod desired;
 mod organizations;
 mod plan;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -241,15 +241,28 @@ impl Provisioning {
             if state == ProvisioningState::InSync && !scope.force {
                 continue;
             }
+            // The provider once per account and run, however many permission sets use it.
+            let provider = (pair.0.clone(), desired.provider.fingerprint());
             let outcome = match reach.iam_for(&pair.0).await {
                 Ok(key) => {
-                    Iam {
+                    let iam = Iam {
                         client: &self.client,
                         key: &key,
                         endpoint: &reach.iam,
+                    };
+                    let applied = iam
+                        .apply(desired, reach.providers_done.contains(&provider))
+                        .await;
+                    if applied.is_ok() {
+                        reach.providers_done.insert(provider);
                     }
-                    .apply(desired)
-                    .await
+                    match (applied, record) {
+                        // Renamed (a new role template, say): the old role goes.
+                        (Ok(()), Some(r)) if renamed(&r.role_arn, &desired.role_name) => {
+                            iam.remove(&r.role_arn).await.map(|_| ())
+                        }
+                        (applied, _) => applied,
+                    }
                 }
                 Err(e) => Err(e),
             };
@@ -460,6 +473,12 @@ impl Provisioning {
     }
 }
 
+/// Whether the role `old_arn` names is another role than `new_name` (IAM role names are unique
+/// in an account, whatever their path).
+fn renamed(old_arn: &str, new_name: &str) -> bool {
+    desired::split_role_arn(old_arn).is_some_and(|(_, old)| old != new_name)
+}
+
 /// `code: message`, what the status shows after `failed:`.
 fn message(e: &AwsError) -> String {
     format!("{}: {}", e.code, e.message)
@@ -479,6 +498,8 @@ struct Reach<'a> {
     own: Key,
     own_account: Option<String>,
     member_role: Option<IamRoleName>,
+    /// (account, provider fingerprint) made or updated in this run.
+    providers_done: HashSet<(AccountId, String)>,
     iam: Endpoint,
     sts: Endpoint,
     organizations: Endpoint,
@@ -517,6 +538,7 @@ impl<'a> Reach<'a> {
             },
             own_account: None,
             member_role: c.member_role_name.clone(),
+            providers_done: HashSet::new(),
             // IAM is global: one endpoint, signed for us-east-1.
             iam: at("https://iam.amazonaws.com/".into(), "iam", "us-east-1"),
             sts: at(
