@@ -198,13 +198,16 @@ fn surfaces(
         broker: broker.clone().into_inner(),
     });
     // Provisioning reaches AWS with a connection whose secret is sealed under its own key.
-    let provisioning = Arc::new(portcullis_broker::provisioning::Provisioning::new(
-        directory.clone(),
-        saml.clone(),
-        oidc.clone(),
-        auth.clock.clone(),
-        &derive_key(master_key, "portcullis provisioning v1"),
-    )?);
+    let provisioning = Arc::new(
+        portcullis_broker::provisioning::Provisioning::new(
+            directory.clone(),
+            saml.clone(),
+            oidc.clone(),
+            auth.clock.clone(),
+            &derive_key(master_key, "portcullis provisioning v1"),
+        )?
+        .with_metrics(meter),
+    );
     let admin = Arc::new(Admin {
         directory: directory.clone(),
         sessions,

@@ -132,6 +132,8 @@ pub struct Provisioning {
     run_lock: tokio::sync::Mutex<()>,
     /// A background run is queued (changes coming together make one run).
     queued: AtomicBool,
+    /// `portcullis.provisioning.changes`, by outcome (`applied`, `removed`, `failed`).
+    changes: opentelemetry::metrics::Counter<u64>,
 }
 
 impl std::fmt::Debug for Provisioning {
@@ -159,7 +161,23 @@ impl Provisioning {
             seal: SecretBox::new(&derive(key, SEAL_LABEL)),
             run_lock: tokio::sync::Mutex::new(()),
             queued: AtomicBool::new(false),
+            changes: changes_counter(&opentelemetry::metrics::MeterProvider::meter(
+                &opentelemetry::metrics::NoopMeterProvider::new(),
+                "portcullis",
+            )),
         })
+    }
+
+    /// Counts what runs do with this meter's `portcullis.provisioning.changes` (by `outcome`:
+    /// `applied`, `removed`, `failed`), what an alert on failed provisioning watches.
+    pub fn with_metrics(mut self, meter: &opentelemetry::metrics::Meter) -> Self {
+        self.changes = changes_counter(meter);
+        self
+    }
+
+    fn count(&self, outcome: &'static str) {
+        self.changes
+            .add(1, &[opentelemetry::KeyValue::new("outcome", outcome)]);
     }
 
     /// Stores the connection, its secret sealed.
@@ -347,6 +365,7 @@ impl Provisioning {
                 self.directory
                     .delete_provisioning_record(&record.account_id, record.permission_set_id)
                     .await?;
+                self.count("removed");
                 self.audit(
                     actor,
                     "provisioning.remove",
@@ -393,6 +412,7 @@ impl Provisioning {
             error: None,
         };
         self.directory.put_provisioning_record(record).await?;
+        self.count("applied");
         self.audit(
             actor,
             "provisioning.apply",
@@ -445,6 +465,7 @@ impl Provisioning {
         e: &AwsError,
     ) -> Result<(), ProvisioningError> {
         tracing::warn!(account = %account, role = %record.role_arn, code = %e.code, message = %e.message, "provisioning failed");
+        self.count("failed");
         self.audit(
             actor,
             "provisioning.fail",
@@ -477,6 +498,16 @@ impl Provisioning {
 /// in an account, whatever their path).
 fn renamed(old_arn: &str, new_name: &str) -> bool {
     desired::split_role_arn(old_arn).is_some_and(|(_, old)| old != new_name)
+}
+
+fn changes_counter(meter: &opentelemetry::metrics::Meter) -> opentelemetry::metrics::Counter<u64> {
+    meter
+        .u64_counter("portcullis.provisioning.changes")
+        .with_description(
+            "Permission sets provisioned into, removed from or failed in aws accounts",
+        )
+        .with_unit("{change}")
+        .build()
 }
 
 /// `code: message`, what the status shows after `failed:`.

@@ -65,7 +65,20 @@ fn check_safe(xml: &str, limit: usize) -> Result<(), XmlError> {
     if upper.contains("<!DOCTYPE") || upper.contains("<!ENTITY") {
         return Err(XmlError::Dtd);
     }
+    // XML 1.0's `Char`: no NUL, no other C0 control but tab, LF and CR, no U+FFFE/U+FFFF. A
+    // document with one is not XML; taken, it would not survive being written again.
+    if let Some(c) = xml.chars().find(|c| !xml_char(*c)) {
+        return Err(XmlError::Malformed(format!(
+            "the character U+{:04X} is not allowed in XML",
+            u32::from(c)
+        )));
+    }
     Ok(())
+}
+
+/// Whether XML 1.0 allows `c` in a document (Rust strings hold no surrogates).
+fn xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}')
 }
 
 fn base64_decode(b64: &str) -> Result<Vec<u8>, XmlError> {

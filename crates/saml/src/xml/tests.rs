@@ -66,6 +66,19 @@ fn dtds_and_oversized_messages_are_refused() {
         Message::parse("<a><b></a>"),
         Err(XmlError::Malformed(_))
     ));
+    // Characters XML does not allow, in an attribute or in text, by either binding (the fuzz
+    // target found a NUL in an ID that did not survive being written again).
+    for bad in ["<x ID=\"a\0b\"/>", "<x>\u{1}</x>", "<x>\u{FFFF}</x>"] {
+        assert!(
+            matches!(Message::parse(bad), Err(XmlError::Malformed(_))),
+            "{bad:?}"
+        );
+        assert!(matches!(
+            decode_redirect(&encode_redirect(bad)),
+            Err(XmlError::Malformed(_))
+        ));
+    }
+    assert!(Message::parse("<x a=\"\t\">\r\n\u{10FFFF}</x>").is_ok());
 }
 
 #[test]

@@ -187,6 +187,23 @@ fn admin_cli_provisions_and_shows_where_each_pair_stands() {
         "{audit}"
     );
     assert!(!audit.to_string().contains(SECRET));
+    // Counted for Prometheus, by outcome.
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let metrics = rt.block_on(async {
+        reqwest::get(format!("{}/metrics", server.url))
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("body")
+    });
+    let failed = metrics
+        .lines()
+        .find(|l| {
+            l.starts_with("portcullis_provisioning_changes") && l.contains("outcome=\"failed\"")
+        })
+        .unwrap_or_else(|| panic!("{metrics}"));
+    assert!(failed.ends_with(" 1"), "{failed}");
     let (code, _, stderr) = admin(&["provisioning", "connection", "delete"]);
     assert_eq!(code, Some(0), "{stderr}");
     let (code, _, _) = admin(&["provisioning", "connection", "show"]);
