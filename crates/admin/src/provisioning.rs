@@ -32,9 +32,12 @@ impl From<ProvisioningError> for ApiError {
             },
             ProvisioningError::Store(s) => s.into(),
             e @ ProvisioningError::Aws { .. } => Self::Upstream(e.to_string()),
-            e @ (ProvisioningError::Federation(_) | ProvisioningError::Sealed) => {
-                Self::Internal(anyhow::Error::new(e))
-            }
+            // The operator can mend it: set the connection again under the current master key.
+            e @ ProvisioningError::Sealed => Self::Conflict {
+                field: "connection".into(),
+                message: format!("{e}; set the connection again"),
+            },
+            e @ ProvisioningError::Federation(_) => Self::Internal(anyhow::Error::new(e)),
         }
     }
 }

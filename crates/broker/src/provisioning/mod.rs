@@ -18,6 +18,8 @@ mod aws;
 mod desired;
 mod organizations;
 mod plan;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
