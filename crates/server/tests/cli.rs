@@ -525,6 +525,13 @@ fn admin_cli(dir: &Path, url: &str, args: &[&str]) -> (Option<i32>, String, Stri
     (out.status.code(), stdout, stderr)
 }
 
+/// `portcullis admin --url URL --json ARGS…`, which must succeed: its answer.
+fn admin_json(dir: &Path, url: &str, args: &[&str]) -> serde_json::Value {
+    let (code, stdout, stderr) = admin_cli(dir, url, &[&["--json"], args].concat());
+    assert_eq!(code, Some(0), "{args:?}: {stderr}");
+    serde_json::from_str(&stdout).expect("json")
+}
+
 #[test]
 fn admin_cli_manages_one_time_passwords_sessions_and_mfa_devices() {
     let dir = tempfile::tempdir().expect("dir");

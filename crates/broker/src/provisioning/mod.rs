@@ -261,31 +261,7 @@ impl Provisioning {
             if state == ProvisioningState::InSync && !scope.force {
                 continue;
             }
-            // The provider once per account and run, however many permission sets use it.
-            let provider = (pair.0.clone(), desired.provider.fingerprint());
-            let outcome = match reach.iam_for(&pair.0).await {
-                Ok(key) => {
-                    let iam = Iam {
-                        client: &self.client,
-                        key: &key,
-                        endpoint: &reach.iam,
-                    };
-                    let applied = iam
-                        .apply(desired, reach.providers_done.contains(&provider))
-                        .await;
-                    if applied.is_ok() {
-                        reach.providers_done.insert(provider);
-                    }
-                    match (applied, record) {
-                        // Renamed (a new role template, say): the old role goes.
-                        (Ok(()), Some(r)) if renamed(&r.role_arn, &desired.role_name) => {
-                            iam.remove(&r.role_arn).await.map(|_| ())
-                        }
-                        (applied, _) => applied,
-                    }
-                }
-                Err(e) => Err(e),
-            };
+            let outcome = self.apply(&mut reach, desired, record).await;
             match outcome {
                 Ok(()) => self.record_success(actor, desired, &fingerprint).await?,
                 Err(e) => {
@@ -301,7 +277,39 @@ impl Provisioning {
             self.remove(actor, &mut reach, record).await?;
         }
         drop(_turn);
-        self.status().await
+        // What changed is in the records; the rest of the plan stands.
+        let plan = plan::Plan {
+            records: plan::records(&*self.directory).await?,
+            ..plan
+        };
+        Ok(plan.statuses())
+    }
+
+    /// Makes `desired` so in its account: the provider once per account and run (however many
+    /// permission sets use it), then the role; a role renamed since `record` (a new role
+    /// template, say) replaces the old one.
+    async fn apply(
+        &self,
+        reach: &mut Reach<'_>,
+        desired: &Desired,
+        record: Option<&ProvisioningRecord>,
+    ) -> Result<(), AwsError> {
+        let key = reach.iam_for(&desired.account_id).await?;
+        let iam = Iam {
+            client: &self.client,
+            key: &key,
+            endpoint: &reach.iam,
+        };
+        let provider = (desired.account_id.clone(), desired.provider.fingerprint());
+        iam.apply(desired, reach.providers_done.contains(&provider))
+            .await?;
+        reach.providers_done.insert(provider);
+        match record {
+            Some(r) if renamed(&r.role_arn, &desired.role_name) => {
+                iam.remove(&r.role_arn).await.map(|_| ())
+            }
+            _ => Ok(()),
+        }
     }
 
     /// After a change of permission sets, accounts or assignments: when the connection says so,

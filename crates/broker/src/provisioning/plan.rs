@@ -8,7 +8,7 @@ use portcullis_domain::{
     AccountId, AccountKind, Federation, PageRequest, PageSize, PermissionSet, PermissionSetId,
     ProvisioningRecord, ProvisioningState, RoleName,
 };
-use portcullis_store::{AssignmentFilter, StoreError};
+use portcullis_store::{AssignmentFilter, Directory, StoreError};
 
 use super::desired::{Desired, Federator};
 use super::{PairStatus, Provisioning, ProvisioningError};
@@ -107,12 +107,7 @@ impl Plan {
                 }
             }
         }
-        plan.records = d
-            .list_provisioning_records()
-            .await?
-            .into_iter()
-            .map(|r| ((r.account_id.clone(), r.permission_set_id), r))
-            .collect();
+        plan.records = records(d.as_ref()).await?;
         Ok(plan)
     }
 
@@ -149,6 +144,17 @@ impl Plan {
 
 fn unknown_name() -> RoleName {
     RoleName::parse("unknown").unwrap_or_else(|_| unreachable!("a valid role name"))
+}
+
+/// Every record, by pair.
+pub(crate) async fn records(
+    d: &dyn Directory,
+) -> Result<BTreeMap<Pair, ProvisioningRecord>, ProvisioningError> {
+    Ok(d.list_provisioning_records()
+        .await?
+        .into_iter()
+        .map(|r| ((r.account_id.clone(), r.permission_set_id), r))
+        .collect())
 }
 
 /// The permission set's name: from the directory, else from the record.

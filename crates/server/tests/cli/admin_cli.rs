@@ -7,7 +7,7 @@ use std::process::Stdio;
 
 use portcullis_testkit::PASSWORD;
 
-use super::{admin_cli, browser_at, portcullis, serve, text};
+use super::{admin_cli, admin_json, browser_at, portcullis, serve, text};
 
 /// `portcullis admin --url URL ARGS…` with `input` on standard input: (exit code, stdout, stderr).
 fn admin_cli_stdin(
@@ -128,11 +128,7 @@ fn admin_cli_finds_resources_by_name() {
     let dir = tempfile::tempdir().expect("dir");
     let server = serve(dir.path(), &[]);
     let admin = |args: &[&str]| admin_cli(dir.path(), &server.url, args);
-    let json = |args: &[&str]| -> serde_json::Value {
-        let (code, stdout, stderr) = admin(&[&["--json"], args].concat());
-        assert_eq!(code, Some(0), "{args:?}: {stderr}");
-        serde_json::from_str(&stdout).expect("json")
-    };
+    let json = |args: &[&str]| admin_json(dir.path(), &server.url, args);
     let alice = json(&[
         "users",
         "create",

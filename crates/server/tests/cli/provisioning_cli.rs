@@ -3,7 +3,7 @@
 //! connection with its secret from the environment (never shown back), and the status table —
 //! here against an endpoint that does not answer, so the failure must say so.
 
-use super::{admin_cli, portcullis, serve, text};
+use super::{admin_cli, admin_json, portcullis, serve, text};
 
 const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 
@@ -12,11 +12,7 @@ fn admin_cli_provisions_and_shows_where_each_pair_stands() {
     let dir = tempfile::tempdir().expect("dir");
     let server = serve(dir.path(), &[]);
     let admin = |args: &[&str]| admin_cli(dir.path(), &server.url, args);
-    let json = |args: &[&str]| -> serde_json::Value {
-        let (code, stdout, stderr) = admin(&[&["--json"], args].concat());
-        assert_eq!(code, Some(0), "{args:?}: {stderr}");
-        serde_json::from_str(&stdout).expect("json")
-    };
+    let json = |args: &[&str]| admin_json(dir.path(), &server.url, args);
     let account = json(&[
         "accounts",
         "create",
